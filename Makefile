@@ -1,0 +1,59 @@
+# Orchard: `make run` to start, `make test` to check everything. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+# cargo-leptos builds debug code with this flag; plain cargo must use the same one or it
+# would rebuild every crate.
+HOST_FLAGS := RUSTFLAGS="--cfg erase_components"
+PW_DRIVER := $(CURDIR)/target/playwright-driver
+export PLAYWRIGHT_DRIVER_CACHE_DIR := $(PW_DRIVER)
+export PLAYWRIGHT_DRIVER_PATH := $(PW_DRIVER)/playwright-1.64.0-linux-node24.21.0
+export CHROMIUM_PATH ?= /usr/bin/chromium
+
+stamp = @echo "[make] $(1) $$(date +%T)"
+
+.PHONY: run build release test lint fmt bench bootstrap clean-data
+
+bootstrap:
+	@scripts/bootstrap
+
+## Build (debug) and serve Orchard on SQLite at http://127.0.0.1:3000
+run: bootstrap build
+	mkdir -p data
+	target/debug/orchard serve
+
+## Build the server binary and the site (wasm, CSS, assets) into target/
+build:
+	$(call stamp,build)
+	cargo leptos build
+
+release: bootstrap
+	cargo leptos build --release
+
+lint:
+	$(call stamp,lint)
+	cargo fmt --all --check
+	$(HOST_FLAGS) cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
+	$(HOST_FLAGS) cargo clippy -p frontend -p app --features app/hydrate --target wasm32-unknown-unknown -- -D warnings
+
+## Every test: unit, SQLite + Postgres store conformance, HTTP API, workers, browser
+test:
+	$(call stamp,bootstrap)
+	@scripts/bootstrap --test
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory build
+	$(call stamp,tests)
+	$(HOST_FLAGS) scripts/with-postgres cargo test --workspace --exclude frontend --no-fail-fast
+	$(call stamp,done)
+
+fmt:
+	cargo fmt --all
+
+## Figures: start-up, render time, queue throughput, client size
+bench: bootstrap
+	cargo leptos build --release
+	scripts/bench
+
+clean-data:
+	rm -rf data

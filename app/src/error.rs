@@ -1,0 +1,38 @@
+//! The one error type the UI sees: serializable, readable by a person, never carrying
+//! database or filesystem internals (those are logged on the server instead).
+
+use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
+use leptos::server_fn::codec::JsonEncoding;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The input was wrong; the message says what to change.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing asked for does not exist (any more).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request conflicts with the current state (e.g. a stale lease, a finished job).
+    #[error("{0}")]
+    Conflict(String),
+    /// Something failed on the server; details are in the server log.
+    #[error("the server could not complete the request")]
+    Internal,
+    /// The request never reached the server or its answer could not be read.
+    #[error("cannot reach the server: {0}")]
+    Unreachable(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => AppError::Invalid(m),
+            other => AppError::Unreachable(other.to_string()),
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,68 @@
+//! Server functions of the Jobs pages: thin — read the state, call the service.
+
+use super::model::{Job, JobDetail, Verification};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server(prefix = "/fn")]
+pub async fn list_jobs() -> Result<Vec<Job>, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::list_jobs(&st, 100).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_job_detail(id: String) -> Result<JobDetail, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::job_detail(&st, &id).await
+}
+
+/// Creates a file-average job from the form; `seed` may be empty for a random one.
+#[server(prefix = "/fn")]
+pub async fn create_file_average_job(
+    workers: u32,
+    files: u32,
+    entries: u32,
+    group_size: u32,
+    seed: String,
+) -> Result<Job, AppError> {
+    let seed = match seed.trim() {
+        "" => None,
+        s => Some(
+            s.parse::<u64>()
+                .map_err(|_| AppError::Invalid(format!("seed {s:?} is not a whole number")))?,
+        ),
+    };
+    let st = crate::state::AppState::from_context()?;
+    let req = super::params::FileAverageRequest {
+        workers,
+        files,
+        entries,
+        group_size,
+        seed,
+    };
+    super::service::create_file_average(&st, req).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn cancel_job(id: String) -> Result<Job, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::cancel_job(&st, &id).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn retry_job(id: String) -> Result<Job, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::retry_job(&st, &id).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn delete_job(id: String) -> Result<(), AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::delete_job(&st, &id).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn verify_job(id: String) -> Result<Verification, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::verify_job(&st, &id).await
+}

@@ -1,0 +1,258 @@
+//! `/jobs/:id`: one job — phase, progress, task counts by phase, throughput, workers'
+//! contributions, errors, result, and the actions (verify, download, cancel, retry, delete).
+//! While the job runs the page polls its status once a second besides listening to the event
+//! stream; when a poll fails it backs off (1 s, 2 s, 4 s … up to 30 s) and says it is
+//! reconnecting rather than giving up.
+
+use super::state_badge::StateBadge;
+use super::throughput_chart::ThroughputChart;
+use crate::jobs::api::{CancelJob, DeleteJob, RetryJob, VerifyJob, get_job_detail};
+use crate::jobs::model::{JobDetail, JobState, TaskCounts};
+use crate::ui::error_view::ErrorBox;
+use crate::ui::format::duration;
+use crate::ui::live::use_live;
+use crate::ui::progress::ProgressBar;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// The browser's retry policy for following a job.
+pub const POLL_BASE_MS: u64 = 1_000;
+pub const POLL_MAX_MS: u64 = 30_000;
+
+/// Delay before the next poll after `failures` consecutive failed polls.
+pub fn poll_delay_ms(failures: u32) -> u64 {
+    (POLL_BASE_MS << failures.min(5)).min(POLL_MAX_MS)
+}
+
+fn counts_row(label: String, c: &TaskCounts) -> impl IntoView {
+    view! {
+        <tr>
+            <th scope="row" class="px-3 py-1.5 text-left font-medium">{label}</th>
+            <td class="px-3 py-1.5 tabular-nums">{c.waiting}</td>
+            <td class="px-3 py-1.5 tabular-nums">{c.ready}</td>
+            <td class="px-3 py-1.5 tabular-nums">{c.leased}</td>
+            <td class="px-3 py-1.5 tabular-nums">{c.done}</td>
+            <td class="px-3 py-1.5 tabular-nums">{c.failed}</td>
+            <td class="px-3 py-1.5 tabular-nums">{c.cancelled}</td>
+        </tr>
+    }
+}
+
+const BUTTON: &str = "rounded-md border border-slate-300 px-3 py-1.5 text-sm font-medium hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 disabled:opacity-50 dark:border-slate-700 dark:hover:bg-slate-800";
+
+#[component]
+fn Detail(d: JobDetail) -> impl IntoView {
+    let job = d.job.clone();
+    let id = job.id.clone();
+    let cancel = ServerAction::<CancelJob>::new();
+    let retry = ServerAction::<RetryJob>::new();
+    let delete = ServerAction::<DeleteJob>::new();
+    let verify = ServerAction::<VerifyJob>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            let navigate = leptos_router::hooks::use_navigate();
+            navigate("/jobs", Default::default());
+        }
+    });
+    let action_error = move || {
+        cancel
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| retry.value().get().and_then(|r| r.err()))
+            .or_else(|| delete.value().get().and_then(|r| r.err()))
+            .or_else(|| verify.value().get().and_then(|r| r.err()))
+    };
+    let running = !job.state.is_finished();
+    let elapsed = job
+        .started_at
+        .map(|s| job.finished_at.unwrap_or_else(crate::now_millis) - s);
+    let result = job.result.clone();
+    let (id_c, id_r, id_d, id_v) = (id.clone(), id.clone(), id.clone(), id.clone());
+    view! {
+        <div class="flex flex-wrap items-center gap-3">
+            <h1 class="text-2xl font-bold tracking-tight">{job.kind.label()}</h1>
+            <StateBadge state=job.state />
+            <span class="text-sm text-slate-500 dark:text-slate-400" data-testid="job-phase">"phase: " {job.phase.clone()}</span>
+        </div>
+        <p class="mt-1 font-mono text-xs text-slate-500">{id.clone()}</p>
+        <div class="mt-4 flex items-center gap-3">
+            <ProgressBar fraction=job.progress() label="Job progress" />
+            <span class="w-40 shrink-0 text-right text-sm tabular-nums" data-testid="job-progress">
+                {job.done} " / " {job.total} " tasks"
+            </span>
+        </div>
+        <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">
+            {elapsed.map(|e| format!("{} {}", if running { "running for" } else { "took" }, duration(e)))}
+        </p>
+        {job.error.clone().map(|e| view! {
+            <div role="alert" class="mt-4 rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800 dark:border-red-900 dark:bg-red-950 dark:text-red-200">
+                <span class="font-medium">"Failed: "</span>{e}
+            </div>
+        })}
+        {result.map(|r| view! {
+            <div class="mt-4 rounded-lg border border-emerald-200 bg-emerald-50 p-4 dark:border-emerald-900 dark:bg-emerald-950">
+                <div class="text-sm text-emerald-800 dark:text-emerald-300">"Average"</div>
+                <div class="text-3xl font-semibold tabular-nums" data-testid="job-average">{r.get("average").map(|a| a.to_string()).unwrap_or_default()}</div>
+                <div class="mt-1 text-xs text-emerald-800 dark:text-emerald-300">
+                    "sum " {r.get("sum").map(|a| a.to_string()).unwrap_or_default()}
+                    " · count " {r.get("count").map(|a| a.to_string()).unwrap_or_default()}
+                </div>
+            </div>
+        })}
+        <div class="mt-4 flex flex-wrap gap-2">
+            {(job.state == JobState::Succeeded).then(|| view! {
+                <button type="button" class=BUTTON on:click=move |_| { verify.dispatch(VerifyJob { id: id_v.clone() }); } disabled=move || verify.pending().get()>
+                    {move || if verify.pending().get() { "Verifying…" } else { "Verify (one pass)" }}
+                </button>
+                <a class=BUTTON href=format!("/api/v1/jobs/{id}/result") download>"Download result"</a>
+            })}
+            {running.then(|| view! {
+                <button type="button" class=BUTTON on:click=move |_| { cancel.dispatch(CancelJob { id: id_c.clone() }); }>"Cancel"</button>
+            })}
+            {matches!(job.state, JobState::Failed | JobState::Cancelled).then(|| view! {
+                <button type="button" class=BUTTON on:click=move |_| { retry.dispatch(RetryJob { id: id_r.clone() }); }>"Retry failed tasks"</button>
+            })}
+            <button
+                type="button"
+                class=format!("{BUTTON} text-red-700 dark:text-red-300")
+                on:click=move |_| {
+                    #[cfg(feature = "hydrate")]
+                    {
+                        let ok = web_sys::window()
+                            .and_then(|w| w.confirm_with_message("Delete this job, its tasks and its files?").ok())
+                            .unwrap_or(false);
+                        if !ok { return; }
+                    }
+                    delete.dispatch(DeleteJob { id: id_d.clone() });
+                }
+            >"Delete"</button>
+        </div>
+        {move || verify.value().get().and_then(|r| r.ok()).map(|v| view! {
+            <p data-testid="verify-result" class=if v.matches { "mt-3 text-sm text-emerald-700 dark:text-emerald-300" } else { "mt-3 text-sm text-red-700 dark:text-red-300" }>
+                {if v.matches { "✓ Matches: " } else { "✗ Does not match: " }}
+                {format!("one pass over {} files gives average {} (sum {}, count {})", v.files_read, v.average, v.sum, v.count)}
+            </p>
+        })}
+        {move || action_error().map(|e| view! { <div class="mt-3"><ErrorBox error=e /></div> })}
+
+        <div class="mt-8 grid gap-6 lg:grid-cols-2">
+            <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+                <h2 class="mb-2 font-semibold">"Tasks by phase"</h2>
+                <div class="overflow-x-auto">
+                <table class="min-w-full text-sm" data-testid="task-counts">
+                    <thead class="text-left text-xs text-slate-500 dark:text-slate-400">
+                        <tr>
+                            <th class="px-3 py-1"></th><th class="px-3 py-1">"waiting"</th><th class="px-3 py-1">"ready"</th>
+                            <th class="px-3 py-1">"running"</th><th class="px-3 py-1">"done"</th><th class="px-3 py-1">"failed"</th><th class="px-3 py-1">"cancelled"</th>
+                        </tr>
+                    </thead>
+                    <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                        {d.phases.iter().map(|p| counts_row(p.phase.clone(), &p.counts)).collect_view()}
+                        {counts_row("all".into(), &d.counts)}
+                    </tbody>
+                </table>
+                </div>
+            </section>
+            <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+                <h2 class="mb-2 font-semibold">"Throughput"</h2>
+                <ThroughputChart points=d.throughput.clone() />
+            </section>
+            <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+                <h2 class="mb-2 font-semibold">"Workers"</h2>
+                {if d.contributions.is_empty() {
+                    view! { <p class="text-sm text-slate-500">"No tasks done yet."</p> }.into_any()
+                } else {
+                    let most = d.contributions.iter().map(|c| c.tasks_done).max().unwrap_or(1).max(1) as f64;
+                    view! {
+                        <ul class="space-y-2 text-sm">
+                            {d.contributions.iter().map(|c| view! {
+                                <li>
+                                    <div class="flex justify-between"><span>{c.worker_name.clone()}</span><span class="tabular-nums">{c.tasks_done}</span></div>
+                                    <div class="h-1.5 rounded bg-slate-200 dark:bg-slate-800"><div class="h-full rounded bg-sky-500" style=format!("width: {:.1}%", c.tasks_done as f64 / most * 100.0)></div></div>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </section>
+            <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+                <h2 class="mb-2 font-semibold">"Errors"</h2>
+                {if d.errors.is_empty() {
+                    view! { <p class="text-sm text-slate-500">"None."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="space-y-1 text-sm">
+                            {d.errors.iter().map(|e| view! {
+                                <li><span class="font-medium">{e.phase.clone()}</span>" (attempt " {e.attempt} "): " {e.error.clone()}</li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </section>
+        </div>
+    }
+}
+
+#[component]
+pub fn JobPage() -> impl IntoView {
+    let params = use_params_map();
+    let live = use_live();
+    let tick = RwSignal::new(0u64);
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let detail = Resource::new(
+        move || (id(), live.version.get(), tick.get()),
+        |(id, _, _)| get_job_detail(id),
+    );
+    // Retry polling while the job runs (see module docs).
+    #[cfg(feature = "hydrate")]
+    {
+        let failures = RwSignal::new(0u32);
+        Effect::new(move |_| {
+            let state = detail.get();
+            let (finished, failed) = match &state {
+                Some(Ok(d)) => (d.job.state.is_finished(), false),
+                Some(Err(_)) => (false, true),
+                None => return,
+            };
+            if failed {
+                failures.update(|f| *f += 1);
+            } else {
+                failures.set(0);
+            }
+            if !finished {
+                let delay = poll_delay_ms(failures.get_untracked());
+                set_timeout(
+                    move || tick.update(|t| *t += 1),
+                    std::time::Duration::from_millis(delay),
+                );
+            }
+        });
+    }
+    view! {
+        <Title text="Job" />
+        <a href="/jobs" class="text-sm text-emerald-700 hover:underline dark:text-emerald-400">"← All jobs"</a>
+        <div class="mt-3">
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+                {move || detail.get().map(|r| match r {
+                    Ok(d) => view! { <Detail d /> }.into_any(),
+                    Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polling_backs_off_to_a_cap() {
+        assert_eq!(poll_delay_ms(0), 1_000);
+        assert_eq!(poll_delay_ms(1), 2_000);
+        assert_eq!(poll_delay_ms(4), 16_000);
+        assert_eq!(poll_delay_ms(9), 30_000);
+    }
+}

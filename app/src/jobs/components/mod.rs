@@ -1,0 +1,8 @@
+//! Components of the Jobs pages, one per file.
+
+pub mod create_form;
+pub mod job_page;
+pub mod job_row;
+pub mod jobs_page;
+pub mod state_badge;
+pub mod throughput_chart;

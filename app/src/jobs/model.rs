@@ -1,0 +1,222 @@
+//! Job types shared by the browser, the server and remote workers.
+
+use crate::Millis;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a job does. Each kind knows how to split itself into job tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    FileAverage,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::FileAverage => "file_average",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "file_average" => Some(JobKind::FileAverage),
+            _ => None,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            JobKind::FileAverage => "File average",
+        }
+    }
+}
+
+/// A job's life: `queued → running → succeeded | failed | cancelled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job task's life. `waiting` tasks become `ready` when every task feeding them is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    Waiting,
+    Ready,
+    Leased,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+impl TaskState {
+    pub const ALL: [TaskState; 6] = [
+        TaskState::Waiting,
+        TaskState::Ready,
+        TaskState::Leased,
+        TaskState::Done,
+        TaskState::Failed,
+        TaskState::Cancelled,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Waiting => "waiting",
+            TaskState::Ready => "ready",
+            TaskState::Leased => "leased",
+            TaskState::Done => "done",
+            TaskState::Failed => "failed",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A job as lists and pages show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub kind: JobKind,
+    pub state: JobState,
+    pub phase: String,
+    pub params: serde_json::Value,
+    pub concurrency: i64,
+    pub max_attempts: i64,
+    pub done: i64,
+    pub total: i64,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub created_at: Millis,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+}
+
+impl Job {
+    /// Fraction of tasks done, 0.0 to 1.0.
+    pub fn progress(&self) -> f64 {
+        if self.total <= 0 {
+            0.0
+        } else {
+            (self.done as f64 / self.total as f64).clamp(0.0, 1.0)
+        }
+    }
+}
+
+/// How many of a job's tasks are in each state, for one phase or the whole job.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCounts {
+    pub waiting: i64,
+    pub ready: i64,
+    pub leased: i64,
+    pub done: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+}
+
+impl TaskCounts {
+    pub fn add(&mut self, state: TaskState, n: i64) {
+        match state {
+            TaskState::Waiting => self.waiting += n,
+            TaskState::Ready => self.ready += n,
+            TaskState::Leased => self.leased += n,
+            TaskState::Done => self.done += n,
+            TaskState::Failed => self.failed += n,
+            TaskState::Cancelled => self.cancelled += n,
+        }
+    }
+    pub fn total(&self) -> i64 {
+        self.waiting + self.ready + self.leased + self.done + self.failed + self.cancelled
+    }
+}
+
+/// Task counts of one phase of a job (`generate`, `map`, `reduce`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseCounts {
+    pub phase: String,
+    pub counts: TaskCounts,
+}
+
+/// How many of a job's tasks one worker completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerContribution {
+    pub worker_id: String,
+    pub worker_name: String,
+    pub tasks_done: i64,
+}
+
+/// Tasks completed per time bucket, for the throughput chart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThroughputPoint {
+    pub at: Millis,
+    pub tasks: i64,
+}
+
+/// A failed task's last error, shown on the job page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskError {
+    pub task_id: String,
+    pub phase: String,
+    pub attempt: i64,
+    pub error: String,
+}
+
+/// Everything the job page shows about one job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    pub job: Job,
+    pub counts: TaskCounts,
+    pub phases: Vec<PhaseCounts>,
+    pub contributions: Vec<WorkerContribution>,
+    pub throughput: Vec<ThroughputPoint>,
+    pub errors: Vec<TaskError>,
+}
+
+/// The outcome of recomputing a file-average job in one pass over its files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub job_id: String,
+    pub sum: i64,
+    pub count: i64,
+    pub average: f64,
+    pub matches: bool,
+    pub files_read: i64,
+}

@@ -1,0 +1,241 @@
+//! The job engine's operations, shared by server functions, the REST API and in-process
+//! workers: each validates, calls the store, and announces the change on the event bus.
+
+use super::exec::{self, Partial};
+use super::model::{Job, JobDetail, JobKind, Verification};
+use super::params::{FileAverageParams, FileAverageRequest};
+use super::plan;
+use super::protocol::{
+    ClaimRequest, CompleteRequest, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
+    RegisterWorker, Registered,
+};
+use crate::error::{AppError, AppResult};
+use crate::now_millis;
+use crate::state::AppState;
+use crate::store::{NewJob, NewWorker};
+use crate::workers::model::WorkerKind;
+use std::time::Duration;
+
+/// Creates a file-average job (seed 003) and its whole task tree.
+pub async fn create_file_average(st: &AppState, req: FileAverageRequest) -> AppResult<Job> {
+    let params = FileAverageParams::parse(req, rand::random::<u32>() as u64)
+        .map_err(AppError::Invalid)?;
+    let tasks = plan::file_average(&params);
+    let job = st
+        .store
+        .create_job(
+            NewJob {
+                kind: JobKind::FileAverage.as_str(),
+                params: serde_json::to_value(params).map_err(|_| AppError::Internal)?,
+                concurrency: params.workers as i64,
+                max_attempts: st.engine.max_attempts,
+                phase: "generate",
+                tasks,
+            },
+            now_millis(),
+        )
+        .await?;
+    tracing::info!(job_id = %job.id, files = params.files, entries = params.entries, "job created");
+    st.events.publish("job", &job.id, "created");
+    st.work_ready.notify_waiters();
+    Ok(job)
+}
+
+pub async fn list_jobs(st: &AppState, limit: i64) -> AppResult<Vec<Job>> {
+    Ok(st.store.list_jobs(limit.clamp(1, 500)).await?)
+}
+
+pub async fn job_detail(st: &AppState, id: &str) -> AppResult<JobDetail> {
+    Ok(st.store.job_detail(id).await?)
+}
+
+pub async fn cancel_job(st: &AppState, id: &str) -> AppResult<Job> {
+    let job = st.store.cancel_job(id, now_millis()).await?;
+    tracing::info!(job_id = %id, "job cancelled");
+    st.events.publish("job", id, "updated");
+    Ok(job)
+}
+
+pub async fn retry_job(st: &AppState, id: &str) -> AppResult<Job> {
+    let job = st.store.retry_job(id, now_millis()).await?;
+    tracing::info!(job_id = %id, "job retried");
+    st.events.publish("job", id, "updated");
+    st.work_ready.notify_waiters();
+    Ok(job)
+}
+
+/// Deletes a job, its tasks and its files.
+pub async fn delete_job(st: &AppState, id: &str) -> AppResult<()> {
+    st.store.delete_job(id).await?;
+    if let Err(e) = st.files.delete_prefix(&format!("jobs/{id}")).await {
+        tracing::warn!(job_id = %id, error = %e, "job files not removed");
+    }
+    tracing::info!(job_id = %id, "job deleted");
+    st.events.publish("job", id, "deleted");
+    Ok(())
+}
+
+/// The result file of a finished job, as (file name, bytes).
+pub async fn result_file(st: &AppState, id: &str) -> AppResult<(String, Vec<u8>)> {
+    let job = st.store.get_job(id).await?;
+    if job.state != super::model::JobState::Succeeded {
+        return Err(AppError::Conflict(format!(
+            "job {id} is {}: there is no result file yet",
+            job.state
+        )));
+    }
+    let bytes = st.files.get(&exec::result_key(id)).await.map_err(|e| {
+        tracing::error!(job_id = %id, error = %e, "result file unreadable");
+        AppError::NotFound(format!("result file of job {id}"))
+    })?;
+    Ok((format!("orchard-average-{id}.txt"), bytes))
+}
+
+/// Recomputes the average in one pass over the job's files and compares it with the result.
+pub async fn verify_job(st: &AppState, id: &str) -> AppResult<Verification> {
+    let job = st.store.get_job(id).await?;
+    if job.state != super::model::JobState::Succeeded {
+        return Err(AppError::Conflict(format!(
+            "job {id} is {}: only a succeeded job can be verified",
+            job.state
+        )));
+    }
+    let params: FileAverageParams =
+        serde_json::from_value(job.params.clone()).map_err(|_| AppError::Internal)?;
+    let linear = exec::verify_file_average(id, &params, st.files.as_ref())
+        .await
+        .map_err(|e| AppError::Conflict(format!("cannot verify: {e}")))?;
+    let stored = job
+        .result
+        .as_ref()
+        .map(Partial::from_json)
+        .transpose()
+        .map_err(|e| AppError::Conflict(format!("stored result unreadable: {e}")))?;
+    Ok(Verification {
+        job_id: id.to_string(),
+        sum: linear.sum,
+        count: linear.count,
+        average: linear.average(),
+        matches: stored == Some(linear),
+        files_read: params.files as i64,
+    })
+}
+
+pub async fn register_worker(
+    st: &AppState,
+    req: RegisterWorker,
+    kind: WorkerKind,
+) -> AppResult<Registered> {
+    let name = req.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(AppError::Invalid(
+            "worker name must be 1 to 200 characters".into(),
+        ));
+    }
+    if !(1..=1024).contains(&req.concurrency) {
+        return Err(AppError::Invalid(
+            "concurrency must be between 1 and 1024".into(),
+        ));
+    }
+    let clip = |s: &str| s.chars().take(200).collect::<String>();
+    let id = st
+        .store
+        .register_worker(
+            NewWorker {
+                name: name.to_string(),
+                kind,
+                hostname: clip(&req.hostname),
+                version: clip(&req.version),
+                concurrency: req.concurrency,
+            },
+            now_millis(),
+        )
+        .await?;
+    tracing::info!(worker_id = %id, name, "worker registered");
+    st.events.publish("worker", &id, "created");
+    Ok(Registered {
+        worker_id: id,
+        lease_ms: st.engine.lease_ms,
+    })
+}
+
+pub async fn worker_heartbeat(st: &AppState, id: &str) -> AppResult<()> {
+    st.store.touch_worker(id, now_millis()).await?;
+    st.events.publish("worker", id, "updated");
+    Ok(())
+}
+
+pub async fn stop_worker(st: &AppState, id: &str) -> AppResult<()> {
+    st.store.stop_worker(id, now_millis()).await?;
+    tracing::info!(worker_id = %id, "worker stopped");
+    st.events.publish("worker", id, "updated");
+    Ok(())
+}
+
+/// Leases up to `max` tasks, waiting (without polling the database in a tight loop) up to
+/// `wait_ms` for one to become ready.
+pub async fn claim(st: &AppState, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> {
+    if !(1..=64).contains(&req.max) {
+        return Err(AppError::Invalid("max must be between 1 and 64".into()));
+    }
+    let wait = req.wait_ms.clamp(0, st.engine.max_claim_wait_ms);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
+    st.store.touch_worker(&req.worker_id, now_millis()).await?;
+    loop {
+        let notified = st.work_ready.notified();
+        let tasks = st
+            .store
+            .claim(&req.worker_id, req.max, st.engine.lease_ms, now_millis())
+            .await?;
+        if !tasks.is_empty() {
+            let mut jobs: Vec<&str> = tasks.iter().map(|t| t.job_id.as_str()).collect();
+            jobs.dedup();
+            for j in jobs {
+                st.events.publish("job", j, "progress");
+            }
+            return Ok(tasks);
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(tasks);
+        }
+        // Another replica or a retry's backoff can make work ready without a local wake-up,
+        // so look again at least once a second.
+        let nap = (deadline - now).min(Duration::from_secs(1));
+        let _ = tokio::time::timeout(nap, notified).await;
+    }
+}
+
+pub async fn heartbeat(st: &AppState, task_id: &str, lease: &LeaseRef) -> AppResult<HeartbeatReply> {
+    Ok(st
+        .store
+        .heartbeat(task_id, lease, st.engine.lease_ms, now_millis())
+        .await?)
+}
+
+pub async fn complete(st: &AppState, task_id: &str, req: &CompleteRequest) -> AppResult<()> {
+    let done = st.store.complete(task_id, req, None, now_millis()).await?;
+    if done.job_finished {
+        tracing::info!(job_id = %done.job_id, "job succeeded");
+    }
+    st.events.publish("job", &done.job_id, if done.job_finished { "updated" } else { "progress" });
+    st.work_ready.notify_waiters();
+    Ok(())
+}
+
+pub async fn fail(st: &AppState, task_id: &str, req: &FailRequest) -> AppResult<()> {
+    let out = st
+        .store
+        .fail(task_id, req, st.engine.backoff, now_millis())
+        .await?;
+    tracing::warn!(job_id = %out.job_id, task_id, error = %req.error, will_retry = out.will_retry, "task failed");
+    st.events.publish("job", &out.job_id, "updated");
+    Ok(())
+}
+
+pub async fn release(st: &AppState, task_id: &str, lease: &LeaseRef) -> AppResult<()> {
+    let job_id = st.store.release(task_id, lease, now_millis()).await?;
+    st.events.publish("job", &job_id, "progress");
+    st.work_ready.notify_waiters();
+    Ok(())
+}

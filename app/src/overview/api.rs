@@ -1,0 +1,15 @@
+//! Server functions of the overview.
+
+use super::model::Overview;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Live counts of jobs, queued tasks and workers.
+#[server(prefix = "/fn")]
+pub async fn get_overview() -> Result<Overview, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    Ok(st
+        .store
+        .overview(st.engine.health, crate::now_millis())
+        .await?)
+}

@@ -1,0 +1,57 @@
+//! The HTML document and the router: every page Orchard serves, rendered on the server and
+//! hydrated in the browser.
+
+use crate::jobs::components::{job_page::JobPage, jobs_page::JobsPage};
+use crate::overview::page::OverviewPage;
+use crate::ui::layout::Layout;
+use crate::ui::live::provide_live_context;
+use crate::ui::not_found::NotFoundPage;
+use crate::workers::components::workers_page::WorkersPage;
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// The document around the app. `theme.js` runs before first paint so a dark-mode user
+/// never sees a white flash.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <script src="/theme.js"></script>
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_live_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/orchard.css" />
+        <Title formatter=|t: String| if t.is_empty() { "Orchard".to_string() } else { format!("{t} · Orchard") } />
+        <Router>
+            <Layout>
+                <Routes fallback=|| view! { <NotFoundPage /> }>
+                    <Route path=path!("/") view=OverviewPage />
+                    <Route path=path!("/tasks") view=crate::ui::placeholder::TasksPage />
+                    <Route path=path!("/workers") view=WorkersPage />
+                    <Route path=path!("/jobs") view=JobsPage />
+                    <Route path=path!("/jobs/:id") view=JobPage />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

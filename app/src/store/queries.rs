@@ -1,0 +1,941 @@
+//! The SQL both stores share. SQLite and Postgres accept the same `$N` placeholders and the
+//! same statements here; the only difference is row locking, passed in as `$lock` (lock the
+//! job row a transaction works on) and `$skip` (let concurrent claimers skip a locked job).
+//! On SQLite both are empty: every write goes through one connection, so transactions are
+//! already serial.
+//!
+//! Lock order everywhere: the job row first, then its task rows. Claims, completions,
+//! failures, cancellations and the reaper all follow it, so they cannot deadlock.
+
+macro_rules! store_impl {
+    ($store:ty, $db:ty, $backend:expr, $lock:literal, $skip:literal) => {
+        impl $store {
+            /// Locks the job row and returns its state and attempt budget.
+            async fn lock_job(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                job_id: &str,
+            ) -> $crate::store::StoreResult<(String, i64)> {
+                sqlx::query_as::<_, (String, i64)>(concat!(
+                    "SELECT state, max_attempts FROM jobs WHERE id = $1",
+                    $lock
+                ))
+                .bind(job_id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| $crate::store::StoreError::NotFound(format!("job {job_id}")))
+            }
+
+            async fn job_of_task(&self, task_id: &str) -> $crate::store::StoreResult<String> {
+                sqlx::query_scalar::<_, String>("SELECT job_id FROM job_tasks WHERE id = $1")
+                    .bind(task_id)
+                    .fetch_optional(&self.read)
+                    .await?
+                    .ok_or_else(|| $crate::store::StoreError::NotFound(format!("task {task_id}")))
+            }
+
+            /// Fails a job for good: keeps the error, cancels what has not started.
+            async fn fail_job_tx(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                job_id: &str,
+                error: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "UPDATE jobs SET state = 'failed', error = $2, finished_at = $3 \
+                     WHERE id = $1 AND state IN ('queued', 'running')",
+                )
+                .bind(job_id)
+                .bind(error)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE job_tasks SET state = 'cancelled' \
+                     WHERE job_id = $1 AND state IN ('waiting', 'ready')",
+                )
+                .bind(job_id)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Checks that `(worker, attempt)` holds the lease on a task; `Conflict` if not.
+            async fn check_lease(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                task_id: &str,
+                lease: &$crate::jobs::protocol::LeaseRef,
+            ) -> $crate::store::StoreResult<(String, i64)> {
+                let row = sqlx::query_as::<_, (String, Option<String>, i64, String, i64)>(
+                    "SELECT state, lease_owner, attempt, phase, seq FROM job_tasks WHERE id = $1",
+                )
+                .bind(task_id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| $crate::store::StoreError::NotFound(format!("task {task_id}")))?;
+                let (state, owner, attempt, phase, seq) = row;
+                if state != "leased"
+                    || owner.as_deref() != Some(lease.worker_id.as_str())
+                    || attempt != lease.attempt
+                {
+                    return Err($crate::store::StoreError::Conflict(format!(
+                        "task {task_id} is not leased to worker {} at attempt {} \
+                         (it is {state}, attempt {attempt}): the lease expired or was taken over",
+                        lease.worker_id, lease.attempt
+                    )));
+                }
+                Ok((phase, seq))
+            }
+
+            /// The phase of the first unfinished task, or "done".
+            async fn refresh_phase(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                job_id: &str,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "UPDATE jobs SET phase = COALESCE((SELECT phase FROM job_tasks \
+                     WHERE job_id = $1 AND state IN ('waiting', 'ready', 'leased') \
+                     ORDER BY seq LIMIT 1), 'done') WHERE id = $1",
+                )
+                .bind(job_id)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn backend(&self) -> $crate::store::Backend {
+                $backend
+            }
+
+            fn pool_usage(&self) -> (u32, u32) {
+                self.pool_figures()
+            }
+
+            async fn ping(&self) -> $crate::store::StoreResult<()> {
+                sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)")
+                    .fetch_one(&self.read)
+                    .await?;
+                Ok(())
+            }
+
+            async fn overview(
+                &self,
+                health: $crate::workers::model::HealthThresholds,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::overview::model::Overview> {
+                let mut o = $crate::overview::model::Overview {
+                    database: $backend.as_str().to_string(),
+                    ..Default::default()
+                };
+                let jobs = sqlx::query_as::<_, (String, i64)>(
+                    "SELECT state, COUNT(*) FROM jobs GROUP BY state",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                for (state, n) in jobs {
+                    match state.as_str() {
+                        "queued" => o.jobs_queued = n,
+                        "running" => o.jobs_running = n,
+                        "succeeded" => o.jobs_succeeded = n,
+                        "failed" => o.jobs_failed = n,
+                        "cancelled" => o.jobs_cancelled = n,
+                        _ => {}
+                    }
+                }
+                let tasks = sqlx::query_as::<_, (String, i64)>(
+                    "SELECT state, COUNT(*) FROM job_tasks \
+                     WHERE state IN ('ready', 'leased') GROUP BY state",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                for (state, n) in tasks {
+                    match state.as_str() {
+                        "ready" => o.tasks_ready = n,
+                        "leased" => o.tasks_leased = n,
+                        _ => {}
+                    }
+                }
+                let seen = sqlx::query_scalar::<_, i64>(
+                    "SELECT last_seen_at FROM workers WHERE stopped_at IS NULL",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                o.workers_total = seen.len() as i64;
+                o.workers_healthy = seen
+                    .into_iter()
+                    .filter(|t| {
+                        health.health(*t, false, now)
+                            == $crate::workers::model::Health::Healthy
+                    })
+                    .count() as i64;
+                Ok(o)
+            }
+
+            async fn queue_stats(
+                &self,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::store::QueueStats> {
+                let jobs_by_state = sqlx::query_as::<_, (String, i64)>(
+                    "SELECT state, COUNT(*) FROM jobs GROUP BY state",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                let tasks_by_state = sqlx::query_as::<_, (String, i64)>(
+                    "SELECT state, COUNT(*) FROM job_tasks GROUP BY state",
+                )
+                .fetch_all(&self.read)
+                .await?;
+                let oldest = sqlx::query_scalar::<_, Option<i64>>(
+                    "SELECT MIN(ready_at) FROM job_tasks WHERE state = 'ready'",
+                )
+                .fetch_one(&self.read)
+                .await?;
+                Ok($crate::store::QueueStats {
+                    jobs_by_state,
+                    tasks_by_state,
+                    oldest_ready_age_ms: oldest.map(|t| (now - t).max(0)).unwrap_or(0),
+                })
+            }
+
+            async fn register_worker(
+                &self,
+                w: $crate::store::NewWorker,
+                now: i64,
+            ) -> $crate::store::StoreResult<String> {
+                let id = uuid::Uuid::now_v7().to_string();
+                sqlx::query(
+                    "INSERT INTO workers (id, name, kind, hostname, version, concurrency, \
+                     registered_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                )
+                .bind(&id)
+                .bind(&w.name)
+                .bind(w.kind.as_str())
+                .bind(&w.hostname)
+                .bind(&w.version)
+                .bind(w.concurrency)
+                .bind(now)
+                .execute(&self.write)
+                .await?;
+                Ok(id)
+            }
+
+            async fn touch_worker(&self, id: &str, now: i64) -> $crate::store::StoreResult<()> {
+                let r = sqlx::query(
+                    "UPDATE workers SET last_seen_at = $2, stopped_at = NULL WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&self.write)
+                .await?;
+                if r.rows_affected() == 0 {
+                    return Err($crate::store::StoreError::NotFound(format!("worker {id}")));
+                }
+                Ok(())
+            }
+
+            async fn stop_worker(&self, id: &str, now: i64) -> $crate::store::StoreResult<()> {
+                let r = sqlx::query("UPDATE workers SET stopped_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.write)
+                    .await?;
+                if r.rows_affected() == 0 {
+                    return Err($crate::store::StoreError::NotFound(format!("worker {id}")));
+                }
+                Ok(())
+            }
+
+            async fn list_workers(
+                &self,
+                health: $crate::workers::model::HealthThresholds,
+                now: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::workers::model::Worker>> {
+                // Stopped workers stay listed for an hour so a restart is visible.
+                let rows = sqlx::query_as::<_, $crate::store::rows::WorkerRow>(
+                    "SELECT w.id, w.name, w.kind, w.hostname, w.version, w.concurrency, \
+                     w.registered_at, w.last_seen_at, w.stopped_at, \
+                     (SELECT COUNT(*) FROM job_tasks t WHERE t.lease_owner = w.id \
+                        AND t.state = 'leased') AS active, \
+                     (SELECT COUNT(*) FROM job_tasks t WHERE t.worker_id = w.id \
+                        AND t.state = 'done') AS tasks_done \
+                     FROM workers w WHERE w.stopped_at IS NULL OR w.stopped_at > $1 \
+                     ORDER BY w.registered_at DESC LIMIT 1000",
+                )
+                .bind(now - 3_600_000)
+                .fetch_all(&self.read)
+                .await?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok($crate::workers::model::Worker {
+                            kind: $crate::workers::model::WorkerKind::parse(&r.kind).ok_or_else(
+                                || $crate::store::StoreError::Corrupt(format!("worker kind {}", r.kind)),
+                            )?,
+                            health: health.health(r.last_seen_at, r.stopped_at.is_some(), now),
+                            id: r.id,
+                            name: r.name,
+                            hostname: r.hostname,
+                            version: r.version,
+                            concurrency: r.concurrency,
+                            registered_at: r.registered_at,
+                            last_seen_at: r.last_seen_at,
+                            stopped_at: r.stopped_at,
+                            active: r.active,
+                            tasks_done: r.tasks_done,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn create_job(
+                &self,
+                job: $crate::store::NewJob,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::jobs::model::Job> {
+                let job_id = uuid::Uuid::now_v7().to_string();
+                let ids: Vec<String> = (0..job.tasks.len())
+                    .map(|_| uuid::Uuid::new_v4().to_string())
+                    .collect();
+                let mut tx = self.write.begin().await?;
+                sqlx::query(
+                    "INSERT INTO jobs (id, kind, params, state, phase, concurrency, max_attempts, \
+                     done, total, created_at) VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, $8)",
+                )
+                .bind(&job_id)
+                .bind(job.kind)
+                .bind(job.params.to_string())
+                .bind(job.phase)
+                .bind(job.concurrency)
+                .bind(job.max_attempts)
+                .bind(job.tasks.len() as i64)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                // Parents always come later in a plan, so inserting in reverse order lets each
+                // row's parent exist before it (foreign keys are checked per statement).
+                let order: Vec<usize> = (0..job.tasks.len()).rev().collect();
+                for chunk in order.chunks(500) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, payload, state, \
+                         deps_pending, ready_at) ",
+                    );
+                    qb.push_values(chunk, |mut b, &i| {
+                        let t = &job.tasks[i];
+                        let ready = t.deps == 0;
+                        b.push_bind(ids[i].clone())
+                            .push_bind(job_id.clone())
+                            .push_bind(t.parent.map(|p| ids[p].clone()))
+                            .push_bind(t.phase)
+                            .push_bind(i as i64)
+                            .push_bind(t.payload.to_string())
+                            .push_bind(if ready { "ready" } else { "waiting" })
+                            .push_bind(t.deps)
+                            .push_bind(if ready { Some(now) } else { None });
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                self.get_job(&job_id).await
+            }
+
+            async fn list_jobs(
+                &self,
+                limit: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::jobs::model::Job>> {
+                let sql = format!(
+                    "SELECT {} FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1",
+                    $crate::store::rows::JOB_COLUMNS
+                );
+                sqlx::query_as::<_, $crate::store::rows::JobRow>(&sql)
+                    .bind(limit)
+                    .fetch_all(&self.read)
+                    .await?
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect()
+            }
+
+            async fn get_job(
+                &self,
+                id: &str,
+            ) -> $crate::store::StoreResult<$crate::jobs::model::Job> {
+                let sql = format!(
+                    "SELECT {} FROM jobs WHERE id = $1",
+                    $crate::store::rows::JOB_COLUMNS
+                );
+                sqlx::query_as::<_, $crate::store::rows::JobRow>(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.read)
+                    .await?
+                    .ok_or_else(|| $crate::store::StoreError::NotFound(format!("job {id}")))?
+                    .try_into()
+            }
+
+            async fn job_detail(
+                &self,
+                id: &str,
+            ) -> $crate::store::StoreResult<$crate::jobs::model::JobDetail> {
+                use $crate::jobs::model::*;
+                let job = self.get_job(id).await?;
+                let rows = sqlx::query_as::<_, (String, String, i64)>(
+                    "SELECT phase, state, COUNT(*) FROM job_tasks WHERE job_id = $1 \
+                     GROUP BY phase, state",
+                )
+                .bind(id)
+                .fetch_all(&self.read)
+                .await?;
+                let mut counts = TaskCounts::default();
+                let mut phases: Vec<PhaseCounts> = Vec::new();
+                for (phase, state, n) in rows {
+                    let Some(state) = TaskState::parse(&state) else {
+                        continue;
+                    };
+                    counts.add(state, n);
+                    match phases.iter_mut().find(|p| p.phase == phase) {
+                        Some(p) => p.counts.add(state, n),
+                        None => {
+                            let mut c = TaskCounts::default();
+                            c.add(state, n);
+                            phases.push(PhaseCounts { phase, counts: c });
+                        }
+                    }
+                }
+                let order = |p: &str| match p {
+                    "generate" => 0,
+                    "map" => 1,
+                    "reduce" => 2,
+                    _ => 3,
+                };
+                phases.sort_by_key(|p| order(&p.phase));
+                let contributions = sqlx::query_as::<_, (String, Option<String>, i64)>(
+                    "SELECT t.worker_id, w.name, COUNT(*) FROM job_tasks t \
+                     LEFT JOIN workers w ON w.id = t.worker_id \
+                     WHERE t.job_id = $1 AND t.state = 'done' AND t.worker_id IS NOT NULL \
+                     GROUP BY t.worker_id, w.name ORDER BY COUNT(*) DESC",
+                )
+                .bind(id)
+                .fetch_all(&self.read)
+                .await?
+                .into_iter()
+                .map(|(worker_id, name, n)| WorkerContribution {
+                    worker_name: name.unwrap_or_else(|| worker_id.clone()),
+                    worker_id,
+                    tasks_done: n,
+                })
+                .collect();
+                // About 60 buckets over the job's life, at least one second each.
+                let start = job.started_at.unwrap_or(job.created_at);
+                let end = job.finished_at.unwrap_or_else($crate::now_millis);
+                let bucket = (((end - start) / 60).max(1_000) + 999) / 1_000 * 1_000;
+                let throughput = sqlx::query_as::<_, (i64, i64)>(
+                    "SELECT (finished_at / $2) * $2 AS at, COUNT(*) FROM job_tasks \
+                     WHERE job_id = $1 AND state = 'done' AND finished_at IS NOT NULL \
+                     GROUP BY (finished_at / $2) * $2 ORDER BY at",
+                )
+                .bind(id)
+                .bind(bucket)
+                .fetch_all(&self.read)
+                .await?
+                .into_iter()
+                .map(|(at, tasks)| ThroughputPoint { at, tasks })
+                .collect();
+                let errors = sqlx::query_as::<_, (String, String, i64, String)>(
+                    "SELECT id, phase, attempt, last_error FROM job_tasks \
+                     WHERE job_id = $1 AND last_error IS NOT NULL ORDER BY seq LIMIT 20",
+                )
+                .bind(id)
+                .fetch_all(&self.read)
+                .await?
+                .into_iter()
+                .map(|(task_id, phase, attempt, error)| TaskError {
+                    task_id,
+                    phase,
+                    attempt,
+                    error,
+                })
+                .collect();
+                Ok(JobDetail {
+                    job,
+                    counts,
+                    phases,
+                    contributions,
+                    throughput,
+                    errors,
+                })
+            }
+
+            async fn cancel_job(
+                &self,
+                id: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::jobs::model::Job> {
+                let mut tx = self.write.begin().await?;
+                let (state, _) = Self::lock_job(&mut tx, id).await?;
+                if state != "queued" && state != "running" {
+                    return Err($crate::store::StoreError::Conflict(format!(
+                        "job {id} is already {state} and cannot be cancelled"
+                    )));
+                }
+                sqlx::query(
+                    "UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE job_tasks SET state = 'cancelled' \
+                     WHERE job_id = $1 AND state IN ('waiting', 'ready')",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                self.get_job(id).await
+            }
+
+            async fn retry_job(
+                &self,
+                id: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::jobs::model::Job> {
+                let mut tx = self.write.begin().await?;
+                let (state, _) = Self::lock_job(&mut tx, id).await?;
+                if state != "failed" && state != "cancelled" {
+                    return Err($crate::store::StoreError::Conflict(format!(
+                        "job {id} is {state}: only failed or cancelled jobs can be retried"
+                    )));
+                }
+                let leased = sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM job_tasks WHERE job_id = $1 AND state = 'leased'",
+                )
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if leased > 0 {
+                    return Err($crate::store::StoreError::Conflict(format!(
+                        "job {id} still has {leased} task(s) stopping on workers; retry in a moment"
+                    )));
+                }
+                sqlx::query(
+                    "UPDATE job_tasks SET \
+                       state = CASE WHEN deps_pending = 0 THEN 'ready' ELSE 'waiting' END, \
+                       ready_at = CASE WHEN deps_pending = 0 THEN $2 ELSE NULL END, \
+                       attempt = 0, run_after = 0, lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE job_id = $1 AND state IN ('failed', 'cancelled')",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE jobs SET state = CASE WHEN started_at IS NULL THEN 'queued' \
+                     ELSE 'running' END, error = NULL, finished_at = NULL WHERE id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                Self::refresh_phase(&mut tx, id).await?;
+                tx.commit().await?;
+                self.get_job(id).await
+            }
+
+            async fn delete_job(&self, id: &str) -> $crate::store::StoreResult<()> {
+                let mut tx = self.write.begin().await?;
+                Self::lock_job(&mut tx, id).await?;
+                // Children first: the task tree's self-reference would otherwise make the
+                // cascade order matter.
+                sqlx::query("DELETE FROM job_tasks WHERE job_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM jobs WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn phase_outputs(
+                &self,
+                job_id: &str,
+                phase: &str,
+            ) -> $crate::store::StoreResult<Vec<serde_json::Value>> {
+                let rows = sqlx::query_scalar::<_, Option<String>>(
+                    "SELECT output FROM job_tasks WHERE job_id = $1 AND phase = $2 ORDER BY seq",
+                )
+                .bind(job_id)
+                .bind(phase)
+                .fetch_all(&self.read)
+                .await?;
+                rows.into_iter()
+                    .map(|o| match o {
+                        Some(s) => $crate::store::rows::parse_json(&s, "task output"),
+                        None => Ok(serde_json::Value::Null),
+                    })
+                    .collect()
+            }
+
+            async fn claim(
+                &self,
+                worker_id: &str,
+                max: i64,
+                lease_ms: i64,
+                now: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::jobs::protocol::LeasedTask>> {
+                let mut out = Vec::new();
+                if max <= 0 {
+                    return Ok(out);
+                }
+                let mut tx = self.write.begin().await?;
+                let jobs = sqlx::query_as::<_, (String, i64, i64, String, String)>(concat!(
+                    "SELECT j.id, j.concurrency, \
+                       (SELECT COUNT(*) FROM job_tasks l WHERE l.job_id = j.id \
+                          AND l.state = 'leased') AS leased, \
+                       j.kind, j.params \
+                     FROM jobs j WHERE j.state IN ('queued', 'running') \
+                       AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
+                          AND t.state = 'ready' AND t.run_after <= $1) \
+                     ORDER BY j.created_at, j.id LIMIT 64",
+                    $skip
+                ))
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (job_id, concurrency, leased, kind, params) in jobs {
+                    let want = max - out.len() as i64;
+                    if want <= 0 {
+                        break;
+                    }
+                    let take = want.min(concurrency - leased);
+                    if take <= 0 {
+                        continue;
+                    }
+                    let params = $crate::store::rows::parse_json(&params, "job params")?;
+                    let ids = sqlx::query_scalar::<_, String>(
+                        "SELECT id FROM job_tasks WHERE job_id = $1 AND state = 'ready' \
+                         AND run_after <= $2 ORDER BY seq LIMIT $3",
+                    )
+                    .bind(&job_id)
+                    .bind(now)
+                    .bind(take)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for id in ids {
+                        let row = sqlx::query_as::<_, $crate::store::rows::LeasedRow>(
+                            "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
+                             lease_owner = $2, lease_expires_at = $3, \
+                             started_at = COALESCE(started_at, $4) \
+                             WHERE id = $1 AND state = 'ready' \
+                             RETURNING id, job_id, phase, payload, parent_id, attempt, \
+                             lease_expires_at",
+                        )
+                        .bind(&id)
+                        .bind(worker_id)
+                        .bind(now + lease_ms)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let Some(row) = row else { continue };
+                        let inputs = sqlx::query_scalar::<_, Option<String>>(
+                            "SELECT output FROM job_tasks WHERE parent_id = $1 ORDER BY seq",
+                        )
+                        .bind(&row.id)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .into_iter()
+                        .map(|o| match o {
+                            Some(s) => $crate::store::rows::parse_json(&s, "task output"),
+                            None => Ok(serde_json::Value::Null),
+                        })
+                        .collect::<$crate::store::StoreResult<Vec<_>>>()?;
+                        out.push($crate::jobs::protocol::LeasedTask {
+                            task_id: row.id,
+                            job_id: row.job_id,
+                            job_kind: kind.clone(),
+                            job_params: params.clone(),
+                            phase: row.phase,
+                            payload: $crate::store::rows::parse_json(&row.payload, "task payload")?,
+                            inputs,
+                            is_root: row.parent_id.is_none(),
+                            attempt: row.attempt,
+                            lease_expires_at: row.lease_expires_at.unwrap_or(now + lease_ms),
+                        });
+                    }
+                    sqlx::query(
+                        "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, $2) \
+                         WHERE id = $1 AND state = 'queued'",
+                    )
+                    .bind(&job_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn heartbeat(
+                &self,
+                task_id: &str,
+                lease: &$crate::jobs::protocol::LeaseRef,
+                lease_ms: i64,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::jobs::protocol::HeartbeatReply> {
+                let job_id = self.job_of_task(task_id).await?;
+                let mut tx = self.write.begin().await?;
+                let (job_state, _) = Self::lock_job(&mut tx, &job_id).await?;
+                Self::check_lease(&mut tx, task_id, lease).await?;
+                let expires = now + lease_ms;
+                sqlx::query("UPDATE job_tasks SET lease_expires_at = $2 WHERE id = $1")
+                    .bind(task_id)
+                    .bind(expires)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE workers SET last_seen_at = $2 WHERE id = $1")
+                    .bind(&lease.worker_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok($crate::jobs::protocol::HeartbeatReply {
+                    lease_expires_at: expires,
+                    cancelled: job_state != "queued" && job_state != "running",
+                })
+            }
+
+            async fn complete(
+                &self,
+                task_id: &str,
+                req: &$crate::jobs::protocol::CompleteRequest,
+                job_result: Option<serde_json::Value>,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::store::Completion> {
+                let job_id = self.job_of_task(task_id).await?;
+                let mut tx = self.write.begin().await?;
+                let (job_state, _) = Self::lock_job(&mut tx, &job_id).await?;
+                let lease = $crate::jobs::protocol::LeaseRef {
+                    worker_id: req.worker_id.clone(),
+                    attempt: req.attempt,
+                };
+                Self::check_lease(&mut tx, task_id, &lease).await?;
+                if job_state != "queued" && job_state != "running" {
+                    return Err($crate::store::StoreError::Conflict(format!(
+                        "job {job_id} is {job_state}; its tasks no longer accept results"
+                    )));
+                }
+                let parent = sqlx::query_scalar::<_, Option<String>>(
+                    "UPDATE job_tasks SET state = 'done', output = $2, finished_at = $3, \
+                     worker_id = $4, lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE id = $1 RETURNING parent_id",
+                )
+                .bind(task_id)
+                .bind(req.output.to_string())
+                .bind(now)
+                .bind(&req.worker_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE jobs SET done = done + 1 WHERE id = $1")
+                    .bind(&job_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let finished = match parent {
+                    Some(parent) => {
+                        sqlx::query(
+                            "UPDATE job_tasks SET deps_pending = deps_pending - 1, \
+                             state = CASE WHEN deps_pending = 1 AND state = 'waiting' \
+                               THEN 'ready' ELSE state END, \
+                             ready_at = CASE WHEN deps_pending = 1 THEN $2 ELSE ready_at END \
+                             WHERE id = $1",
+                        )
+                        .bind(&parent)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        Self::refresh_phase(&mut tx, &job_id).await?;
+                        false
+                    }
+                    None => {
+                        sqlx::query(
+                            "UPDATE jobs SET state = 'succeeded', phase = 'done', result = $2, \
+                             finished_at = $3 WHERE id = $1",
+                        )
+                        .bind(&job_id)
+                        .bind(job_result.unwrap_or_else(|| req.output.clone()).to_string())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        true
+                    }
+                };
+                tx.commit().await?;
+                Ok($crate::store::Completion {
+                    job_id,
+                    job_finished: finished,
+                })
+            }
+
+            async fn fail(
+                &self,
+                task_id: &str,
+                req: &$crate::jobs::protocol::FailRequest,
+                backoff: $crate::store::Backoff,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::store::FailureOutcome> {
+                let job_id = self.job_of_task(task_id).await?;
+                let mut tx = self.write.begin().await?;
+                let (job_state, max_attempts) = Self::lock_job(&mut tx, &job_id).await?;
+                let lease = $crate::jobs::protocol::LeaseRef {
+                    worker_id: req.worker_id.clone(),
+                    attempt: req.attempt,
+                };
+                let (phase, seq) = Self::check_lease(&mut tx, task_id, &lease).await?;
+                let error: String = req.error.chars().take(2_000).collect();
+                let will_retry = if job_state != "queued" && job_state != "running" {
+                    sqlx::query(
+                        "UPDATE job_tasks SET state = 'cancelled', lease_owner = NULL, \
+                         lease_expires_at = NULL, last_error = $2 WHERE id = $1",
+                    )
+                    .bind(task_id)
+                    .bind(&error)
+                    .execute(&mut *tx)
+                    .await?;
+                    false
+                } else if req.retryable && req.attempt < max_attempts {
+                    let at = now + backoff.delay(req.attempt);
+                    sqlx::query(
+                        "UPDATE job_tasks SET state = 'ready', lease_owner = NULL, \
+                         lease_expires_at = NULL, run_after = $2, ready_at = $2, \
+                         last_error = $3 WHERE id = $1",
+                    )
+                    .bind(task_id)
+                    .bind(at)
+                    .bind(&error)
+                    .execute(&mut *tx)
+                    .await?;
+                    true
+                } else {
+                    sqlx::query(
+                        "UPDATE job_tasks SET state = 'failed', lease_owner = NULL, \
+                         lease_expires_at = NULL, finished_at = $2, last_error = $3 WHERE id = $1",
+                    )
+                    .bind(task_id)
+                    .bind(now)
+                    .bind(&error)
+                    .execute(&mut *tx)
+                    .await?;
+                    let msg = format!(
+                        "{phase} task #{seq} failed after {} attempt(s): {error}",
+                        req.attempt
+                    );
+                    Self::fail_job_tx(&mut tx, &job_id, &msg, now).await?;
+                    false
+                };
+                tx.commit().await?;
+                Ok($crate::store::FailureOutcome { job_id, will_retry })
+            }
+
+            async fn release(
+                &self,
+                task_id: &str,
+                lease: &$crate::jobs::protocol::LeaseRef,
+                now: i64,
+            ) -> $crate::store::StoreResult<String> {
+                let job_id = self.job_of_task(task_id).await?;
+                let mut tx = self.write.begin().await?;
+                let (job_state, _) = Self::lock_job(&mut tx, &job_id).await?;
+                Self::check_lease(&mut tx, task_id, lease).await?;
+                if job_state == "queued" || job_state == "running" {
+                    // A released task did no harm: give its attempt back.
+                    sqlx::query(
+                        "UPDATE job_tasks SET state = 'ready', attempt = attempt - 1, \
+                         lease_owner = NULL, lease_expires_at = NULL, ready_at = $2 \
+                         WHERE id = $1",
+                    )
+                    .bind(task_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                } else {
+                    sqlx::query(
+                        "UPDATE job_tasks SET state = 'cancelled', lease_owner = NULL, \
+                         lease_expires_at = NULL WHERE id = $1",
+                    )
+                    .bind(task_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(job_id)
+            }
+
+            async fn reap_expired(
+                &self,
+                backoff: $crate::store::Backoff,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::store::ReapReport> {
+                let expired = sqlx::query_as::<_, (String, String, i64, String, i64)>(
+                    "SELECT id, job_id, attempt, phase, seq FROM job_tasks \
+                     WHERE state = 'leased' AND lease_expires_at < $1 \
+                     ORDER BY lease_expires_at LIMIT 500",
+                )
+                .bind(now)
+                .fetch_all(&self.read)
+                .await?;
+                let mut report = $crate::store::ReapReport::default();
+                for (task_id, job_id, attempt, phase, seq) in expired {
+                    let mut tx = self.write.begin().await?;
+                    let (job_state, max_attempts) = Self::lock_job(&mut tx, &job_id).await?;
+                    let error = "lease expired: the worker stopped heartbeating";
+                    let active = job_state == "queued" || job_state == "running";
+                    let (next, run_after) = if !active {
+                        ("cancelled", 0)
+                    } else if attempt < max_attempts {
+                        ("ready", now + backoff.delay(attempt))
+                    } else {
+                        ("failed", 0)
+                    };
+                    // Re-checked under the lock: a heartbeat may have renewed it meanwhile.
+                    let r = sqlx::query(
+                        "UPDATE job_tasks SET state = $4, lease_owner = NULL, \
+                         lease_expires_at = NULL, run_after = $5, ready_at = $5, \
+                         last_error = $6 \
+                         WHERE id = $1 AND state = 'leased' AND attempt = $2 \
+                         AND lease_expires_at < $3",
+                    )
+                    .bind(&task_id)
+                    .bind(attempt)
+                    .bind(now)
+                    .bind(next)
+                    .bind(run_after)
+                    .bind(error)
+                    .execute(&mut *tx)
+                    .await?;
+                    if r.rows_affected() == 0 {
+                        continue;
+                    }
+                    match next {
+                        "ready" => report.requeued += 1,
+                        "failed" => {
+                            report.failed += 1;
+                            let msg = format!(
+                                "{phase} task #{seq} failed after {attempt} attempt(s): {error}"
+                            );
+                            Self::fail_job_tx(&mut tx, &job_id, &msg, now).await?;
+                        }
+                        _ => {}
+                    }
+                    tx.commit().await?;
+                    if !report.job_ids.contains(&job_id) {
+                        report.job_ids.push(job_id);
+                    }
+                }
+                Ok(report)
+            }
+        }
+    };
+}
+
+pub(super) use store_impl;

@@ -1,0 +1,55 @@
+//! SQLite store: WAL mode, foreign keys on, a busy timeout, a pool of readers and a single
+//! writer connection so write transactions never fight over SQLite's one write lock.
+
+use super::queries::store_impl;
+use super::{Backend, StoreError, StoreResult};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct SqliteStore {
+    pub(super) read: SqlitePool,
+    pub(super) write: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with parent folders) the database at `url` and migrates it.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("bad SQLite URL {url:?}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let path = opts.get_filename().to_path_buf();
+        let in_memory = path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:");
+        if !in_memory {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Config(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(Self { read, write })
+    }
+
+    /// Pool figures for metrics: (connections open, idle).
+    pub fn pool_figures(&self) -> (u32, u32) {
+        (
+            self.read.size() + self.write.size(),
+            (self.read.num_idle() + self.write.num_idle()) as u32,
+        )
+    }
+}
+
+store_impl!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "", "");

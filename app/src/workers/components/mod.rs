@@ -1,0 +1,3 @@
+//! Components of the workers dashboard.
+
+pub mod workers_page;

@@ -1,0 +1,5 @@
+//! Workers: the fleet that leases and runs job tasks, and its health.
+
+pub mod api;
+pub mod components;
+pub mod model;

@@ -1,0 +1,52 @@
+//! The command line: `orchard [serve]`, `orchard migrate`, `orchard worker`.
+
+use crate::config::{DbSettings, ServeSettings, WorkerSettings};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "orchard", version, about = "Plan work as task trees, run distributed jobs, watch it live.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Settings of `serve`, the default command.
+    #[command(flatten)]
+    serve: ServeSettings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web app, the API and in-process workers (the default).
+    Serve(ServeSettings),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(DbSettings),
+    /// Run jobs for a remote Orchard server.
+    Worker(WorkerSettings),
+}
+
+pub async fn main() -> ExitCode {
+    crate::telemetry::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(s)) => serve(s).await,
+        Some(Command::Migrate(db)) => app::store::connect(&db.database_url)
+            .await
+            .map(|s| tracing::info!(database = s.backend().as_str(), "database is up to date"))
+            .map_err(|e| format!("migration failed: {e}")),
+        Some(Command::Worker(w)) => crate::worker_cmd::run(w).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("orchard: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(s: ServeSettings) -> Result<(), String> {
+    crate::serve::start(&s).await?.run_until_signal().await;
+    Ok(())
+}

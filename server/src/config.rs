@@ -1,0 +1,97 @@
+//! Typed settings, from flags and environment variables with sensible defaults (clap reads
+//! both; flags win). Every option is listed in the README's configuration table.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Settings of `orchard serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// Address to listen on.
+    #[arg(long, env = "ORCHARD_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    #[command(flatten)]
+    pub db: DbSettings,
+
+    /// Folder for data that is not in the database (job files by default).
+    #[arg(long, env = "ORCHARD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Where job files live: a folder (default: <data-dir>/files).
+    #[arg(long, env = "ORCHARD_FILES", default_value = "")]
+    pub files: String,
+
+    /// In-process workers (task slots); 0 runs none. Default: one per core.
+    #[arg(long, env = "ORCHARD_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Seconds a task lease lasts without a heartbeat.
+    #[arg(long, env = "ORCHARD_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_secs: u64,
+
+    /// Attempts per task before the task and its job fail.
+    #[arg(long, env = "ORCHARD_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub max_attempts: u64,
+
+    /// Bearer token required by the worker-facing API (leases, files, registration).
+    /// Unset: those routes are open, which is fine on loopback only.
+    #[arg(long, env = "ORCHARD_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+
+    /// Seconds without a heartbeat before a worker counts as late.
+    #[arg(long, env = "ORCHARD_WORKER_LATE_SECS", default_value_t = 15)]
+    pub worker_late_secs: u64,
+
+    /// Seconds without a heartbeat before a worker counts as dead.
+    #[arg(long, env = "ORCHARD_WORKER_DEAD_SECS", default_value_t = 60)]
+    pub worker_dead_secs: u64,
+
+    /// Folder holding the built site (`pkg/` with wasm, JS, CSS); overrides Leptos.toml.
+    #[arg(long, env = "ORCHARD_SITE_ROOT")]
+    pub site_root: Option<String>,
+
+    /// Path of the Leptos site settings file.
+    #[arg(long, env = "ORCHARD_LEPTOS_TOML", default_value = "Leptos.toml")]
+    pub leptos_toml: PathBuf,
+}
+
+/// The database to use; its URL scheme picks SQLite or Postgres.
+#[derive(Debug, Clone, Args)]
+pub struct DbSettings {
+    /// `sqlite:PATH` or `postgres://USER:PASS@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:./data/orchard.db", hide_env_values = true)]
+    pub database_url: String,
+}
+
+/// Settings of `orchard worker`.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerSettings {
+    /// Base URL of an Orchard server.
+    #[arg(long, env = "ORCHARD_SERVER", default_value = "http://127.0.0.1:3000")]
+    pub server: String,
+
+    /// Bearer token for the server's worker API.
+    #[arg(long, env = "ORCHARD_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Tasks to run at once.
+    #[arg(long, env = "ORCHARD_WORKER_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub concurrency: u64,
+
+    /// Name shown on the workers dashboard (default: worker@hostname).
+    #[arg(long, env = "ORCHARD_WORKER_NAME")]
+    pub name: Option<String>,
+
+    /// Seconds running tasks may take to finish after SIGTERM before their leases are released.
+    #[arg(long, default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+/// Number of in-process task slots when `--workers` is not given.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}

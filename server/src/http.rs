@@ -1,0 +1,72 @@
+//! Builds the whole HTTP service: Leptos pages and server functions, the REST API,
+//! operations endpoints, static files — wrapped in request ids, tracing, metrics and a
+//! panic guard that answers 500 JSON instead of dropping the connection.
+
+use crate::api;
+use crate::metrics::{self, Metrics};
+use crate::ops;
+use app::state::AppState;
+use app::{App, shell};
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::sync::Arc;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>>) -> Router {
+    let options = state.leptos_options.clone();
+    let routes = generate_route_list(App);
+    let ctx_state = state.clone();
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(ctx_state.clone()),
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            {
+                let st = state.clone();
+                move || provide_context(st.clone())
+            },
+            shell,
+        ))
+        .with_state(state.clone());
+
+    Router::new()
+        .merge(api::router(state.clone(), api_token))
+        .merge(ops::router(state, metrics.clone()))
+        .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                        let id = req
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("");
+                        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(|_| {
+                    crate::error::ApiError::new(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal error",
+                    )
+                    .into_response_boxed()
+                })),
+        )
+}

@@ -1,0 +1,15 @@
+//! The `orchard` server: configuration, the HTTP router (pages, REST API, operations
+//! endpoints), the job engine's background loops, and the remote worker.
+
+pub mod api;
+pub mod background;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod ops;
+pub mod serve;
+pub mod telemetry;
+pub mod worker_cmd;

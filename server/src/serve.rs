@@ -1,0 +1,158 @@
+//! `orchard serve`: opens the store and file store, starts the HTTP server, the lease
+//! reaper and the in-process workers, and stops them all gracefully.
+
+use crate::background;
+use crate::config::{ServeSettings, default_workers};
+use crate::http;
+use crate::metrics::Metrics;
+use app::events::EventBus;
+use app::state::{AppState, EngineSettings};
+use app::store::Backoff;
+use app::workers::model::HealthThresholds;
+use leptos::config::{LeptosOptions, get_configuration};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// A started server; `stop` shuts it down gracefully.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Signals shutdown and waits for the server, reaper and workers to finish.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Waits until SIGINT or SIGTERM, then stops.
+    pub async fn run_until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+pub async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn leptos_options(s: &ServeSettings, addr: SocketAddr) -> LeptosOptions {
+    let from_file = s
+        .leptos_toml
+        .to_str()
+        .filter(|_| s.leptos_toml.exists())
+        .and_then(|p| get_configuration(Some(p)).ok())
+        .map(|c| c.leptos_options);
+    let mut options = from_file.unwrap_or_else(|| {
+        LeptosOptions::builder()
+            .output_name("orchard")
+            .site_root("target/site")
+            .site_pkg_dir("pkg")
+            .build()
+    });
+    options.site_addr = addr;
+    if let Some(root) = &s.site_root {
+        options.site_root = root.clone().into();
+    }
+    options
+}
+
+/// Starts everything `orchard serve` runs. Binding to port 0 picks a free port (tests).
+pub async fn start(s: &ServeSettings) -> Result<Running, String> {
+    let store = app::store::connect(&s.db.database_url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let files = app::files::open(&s.files, &s.data_dir)
+        .map_err(|e| format!("cannot open the file store: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(s.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", s.addr))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("no local address: {e}"))?;
+    let engine = EngineSettings {
+        lease_ms: (s.lease_secs * 1000) as i64,
+        max_attempts: s.max_attempts as i64,
+        backoff: Backoff::default(),
+        health: HealthThresholds {
+            late_after_ms: (s.worker_late_secs * 1000) as i64,
+            dead_after_ms: (s.worker_dead_secs.max(s.worker_late_secs) * 1000) as i64,
+        },
+        max_claim_wait_ms: 30_000,
+    };
+    let state = AppState {
+        leptos_options: leptos_options(s, addr),
+        store,
+        files,
+        events: EventBus::new(),
+        engine: Arc::new(engine),
+        work_ready: Arc::new(Notify::new()),
+    };
+    let metrics = Metrics::new();
+    let token = s.api_token.clone().filter(|t| !t.is_empty()).map(Arc::<str>::from);
+    let router = http::router(state.clone(), metrics.clone(), token);
+    let (shutdown, rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let mut server_rx = rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = server_rx.wait_for(|stop| *stop).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+    }));
+    tasks.push(tokio::spawn(background::reaper(
+        state.clone(),
+        metrics.clone(),
+        rx.clone(),
+    )));
+    let slots = s.workers.unwrap_or_else(default_workers);
+    if slots > 0 {
+        tasks.push(tokio::spawn(background::in_process_workers(
+            state.clone(),
+            slots,
+            rx.clone(),
+        )));
+    }
+    tracing::info!(
+        %addr,
+        database = state.store.backend().as_str(),
+        files = %state.files.describe(),
+        workers = slots,
+        "orchard is serving at http://{addr}"
+    );
+    Ok(Running {
+        addr,
+        state,
+        metrics,
+        shutdown,
+        tasks,
+    })
+}

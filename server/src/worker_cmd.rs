@@ -1,0 +1,74 @@
+//! `orchard worker`: registers with a server, leases tasks over REST (long-poll), runs them,
+//! heartbeats, and on SIGTERM/SIGINT finishes what it can within the grace period and
+//! releases the rest.
+
+use crate::client::Client;
+use crate::config::WorkerSettings;
+use app::jobs::protocol::RegisterWorker;
+use app::jobs::runner::{WorkerConfig, run_worker};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub async fn run(s: WorkerSettings) -> Result<(), String> {
+    let client = Client::new(&s.server, s.token.clone())?;
+    let host = gethostname::gethostname().to_string_lossy().to_string();
+    let req = RegisterWorker {
+        name: s.name.clone().unwrap_or_else(|| format!("worker@{host}")),
+        hostname: host,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        concurrency: s.concurrency as i64,
+    };
+    // The server may still be starting: keep trying for a while.
+    let mut delay = Duration::from_millis(250);
+    let registered = loop {
+        match client.register(&req).await {
+            Ok(r) => break r,
+            Err(e @ app::error::AppError::Invalid(_)) => return Err(format!("registration refused: {e}")),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot register yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    };
+    let id = registered.worker_id.clone();
+    tracing::info!(worker_id = %id, server = %s.server, concurrency = s.concurrency, "worker registered");
+    let (tx, rx) = watch::channel(false);
+    let beat = {
+        let (client, id, mut rx) = (client.clone(), id.clone(), rx.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = rx.wait_for(|s| *s) => return,
+                }
+                if let Err(e) = client.worker_heartbeat(&id).await {
+                    tracing::warn!(error = %e, "heartbeat failed");
+                }
+            }
+        })
+    };
+    let signal = tokio::spawn(async move {
+        crate::serve::wait_for_signal().await;
+        tracing::info!("stopping: finishing or releasing running tasks");
+        let _ = tx.send(true);
+    });
+    let cfg = WorkerConfig {
+        worker_id: id.clone(),
+        slots: s.concurrency as usize,
+        lease_ms: registered.lease_ms,
+        claim_wait_ms: 20_000,
+        shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
+    };
+    let shared = Arc::new(client.clone());
+    run_worker(shared.clone(), shared, cfg, rx).await;
+    signal.abort();
+    let _ = beat.await;
+    if let Err(e) = client.stop(&id).await {
+        tracing::warn!(error = %e, "could not record the stop");
+    }
+    tracing::info!("worker stopped");
+    Ok(())
+}
