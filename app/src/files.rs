@@ -121,7 +121,16 @@ mod tests {
     #[test]
     fn keys_cannot_escape_the_root() {
         assert!(check_key("jobs/abc/input/00001.txt").is_ok());
-        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "a/./b", "a b", "a\\b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "a/./b",
+            "a b",
+            "a\\b",
+        ] {
             assert!(check_key(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -133,7 +142,10 @@ mod tests {
         fs.put("jobs/j1/a.txt", b"1\n2\n".to_vec()).await.unwrap();
         assert_eq!(fs.get("jobs/j1/a.txt").await.unwrap(), b"1\n2\n");
         fs.delete_prefix("jobs/j1").await.unwrap();
-        assert!(matches!(fs.get("jobs/j1/a.txt").await, Err(FileError::NotFound(_))));
+        assert!(matches!(
+            fs.get("jobs/j1/a.txt").await,
+            Err(FileError::NotFound(_))
+        ));
         fs.delete_prefix("jobs/j1").await.unwrap();
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -10,7 +10,7 @@ use crate::workers::components::workers_page::WorkersPage;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 /// The document around the app. `theme.js` runs before first paint so a dark-mode user
 /// never sees a white flash.
@@ -35,6 +35,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Routes render with `SsrMode::Async`: the server waits for a page's data and sends it
+/// complete, so every page reads fully without JavaScript; hydration then makes it live.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -45,11 +47,11 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=|| view! { <NotFoundPage /> }>
-                    <Route path=path!("/") view=OverviewPage />
-                    <Route path=path!("/tasks") view=crate::ui::placeholder::TasksPage />
-                    <Route path=path!("/workers") view=WorkersPage />
-                    <Route path=path!("/jobs") view=JobsPage />
-                    <Route path=path!("/jobs/:id") view=JobPage />
+                    <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
+                    <Route path=path!("/tasks") view=crate::ui::placeholder::TasksPage ssr=SsrMode::Async />
+                    <Route path=path!("/workers") view=WorkersPage ssr=SsrMode::Async />
+                    <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async />
+                    <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

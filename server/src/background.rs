@@ -18,11 +18,19 @@ pub async fn reaper(st: AppState, metrics: Arc<Metrics>, mut shutdown: watch::Re
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
-        match st.store.reap_expired(st.engine.backoff, app::now_millis()).await {
+        match st
+            .store
+            .reap_expired(st.engine.backoff, app::now_millis())
+            .await
+        {
             Ok(r) if r.requeued + r.failed > 0 => {
                 metrics.lease_expiries.inc_by(r.requeued);
                 metrics.lease_expiry_failures.inc_by(r.failed);
-                tracing::warn!(requeued = r.requeued, failed = r.failed, "expired leases reaped");
+                tracing::warn!(
+                    requeued = r.requeued,
+                    failed = r.failed,
+                    "expired leases reaped"
+                );
                 for j in &r.job_ids {
                     st.events.publish("job", j, "updated");
                 }

@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "orchard", version, about = "Plan work as task trees, run distributed jobs, watch it live.")]
+#[command(
+    name = "orchard",
+    version,
+    about = "Plan work as task trees, run distributed jobs, watch it live."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -60,7 +60,9 @@ impl Client {
             .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
             .unwrap_or_else(|| status.to_string());
         Err(match status {
-            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => AppError::Invalid(message),
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+                AppError::Invalid(message)
+            }
             StatusCode::NOT_FOUND => AppError::NotFound(message),
             StatusCode::CONFLICT => AppError::Conflict(message),
             StatusCode::UNAUTHORIZED => AppError::Invalid(format!("unauthorized: {message}")),
@@ -104,16 +106,20 @@ impl Leases for Client {
         self.post("/leases/claim", req).await
     }
     async fn heartbeat(&self, task_id: &str, lease: &LeaseRef) -> AppResult<HeartbeatReply> {
-        self.post(&format!("/tasks/{task_id}/heartbeat"), lease).await
+        self.post(&format!("/tasks/{task_id}/heartbeat"), lease)
+            .await
     }
     async fn complete(&self, task_id: &str, req: &CompleteRequest) -> AppResult<()> {
-        self.post_empty(&format!("/tasks/{task_id}/complete"), req).await
+        self.post_empty(&format!("/tasks/{task_id}/complete"), req)
+            .await
     }
     async fn fail(&self, task_id: &str, req: &FailRequest) -> AppResult<()> {
-        self.post_empty(&format!("/tasks/{task_id}/fail"), req).await
+        self.post_empty(&format!("/tasks/{task_id}/fail"), req)
+            .await
     }
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()> {
-        self.post_empty(&format!("/tasks/{task_id}/release"), lease).await
+        self.post_empty(&format!("/tasks/{task_id}/release"), lease)
+            .await
     }
 }
 
@@ -130,10 +136,14 @@ fn file_error(key: &str, e: AppError) -> FileError {
 impl FileStore for Client {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), FileError> {
         check_key(key)?;
-        self.send(self.http.put(format!("{}/files/{key}", self.base)).body(bytes))
-            .await
-            .map(|_| ())
-            .map_err(|e| file_error(key, e))
+        self.send(
+            self.http
+                .put(format!("{}/files/{key}", self.base))
+                .body(bytes),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| file_error(key, e))
     }
     async fn get(&self, key: &str) -> Result<Vec<u8>, FileError> {
         check_key(key)?;
@@ -147,7 +157,9 @@ impl FileStore for Client {
             .map_err(|e| FileError::Io(e.to_string()))
     }
     async fn delete_prefix(&self, _prefix: &str) -> Result<(), FileError> {
-        Err(FileError::Io("remote workers do not delete job files".into()))
+        Err(FileError::Io(
+            "remote workers do not delete job files".into(),
+        ))
     }
     fn describe(&self) -> String {
         format!("remote:{}", self.base)

@@ -61,7 +61,12 @@ pub struct ServeSettings {
 #[derive(Debug, Clone, Args)]
 pub struct DbSettings {
     /// `sqlite:PATH` or `postgres://USER:PASS@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:./data/orchard.db", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite:./data/orchard.db",
+        hide_env_values = true
+    )]
     pub database_url: String,
 }
 

@@ -33,7 +33,10 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
             {
                 let st = state.clone();
                 move || provide_context(st.clone())

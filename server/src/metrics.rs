@@ -36,12 +36,20 @@ impl Metrics {
     pub fn new() -> Arc<Self> {
         let registry = Registry::new();
         let http_requests = must(IntCounterVec::new(
-            Opts::new("orchard_http_requests_total", "HTTP requests by matched route and status"),
+            Opts::new(
+                "orchard_http_requests_total",
+                "HTTP requests by matched route and status",
+            ),
             &["method", "route", "status"],
         ));
         let http_duration = must(HistogramVec::new(
-            HistogramOpts::new("orchard_http_request_duration_seconds", "HTTP request duration")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0]),
+            HistogramOpts::new(
+                "orchard_http_request_duration_seconds",
+                "HTTP request duration",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0,
+            ]),
             &["method", "route"],
         ));
         let build = must(IntGaugeVec::new(
@@ -57,7 +65,10 @@ impl Metrics {
             "orchard_lease_expiry_failures_total",
             "Task leases that expired on their last attempt, failing the task",
         ));
-        let jobs = must(IntGaugeVec::new(Opts::new("orchard_jobs", "Jobs by state"), &["state"]));
+        let jobs = must(IntGaugeVec::new(
+            Opts::new("orchard_jobs", "Jobs by state"),
+            &["state"],
+        ));
         let tasks = must(IntGaugeVec::new(
             Opts::new("orchard_job_tasks", "Job tasks by state"),
             &["state"],
@@ -133,8 +144,12 @@ impl Metrics {
         }
         self.sse_clients.set(st.events.subscribers() as i64);
         let (open, idle) = st.store.pool_usage();
-        self.db_connections.with_label_values(&["open"]).set(open as i64);
-        self.db_connections.with_label_values(&["idle"]).set(idle as i64);
+        self.db_connections
+            .with_label_values(&["open"])
+            .set(open as i64);
+        self.db_connections
+            .with_label_values(&["idle"])
+            .set(idle as i64);
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8(buf).unwrap_or_default()

@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .route("/readyz", get(readyz))
         .route("/version", get(version))
         .with_state(state.clone())
@@ -33,7 +36,9 @@ async fn readyz(State(st): State<AppState>) -> impl IntoResponse {
             tracing::warn!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({ "status": "unavailable", "error": "database unreachable" })),
+                Json(
+                    serde_json::json!({ "status": "unavailable", "error": "database unreachable" }),
+                ),
             )
         }
     }

@@ -112,7 +112,11 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
         work_ready: Arc::new(Notify::new()),
     };
     let metrics = Metrics::new();
-    let token = s.api_token.clone().filter(|t| !t.is_empty()).map(Arc::<str>::from);
+    let token = s
+        .api_token
+        .clone()
+        .filter(|t| !t.is_empty())
+        .map(Arc::<str>::from);
     let router = http::router(state.clone(), metrics.clone(), token);
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = Vec::new();

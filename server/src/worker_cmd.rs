@@ -24,7 +24,9 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
     let registered = loop {
         match client.register(&req).await {
             Ok(r) => break r,
-            Err(e @ app::error::AppError::Invalid(_)) => return Err(format!("registration refused: {e}")),
+            Err(e @ app::error::AppError::Invalid(_)) => {
+                return Err(format!("registration refused: {e}"));
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot register yet; retrying");
                 tokio::time::sleep(delay).await;

@@ -107,10 +107,26 @@ mod tests {
 
     #[test]
     fn rejects_zero_and_oversized_values() {
-        assert!(FileAverageParams::parse(req(0, 1, 1, 5), 1).unwrap_err().contains("workers"));
-        assert!(FileAverageParams::parse(req(1, 0, 1, 5), 1).unwrap_err().contains("files"));
-        assert!(FileAverageParams::parse(req(1, 1, 0, 5), 1).unwrap_err().contains("entries"));
-        assert!(FileAverageParams::parse(req(1, 1, 1, 0), 1).unwrap_err().contains("group"));
+        assert!(
+            FileAverageParams::parse(req(0, 1, 1, 5), 1)
+                .unwrap_err()
+                .contains("workers")
+        );
+        assert!(
+            FileAverageParams::parse(req(1, 0, 1, 5), 1)
+                .unwrap_err()
+                .contains("files")
+        );
+        assert!(
+            FileAverageParams::parse(req(1, 1, 0, 5), 1)
+                .unwrap_err()
+                .contains("entries")
+        );
+        assert!(
+            FileAverageParams::parse(req(1, 1, 1, 0), 1)
+                .unwrap_err()
+                .contains("group")
+        );
         assert!(FileAverageParams::parse(req(1, MAX_FILES + 1, 1, 5), 1).is_err());
         let too_many = FileAverageParams::parse(req(1, MAX_FILES, MAX_ENTRIES, 5), 1);
         assert!(too_many.unwrap_err().contains("limit"));

@@ -3,7 +3,9 @@
 //! (direct calls vs. REST) and their file store.
 
 use super::exec::{self, ExecError};
-use super::protocol::{ClaimRequest, CompleteRequest, FailRequest, HeartbeatReply, LeaseRef, LeasedTask};
+use super::protocol::{
+    ClaimRequest, CompleteRequest, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
+};
 use super::service;
 use crate::error::{AppError, AppResult};
 use crate::files::FileStore;

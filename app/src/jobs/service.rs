@@ -18,8 +18,8 @@ use std::time::Duration;
 
 /// Creates a file-average job (seed 003) and its whole task tree.
 pub async fn create_file_average(st: &AppState, req: FileAverageRequest) -> AppResult<Job> {
-    let params = FileAverageParams::parse(req, rand::random::<u32>() as u64)
-        .map_err(AppError::Invalid)?;
+    let params =
+        FileAverageParams::parse(req, rand::random::<u32>() as u64).map_err(AppError::Invalid)?;
     let tasks = plan::file_average(&params);
     let job = st
         .store
@@ -206,7 +206,11 @@ pub async fn claim(st: &AppState, req: &ClaimRequest) -> AppResult<Vec<LeasedTas
     }
 }
 
-pub async fn heartbeat(st: &AppState, task_id: &str, lease: &LeaseRef) -> AppResult<HeartbeatReply> {
+pub async fn heartbeat(
+    st: &AppState,
+    task_id: &str,
+    lease: &LeaseRef,
+) -> AppResult<HeartbeatReply> {
     Ok(st
         .store
         .heartbeat(task_id, lease, st.engine.lease_ms, now_millis())
@@ -218,7 +222,15 @@ pub async fn complete(st: &AppState, task_id: &str, req: &CompleteRequest) -> Ap
     if done.job_finished {
         tracing::info!(job_id = %done.job_id, "job succeeded");
     }
-    st.events.publish("job", &done.job_id, if done.job_finished { "updated" } else { "progress" });
+    st.events.publish(
+        "job",
+        &done.job_id,
+        if done.job_finished {
+            "updated"
+        } else {
+            "progress"
+        },
+    );
     st.work_ready.notify_waiters();
     Ok(())
 }

@@ -8,7 +8,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
-fn Stat(label: &'static str, value: i64, href: &'static str, testid: &'static str) -> impl IntoView {
+fn Stat(
+    label: &'static str,
+    value: i64,
+    href: &'static str,
+    testid: &'static str,
+) -> impl IntoView {
     view! {
         <a
             href=href

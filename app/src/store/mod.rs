@@ -12,12 +12,12 @@ pub use error::{StoreError, StoreResult};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use crate::Millis;
 use crate::jobs::model::{Job, JobDetail};
 use crate::jobs::plan::TaskSpec;
 use crate::jobs::protocol::{CompleteRequest, FailRequest, HeartbeatReply, LeaseRef, LeasedTask};
 use crate::overview::model::Overview;
 use crate::workers::model::{HealthThresholds, Worker, WorkerKind};
-use crate::Millis;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -146,7 +146,8 @@ pub trait Store: Send + Sync + 'static {
     async fn retry_job(&self, id: &str, now: Millis) -> StoreResult<Job>;
     async fn delete_job(&self, id: &str) -> StoreResult<()>;
     /// Outputs of a job's tasks in one phase, in task order (used by verification).
-    async fn phase_outputs(&self, job_id: &str, phase: &str) -> StoreResult<Vec<serde_json::Value>>;
+    async fn phase_outputs(&self, job_id: &str, phase: &str)
+    -> StoreResult<Vec<serde_json::Value>>;
 
     /// Leases up to `max` ready tasks to `worker_id`, never more than a job's concurrency.
     async fn claim(

@@ -37,7 +37,11 @@ impl TryFrom<JobRow> for Job {
             state: JobState::parse(&r.state)
                 .ok_or_else(|| StoreError::Corrupt(format!("job state {}", r.state)))?,
             params: json(&r.params, "job params")?,
-            result: r.result.as_deref().map(|s| json(s, "job result")).transpose()?,
+            result: r
+                .result
+                .as_deref()
+                .map(|s| json(s, "job result"))
+                .transpose()?,
             id: r.id,
             phase: r.phase,
             concurrency: r.concurrency,

@@ -32,7 +32,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                             view! {
                                 <A
                                     href=href
-                                    exact=true
+                                    exact=href == "/"
                                     attr:class="rounded-md px-3 py-1.5 text-sm font-medium text-slate-600 hover:bg-slate-100 hover:text-slate-900 aria-[current=page]:bg-emerald-50 aria-[current=page]:text-emerald-700 dark:text-slate-300 dark:hover:bg-slate-800 dark:hover:text-white dark:aria-[current=page]:bg-emerald-950 dark:aria-[current=page]:text-emerald-300"
                                 >
                                     {label}

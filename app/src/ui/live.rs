@@ -52,7 +52,8 @@ fn connect(ctx: LiveContext) {
         ctx.connected.set(Some(true));
         ctx.version.update(|v| *v += 1);
     });
-    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| ctx.connected.set(Some(false)));
+    let on_error =
+        Closure::<dyn FnMut(web_sys::Event)>::new(move |_| ctx.connected.set(Some(false)));
     es.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     es.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     es.set_onerror(Some(on_error.as_ref().unchecked_ref()));

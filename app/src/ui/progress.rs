@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 
 #[component]
-pub fn ProgressBar(#[prop(into)] fraction: Signal<f64>, #[prop(into)] label: String) -> impl IntoView {
+pub fn ProgressBar(
+    #[prop(into)] fraction: Signal<f64>,
+    #[prop(into)] label: String,
+) -> impl IntoView {
     view! {
         <div
             role="progressbar"

@@ -42,10 +42,16 @@ fn current_is_dark() -> bool {
 
 #[cfg(feature = "hydrate")]
 fn apply(dark: bool) {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     if let Some(el) = window.document().and_then(|d| d.document_element()) {
         let classes = el.class_list();
-        let _ = if dark { classes.add_1("dark") } else { classes.remove_1("dark") };
+        let _ = if dark {
+            classes.add_1("dark")
+        } else {
+            classes.remove_1("dark")
+        };
     }
     if let Ok(Some(storage)) = window.local_storage() {
         let _ = storage.set_item("orchard-theme", if dark { "dark" } else { "light" });

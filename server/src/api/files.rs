@@ -28,7 +28,11 @@ async fn read(State(st): State<AppState>, Path(key): Path<String>) -> ApiResult<
     st.files.get(&key).await.map_err(map)
 }
 
-async fn write(State(st): State<AppState>, Path(key): Path<String>, body: Bytes) -> ApiResult<StatusCode> {
+async fn write(
+    State(st): State<AppState>,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
     st.files.put(&key, body.to_vec()).await.map_err(map)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -25,7 +25,12 @@ pub fn router() -> Router<AppState> {
 
 /// `{"kind": "file_average", "params": {…}}`
 #[derive(Deserialize)]
-#[serde(tag = "kind", content = "params", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "kind",
+    content = "params",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 enum CreateJob {
     FileAverage(FileAverageRequest),
 }
@@ -71,16 +76,25 @@ async fn remove(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn verify(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Verification>> {
+async fn verify(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Verification>> {
     Ok(Json(service::verify_job(&st, &id).await?))
 }
 
-async fn result(State(st): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn result(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     let (name, bytes) = service::result_file(&st, &id).await?;
     Ok((
         [
             (CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
-            (CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
         ],
         bytes,
     ))

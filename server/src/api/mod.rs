@@ -25,7 +25,10 @@ pub fn router(state: AppState, token: Option<Arc<str>>) -> Router {
         .merge(leases::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .merge(files::router().layer(DefaultBodyLimit::max(FILE_BODY_LIMIT)))
-        .layer(axum::middleware::from_fn_with_state(token, auth::require_token));
+        .layer(axum::middleware::from_fn_with_state(
+            token,
+            auth::require_token,
+        ));
     let open = Router::new()
         .merge(jobs::router())
         .merge(workers::router())
@@ -37,6 +40,9 @@ pub fn router(state: AppState, token: Option<Arc<str>>) -> Router {
             open.merge(worker_facing)
                 .fallback(|| async { ApiError::not_found("no such API route") }),
         )
-        .fallback(|| async { ApiError::not_found("no such API route") })
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async { ApiError::not_found("no such API route") }),
+        )
         .with_state(state)
 }

@@ -13,13 +13,19 @@ pub fn ThroughputChart(points: Vec<ThroughputPoint>) -> impl IntoView {
     let first = points.first().map(|p| p.at).unwrap_or_default();
     let last = points.last().map(|p| p.at).unwrap_or_default();
     let step = if points.len() > 1 {
-        points.windows(2).map(|p| p[1].at - p[0].at).min().unwrap_or(1000).max(1)
+        points
+            .windows(2)
+            .map(|p| p[1].at - p[0].at)
+            .min()
+            .unwrap_or(1000)
+            .max(1)
     } else {
         1000
     };
     let slots = ((last - first) / step + 1).max(1) as f64;
     let max = points.iter().map(|p| p.tasks).max().unwrap_or(1).max(1) as f64;
-    let bar_w = (w / slots).max(1.0);
+    // At least 30 slots wide, so a short job does not draw one wall-to-wall bar.
+    let bar_w = (w / slots.max(30.0)).max(1.0);
     let total: i64 = points.iter().map(|p| p.tasks).sum();
     let label = format!(
         "Throughput: {total} tasks over {} buckets of {} s, peak {} per bucket",

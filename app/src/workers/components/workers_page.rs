@@ -10,7 +10,9 @@ use leptos_meta::Title;
 
 fn health_badge(h: Health) -> impl IntoView {
     let class = match h {
-        Health::Healthy => "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300",
+        Health::Healthy => {
+            "bg-emerald-100 text-emerald-800 dark:bg-emerald-950 dark:text-emerald-300"
+        }
         Health::Late => "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300",
         Health::Dead => "bg-red-100 text-red-800 dark:bg-red-950 dark:text-red-300",
         Health::Stopped => "bg-slate-200 text-slate-700 dark:bg-slate-800 dark:text-slate-300",

@@ -1,0 +1,248 @@
+//! What a person does, in a real browser: Debian's Chromium driven by Playwright against a
+//! real Orchard server on port 0. Screenshots land in `target/screenshots/`.
+
+use orchard_server::config::{DbSettings, ServeSettings};
+use orchard_server::serve::{Running, start};
+use playwright_rs::protocol::{BrowserContextOptions, Page};
+use playwright_rs::{LaunchOptions, Playwright};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+async fn server(workers: usize) -> Running {
+    let dir = std::env::temp_dir().join(format!("orchard-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let site = root().join("target/site");
+    assert!(
+        site.join("pkg/orchard.wasm").exists(),
+        "{} has no built site: run `cargo leptos build` (make test does)",
+        site.display()
+    );
+    let s = ServeSettings {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        db: DbSettings {
+            database_url: format!("sqlite:{}", dir.join("orchard.db").display()),
+        },
+        data_dir: dir.clone(),
+        files: String::new(),
+        workers: Some(workers),
+        lease_secs: 30,
+        max_attempts: 3,
+        api_token: None,
+        worker_late_secs: 15,
+        worker_dead_secs: 60,
+        site_root: Some(site.display().to_string()),
+        leptos_toml: root().join("Leptos.toml"),
+    };
+    start(&s).await.expect("server starts")
+}
+
+fn chromium() -> LaunchOptions {
+    let path = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    LaunchOptions::new()
+        .headless(true)
+        .executable_path(path)
+        .args(
+            [
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
+}
+
+fn shot(name: &str) -> PathBuf {
+    let dir = root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Polls a JavaScript expression until it is true.
+async fn wait_true(page: &Page, expr: &str, secs: u64) {
+    for _ in 0..secs * 10 {
+        if page
+            .evaluate_value(expr)
+            .await
+            .map(|v| v == "true")
+            .unwrap_or(false)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let html = page.content().await.unwrap_or_default();
+    panic!(
+        "timed out waiting for `{expr}`; page:\n{}",
+        &html[..html.len().min(3000)]
+    );
+}
+
+#[tokio::test]
+async fn pages_work_with_and_without_javascript() {
+    let app = server(2).await;
+    let base = format!("http://{}", app.addr);
+    let pw = Playwright::launch()
+        .await
+        .expect("playwright driver (make test assembles it)");
+    let browser = pw
+        .chromium()
+        .launch_with_options(chromium())
+        .await
+        .expect("chromium");
+
+    // (a) No JavaScript: the server-rendered overview is all there.
+    let ctx = browser
+        .new_context_with_options(
+            BrowserContextOptions::builder()
+                .javascript_enabled(false)
+                .build(),
+        )
+        .await
+        .unwrap();
+    let page = ctx.new_page().await.unwrap();
+    page.goto(&base, None).await.unwrap();
+    assert!(page.title().await.unwrap().contains("Orchard"));
+    let running = page
+        .get_by_test_id("jobs-running")
+        .text_content()
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(running.contains("Jobs running"), "{running}");
+    assert_eq!(
+        page.locator("nav[aria-label=Main] a")
+            .count()
+            .await
+            .unwrap(),
+        4
+    );
+    page.goto(&format!("{base}/jobs"), None).await.unwrap();
+    assert!(
+        page.content()
+            .await
+            .unwrap()
+            .contains("New file-average job")
+    );
+    page.screenshot_to_file(&shot("jobs-no-js.png"), None)
+        .await
+        .unwrap();
+    ctx.close().await.unwrap();
+
+    // (b) Hydrated: the live stream connects and the dark-mode toggle works and persists.
+    let ctx = browser.new_context().await.unwrap();
+    let page = ctx.new_page().await.unwrap();
+    page.goto(&base, None).await.unwrap();
+    wait_true(
+        &page,
+        "document.getElementById('live-indicator').innerText.includes('Live')",
+        30,
+    )
+    .await;
+    wait_true(
+        &page,
+        "!document.documentElement.classList.contains('dark')",
+        5,
+    )
+    .await;
+    page.locator("#theme-toggle").click(None).await.unwrap();
+    wait_true(
+        &page,
+        "document.documentElement.classList.contains('dark')",
+        5,
+    )
+    .await;
+    page.screenshot_to_file(&shot("overview-dark.png"), None)
+        .await
+        .unwrap();
+    page.reload(None).await.unwrap();
+    wait_true(
+        &page,
+        "document.documentElement.classList.contains('dark')",
+        5,
+    )
+    .await;
+    page.locator("#theme-toggle").click(None).await.unwrap();
+    wait_true(
+        &page,
+        "localStorage.getItem('orchard-theme') === 'light'",
+        5,
+    )
+    .await;
+
+    // A job started from the form appears and finishes live, without a reload.
+    page.goto(&format!("{base}/jobs"), None).await.unwrap();
+    wait_true(
+        &page,
+        "document.getElementById('live-indicator').innerText.includes('Live')",
+        30,
+    )
+    .await;
+    page.locator("input[name=files]")
+        .fill("20", None)
+        .await
+        .unwrap();
+    page.locator("input[name=entries]")
+        .fill("200", None)
+        .await
+        .unwrap();
+    page.locator("button[type=submit]")
+        .click(None)
+        .await
+        .unwrap();
+    wait_true(
+        &page,
+        "document.querySelectorAll('[data-testid=job-row]').length === 1",
+        30,
+    )
+    .await;
+    wait_true(
+        &page,
+        "document.querySelector('[data-testid=job-state]').innerText === 'succeeded'",
+        60,
+    )
+    .await;
+    page.screenshot_to_file(&shot("jobs.png"), None)
+        .await
+        .unwrap();
+    page.locator("[data-testid=job-row] a")
+        .click(None)
+        .await
+        .unwrap();
+    wait_true(
+        &page,
+        "!!document.querySelector('[data-testid=job-average]')",
+        30,
+    )
+    .await;
+    page.get_by_text("Verify (one pass)", false)
+        .click(None)
+        .await
+        .unwrap();
+    wait_true(&page, "!!document.querySelector('[data-testid=verify-result]') && document.querySelector('[data-testid=verify-result]').innerText.includes('Matches')", 30).await;
+    page.screenshot_to_file(&shot("job.png"), None)
+        .await
+        .unwrap();
+
+    page.goto(&format!("{base}/workers"), None).await.unwrap();
+    wait_true(
+        &page,
+        "document.querySelectorAll('[data-testid=worker-row]').length >= 1",
+        30,
+    )
+    .await;
+    page.screenshot_to_file(&shot("workers.png"), None)
+        .await
+        .unwrap();
+    ctx.close().await.unwrap();
+    browser.close().await.unwrap();
+    app.stop().await;
+}

@@ -1,0 +1,222 @@
+//! Black-box HTTP tests: a real server on port 0 with a fresh SQLite or Postgres database.
+
+mod common;
+
+use common::{Db, spawn_app};
+use serde_json::json;
+
+#[tokio::test]
+async fn operations_endpoints() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    let (s, v) = app.get_json("/healthz").await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("ok")));
+    let (s, v) = app.get_json("/readyz").await;
+    assert_eq!((s, v["database"].as_str()), (200, Some("sqlite")));
+    let (s, v) = app.get_json("/version").await;
+    assert_eq!(s, 200);
+    assert_eq!(v, json!({"version": env!("CARGO_PKG_VERSION")}));
+    let r = app.http.get(app.url("/healthz")).send().await.unwrap();
+    let rid = r
+        .headers()
+        .get("x-request-id")
+        .expect("request id")
+        .to_str()
+        .unwrap();
+    assert_eq!(rid.len(), 36);
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "orchard_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}",
+        "orchard_http_request_duration_seconds_bucket",
+        "orchard_build_info{version=",
+        "orchard_jobs{state=\"queued\"} 0",
+        "orchard_job_tasks{state=\"ready\"} 0",
+        "orchard_queue_oldest_ready_age_seconds 0",
+        "orchard_db_pool_connections",
+        "orchard_sse_clients",
+    ] {
+        assert!(metrics.contains(name), "metrics lack {name}:\n{metrics}");
+    }
+    app.running.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_json_4xx_and_changes_nothing() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    let (s, v) = app.get_json("/api/v1/nothing-here").await;
+    assert_eq!(s, 404);
+    assert_eq!(v["error"], "no such API route");
+    let (s, v) = app.get_json("/api/v1/jobs/not-a-job").await;
+    assert_eq!(s, 404);
+    assert!(v["error"].as_str().unwrap().contains("not found"));
+
+    let send = |body: String, ct: &'static str| {
+        app.http
+            .post(app.url("/api/v1/jobs"))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    for (body, ct, want) in [
+        ("{not json".to_string(), "application/json", 400),
+        ("{}".to_string(), "text/plain", 415),
+        (json!({"kind": "file_average"}).to_string(), "application/json", 400),
+        (json!({"kind": "rm -rf", "params": {}}).to_string(), "application/json", 400),
+        ("[".repeat(100_000), "application/json", 400),
+        (format!("{{\"kind\":\"file_average\",\"params\":{{\"pad\":\"{}\"}}}}", "x".repeat(2_000_000)), "application/json", 413),
+        (json!({"kind": "file_average", "params": {"workers": 0, "files": 1, "entries": 1}}).to_string(), "application/json", 400),
+        (json!({"kind": "file_average", "params": {"workers": 1, "files": 100000, "entries": 1000000}}).to_string(), "application/json", 400),
+        (json!({"kind": "file_average", "params": {"workers": -1, "files": 1, "entries": 1}}).to_string(), "application/json", 400),
+    ] {
+        let r = send(body.clone(), ct).await.unwrap();
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        assert_eq!(status, want, "{} → {v}", &body[..body.len().min(80)]);
+        assert!(v["error"].is_string(), "error body for {}: {v}", &body[..body.len().min(80)]);
+    }
+    let (_, jobs) = app.get_json("/api/v1/jobs").await;
+    assert_eq!(jobs, json!([]), "no bad request created a job");
+    // Lease calls on unknown tasks and bad file keys.
+    let (s, _) = app
+        .post_json(
+            "/api/v1/tasks/nope/complete",
+            json!({"worker_id": "w", "attempt": 1, "output": {}}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let r = app
+        .http
+        .get(app.url("/api/v1/files/..%2F..%2Fetc%2Fpasswd"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    app.running.stop().await;
+}
+
+async fn file_average_end_to_end(db: Db) {
+    let app = spawn_app(db, 2).await;
+    let id = app.create_job(3, 23, 500).await;
+    let detail = app.wait_for_job(&id, 120).await;
+    assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
+    assert_eq!(detail["job"]["done"], detail["job"]["total"]);
+    let result = &detail["job"]["result"];
+    assert_eq!(result["count"], 23 * 500);
+    // The linear validator agrees.
+    let (s, v) = app
+        .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["matches"], true, "{v}");
+    assert_eq!(v["sum"], result["sum"]);
+    // The result file downloads.
+    let r = app
+        .http
+        .get(app.url(&format!("/api/v1/jobs/{id}/result")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let text = r.text().await.unwrap();
+    assert!(text.starts_with("average\t"), "{text}");
+    // Finished jobs cannot be cancelled; they can be deleted, files and all.
+    let (s, _) = app
+        .post_json(&format!("/api/v1/jobs/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(s, 409);
+    let r = app
+        .http
+        .delete(app.url(&format!("/api/v1/jobs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(!app.dir.join("files/jobs").join(&id).exists());
+    let (s, _) = app.get_json(&format!("/api/v1/jobs/{id}")).await;
+    assert_eq!(s, 404);
+    app.running.stop().await;
+}
+
+#[tokio::test]
+async fn file_average_end_to_end_sqlite() {
+    file_average_end_to_end(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn file_average_end_to_end_postgres() {
+    file_average_end_to_end(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn pages_render_on_the_server() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    for (path, text) in [
+        ("/", "Jobs running"),
+        ("/jobs", "No jobs yet"),
+        ("/workers", "No workers yet"),
+        ("/tasks", "Tasks"),
+    ] {
+        let r = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains(text), "{path} lacks {text}");
+        assert!(
+            html.contains("/pkg/orchard.css"),
+            "{path} lacks the stylesheet"
+        );
+    }
+    let r = app.http.get(app.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("Page not found"));
+    app.running.stop().await;
+}
+
+#[tokio::test]
+async fn worker_api_requires_the_token_when_set() {
+    let dir = common::temp_dir("token");
+    let url = common::fresh_database(Db::Sqlite, &dir).await;
+    let mut s = common::settings(url, &dir, 0);
+    s.api_token = Some("s3cret".into());
+    let app = common::spawn_with(s, dir).await;
+    let body = json!({"name": "w1"});
+    let r = app
+        .http
+        .post(app.url("/api/v1/workers/register"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .http
+        .post(app.url("/api/v1/workers/register"))
+        .bearer_auth("wrong")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .http
+        .post(app.url("/api/v1/workers/register"))
+        .bearer_auth("s3cret")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    app.running.stop().await;
+}

@@ -1,0 +1,160 @@
+//! Test harness: a real server on port 0 with a fresh database (SQLite in a temp folder, or
+//! a new database on the throwaway Postgres cluster named by `TEST_DATABASE_URL`).
+#![allow(dead_code)]
+
+use orchard_server::config::{DbSettings, ServeSettings};
+use orchard_server::serve::{Running, start};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "orchard-test-{tag}-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The Postgres server for tests. `make test` starts a throwaway cluster and sets this.
+pub fn pg_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").expect(
+        "TEST_DATABASE_URL is not set: run the tests with `make test` (which starts a throwaway \
+         Postgres cluster via scripts/with-postgres) or point it at a Postgres server",
+    )
+}
+
+/// A URL for a fresh, empty database of the given kind.
+pub async fn fresh_database(db: Db, dir: &std::path::Path) -> String {
+    match db {
+        Db::Sqlite => format!("sqlite:{}", dir.join("orchard.db").display()),
+        Db::Postgres => {
+            use sqlx::Connection;
+            let admin = pg_admin_url();
+            let name = format!("orchard_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connect to test Postgres");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_string())
+                .unwrap_or(admin);
+            format!("{base}/{name}")
+        }
+    }
+}
+
+pub fn settings(database_url: String, dir: &std::path::Path, workers: usize) -> ServeSettings {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    ServeSettings {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        db: DbSettings { database_url },
+        data_dir: dir.to_path_buf(),
+        files: String::new(),
+        workers: Some(workers),
+        lease_secs: 30,
+        max_attempts: 3,
+        api_token: None,
+        worker_late_secs: 15,
+        worker_dead_secs: 60,
+        site_root: Some(root.join("target/site").display().to_string()),
+        leptos_toml: root.join("Leptos.toml"),
+    }
+}
+
+pub struct TestApp {
+    pub running: Running,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub dir: PathBuf,
+    pub database_url: String,
+}
+
+pub async fn spawn_with(s: ServeSettings, dir: PathBuf) -> TestApp {
+    let database_url = s.db.database_url.clone();
+    let running = start(&s).await.expect("server starts");
+    TestApp {
+        base: format!("http://{}", running.addr),
+        running,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap(),
+        dir,
+        database_url,
+    }
+}
+
+pub async fn spawn_app(db: Db, workers: usize) -> TestApp {
+    let dir = temp_dir("app");
+    let url = fresh_database(db, &dir).await;
+    spawn_with(settings(url, &dir, workers), dir).await
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Polls a job until it is finished, failing the test after `secs`.
+    pub async fn wait_for_job(&self, id: &str, secs: u64) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (status, detail) = self.get_json(&format!("/api/v1/jobs/{id}")).await;
+            assert_eq!(status, 200, "{detail}");
+            let state = detail["job"]["state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if ["succeeded", "failed", "cancelled"].contains(&state.as_str()) {
+                return detail;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {id} still {state}: {detail}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn create_job(&self, workers: u32, files: u32, entries: u32) -> String {
+        let (status, job) = self
+            .post_json(
+                "/api/v1/jobs",
+                serde_json::json!({"kind": "file_average", "params": {
+                    "workers": workers, "files": files, "entries": entries, "seed": 7
+                }}),
+            )
+            .await;
+        assert_eq!(status, 201, "{job}");
+        job["id"].as_str().unwrap().to_string()
+    }
+}

@@ -1,0 +1,454 @@
+//! One contract, two databases: every test here runs against SQLite and against Postgres.
+
+mod common;
+
+use app::jobs::params::{FileAverageParams, FileAverageRequest};
+use app::jobs::plan;
+use app::jobs::protocol::{CompleteRequest, FailRequest, LeaseRef};
+use app::store::{Backoff, NewJob, NewWorker, Store, StoreError};
+use app::workers::model::{Health, HealthThresholds, WorkerKind};
+use common::Db;
+use serde_json::json;
+use std::sync::Arc;
+
+async fn store(db: Db) -> Arc<dyn Store> {
+    let dir = common::temp_dir("store");
+    let url = common::fresh_database(db, &dir).await;
+    let s = app::store::connect(&url).await.expect("connect");
+    // Migrations are idempotent: a second connect finds nothing to do.
+    app::store::connect(&url).await.expect("reconnect");
+    s
+}
+
+fn new_job(files: u32, group: u32, workers: u32, max_attempts: i64) -> NewJob {
+    let p = FileAverageParams::parse(
+        FileAverageRequest {
+            workers,
+            files,
+            entries: 10,
+            group_size: group,
+            seed: Some(1),
+        },
+        1,
+    )
+    .unwrap();
+    NewJob {
+        kind: "file_average",
+        params: serde_json::to_value(p).unwrap(),
+        concurrency: workers as i64,
+        max_attempts,
+        phase: "generate",
+        tasks: plan::file_average(&p),
+    }
+}
+
+async fn worker(s: &dyn Store, name: &str) -> String {
+    s.register_worker(
+        NewWorker {
+            name: name.into(),
+            kind: WorkerKind::Remote,
+            hostname: "h".into(),
+            version: "1".into(),
+            concurrency: 4,
+        },
+        1_000,
+    )
+    .await
+    .unwrap()
+}
+
+fn done(worker_id: &str, attempt: i64, output: serde_json::Value) -> CompleteRequest {
+    CompleteRequest {
+        worker_id: worker_id.into(),
+        attempt,
+        output,
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test] async fn $name() { super::$name(super::Db::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test] async fn $name() { super::$name(super::Db::Postgres).await } )*
+        }
+    };
+}
+
+conformance!(
+    ping_and_backend,
+    claims_respect_job_concurrency,
+    job_runs_to_completion_exactly_once,
+    stale_worker_cannot_complete_after_lease_expiry,
+    wrong_worker_or_attempt_is_refused,
+    failures_retry_with_backoff_then_fail_the_job,
+    cancel_stops_handing_out_tasks,
+    retry_and_delete,
+    workers_and_health,
+    concurrent_claimers_never_exceed_w,
+);
+
+async fn ping_and_backend(db: Db) {
+    let s = store(db).await;
+    s.ping().await.unwrap();
+    let expected = if db == Db::Sqlite {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    assert_eq!(s.backend().as_str(), expected);
+    let o = s.overview(HealthThresholds::default(), 0).await.unwrap();
+    assert_eq!(o.jobs_queued, 0);
+    assert_eq!(o.database, expected);
+}
+
+async fn claims_respect_job_concurrency(db: Db) {
+    let s = store(db).await;
+    let w = worker(&*s, "w").await;
+    // 50 files in groups of 5: 10 generate tasks ready at once, W = 3.
+    let job = s.create_job(new_job(50, 5, 3, 3), 1_000).await.unwrap();
+    assert_eq!(job.total, 10 + 10 + 2 + 1);
+    let first = s.claim(&w, 10, 30_000, 2_000).await.unwrap();
+    assert_eq!(first.len(), 3, "W bounds the claim");
+    assert!(
+        first
+            .iter()
+            .all(|t| t.phase == "generate" && t.attempt == 1)
+    );
+    assert!(s.claim(&w, 10, 30_000, 2_000).await.unwrap().is_empty());
+    let j = s.get_job(&job.id).await.unwrap();
+    assert_eq!(j.state.as_str(), "running");
+    // Finishing one frees one slot; its map task is now ready too.
+    s.complete(
+        &first[0].task_id,
+        &done(&w, 1, json!({"files": 5})),
+        None,
+        3_000,
+    )
+    .await
+    .unwrap();
+    let next = s.claim(&w, 10, 30_000, 3_000).await.unwrap();
+    assert_eq!(next.len(), 1);
+}
+
+/// Runs every task of a job in claim order and checks the reduce inputs and the result.
+async fn job_runs_to_completion_exactly_once(db: Db) {
+    let s = store(db).await;
+    let w = worker(&*s, "w").await;
+    let job = s.create_job(new_job(30, 5, 8, 3), 1_000).await.unwrap();
+    let mut now = 2_000;
+    let mut finished = 0;
+    loop {
+        let tasks = s.claim(&w, 8, 30_000, now).await.unwrap();
+        if tasks.is_empty() {
+            break;
+        }
+        for t in tasks {
+            let output = match t.phase.as_str() {
+                "generate" => json!({"files": 5}),
+                "map" => json!({"sum": 10, "count": 2}),
+                _ => {
+                    let sum: i64 = t.inputs.iter().map(|i| i["sum"].as_i64().unwrap()).sum();
+                    let count: i64 = t.inputs.iter().map(|i| i["count"].as_i64().unwrap()).sum();
+                    json!({"sum": sum, "count": count})
+                }
+            };
+            now += 10;
+            let c = s
+                .complete(&t.task_id, &done(&w, t.attempt, output), None, now)
+                .await
+                .unwrap();
+            if c.job_finished {
+                assert!(t.is_root);
+                finished += 1;
+            }
+        }
+    }
+    assert_eq!(finished, 1, "exactly one completion finishes the job");
+    let j = s.get_job(&job.id).await.unwrap();
+    assert_eq!(j.state.as_str(), "succeeded");
+    assert_eq!(j.done, j.total);
+    assert_eq!(j.phase, "done");
+    // 6 map tasks × (10, 2) reduced through two levels.
+    assert_eq!(j.result.unwrap(), json!({"sum": 60, "count": 12}));
+    let d = s.job_detail(&job.id).await.unwrap();
+    assert_eq!(d.counts.done, j.total);
+    assert_eq!(d.contributions.len(), 1);
+    assert_eq!(d.contributions[0].tasks_done, j.total);
+    assert!(!d.throughput.is_empty());
+    assert_eq!(
+        d.phases
+            .iter()
+            .map(|p| p.phase.as_str())
+            .collect::<Vec<_>>(),
+        ["generate", "map", "reduce"]
+    );
+}
+
+async fn stale_worker_cannot_complete_after_lease_expiry(db: Db) {
+    let s = store(db).await;
+    let (a, b) = (worker(&*s, "a").await, worker(&*s, "b").await);
+    s.create_job(new_job(5, 5, 1, 3), 1_000).await.unwrap();
+    let t = s.claim(&a, 1, 1_000, 2_000).await.unwrap().remove(0);
+    // a stops heartbeating; the reaper returns the task after its lease expires.
+    let r = s
+        .reap_expired(
+            Backoff {
+                base_ms: 0,
+                max_ms: 0,
+            },
+            3_001,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.requeued, 1);
+    let t2 = s.claim(&b, 1, 30_000, 3_002).await.unwrap().remove(0);
+    assert_eq!(t2.task_id, t.task_id);
+    assert_eq!(t2.attempt, 2);
+    // a comes back late: its heartbeat and its result are both refused.
+    let lease_a = LeaseRef {
+        worker_id: a.clone(),
+        attempt: 1,
+    };
+    assert!(matches!(
+        s.heartbeat(&t.task_id, &lease_a, 1_000, 3_003).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let late = s
+        .complete(&t.task_id, &done(&a, 1, json!({"files": 99})), None, 3_004)
+        .await;
+    assert!(matches!(late, Err(StoreError::Conflict(_))), "{late:?}");
+    // b's result is the one that counts.
+    s.complete(&t.task_id, &done(&b, 2, json!({"files": 5})), None, 3_005)
+        .await
+        .unwrap();
+    let again = s
+        .complete(&t.task_id, &done(&b, 2, json!({"files": 5})), None, 3_006)
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict(_))),
+        "a duplicate completion is refused"
+    );
+    let j = s.list_jobs(10).await.unwrap().remove(0);
+    assert_eq!(j.done, 1);
+}
+
+async fn wrong_worker_or_attempt_is_refused(db: Db) {
+    let s = store(db).await;
+    let (a, b) = (worker(&*s, "a").await, worker(&*s, "b").await);
+    s.create_job(new_job(5, 5, 1, 3), 1_000).await.unwrap();
+    let t = s.claim(&a, 1, 30_000, 2_000).await.unwrap().remove(0);
+    let hb = s
+        .heartbeat(
+            &t.task_id,
+            &LeaseRef {
+                worker_id: a.clone(),
+                attempt: 1,
+            },
+            30_000,
+            5_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hb.lease_expires_at, 35_000);
+    assert!(!hb.cancelled);
+    for (who, attempt) in [(&b, 1), (&a, 2), (&a, 0)] {
+        let r = s
+            .complete(&t.task_id, &done(who, attempt, json!({})), None, 6_000)
+            .await;
+        assert!(
+            matches!(r, Err(StoreError::Conflict(_))),
+            "{who} {attempt}: {r:?}"
+        );
+    }
+    let missing = s
+        .complete("no-such-task", &done(&a, 1, json!({})), None, 6_000)
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))));
+}
+
+async fn failures_retry_with_backoff_then_fail_the_job(db: Db) {
+    let s = store(db).await;
+    let w = worker(&*s, "w").await;
+    let job = s.create_job(new_job(10, 5, 1, 2), 1_000).await.unwrap();
+    let backoff = Backoff {
+        base_ms: 1_000,
+        max_ms: 10_000,
+    };
+    let t = s.claim(&w, 1, 30_000, 2_000).await.unwrap().remove(0);
+    let fail = |attempt| FailRequest {
+        worker_id: w.clone(),
+        attempt,
+        error: "disk on fire".into(),
+        retryable: true,
+    };
+    let o = s.fail(&t.task_id, &fail(1), backoff, 2_100).await.unwrap();
+    assert!(o.will_retry);
+    // The other generate task is claimable; the failed one waits out its backoff.
+    let other = s.claim(&w, 1, 30_000, 2_200).await.unwrap().remove(0);
+    assert_ne!(other.task_id, t.task_id);
+    s.release(
+        &other.task_id,
+        &LeaseRef {
+            worker_id: w.clone(),
+            attempt: 1,
+        },
+        2_300,
+    )
+    .await
+    .unwrap();
+    let again = s.claim(&w, 1, 30_000, 3_200).await.unwrap().remove(0);
+    assert_eq!(again.task_id, t.task_id);
+    assert_eq!(again.attempt, 2);
+    let o = s.fail(&t.task_id, &fail(2), backoff, 3_300).await.unwrap();
+    assert!(!o.will_retry);
+    let j = s.get_job(&job.id).await.unwrap();
+    assert_eq!(j.state.as_str(), "failed");
+    assert!(
+        j.error.as_deref().unwrap().contains("disk on fire"),
+        "{:?}",
+        j.error
+    );
+    assert!(
+        s.claim(&w, 5, 30_000, 10_000).await.unwrap().is_empty(),
+        "a failed job hands out nothing"
+    );
+    let d = s.job_detail(&job.id).await.unwrap();
+    assert_eq!(d.errors[0].error, "disk on fire");
+}
+
+async fn cancel_stops_handing_out_tasks(db: Db) {
+    let s = store(db).await;
+    let w = worker(&*s, "w").await;
+    let job = s.create_job(new_job(10, 5, 1, 3), 1_000).await.unwrap();
+    let t = s.claim(&w, 1, 30_000, 2_000).await.unwrap().remove(0);
+    s.cancel_job(&job.id, 2_100).await.unwrap();
+    assert!(s.claim(&w, 5, 30_000, 2_200).await.unwrap().is_empty());
+    let lease = LeaseRef {
+        worker_id: w.clone(),
+        attempt: 1,
+    };
+    assert!(
+        s.heartbeat(&t.task_id, &lease, 30_000, 2_300)
+            .await
+            .unwrap()
+            .cancelled
+    );
+    assert!(matches!(
+        s.complete(&t.task_id, &done(&w, 1, json!({})), None, 2_400)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.release(&t.task_id, &lease, 2_500).await.unwrap();
+    let d = s.job_detail(&job.id).await.unwrap();
+    assert_eq!(d.counts.cancelled, d.job.total);
+    assert!(matches!(
+        s.cancel_job(&job.id, 2_600).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+async fn retry_and_delete(db: Db) {
+    let s = store(db).await;
+    let w = worker(&*s, "w").await;
+    let job = s.create_job(new_job(5, 5, 1, 1), 1_000).await.unwrap();
+    assert!(matches!(
+        s.retry_job(&job.id, 1_100).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let t = s.claim(&w, 1, 30_000, 2_000).await.unwrap().remove(0);
+    let f = FailRequest {
+        worker_id: w.clone(),
+        attempt: 1,
+        error: "bad".into(),
+        retryable: true,
+    };
+    s.fail(&t.task_id, &f, Backoff::default(), 2_100)
+        .await
+        .unwrap();
+    assert_eq!(s.get_job(&job.id).await.unwrap().state.as_str(), "failed");
+    let j = s.retry_job(&job.id, 2_200).await.unwrap();
+    assert_eq!(j.state.as_str(), "running");
+    assert_eq!(j.error, None);
+    let t = s.claim(&w, 1, 30_000, 2_300).await.unwrap().remove(0);
+    assert_eq!(t.attempt, 1, "retry gives fresh attempts");
+    s.delete_job(&job.id).await.unwrap();
+    assert!(matches!(
+        s.get_job(&job.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.delete_job(&job.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(s.list_jobs(10).await.unwrap().is_empty());
+}
+
+async fn workers_and_health(db: Db) {
+    let s = store(db).await;
+    let h = HealthThresholds {
+        late_after_ms: 10_000,
+        dead_after_ms: 30_000,
+    };
+    let a = worker(&*s, "a").await;
+    let b = worker(&*s, "b").await;
+    s.touch_worker(&a, 50_000).await.unwrap();
+    let ws = s.list_workers(h, 55_000).await.unwrap();
+    let health = |id: &str| ws.iter().find(|w| w.id == id).unwrap().health;
+    assert_eq!(health(&a), Health::Healthy);
+    assert_eq!(health(&b), Health::Dead);
+    s.stop_worker(&b, 56_000).await.unwrap();
+    let ws = s.list_workers(h, 57_000).await.unwrap();
+    assert_eq!(
+        ws.iter().find(|w| w.id == b).unwrap().health,
+        Health::Stopped
+    );
+    assert!(matches!(
+        s.touch_worker("nope", 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let o = s.overview(h, 55_000).await.unwrap();
+    assert_eq!(o.workers_total, 1);
+}
+
+/// Many claimers at once: no task is leased twice and W is never exceeded.
+async fn concurrent_claimers_never_exceed_w(db: Db) {
+    let s = store(db).await;
+    let job = s.create_job(new_job(200, 5, 4, 3), 1_000).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(worker(&*s, &format!("w{i}")).await);
+    }
+    let mut handles = Vec::new();
+    for w in ids {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            s.claim(&w, 3, 30_000, 2_000).await.unwrap()
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.unwrap());
+    }
+    // Claimers that met a locked job skip it (Postgres), so some may come back empty.
+    assert!(
+        all.len() <= 4,
+        "at most W tasks leased across all claimers, got {}",
+        all.len()
+    );
+    let w = worker(&*s, "late").await;
+    let more = s.claim(&w, 10, 30_000, 2_000).await.unwrap();
+    assert_eq!(
+        all.len() + more.len(),
+        4,
+        "the remaining slots are claimable"
+    );
+    all.extend(more);
+    let mut seen: Vec<_> = all.iter().map(|t| t.task_id.clone()).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), all.len());
+    let d = s.job_detail(&job.id).await.unwrap();
+    assert_eq!(d.counts.leased, 4);
+}

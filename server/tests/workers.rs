@@ -1,0 +1,172 @@
+//! Real worker processes: remote `orchard worker`s lease over REST, survive a killed worker
+//! (its leases expire and are reaped), stop cleanly on SIGTERM; jobs survive a server restart.
+
+mod common;
+
+use common::{Db, spawn_app, spawn_with};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn start_worker(base: &str, name: &str, concurrency: u32) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_orchard"))
+        .args([
+            "worker",
+            "--server",
+            base,
+            "--name",
+            name,
+            "--concurrency",
+            &concurrency.to_string(),
+        ])
+        .args(["--shutdown-grace-secs", "2"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn orchard worker")
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+async fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    for _ in 0..secs * 10 {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    panic!("worker did not exit within {secs}s");
+}
+
+async fn remote_workers_run_a_job(db: Db) {
+    let app = spawn_app(db, 0).await;
+    let mut w = start_worker(&app.base, "remote-1", 2);
+    let id = app.create_job(2, 12, 200).await;
+    let detail = app.wait_for_job(&id, 120).await;
+    assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
+    assert_eq!(detail["contributions"][0]["worker_name"], "remote-1");
+    let (_, v) = app
+        .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
+        .await;
+    assert_eq!(v["matches"], true, "{v}");
+    let (_, workers) = app.get_json("/api/v1/workers").await;
+    let me = workers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "remote-1")
+        .expect("listed")
+        .clone();
+    assert_eq!(me["kind"], "remote");
+    assert_eq!(me["health"], "healthy");
+    signal(&w, "-TERM");
+    assert!(wait_exit(&mut w, 15).await.success());
+    let (_, workers) = app.get_json("/api/v1/workers").await;
+    let me = workers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "remote-1")
+        .unwrap()
+        .clone();
+    assert_eq!(me["health"], "stopped");
+    app.running.stop().await;
+}
+
+#[tokio::test]
+async fn remote_workers_run_a_job_sqlite() {
+    remote_workers_run_a_job(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn remote_workers_run_a_job_postgres() {
+    remote_workers_run_a_job(Db::Postgres).await;
+}
+
+/// A worker killed mid-job loses its leases to the reaper; another worker finishes the job
+/// with the exact result.
+#[tokio::test]
+async fn a_killed_worker_does_not_lose_the_job() {
+    let dir = common::temp_dir("kill");
+    let url = common::fresh_database(Db::Postgres, &dir).await;
+    let mut s = common::settings(url, &dir, 0);
+    s.lease_secs = 2;
+    let app = spawn_with(s, dir).await;
+    let id = app.create_job(4, 200, 20_000).await;
+    let mut a = start_worker(&app.base, "doomed", 4);
+    // Let it lease and start some tasks, then kill it without warning.
+    for _ in 0..100 {
+        let (_, d) = app.get_json(&format!("/api/v1/jobs/{id}")).await;
+        if d["counts"]["leased"].as_i64().unwrap_or(0) > 0
+            && d["job"]["done"].as_i64().unwrap_or(0) > 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&a, "-KILL");
+    let _ = wait_exit(&mut a, 5).await;
+    let mut b = start_worker(&app.base, "rescuer", 4);
+    let detail = app.wait_for_job(&id, 240).await;
+    assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
+    let (_, v) = app
+        .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
+        .await;
+    assert_eq!(v["matches"], true, "{v}");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let expiries = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("orchard_lease_expiries_total "))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(
+        expiries >= 1.0,
+        "the killed worker's leases expired:\n{metrics}"
+    );
+    signal(&b, "-TERM");
+    assert!(wait_exit(&mut b, 15).await.success());
+    app.running.stop().await;
+}
+
+/// Stopping the server mid-job and starting a new one on the same database finishes the job.
+#[tokio::test]
+async fn jobs_survive_a_server_restart() {
+    let dir = common::temp_dir("restart");
+    let url = common::fresh_database(Db::Sqlite, &dir).await;
+    let app = spawn_with(common::settings(url.clone(), &dir, 2), dir.clone()).await;
+    let id = app.create_job(2, 150, 20_000).await;
+    for _ in 0..200 {
+        let (_, d) = app.get_json(&format!("/api/v1/jobs/{id}")).await;
+        if d["job"]["done"].as_i64().unwrap_or(0) > 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (_, before) = app.get_json(&format!("/api/v1/jobs/{id}")).await;
+    assert_eq!(before["job"]["state"], "running", "{before}");
+    app.running.stop().await;
+    let app = spawn_with(common::settings(url, &dir, 2), dir).await;
+    let detail = app.wait_for_job(&id, 240).await;
+    assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
+    let (_, v) = app
+        .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
+        .await;
+    assert_eq!(v["matches"], true, "{v}");
+    app.running.stop().await;
+}
