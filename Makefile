@@ -53,7 +53,7 @@ fmt:
 ## Figures: start-up, render time, queue throughput, client size
 bench: bootstrap
 	cargo leptos build --release
-	scripts/bench
+	scripts/with-postgres scripts/bench
 
 clean-data:
 	rm -rf data

@@ -1,5 +1,7 @@
-//! The file store behind job files: a local folder by default; any other implementation
-//! (an object store, or a remote server seen through the REST API) fulfils the same contract.
+//! The file store behind job files: a local folder by default, or an S3-compatible bucket
+//! (`s3://bucket/prefix`, configured by the usual `AWS_*` variables) so that workers on other
+//! machines read the same files. A remote worker without bucket access reads them through the
+//! server's REST API, which fulfils the same contract.
 //! Keys are relative paths of plain segments (`jobs/<id>/input/00001.txt`), checked before use.
 
 use async_trait::async_trait;
@@ -101,14 +103,114 @@ impl FileStore for LocalFiles {
     }
 }
 
-/// Opens the file store named by `spec`: a folder path (default `./data/files`).
+/// Files in an S3-compatible bucket, under a key prefix.
+pub struct BucketFiles {
+    store: Arc<dyn object_store::ObjectStore>,
+    prefix: String,
+    spec: String,
+}
+
+impl BucketFiles {
+    /// `s3://bucket[/prefix]`; credentials, region and endpoint come from `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT` (S3-compatible servers) and
+    /// `AWS_ALLOW_HTTP`.
+    pub fn open(spec: &str) -> Result<Self, FileError> {
+        let rest = spec
+            .strip_prefix("s3://")
+            .ok_or_else(|| FileError::Io(format!("not an s3:// URL: {spec}")))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(FileError::Io(format!("no bucket in {spec}")));
+        }
+        let store = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()
+            .map_err(|e| FileError::Io(format!("cannot open {spec}: {e}")))?;
+        Ok(Self {
+            store: Arc::new(store),
+            prefix: prefix.trim_matches('/').to_string(),
+            spec: spec.to_string(),
+        })
+    }
+
+    fn path(&self, key: &str) -> Result<object_store::path::Path, FileError> {
+        check_key(key)?;
+        let full = if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{key}", self.prefix)
+        };
+        object_store::path::Path::parse(&full).map_err(|_| FileError::BadKey(key.to_string()))
+    }
+}
+
+fn bucket_error(key: &str, e: object_store::Error) -> FileError {
+    match e {
+        object_store::Error::NotFound { .. } => FileError::NotFound(key.to_string()),
+        other => FileError::Io(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl FileStore for BucketFiles {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), FileError> {
+        let path = self.path(key)?;
+        self.store
+            .put(&path, bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(|e| bucket_error(key, e))
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, FileError> {
+        let path = self.path(key)?;
+        let got = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| bucket_error(key, e))?;
+        got.bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| bucket_error(key, e))
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), FileError> {
+        use futures::TryStreamExt;
+        let path = self.path(prefix)?;
+        let objects: Vec<_> = self
+            .store
+            .list(Some(&path))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .map_err(|e| bucket_error(prefix, e))?;
+        for location in objects {
+            match self.store.delete(&location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(bucket_error(prefix, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.spec.clone()
+    }
+}
+
+/// Opens the file store named by `spec`: empty for `<data dir>/files`, `s3://bucket/prefix`
+/// for a bucket, anything else is a folder path.
 pub fn open(spec: &str, data_dir: &Path) -> Result<Arc<dyn FileStore>, FileError> {
     if spec.is_empty() {
         return Ok(Arc::new(LocalFiles::new(data_dir.join("files"))));
     }
-    if let Some(scheme) = spec.split_once("://").map(|(s, _)| s) {
+    if spec.starts_with("s3://") {
+        return Ok(Arc::new(BucketFiles::open(spec)?));
+    }
+    if let Some((scheme, _)) = spec.split_once("://") {
         return Err(FileError::Io(format!(
-            "file store scheme {scheme}:// is not supported; use a local folder path"
+            "file store scheme {scheme}:// is not supported; use s3://bucket/prefix or a folder"
         )));
     }
     Ok(Arc::new(LocalFiles::new(spec)))

@@ -2,6 +2,8 @@
 //! component, the server functions, and (behind the `ssr` feature) the domain code that
 //! talks to the database and the file store.
 
+#![recursion_limit = "256"]
+
 pub mod error;
 pub mod events;
 pub mod jobs;

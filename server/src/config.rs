@@ -89,6 +89,11 @@ pub struct WorkerSettings {
     #[arg(long, env = "ORCHARD_WORKER_NAME")]
     pub name: Option<String>,
 
+    /// Where to read and write job files directly (`s3://bucket/prefix` or a shared folder);
+    /// by default through the server's API.
+    #[arg(long, env = "ORCHARD_FILES", default_value = "")]
+    pub files: String,
+
     /// Seconds running tasks may take to finish after SIGTERM before their leases are released.
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace_secs: u64,

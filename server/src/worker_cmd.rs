@@ -12,6 +12,14 @@ use tokio::sync::watch;
 
 pub async fn run(s: WorkerSettings) -> Result<(), String> {
     let client = Client::new(&s.server, s.token.clone())?;
+    let leases = Arc::new(client.clone());
+    let files: Arc<dyn app::files::FileStore> = if s.files.is_empty() {
+        leases.clone()
+    } else {
+        app::files::open(&s.files, std::path::Path::new("."))
+            .map_err(|e| format!("cannot open the file store: {e}"))?
+    };
+    tracing::info!(files = %files.describe(), "job files");
     let host = gethostname::gethostname().to_string_lossy().to_string();
     let req = RegisterWorker {
         name: s.name.clone().unwrap_or_else(|| format!("worker@{host}")),
@@ -64,8 +72,7 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
         claim_wait_ms: 20_000,
         shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
     };
-    let shared = Arc::new(client.clone());
-    run_worker(shared.clone(), shared, cfg, rx).await;
+    run_worker(leases, files, cfg, rx).await;
     signal.abort();
     let _ = beat.await;
     if let Err(e) = client.stop(&id).await {

@@ -170,3 +170,40 @@ async fn jobs_survive_a_server_restart() {
     assert_eq!(v["matches"], true, "{v}");
     app.running.stop().await;
 }
+
+/// Two `orchard serve` replicas on one Postgres share the queue: a job created on one is
+/// worked by both replicas' in-process workers and seen finished from either.
+#[tokio::test]
+async fn replicas_share_one_postgres_queue() {
+    let dir_a = common::temp_dir("replica-a");
+    let url = common::fresh_database(Db::Postgres, &dir_a).await;
+    let a = spawn_with(common::settings(url.clone(), &dir_a, 2), dir_a.clone()).await;
+    // Job files must be visible to both replicas: they share the folder, as they would share
+    // a network file system or bucket in production.
+    let mut sb = common::settings(url, &dir_a, 2);
+    sb.data_dir = dir_a.clone();
+    let b = spawn_with(sb, dir_a).await;
+    let id = a.create_job(8, 200, 2_000).await;
+    let detail = b.wait_for_job(&id, 120).await;
+    assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
+    let (_, workers) = b.get_json("/api/v1/workers").await;
+    let in_process: Vec<_> = workers
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["kind"] == "inprocess")
+        .collect();
+    assert_eq!(
+        in_process.len(),
+        2,
+        "both replicas registered their pools: {workers}"
+    );
+    let contributors = detail["contributions"].as_array().unwrap().len();
+    assert!(contributors >= 1);
+    let (_, v) = a
+        .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
+        .await;
+    assert_eq!(v["matches"], true, "{v}");
+    a.running.stop().await;
+    b.running.stop().await;
+}

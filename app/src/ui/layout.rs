@@ -1,6 +1,7 @@
 //! The frame around every page: header with navigation, live-connection indicator and the
 //! theme toggle; the page in a centred column below.
 
+use super::error_view::PageErrors;
 use super::live::LiveIndicator;
 use super::theme_toggle::ThemeToggle;
 use leptos::prelude::*;
@@ -48,7 +49,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             </div>
         </header>
         <main id="main" class="mx-auto max-w-6xl px-4 py-6">
-            {children()}
+            <PageErrors>{children()}</PageErrors>
         </main>
     }
 }

@@ -25,7 +25,7 @@ pub fn poll_delay_ms(failures: u32) -> u64 {
     (POLL_BASE_MS << failures.min(5)).min(POLL_MAX_MS)
 }
 
-fn counts_row(label: String, c: &TaskCounts) -> impl IntoView {
+fn counts_row(label: String, c: TaskCounts) -> impl IntoView {
     view! {
         <tr>
             <th scope="row" class="px-3 py-1.5 text-left font-medium">{label}</th>
@@ -149,8 +149,8 @@ fn Detail(d: JobDetail) -> impl IntoView {
                         </tr>
                     </thead>
                     <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                        {d.phases.iter().map(|p| counts_row(p.phase.clone(), &p.counts)).collect_view()}
-                        {counts_row("all".into(), &d.counts)}
+                        {d.phases.clone().into_iter().map(|p| counts_row(p.phase, p.counts)).collect_view()}
+                        {counts_row("all".into(), d.counts.clone())}
                     </tbody>
                 </table>
                 </div>
