@@ -80,25 +80,12 @@ async fn job_files_live_in_a_bucket() {
     let mut s = common::settings(url, &dir, 0);
     s.files = "s3://orchard-test/jobs-here".into();
     let app = spawn_with(s, dir.clone()).await;
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_orchard"))
-        .args([
-            "worker",
-            "--server",
-            &app.base,
-            "--name",
-            "bucket-worker",
-            "--concurrency",
-            "2",
-        ])
-        .args([
-            "--files",
-            "s3://orchard-test/jobs-here",
-            "--shutdown-grace-secs",
-            "2",
-        ])
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .unwrap();
+    let mut worker = common::start_worker_with(
+        &app.base,
+        "bucket-worker",
+        2,
+        &["--files", "s3://orchard-test/jobs-here"],
+    );
     let id = app.create_job(2, 12, 300).await;
     let detail = app.wait_for_job(&id, 120).await;
     assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
@@ -145,10 +132,8 @@ async fn job_files_live_in_a_bucket() {
         .await
         .unwrap();
     assert_eq!(listing.matches("<Key>").count(), 0, "{listing}");
-    let _ = Command::new("kill")
-        .args(["-TERM", &worker.id().to_string()])
-        .status();
-    let _ = worker.wait();
+    common::signal(&worker, "-TERM");
+    assert!(common::wait_exit(&mut worker, 15).await.success());
     app.running.stop().await;
 }
 

@@ -3,48 +3,9 @@
 
 mod common;
 
-use common::{Db, spawn_app, spawn_with};
+use common::{Db, signal, spawn_app, spawn_with, start_worker, wait_exit};
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-fn start_worker(base: &str, name: &str, concurrency: u32) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_orchard"))
-        .args([
-            "worker",
-            "--server",
-            base,
-            "--name",
-            name,
-            "--concurrency",
-            &concurrency.to_string(),
-        ])
-        .args(["--shutdown-grace-secs", "2"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn orchard worker")
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
-async fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
-    for _ in 0..secs * 10 {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    panic!("worker did not exit within {secs}s");
-}
 
 async fn remote_workers_run_a_job(db: Db) {
     let app = spawn_app(db, 0).await;

@@ -5,6 +5,7 @@
 use orchard_server::config::{DbSettings, ServeSettings};
 use orchard_server::serve::{Running, start};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -157,4 +158,49 @@ impl TestApp {
         assert_eq!(status, 201, "{job}");
         job["id"].as_str().unwrap().to_string()
     }
+}
+
+pub fn start_worker(base: &str, name: &str, concurrency: u32) -> Child {
+    start_worker_with(base, name, concurrency, &[])
+}
+
+/// Starts a real `orchard worker` process; `extra` adds flags.
+pub fn start_worker_with(base: &str, name: &str, concurrency: u32, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_orchard"))
+        .args([
+            "worker",
+            "--server",
+            base,
+            "--name",
+            name,
+            "--concurrency",
+            &concurrency.to_string(),
+        ])
+        .args(["--shutdown-grace-secs", "2"])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn orchard worker")
+}
+
+pub fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// Waits for a child without blocking the runtime the server under test runs on.
+pub async fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    for _ in 0..secs * 10 {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    panic!("worker did not exit within {secs}s");
 }
