@@ -22,22 +22,15 @@ async fn server(workers: usize) -> Running {
         "{} has no built site: run `cargo leptos build` (make test does)",
         site.display()
     );
-    let s = ServeSettings {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        db: DbSettings {
-            database_url: format!("sqlite:{}", dir.join("orchard.db").display()),
-        },
-        data_dir: dir.clone(),
-        files: String::new(),
-        workers: Some(workers),
-        lease_secs: 30,
-        max_attempts: 3,
-        api_token: None,
-        worker_late_secs: 15,
-        worker_dead_secs: 60,
-        site_root: Some(site.display().to_string()),
-        leptos_toml: root().join("Leptos.toml"),
+    let mut s = ServeSettings::from_env();
+    s.addr = "127.0.0.1:0".parse().unwrap();
+    s.db = DbSettings {
+        database_url: format!("sqlite:{}", dir.join("orchard.db").display()),
     };
+    s.data_dir = dir.clone();
+    s.workers = Some(workers);
+    s.site_root = Some(site.display().to_string());
+    s.leptos_toml = root().join("Leptos.toml");
     start(&s).await.expect("server starts")
 }
 

@@ -1,43 +1,111 @@
 //! Background loops of `orchard serve`: the lease reaper and the in-process worker pool.
 
 use crate::metrics::Metrics;
+use app::events::Relayed;
 use app::jobs::runner::{LocalLeases, WorkerConfig, run_worker};
 use app::state::AppState;
+use app::store::ChangeFeed;
 use app::store::NewWorker;
 use app::workers::model::WorkerKind;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
-/// Every second, returns expired leases to the queue (or fails them after their last
-/// attempt). Safe to run in every replica: each expiry is re-checked under the job's lock.
-pub async fn reaper(st: AppState, metrics: Arc<Metrics>, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+/// Calls `beat` every `period` until `shutdown` turns true.
+pub async fn every<F, Fut>(period: Duration, mut shutdown: watch::Receiver<bool>, mut beat: F)
+where
+    F: FnMut() -> Fut + Send,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.wait_for(|s| *s) => return,
+            _ = stopped(&mut shutdown) => return,
         }
-        match st
-            .store
-            .reap_expired(st.engine.backoff, app::now_millis())
-            .await
-        {
-            Ok(r) if r.requeued + r.failed > 0 => {
-                metrics.lease_expiries.inc_by(r.requeued);
-                metrics.lease_expiry_failures.inc_by(r.failed);
-                tracing::warn!(
-                    requeued = r.requeued,
-                    failed = r.failed,
-                    "expired leases reaped"
-                );
-                for j in &r.job_ids {
-                    st.events.publish("job", j, "updated");
-                }
-                st.work_ready.notify_waiters();
+        beat().await;
+    }
+}
+
+/// Resolves once shutdown has been signalled (holding no lock while it waits).
+pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await;
+}
+
+/// Every second, returns expired leases to the queue (or fails them after their last
+/// attempt). Safe to run in every replica: each expiry is re-checked under the job's lock.
+pub async fn reaper(st: AppState, metrics: Arc<Metrics>, shutdown: watch::Receiver<bool>) {
+    every(Duration::from_secs(1), shutdown, || {
+        reap_once(&st, &metrics)
+    })
+    .await;
+}
+
+async fn reap_once(st: &AppState, metrics: &Metrics) {
+    match st
+        .store
+        .reap_expired(st.engine.backoff, app::now_millis())
+        .await
+    {
+        Ok(r) if r.requeued + r.failed > 0 => {
+            metrics.lease_expiries.inc_by(r.requeued);
+            metrics.lease_expiry_failures.inc_by(r.failed);
+            tracing::warn!(
+                requeued = r.requeued,
+                failed = r.failed,
+                "expired leases reaped"
+            );
+            for j in &r.job_ids {
+                st.events.publish("job", j, "updated");
             }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "reaper pass failed"),
+            st.work_ready.notify_waiters();
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "reaper pass failed"),
+    }
+}
+
+/// Sends this replica's change events to the other replicas (Postgres `NOTIFY`).
+pub async fn relay_out(
+    st: AppState,
+    mut outgoing: mpsc::UnboundedReceiver<Relayed>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let relayed = tokio::select! {
+            r = outgoing.recv() => match r { Some(r) => r, None => return },
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let Ok(payload) = serde_json::to_string(&relayed) else {
+            continue;
+        };
+        if let Err(e) = st.store.notify_change(&payload).await {
+            tracing::warn!(error = %e, "change notice not relayed");
+        }
+    }
+}
+
+/// Delivers other replicas' change events to this replica's event streams.
+pub async fn relay_in(
+    st: AppState,
+    mut feed: Box<dyn ChangeFeed>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let received = tokio::select! {
+            r = feed.recv() => r,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        match received {
+            Ok(payload) => match serde_json::from_str::<Relayed>(&payload) {
+                Ok(relayed) => st.events.deliver(relayed),
+                Err(e) => tracing::warn!(error = %e, "unreadable change notice"),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "change feed interrupted; reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
     }
 }
@@ -67,19 +135,15 @@ pub async fn in_process_workers(st: AppState, slots: usize, mut shutdown: watch:
     };
     st.events.publish("worker", &id, "created");
     let beat = {
-        let (st, id, mut shutdown) = (st.clone(), id.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = shutdown.wait_for(|s| *s) => return,
-                }
+        let (st, id) = (st.clone(), id.clone());
+        tokio::spawn(every(Duration::from_secs(5), shutdown.clone(), move || {
+            let (st, id) = (st.clone(), id.clone());
+            async move {
                 if let Err(e) = st.store.touch_worker(&id, app::now_millis()).await {
                     tracing::warn!(error = %e, "worker heartbeat failed");
                 }
             }
-        })
+        }))
     };
     let cfg = WorkerConfig {
         worker_id: id.clone(),

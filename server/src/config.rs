@@ -99,6 +99,19 @@ pub struct WorkerSettings {
     pub shutdown_grace_secs: u64,
 }
 
+impl ServeSettings {
+    /// The settings `orchard serve` would use with no flags (environment variables still
+    /// apply), for embedding a server, e.g. in tests, without restating the defaults.
+    pub fn from_env() -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeSettings,
+        }
+        <Only as clap::Parser>::parse_from(["orchard"]).serve
+    }
+}
+
 /// Number of in-process task slots when `--workers` is not given.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism()

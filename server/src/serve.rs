@@ -87,6 +87,18 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let files = app::files::open(&s.files, &s.data_dir)
         .map_err(|e| format!("cannot open the file store: {e}"))?;
+    // With several replicas on one Postgres, change events travel between them.
+    let feed = store
+        .change_feed()
+        .await
+        .map_err(|e| format!("cannot listen for changes: {e}"))?;
+    let (events, outgoing) = match feed {
+        Some(_) => {
+            let (bus, rx) = EventBus::with_relay();
+            (bus, Some(rx))
+        }
+        None => (EventBus::new(), None),
+    };
     let listener = tokio::net::TcpListener::bind(s.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", s.addr))?;
@@ -107,7 +119,7 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
         leptos_options: leptos_options(s, addr),
         store,
         files,
-        events: EventBus::new(),
+        events,
         engine: Arc::new(engine),
         work_ready: Arc::new(Notify::new()),
     };
@@ -137,6 +149,18 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
         metrics.clone(),
         rx.clone(),
     )));
+    if let (Some(feed), Some(outgoing)) = (feed, outgoing) {
+        tasks.push(tokio::spawn(background::relay_out(
+            state.clone(),
+            outgoing,
+            rx.clone(),
+        )));
+        tasks.push(tokio::spawn(background::relay_in(
+            state.clone(),
+            feed,
+            rx.clone(),
+        )));
+    }
     let slots = s.workers.unwrap_or_else(default_workers);
     if slots > 0 {
         tasks.push(tokio::spawn(background::in_process_workers(

@@ -46,19 +46,19 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
     tracing::info!(worker_id = %id, server = %s.server, concurrency = s.concurrency, "worker registered");
     let (tx, rx) = watch::channel(false);
     let beat = {
-        let (client, id, mut rx) = (client.clone(), id.clone(), rx.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = rx.wait_for(|s| *s) => return,
+        let (client, id) = (client.clone(), id.clone());
+        tokio::spawn(crate::background::every(
+            Duration::from_secs(5),
+            rx.clone(),
+            move || {
+                let (client, id) = (client.clone(), id.clone());
+                async move {
+                    if let Err(e) = client.worker_heartbeat(&id).await {
+                        tracing::warn!(error = %e, "heartbeat failed");
+                    }
                 }
-                if let Err(e) = client.worker_heartbeat(&id).await {
-                    tracing::warn!(error = %e, "heartbeat failed");
-                }
-            }
-        })
+            },
+        ))
     };
     let signal = tokio::spawn(async move {
         crate::serve::wait_for_signal().await;

@@ -452,3 +452,21 @@ async fn concurrent_claimers_never_exceed_w(db: Db) {
     let d = s.job_detail(&job.id).await.unwrap();
     assert_eq!(d.counts.leased, 4);
 }
+
+/// The SQLite file is in WAL mode (readers never wait for the writer) and the folders
+/// above it are created.
+#[tokio::test]
+async fn sqlite_is_configured_for_concurrency() {
+    use sqlx::Connection;
+    let dir = common::temp_dir("pragma").join("nested/deeper");
+    let url = format!("sqlite:{}", dir.join("orchard.db").display());
+    let s = app::store::connect(&url).await.unwrap();
+    s.ping().await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert!(dir.join("orchard.db").exists());
+}

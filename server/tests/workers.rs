@@ -144,7 +144,23 @@ async fn replicas_share_one_postgres_queue() {
     let mut sb = common::settings(url, &dir_a, 2);
     sb.data_dir = dir_a.clone();
     let b = spawn_with(sb, dir_a).await;
+    // A browser on replica B hears about a job created on replica A.
+    let mut stream = b.http.get(b.url("/api/v1/events")).send().await.unwrap();
     let id = a.create_job(8, 200, 2_000).await;
+    let heard = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut seen = String::new();
+        while let Some(chunk) = stream.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains(&id) {
+                return seen;
+            }
+        }
+        seen
+    })
+    .await
+    .expect("replica B relays replica A's events");
+    assert!(heard.contains(&format!("\"id\":\"{id}\"")), "{heard}");
+    drop(stream);
     let detail = b.wait_for_job(&id, 120).await;
     assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
     let (_, workers) = b.get_json("/api/v1/workers").await;

@@ -118,6 +118,13 @@ impl Backoff {
     }
 }
 
+/// A stream of change notices from other server replicas sharing the database.
+#[async_trait]
+pub trait ChangeFeed: Send {
+    /// The next notice's payload; reconnects by itself after a lost connection.
+    async fn recv(&mut self) -> StoreResult<String>;
+}
+
 /// Everything Orchard keeps, behind one contract that both databases fulfil.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -184,6 +191,12 @@ pub trait Store: Send + Sync + 'static {
     async fn release(&self, task_id: &str, lease: &LeaseRef, now: Millis) -> StoreResult<String>;
     /// Returns expired leases to the queue, or fails them after their last attempt.
     async fn reap_expired(&self, backoff: Backoff, now: Millis) -> StoreResult<ReapReport>;
+
+    /// Sends a change notice to every replica listening on this database.
+    async fn notify_change(&self, payload: &str) -> StoreResult<()>;
+    /// Listens for change notices; `None` when the database has no such channel (SQLite,
+    /// where one process owns the file).
+    async fn change_feed(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>>;
 }
 
 /// Connects to the database named by `url` (`sqlite:` or `postgres:`) and runs migrations.

@@ -2,11 +2,23 @@
 //! so any number of `orchard serve` replicas can claim at once without waiting on each other
 //! or ever leasing more than a job's concurrency.
 
-use super::queries::store_impl;
+use super::queries::{is_active, store_impl};
 use super::{Backend, StoreError, StoreResult};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// The `LISTEN`/`NOTIFY` channel replicas share change notices on.
+const CHANNEL: &str = "orchard_changes";
+
+struct Feed(PgListener);
+
+#[async_trait::async_trait]
+impl super::ChangeFeed for Feed {
+    async fn recv(&mut self) -> StoreResult<String> {
+        Ok(self.0.recv().await?.payload().to_string())
+    }
+}
 
 pub struct PgStore {
     pub(super) read: PgPool,
@@ -28,6 +40,21 @@ impl PgStore {
             read: pool.clone(),
             write: pool,
         })
+    }
+
+    async fn notify_change_impl(&self, payload: &str) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn change_feed_impl(&self) -> StoreResult<Option<Box<dyn super::ChangeFeed>>> {
+        let mut listener = PgListener::connect_with(&self.write).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Some(Box::new(Feed(listener))))
     }
 
     /// Pool figures for metrics: (connections open, idle).

@@ -7,6 +7,11 @@
 //! Lock order everywhere: the job row first, then its task rows. Claims, completions,
 //! failures, cancellations and the reaper all follow it, so they cannot deadlock.
 
+/// Whether a job in this state still runs tasks.
+pub(super) fn is_active(job_state: &str) -> bool {
+    job_state == "queued" || job_state == "running"
+}
+
 macro_rules! store_impl {
     ($store:ty, $db:ty, $backend:expr, $lock:literal, $skip:literal) => {
         impl $store {
@@ -49,6 +54,14 @@ macro_rules! store_impl {
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
+                Self::cancel_pending_tx(tx, job_id).await
+            }
+
+            /// Cancels the job's tasks that have not started.
+            async fn cancel_pending_tx(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                job_id: &str,
+            ) -> $crate::store::StoreResult<()> {
                 sqlx::query(
                     "UPDATE job_tasks SET state = 'cancelled' \
                      WHERE job_id = $1 AND state IN ('waiting', 'ready')",
@@ -111,6 +124,16 @@ macro_rules! store_impl {
 
             fn pool_usage(&self) -> (u32, u32) {
                 self.pool_figures()
+            }
+
+            async fn notify_change(&self, payload: &str) -> $crate::store::StoreResult<()> {
+                self.notify_change_impl(payload).await
+            }
+
+            async fn change_feed(
+                &self,
+            ) -> $crate::store::StoreResult<Option<Box<dyn $crate::store::ChangeFeed>>> {
+                self.change_feed_impl().await
             }
 
             async fn ping(&self) -> $crate::store::StoreResult<()> {
@@ -472,7 +495,7 @@ macro_rules! store_impl {
             ) -> $crate::store::StoreResult<$crate::jobs::model::Job> {
                 let mut tx = self.write.begin().await?;
                 let (state, _) = Self::lock_job(&mut tx, id).await?;
-                if state != "queued" && state != "running" {
+                if !is_active(&state) {
                     return Err($crate::store::StoreError::Conflict(format!(
                         "job {id} is already {state} and cannot be cancelled"
                     )));
@@ -484,13 +507,7 @@ macro_rules! store_impl {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "UPDATE job_tasks SET state = 'cancelled' \
-                     WHERE job_id = $1 AND state IN ('waiting', 'ready')",
-                )
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                Self::cancel_pending_tx(&mut tx, id).await?;
                 tx.commit().await?;
                 self.get_job(id).await
             }
@@ -702,7 +719,7 @@ macro_rules! store_impl {
                 tx.commit().await?;
                 Ok($crate::jobs::protocol::HeartbeatReply {
                     lease_expires_at: expires,
-                    cancelled: job_state != "queued" && job_state != "running",
+                    cancelled: !is_active(&job_state),
                 })
             }
 
@@ -721,7 +738,7 @@ macro_rules! store_impl {
                     attempt: req.attempt,
                 };
                 Self::check_lease(&mut tx, task_id, &lease).await?;
-                if job_state != "queued" && job_state != "running" {
+                if !is_active(&job_state) {
                     return Err($crate::store::StoreError::Conflict(format!(
                         "job {job_id} is {job_state}; its tasks no longer accept results"
                     )));
@@ -793,7 +810,7 @@ macro_rules! store_impl {
                 };
                 let (phase, seq) = Self::check_lease(&mut tx, task_id, &lease).await?;
                 let error: String = req.error.chars().take(2_000).collect();
-                let will_retry = if job_state != "queued" && job_state != "running" {
+                let will_retry = if !is_active(&job_state) {
                     sqlx::query(
                         "UPDATE job_tasks SET state = 'cancelled', lease_owner = NULL, \
                          lease_expires_at = NULL, last_error = $2 WHERE id = $1",
@@ -847,7 +864,7 @@ macro_rules! store_impl {
                 let mut tx = self.write.begin().await?;
                 let (job_state, _) = Self::lock_job(&mut tx, &job_id).await?;
                 Self::check_lease(&mut tx, task_id, lease).await?;
-                if job_state == "queued" || job_state == "running" {
+                if is_active(&job_state) {
                     // A released task did no harm: give its attempt back.
                     sqlx::query(
                         "UPDATE job_tasks SET state = 'ready', attempt = attempt - 1, \
@@ -889,7 +906,7 @@ macro_rules! store_impl {
                     let mut tx = self.write.begin().await?;
                     let (job_state, max_attempts) = Self::lock_job(&mut tx, &job_id).await?;
                     let error = "lease expired: the worker stopped heartbeating";
-                    let active = job_state == "queued" || job_state == "running";
+                    let active = is_active(&job_state);
                     let (next, run_after) = if !active {
                         ("cancelled", 0)
                     } else if attempt < max_attempts {

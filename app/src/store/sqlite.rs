@@ -1,7 +1,7 @@
 //! SQLite store: WAL mode, foreign keys on, a busy timeout, a pool of readers and a single
 //! writer connection so write transactions never fight over SQLite's one write lock.
 
-use super::queries::store_impl;
+use super::queries::{is_active, store_impl};
 use super::{Backend, StoreError, StoreResult};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -43,6 +43,15 @@ impl SqliteStore {
             .connect_with(opts.read_only(true))
             .await?;
         Ok(Self { read, write })
+    }
+
+    /// One process owns a SQLite file: there is nobody to notify.
+    async fn notify_change_impl(&self, _payload: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn change_feed_impl(&self) -> StoreResult<Option<Box<dyn super::ChangeFeed>>> {
+        Ok(None)
     }
 
     /// Pool figures for metrics: (connections open, idle).

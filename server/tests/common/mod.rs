@@ -57,20 +57,14 @@ pub async fn fresh_database(db: Db, dir: &std::path::Path) -> String {
 
 pub fn settings(database_url: String, dir: &std::path::Path, workers: usize) -> ServeSettings {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    ServeSettings {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        db: DbSettings { database_url },
-        data_dir: dir.to_path_buf(),
-        files: String::new(),
-        workers: Some(workers),
-        lease_secs: 30,
-        max_attempts: 3,
-        api_token: None,
-        worker_late_secs: 15,
-        worker_dead_secs: 60,
-        site_root: Some(root.join("target/site").display().to_string()),
-        leptos_toml: root.join("Leptos.toml"),
-    }
+    let mut s = ServeSettings::from_env();
+    s.addr = "127.0.0.1:0".parse().unwrap();
+    s.db = DbSettings { database_url };
+    s.data_dir = dir.to_path_buf();
+    s.workers = Some(workers);
+    s.site_root = Some(root.join("target/site").display().to_string());
+    s.leptos_toml = root.join("Leptos.toml");
+    s
 }
 
 pub struct TestApp {
