@@ -79,7 +79,7 @@ fn Detail(d: JobDetail) -> impl IntoView {
         <p class="mt-1 font-mono text-xs text-slate-500">{id.clone()}</p>
         <div class="mt-4 flex items-center gap-3">
             <ProgressBar fraction=job.progress() label="Job progress" />
-            <span class="w-40 shrink-0 text-right text-sm tabular-nums" data-testid="job-progress">
+            <span class="shrink-0 text-right text-sm tabular-nums" data-testid="job-progress">
                 {job.done} " / " {job.total} " tasks"
             </span>
         </div>
@@ -138,7 +138,7 @@ fn Detail(d: JobDetail) -> impl IntoView {
         {move || action_error().map(|e| view! { <div class="mt-3"><ErrorBox error=e /></div> })}
 
         <div class="mt-8 grid gap-6 lg:grid-cols-2">
-            <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+            <section class="min-w-0 rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                 <h2 class="mb-2 font-semibold">"Tasks by phase"</h2>
                 <div class="overflow-x-auto">
                 <table class="min-w-full text-sm" data-testid="task-counts">
@@ -155,11 +155,11 @@ fn Detail(d: JobDetail) -> impl IntoView {
                 </table>
                 </div>
             </section>
-            <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+            <section class="min-w-0 rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                 <h2 class="mb-2 font-semibold">"Throughput"</h2>
                 <ThroughputChart points=d.throughput.clone() />
             </section>
-            <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+            <section class="min-w-0 rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                 <h2 class="mb-2 font-semibold">"Workers"</h2>
                 {if d.contributions.is_empty() {
                     view! { <p class="text-sm text-slate-500">"No tasks done yet."</p> }.into_any()
@@ -177,7 +177,7 @@ fn Detail(d: JobDetail) -> impl IntoView {
                     }.into_any()
                 }}
             </section>
-            <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+            <section class="min-w-0 rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                 <h2 class="mb-2 font-semibold">"Errors"</h2>
                 {if d.errors.is_empty() {
                     view! { <p class="text-sm text-slate-500">"None."</p> }.into_any()
