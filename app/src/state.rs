@@ -21,6 +21,8 @@ pub struct EngineSettings {
     pub health: HealthThresholds,
     /// Longest a claim may wait for work.
     pub max_claim_wait_ms: i64,
+    /// How browsers poll a running job.
+    pub poll: crate::ui::poll::RetryPolicy,
 }
 
 impl Default for EngineSettings {
@@ -31,8 +33,25 @@ impl Default for EngineSettings {
             backoff: Backoff::default(),
             health: HealthThresholds::default(),
             max_claim_wait_ms: 30_000,
+            poll: Default::default(),
         }
     }
+}
+
+/// Hears what the job engine does, for metrics.
+pub trait EngineObserver: Send + Sync + 'static {
+    /// A task completed; `seconds` is how long its successful attempt ran.
+    fn task_completed(&self, phase: &str, seconds: f64);
+    /// A failed task went back to the queue for another attempt.
+    fn task_retried(&self, phase: &str);
+}
+
+/// An observer that ignores everything.
+pub struct NoObserver;
+
+impl EngineObserver for NoObserver {
+    fn task_completed(&self, _: &str, _: f64) {}
+    fn task_retried(&self, _: &str) {}
 }
 
 #[derive(Clone, FromRef)]
@@ -44,6 +63,7 @@ pub struct AppState {
     pub engine: Arc<EngineSettings>,
     /// Woken whenever tasks may have become ready, so waiting claims answer at once.
     pub work_ready: Arc<Notify>,
+    pub observer: Arc<dyn EngineObserver>,
 }
 
 impl AppState {

@@ -48,6 +48,14 @@ pub struct ServeSettings {
     #[arg(long, env = "ORCHARD_WORKER_DEAD_SECS", default_value_t = 60)]
     pub worker_dead_secs: u64,
 
+    /// Browsers following a running job poll this often (ms) and back off from it on errors.
+    #[arg(long, env = "ORCHARD_POLL_BASE_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub poll_base_ms: u64,
+
+    /// Failed polls in a row after which a browser stops retrying (and offers to try again).
+    #[arg(long, env = "ORCHARD_POLL_MAX_RETRIES", default_value_t = 10)]
+    pub poll_max_retries: u32,
+
     /// Folder holding the built site (`pkg/` with wasm, JS, CSS); overrides Leptos.toml.
     #[arg(long, env = "ORCHARD_SITE_ROOT")]
     pub site_root: Option<String>,

@@ -18,6 +18,8 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     pub lease_expiries: IntCounter,
+    task_duration: HistogramVec,
+    task_retries: IntCounterVec,
     pub lease_expiry_failures: IntCounter,
     jobs: IntGaugeVec,
     tasks: IntGaugeVec,
@@ -65,6 +67,23 @@ impl Metrics {
             "orchard_lease_expiry_failures_total",
             "Task leases that expired on their last attempt, failing the task",
         ));
+        let task_duration = must(HistogramVec::new(
+            HistogramOpts::new(
+                "orchard_job_task_duration_seconds",
+                "Run time of completed job tasks, from lease to completion",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+            ]),
+            &["phase"],
+        ));
+        let task_retries = must(IntCounterVec::new(
+            Opts::new(
+                "orchard_job_task_retries_total",
+                "Failed job tasks sent back to the queue for another attempt",
+            ),
+            &["phase"],
+        ));
         let jobs = must(IntGaugeVec::new(
             Opts::new("orchard_jobs", "Jobs by state"),
             &["state"],
@@ -92,6 +111,8 @@ impl Metrics {
             Box::new(build),
             Box::new(lease_expiries.clone()),
             Box::new(lease_expiry_failures.clone()),
+            Box::new(task_duration.clone()),
+            Box::new(task_retries.clone()),
             Box::new(jobs.clone()),
             Box::new(tasks.clone()),
             Box::new(oldest_ready.clone()),
@@ -107,6 +128,8 @@ impl Metrics {
             http_duration,
             lease_expiries,
             lease_expiry_failures,
+            task_duration,
+            task_retries,
             jobs,
             tasks,
             oldest_ready,
@@ -153,6 +176,17 @@ impl Metrics {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl app::state::EngineObserver for Metrics {
+    fn task_completed(&self, phase: &str, seconds: f64) {
+        self.task_duration
+            .with_label_values(&[phase])
+            .observe(seconds);
+    }
+    fn task_retried(&self, phase: &str) {
+        self.task_retries.with_label_values(&[phase]).inc();
     }
 }
 

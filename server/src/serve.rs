@@ -8,6 +8,7 @@ use crate::metrics::Metrics;
 use app::events::EventBus;
 use app::state::{AppState, EngineSettings};
 use app::store::Backoff;
+use app::ui::poll::RetryPolicy;
 use app::workers::model::HealthThresholds;
 use leptos::config::{LeptosOptions, get_configuration};
 use std::net::SocketAddr;
@@ -114,7 +115,13 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
             dead_after_ms: (s.worker_dead_secs.max(s.worker_late_secs) * 1000) as i64,
         },
         max_claim_wait_ms: 30_000,
+        poll: RetryPolicy {
+            base_delay_ms: s.poll_base_ms,
+            max_delay_ms: 30_000.max(s.poll_base_ms),
+            max_retries: s.poll_max_retries,
+        },
     };
+    let metrics = Metrics::new();
     let state = AppState {
         leptos_options: leptos_options(s, addr),
         store,
@@ -122,8 +129,8 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
         events,
         engine: Arc::new(engine),
         work_ready: Arc::new(Notify::new()),
+        observer: metrics.clone(),
     };
-    let metrics = Metrics::new();
     let token = s
         .api_token
         .clone()

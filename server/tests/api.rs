@@ -104,11 +104,38 @@ async fn bad_input_gets_a_json_4xx_and_changes_nothing() {
 async fn file_average_end_to_end(db: Db) {
     let app = spawn_app(db, 2).await;
     let id = app.create_job(3, 23, 500).await;
+    // The fixed shapes scripts rely on.
+    let (_, list) = app.get_json("/api/v1/jobs").await;
+    let listed = &list[0];
+    assert_eq!(listed["id"], id);
+    assert_eq!(listed["kind"], "file_average");
+    for key in ["state", "progress", "result", "error", "created_at"] {
+        assert!(listed.get(key).is_some(), "job lacks {key}: {listed}");
+    }
+    assert!(
+        listed["progress"]["done"].is_i64()
+            && listed["progress"]["total"].as_i64() == Some(5 + 5 + 1)
+    );
     let detail = app.wait_for_job(&id, 120).await;
-    assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
-    assert_eq!(detail["job"]["done"], detail["job"]["total"]);
-    let result = &detail["job"]["result"];
+    assert_eq!(detail["state"], "succeeded", "{detail}");
+    assert_eq!(detail["progress"]["done"], detail["progress"]["total"]);
+    let result = &detail["result"];
     assert_eq!(result["count"], 23 * 500);
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "orchard_job_task_duration_seconds_bucket{phase=\"map\"",
+        "orchard_jobs{state=\"succeeded\"} 1",
+    ] {
+        assert!(metrics.contains(name), "metrics lack {name}");
+    }
     // The linear validator agrees.
     let (s, v) = app
         .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))

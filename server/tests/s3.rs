@@ -88,7 +88,7 @@ async fn job_files_live_in_a_bucket() {
     );
     let id = app.create_job(2, 12, 300).await;
     let detail = app.wait_for_job(&id, 120).await;
-    assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
+    assert_eq!(detail["state"], "succeeded", "{detail}");
     let (_, v) = app
         .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
         .await;

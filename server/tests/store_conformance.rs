@@ -108,7 +108,7 @@ async fn claims_respect_job_concurrency(db: Db) {
     let w = worker(&*s, "w").await;
     // 50 files in groups of 5: 10 generate tasks ready at once, W = 3.
     let job = s.create_job(new_job(50, 5, 3, 3), 1_000).await.unwrap();
-    assert_eq!(job.total, 10 + 10 + 2 + 1);
+    assert_eq!(job.progress.total, 10 + 10 + 2 + 1);
     let first = s.claim(&w, 10, 30_000, 2_000).await.unwrap();
     assert_eq!(first.len(), 3, "W bounds the claim");
     assert!(
@@ -168,14 +168,14 @@ async fn job_runs_to_completion_exactly_once(db: Db) {
     assert_eq!(finished, 1, "exactly one completion finishes the job");
     let j = s.get_job(&job.id).await.unwrap();
     assert_eq!(j.state.as_str(), "succeeded");
-    assert_eq!(j.done, j.total);
+    assert_eq!(j.progress.done, j.progress.total);
     assert_eq!(j.phase, "done");
     // 6 map tasks × (10, 2) reduced through two levels.
     assert_eq!(j.result.unwrap(), json!({"sum": 60, "count": 12}));
     let d = s.job_detail(&job.id).await.unwrap();
-    assert_eq!(d.counts.done, j.total);
+    assert_eq!(d.counts.done, j.progress.total);
     assert_eq!(d.contributions.len(), 1);
-    assert_eq!(d.contributions[0].tasks_done, j.total);
+    assert_eq!(d.contributions[0].tasks_done, j.progress.total);
     assert!(!d.throughput.is_empty());
     assert_eq!(
         d.phases
@@ -231,7 +231,7 @@ async fn stale_worker_cannot_complete_after_lease_expiry(db: Db) {
         "a duplicate completion is refused"
     );
     let j = s.list_jobs(10).await.unwrap().remove(0);
-    assert_eq!(j.done, 1);
+    assert_eq!(j.progress.done, 1);
 }
 
 async fn wrong_worker_or_attempt_is_refused(db: Db) {
@@ -342,7 +342,7 @@ async fn cancel_stops_handing_out_tasks(db: Db) {
     ));
     s.release(&t.task_id, &lease, 2_500).await.unwrap();
     let d = s.job_detail(&job.id).await.unwrap();
-    assert_eq!(d.counts.cancelled, d.job.total);
+    assert_eq!(d.counts.cancelled, d.job.progress.total);
     assert!(matches!(
         s.cancel_job(&job.id, 2_600).await,
         Err(StoreError::Conflict(_))

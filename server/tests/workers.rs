@@ -12,7 +12,7 @@ async fn remote_workers_run_a_job(db: Db) {
     let mut w = start_worker(&app.base, "remote-1", 2);
     let id = app.create_job(2, 12, 200).await;
     let detail = app.wait_for_job(&id, 120).await;
-    assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
+    assert_eq!(detail["state"], "succeeded", "{detail}");
     assert_eq!(detail["contributions"][0]["worker_name"], "remote-1");
     let (_, v) = app
         .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
@@ -67,7 +67,7 @@ async fn a_killed_worker_does_not_lose_the_job() {
     for _ in 0..100 {
         let (_, d) = app.get_json(&format!("/api/v1/jobs/{id}")).await;
         if d["counts"]["leased"].as_i64().unwrap_or(0) > 0
-            && d["job"]["done"].as_i64().unwrap_or(0) > 2
+            && d["progress"]["done"].as_i64().unwrap_or(0) > 2
         {
             break;
         }
@@ -77,7 +77,7 @@ async fn a_killed_worker_does_not_lose_the_job() {
     let _ = wait_exit(&mut a, 5).await;
     let mut b = start_worker(&app.base, "rescuer", 4);
     let detail = app.wait_for_job(&id, 240).await;
-    assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
+    assert_eq!(detail["state"], "succeeded", "{detail}");
     let (_, v) = app
         .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
         .await;
@@ -114,17 +114,17 @@ async fn jobs_survive_a_server_restart() {
     let id = app.create_job(2, 150, 20_000).await;
     for _ in 0..200 {
         let (_, d) = app.get_json(&format!("/api/v1/jobs/{id}")).await;
-        if d["job"]["done"].as_i64().unwrap_or(0) > 5 {
+        if d["progress"]["done"].as_i64().unwrap_or(0) > 5 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let (_, before) = app.get_json(&format!("/api/v1/jobs/{id}")).await;
-    assert_eq!(before["job"]["state"], "running", "{before}");
+    assert_eq!(before["state"], "running", "{before}");
     app.running.stop().await;
     let app = spawn_with(common::settings(url, &dir, 2), dir).await;
     let detail = app.wait_for_job(&id, 240).await;
-    assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
+    assert_eq!(detail["state"], "succeeded", "{detail}");
     let (_, v) = app
         .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
         .await;
@@ -162,7 +162,7 @@ async fn replicas_share_one_postgres_queue() {
     assert!(heard.contains(&format!("\"id\":\"{id}\"")), "{heard}");
     drop(stream);
     let detail = b.wait_for_job(&id, 120).await;
-    assert_eq!(detail["job"]["state"], "succeeded", "{detail}");
+    assert_eq!(detail["state"], "succeeded", "{detail}");
     let (_, workers) = b.get_json("/api/v1/workers").await;
     let in_process: Vec<_> = workers
         .as_array()

@@ -4,6 +4,12 @@ use super::model::{Job, JobDetail, Verification};
 use crate::error::AppError;
 use leptos::prelude::*;
 
+/// The retry policy the browser follows while polling a running job.
+#[server(prefix = "/fn")]
+pub async fn get_poll_policy() -> Result<crate::ui::poll::RetryPolicy, AppError> {
+    Ok(crate::state::AppState::from_context()?.engine.poll)
+}
+
 #[server(prefix = "/fn")]
 pub async fn list_jobs() -> Result<Vec<Job>, AppError> {
     let st = crate::state::AppState::from_context()?;

@@ -121,8 +121,7 @@ pub struct Job {
     pub params: serde_json::Value,
     pub concurrency: i64,
     pub max_attempts: i64,
-    pub done: i64,
-    pub total: i64,
+    pub progress: Progress,
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
     pub created_at: Millis,
@@ -130,9 +129,16 @@ pub struct Job {
     pub finished_at: Option<Millis>,
 }
 
-impl Job {
+/// Tasks done out of the job's total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub done: i64,
+    pub total: i64,
+}
+
+impl Progress {
     /// Fraction of tasks done, 0.0 to 1.0.
-    pub fn progress(&self) -> f64 {
+    pub fn fraction(&self) -> f64 {
         if self.total <= 0 {
             0.0
         } else {
@@ -202,6 +208,8 @@ pub struct TaskError {
 /// Everything the job page shows about one job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobDetail {
+    /// The job's own fields sit at the top level of the JSON, as in the job list.
+    #[serde(flatten)]
     pub job: Job,
     pub counts: TaskCounts,
     pub phases: Vec<PhaseCounts>,

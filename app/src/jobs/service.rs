@@ -219,6 +219,8 @@ pub async fn heartbeat(
 
 pub async fn complete(st: &AppState, task_id: &str, req: &CompleteRequest) -> AppResult<()> {
     let done = st.store.complete(task_id, req, None, now_millis()).await?;
+    st.observer
+        .task_completed(&done.phase, done.duration_ms as f64 / 1000.0);
     if done.job_finished {
         tracing::info!(job_id = %done.job_id, "job succeeded");
     }
@@ -240,6 +242,9 @@ pub async fn fail(st: &AppState, task_id: &str, req: &FailRequest) -> AppResult<
         .store
         .fail(task_id, req, st.engine.backoff, now_millis())
         .await?;
+    if out.will_retry {
+        st.observer.task_retried(&out.phase);
+    }
     tracing::warn!(job_id = %out.job_id, task_id, error = %req.error, will_retry = out.will_retry, "task failed");
     st.events.publish("job", &out.job_id, "updated");
     Ok(())

@@ -62,6 +62,9 @@ pub struct NewJob {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
     pub job_id: String,
+    pub phase: String,
+    /// How long the successful attempt ran, from its lease to its completion.
+    pub duration_ms: i64,
     /// The job finished with this completion (its root task is done).
     pub job_finished: bool,
 }
@@ -70,6 +73,7 @@ pub struct Completion {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailureOutcome {
     pub job_id: String,
+    pub phase: String,
     /// True when the task will run again; false when it (and its job) failed for good.
     pub will_retry: bool,
 }

@@ -30,6 +30,16 @@ macro_rules! store_impl {
                 .ok_or_else(|| $crate::store::StoreError::NotFound(format!("job {job_id}")))
             }
 
+            /// Ends a transaction that found a reason to refuse, releasing its row locks now
+            /// (a dropped transaction would hold them until its connection is next used).
+            async fn abort<T>(
+                tx: sqlx::Transaction<'_, $db>,
+                e: $crate::store::StoreError,
+            ) -> $crate::store::StoreResult<T> {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+
             async fn job_of_task(&self, task_id: &str) -> $crate::store::StoreResult<String> {
                 sqlx::query_scalar::<_, String>("SELECT job_id FROM job_tasks WHERE id = $1")
                     .bind(task_id)
@@ -496,9 +506,13 @@ macro_rules! store_impl {
                 let mut tx = self.write.begin().await?;
                 let (state, _) = Self::lock_job(&mut tx, id).await?;
                 if !is_active(&state) {
-                    return Err($crate::store::StoreError::Conflict(format!(
+                    return Self::abort(
+                        tx,
+                        $crate::store::StoreError::Conflict(format!(
                         "job {id} is already {state} and cannot be cancelled"
-                    )));
+                    )),
+                    )
+                    .await;
                 }
                 sqlx::query(
                     "UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE id = $1",
@@ -520,9 +534,13 @@ macro_rules! store_impl {
                 let mut tx = self.write.begin().await?;
                 let (state, _) = Self::lock_job(&mut tx, id).await?;
                 if state != "failed" && state != "cancelled" {
-                    return Err($crate::store::StoreError::Conflict(format!(
+                    return Self::abort(
+                        tx,
+                        $crate::store::StoreError::Conflict(format!(
                         "job {id} is {state}: only failed or cancelled jobs can be retried"
-                    )));
+                    )),
+                    )
+                    .await;
                 }
                 let leased = sqlx::query_scalar::<_, i64>(
                     "SELECT COUNT(*) FROM job_tasks WHERE job_id = $1 AND state = 'leased'",
@@ -531,9 +549,13 @@ macro_rules! store_impl {
                 .fetch_one(&mut *tx)
                 .await?;
                 if leased > 0 {
-                    return Err($crate::store::StoreError::Conflict(format!(
+                    return Self::abort(
+                        tx,
+                        $crate::store::StoreError::Conflict(format!(
                         "job {id} still has {leased} task(s) stopping on workers; retry in a moment"
-                    )));
+                    )),
+                    )
+                    .await;
                 }
                 sqlx::query(
                     "UPDATE job_tasks SET \
@@ -607,11 +629,8 @@ macro_rules! store_impl {
                     return Ok(out);
                 }
                 let mut tx = self.write.begin().await?;
-                let jobs = sqlx::query_as::<_, (String, i64, i64, String, String)>(concat!(
-                    "SELECT j.id, j.concurrency, \
-                       (SELECT COUNT(*) FROM job_tasks l WHERE l.job_id = j.id \
-                          AND l.state = 'leased') AS leased, \
-                       j.kind, j.params \
+                let jobs = sqlx::query_as::<_, (String, i64, String, String)>(concat!(
+                    "SELECT j.id, j.concurrency, j.kind, j.params \
                      FROM jobs j WHERE j.state IN ('queued', 'running') \
                        AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
                           AND t.state = 'ready' AND t.run_after <= $1) \
@@ -621,11 +640,20 @@ macro_rules! store_impl {
                 .bind(now)
                 .fetch_all(&mut *tx)
                 .await?;
-                for (job_id, concurrency, leased, kind, params) in jobs {
+                for (job_id, concurrency, kind, params) in jobs {
                     let want = max - out.len() as i64;
                     if want <= 0 {
                         break;
                     }
+                    // Counted after the job row is locked, in a statement of its own: on
+                    // Postgres a count taken with the locking query could predate a claim
+                    // that committed while this one waited for its snapshot.
+                    let leased = sqlx::query_scalar::<_, i64>(
+                        "SELECT COUNT(*) FROM job_tasks WHERE job_id = $1 AND state = 'leased'",
+                    )
+                    .bind(&job_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
                     let take = want.min(concurrency - leased);
                     if take <= 0 {
                         continue;
@@ -644,7 +672,7 @@ macro_rules! store_impl {
                         let row = sqlx::query_as::<_, $crate::store::rows::LeasedRow>(
                             "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
                              lease_owner = $2, lease_expires_at = $3, \
-                             started_at = COALESCE(started_at, $4) \
+                             started_at = $4 \
                              WHERE id = $1 AND state = 'ready' \
                              RETURNING id, job_id, phase, payload, parent_id, attempt, \
                              lease_expires_at",
@@ -704,7 +732,10 @@ macro_rules! store_impl {
                 let job_id = self.job_of_task(task_id).await?;
                 let mut tx = self.write.begin().await?;
                 let (job_state, _) = Self::lock_job(&mut tx, &job_id).await?;
-                Self::check_lease(&mut tx, task_id, lease).await?;
+                match Self::check_lease(&mut tx, task_id, lease).await {
+                    Ok(v) => v,
+                    Err(e) => return Self::abort(tx, e).await,
+                };
                 let expires = now + lease_ms;
                 sqlx::query("UPDATE job_tasks SET lease_expires_at = $2 WHERE id = $1")
                     .bind(task_id)
@@ -737,16 +768,23 @@ macro_rules! store_impl {
                     worker_id: req.worker_id.clone(),
                     attempt: req.attempt,
                 };
-                Self::check_lease(&mut tx, task_id, &lease).await?;
+                match Self::check_lease(&mut tx, task_id, &lease).await {
+                    Ok(v) => v,
+                    Err(e) => return Self::abort(tx, e).await,
+                };
                 if !is_active(&job_state) {
-                    return Err($crate::store::StoreError::Conflict(format!(
+                    return Self::abort(
+                        tx,
+                        $crate::store::StoreError::Conflict(format!(
                         "job {job_id} is {job_state}; its tasks no longer accept results"
-                    )));
+                    )),
+                    )
+                    .await;
                 }
-                let parent = sqlx::query_scalar::<_, Option<String>>(
+                let (parent, phase, started_at) = sqlx::query_as::<_, (Option<String>, String, Option<i64>)>(
                     "UPDATE job_tasks SET state = 'done', output = $2, finished_at = $3, \
                      worker_id = $4, lease_owner = NULL, lease_expires_at = NULL \
-                     WHERE id = $1 RETURNING parent_id",
+                     WHERE id = $1 RETURNING parent_id, phase, started_at",
                 )
                 .bind(task_id)
                 .bind(req.output.to_string())
@@ -790,6 +828,8 @@ macro_rules! store_impl {
                 tx.commit().await?;
                 Ok($crate::store::Completion {
                     job_id,
+                    phase,
+                    duration_ms: started_at.map(|s| now - s).unwrap_or(0),
                     job_finished: finished,
                 })
             }
@@ -808,7 +848,10 @@ macro_rules! store_impl {
                     worker_id: req.worker_id.clone(),
                     attempt: req.attempt,
                 };
-                let (phase, seq) = Self::check_lease(&mut tx, task_id, &lease).await?;
+                let (phase, seq) = match Self::check_lease(&mut tx, task_id, &lease).await {
+                    Ok(v) => v,
+                    Err(e) => return Self::abort(tx, e).await,
+                };
                 let error: String = req.error.chars().take(2_000).collect();
                 let will_retry = if !is_active(&job_state) {
                     sqlx::query(
@@ -851,7 +894,11 @@ macro_rules! store_impl {
                     false
                 };
                 tx.commit().await?;
-                Ok($crate::store::FailureOutcome { job_id, will_retry })
+                Ok($crate::store::FailureOutcome {
+                    job_id,
+                    phase,
+                    will_retry,
+                })
             }
 
             async fn release(
@@ -863,7 +910,10 @@ macro_rules! store_impl {
                 let job_id = self.job_of_task(task_id).await?;
                 let mut tx = self.write.begin().await?;
                 let (job_state, _) = Self::lock_job(&mut tx, &job_id).await?;
-                Self::check_lease(&mut tx, task_id, lease).await?;
+                match Self::check_lease(&mut tx, task_id, lease).await {
+                    Ok(v) => v,
+                    Err(e) => return Self::abort(tx, e).await,
+                };
                 if is_active(&job_state) {
                     // A released task did no harm: give its attempt back.
                     sqlx::query(
@@ -931,6 +981,7 @@ macro_rules! store_impl {
                     .execute(&mut *tx)
                     .await?;
                     if r.rows_affected() == 0 {
+                        tx.rollback().await?;
                         continue;
                     }
                     match next {

@@ -46,8 +46,10 @@ impl TryFrom<JobRow> for Job {
             phase: r.phase,
             concurrency: r.concurrency,
             max_attempts: r.max_attempts,
-            done: r.done,
-            total: r.total,
+            progress: crate::jobs::model::Progress {
+                done: r.done,
+                total: r.total,
+            },
             error: r.error,
             created_at: r.created_at,
             started_at: r.started_at,

@@ -6,5 +6,6 @@ pub mod layout;
 pub mod live;
 pub mod not_found;
 pub mod placeholder;
+pub mod poll;
 pub mod progress;
 pub mod theme_toggle;

@@ -125,10 +125,7 @@ impl TestApp {
         loop {
             let (status, detail) = self.get_json(&format!("/api/v1/jobs/{id}")).await;
             assert_eq!(status, 200, "{detail}");
-            let state = detail["job"]["state"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let state = detail["state"].as_str().unwrap_or_default().to_string();
             if ["succeeded", "failed", "cancelled"].contains(&state.as_str()) {
                 return detail;
             }

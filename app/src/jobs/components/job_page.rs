@@ -1,12 +1,15 @@
 //! `/jobs/:id`: one job — phase, progress, task counts by phase, throughput, workers'
 //! contributions, errors, result, and the actions (verify, download, cancel, retry, delete).
-//! While the job runs the page polls its status once a second besides listening to the event
-//! stream; when a poll fails it backs off (1 s, 2 s, 4 s … up to 30 s) and says it is
-//! reconnecting rather than giving up.
+//! While the job runs the page polls its status besides listening to the event stream,
+//! following the server's `RetryPolicy` (`ui/poll.rs`): after a failed poll it backs off with
+//! jitter and says it is reconnecting; after the maximum retries it stops and offers to try
+//! again.
 
 use super::state_badge::StateBadge;
 use super::throughput_chart::ThroughputChart;
-use crate::jobs::api::{CancelJob, DeleteJob, RetryJob, VerifyJob, get_job_detail};
+use crate::jobs::api::{
+    CancelJob, DeleteJob, RetryJob, VerifyJob, get_job_detail, get_poll_policy,
+};
 use crate::jobs::model::{JobDetail, JobState, TaskCounts};
 use crate::ui::error_view::ErrorBox;
 use crate::ui::format::duration;
@@ -15,15 +18,6 @@ use crate::ui::progress::ProgressBar;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-
-/// The browser's retry policy for following a job.
-pub const POLL_BASE_MS: u64 = 1_000;
-pub const POLL_MAX_MS: u64 = 30_000;
-
-/// Delay before the next poll after `failures` consecutive failed polls.
-pub fn poll_delay_ms(failures: u32) -> u64 {
-    (POLL_BASE_MS << failures.min(5)).min(POLL_MAX_MS)
-}
 
 fn counts_row(label: String, c: TaskCounts) -> impl IntoView {
     view! {
@@ -78,9 +72,9 @@ fn Detail(d: JobDetail) -> impl IntoView {
         </div>
         <p class="mt-1 font-mono text-xs text-slate-500">{id.clone()}</p>
         <div class="mt-4 flex items-center gap-3">
-            <ProgressBar fraction=job.progress() label="Job progress" />
+            <ProgressBar fraction=job.progress.fraction() label="Job progress" />
             <span class="shrink-0 text-right text-sm tabular-nums" data-testid="job-progress">
-                {job.done} " / " {job.total} " tasks"
+                {job.progress.done} " / " {job.progress.total} " tasks"
             </span>
         </div>
         <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">
@@ -200,39 +194,48 @@ pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let live = use_live();
     let tick = RwSignal::new(0u64);
+    let failures = RwSignal::new(0u32);
+    let policy = OnceResource::new(get_poll_policy());
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let detail = Resource::new(
         move || (id(), live.version.get(), tick.get()),
         |(id, _, _)| get_job_detail(id),
     );
     // Retry polling while the job runs (see module docs).
-    #[cfg(feature = "hydrate")]
-    {
-        let failures = RwSignal::new(0u32);
-        Effect::new(move |_| {
-            let state = detail.get();
-            let (finished, failed) = match &state {
-                Some(Ok(d)) => (d.job.state.is_finished(), false),
-                Some(Err(_)) => (false, true),
-                None => return,
-            };
-            if failed {
-                failures.update(|f| *f += 1);
-            } else {
-                failures.set(0);
-            }
-            if !finished {
-                let delay = poll_delay_ms(failures.get_untracked());
-                set_timeout(
-                    move || tick.update(|t| *t += 1),
-                    std::time::Duration::from_millis(delay),
-                );
-            }
-        });
-    }
+    Effect::new(move |_| {
+        let (finished, failed) = match &detail.get() {
+            Some(Ok(d)) => (d.job.state.is_finished(), false),
+            Some(Err(_)) => (false, true),
+            None => return,
+        };
+        let policy = policy.get().and_then(Result::ok).unwrap_or_default();
+        let n = if failed {
+            failures.get_untracked() + 1
+        } else {
+            0
+        };
+        failures.set(n);
+        if !finished && policy.should_retry(n) {
+            #[cfg(feature = "hydrate")]
+            set_timeout(
+                move || tick.update(|t| *t += 1),
+                std::time::Duration::from_millis(policy.delay_ms(n, js_sys::Math::random())),
+            );
+        }
+    });
+    let gave_up = move || {
+        let policy = policy.get().and_then(Result::ok).unwrap_or_default();
+        !policy.should_retry(failures.get())
+    };
     view! {
         <Title text="Job" />
         <a href="/jobs" class="text-sm text-emerald-700 hover:underline dark:text-emerald-400">"← All jobs"</a>
+        {move || gave_up().then(|| view! {
+            <div role="alert" class="mt-3 flex flex-wrap items-center gap-3 rounded-md border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-900 dark:bg-amber-950 dark:text-amber-200">
+                <span>"Lost contact with the server; stopped retrying."</span>
+                <button type="button" class=BUTTON on:click=move |_| { failures.set(0); tick.update(|t| *t += 1); }>"Try again"</button>
+            </div>
+        })}
         <div class="mt-3">
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
                 {move || detail.get().map(|r| match r {
@@ -241,18 +244,5 @@ pub fn JobPage() -> impl IntoView {
                 })}
             </Transition>
         </div>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn polling_backs_off_to_a_cap() {
-        assert_eq!(poll_delay_ms(0), 1_000);
-        assert_eq!(poll_delay_ms(1), 2_000);
-        assert_eq!(poll_delay_ms(4), 16_000);
-        assert_eq!(poll_delay_ms(9), 30_000);
     }
 }

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 #[component]
 pub fn JobRow(job: Job) -> impl IntoView {
-    let fraction = job.progress();
+    let fraction = job.progress.fraction();
     let now = crate::now_millis();
     let summary = match (job.params.get("files"), job.params.get("entries")) {
         (Some(f), Some(c)) => format!("{f} files × {c} numbers"),
@@ -29,7 +29,7 @@ pub fn JobRow(job: Job) -> impl IntoView {
                 <div class="mt-2 flex items-center gap-3">
                     <ProgressBar fraction=fraction label=format!("Progress of job {}", job.id) />
                     <span class="w-28 shrink-0 text-right text-xs tabular-nums text-slate-600 dark:text-slate-400">
-                        {job.done} " / " {job.total} " tasks"
+                        {job.progress.done} " / " {job.progress.total} " tasks"
                     </span>
                 </div>
             </a>
