@@ -179,6 +179,9 @@ impl TaskCounts {
 pub struct PhaseCounts {
     pub phase: String,
     pub counts: TaskCounts,
+    /// When the phase's first task started (its latest attempt) and its last task finished.
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
 }
 
 /// How many of a job's tasks one worker completed.

@@ -2,7 +2,7 @@
 //! so any number of `orchard serve` replicas can claim at once without waiting on each other
 //! or ever leasing more than a job's concurrency.
 
-use super::queries::{is_active, store_impl};
+use super::queries::{is_active, phase_rank, store_impl};
 use super::{Backend, StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use std::str::FromStr;

@@ -12,6 +12,16 @@ pub(super) fn is_active(job_state: &str) -> bool {
     job_state == "queued" || job_state == "running"
 }
 
+/// Order of a job's phases; the SQL in `claim` spells out the same order.
+pub(super) fn phase_rank(phase: &str) -> i64 {
+    match phase {
+        "generate" => 0,
+        "map" => 1,
+        "reduce" => 2,
+        _ => 3,
+    }
+}
+
 macro_rules! store_impl {
     ($store:ty, $db:ty, $backend:expr, $lock:literal, $skip:literal) => {
         impl $store {
@@ -430,17 +440,29 @@ macro_rules! store_impl {
                         None => {
                             let mut c = TaskCounts::default();
                             c.add(state, n);
-                            phases.push(PhaseCounts { phase, counts: c });
+                            phases.push(PhaseCounts {
+                                phase,
+                                counts: c,
+                                started_at: None,
+                                finished_at: None,
+                            });
                         }
                     }
                 }
-                let order = |p: &str| match p {
-                    "generate" => 0,
-                    "map" => 1,
-                    "reduce" => 2,
-                    _ => 3,
-                };
-                phases.sort_by_key(|p| order(&p.phase));
+                phases.sort_by_key(|p| phase_rank(&p.phase));
+                let spans = sqlx::query_as::<_, (String, Option<i64>, Option<i64>)>(
+                    "SELECT phase, MIN(started_at), MAX(finished_at) FROM job_tasks \
+                     WHERE job_id = $1 GROUP BY phase",
+                )
+                .bind(id)
+                .fetch_all(&self.read)
+                .await?;
+                for (phase, started, finished) in spans {
+                    if let Some(p) = phases.iter_mut().find(|p| p.phase == phase) {
+                        p.started_at = started;
+                        p.finished_at = finished;
+                    }
+                }
                 let contributions = sqlx::query_as::<_, (String, Option<String>, i64)>(
                     "SELECT t.worker_id, w.name, COUNT(*) FROM job_tasks t \
                      LEFT JOIN workers w ON w.id = t.worker_id \
@@ -717,6 +739,23 @@ macro_rules! store_impl {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                    // The job's phase is the furthest one it has reached.
+                    let furthest = out
+                        .iter()
+                        .filter(|t| t.job_id == job_id)
+                        .max_by_key(|t| phase_rank(&t.phase));
+                    if let Some(t) = furthest {
+                        sqlx::query(
+                            "UPDATE jobs SET phase = $2 WHERE id = $1 AND (CASE phase \
+                             WHEN 'generate' THEN 0 WHEN 'map' THEN 1 WHEN 'reduce' THEN 2 \
+                             ELSE 3 END) < $3",
+                        )
+                        .bind(&job_id)
+                        .bind(&t.phase)
+                        .bind(phase_rank(&t.phase))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(out)
@@ -809,7 +848,6 @@ macro_rules! store_impl {
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
-                        Self::refresh_phase(&mut tx, &job_id).await?;
                         false
                     }
                     None => {

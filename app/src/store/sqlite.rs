@@ -1,7 +1,7 @@
 //! SQLite store: WAL mode, foreign keys on, a busy timeout, a pool of readers and a single
 //! writer connection so write transactions never fight over SQLite's one write lock.
 
-use super::queries::{is_active, store_impl};
+use super::queries::{is_active, phase_rank, store_impl};
 use super::{Backend, StoreError, StoreResult};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
