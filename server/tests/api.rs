@@ -247,3 +247,33 @@ async fn worker_api_requires_the_token_when_set() {
     assert_eq!(r.status(), 201);
     app.running.stop().await;
 }
+
+/// No-op jobs measure the queue; they run to completion and cannot be verified.
+#[tokio::test]
+async fn noop_jobs_run_and_refuse_verification() {
+    let app = spawn_app(Db::Sqlite, 2).await;
+    let (s, job) = app
+        .post_json(
+            "/api/v1/jobs",
+            json!({"kind": "noop", "params": {"tasks": 200, "workers": 8}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{job}");
+    let id = job["id"].as_str().unwrap();
+    let detail = app.wait_for_job(id, 60).await;
+    assert_eq!(detail["state"], "succeeded", "{detail}");
+    assert_eq!(detail["result"]["tasks"], 200);
+    assert_eq!(detail["progress"]["done"], 201);
+    let (s, v) = app
+        .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
+        .await;
+    assert_eq!(s, 409, "{v}");
+    let (s, _) = app
+        .post_json(
+            "/api/v1/jobs",
+            json!({"kind": "noop", "params": {"tasks": 0, "workers": 8}}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    app.running.stop().await;
+}

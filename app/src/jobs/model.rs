@@ -9,23 +9,28 @@ use std::fmt;
 #[serde(rename_all = "snake_case")]
 pub enum JobKind {
     FileAverage,
+    /// Tasks that do nothing: measures the queue itself.
+    Noop,
 }
 
 impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::FileAverage => "file_average",
+            JobKind::Noop => "noop",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "file_average" => Some(JobKind::FileAverage),
+            "noop" => Some(JobKind::Noop),
             _ => None,
         }
     }
     pub fn label(self) -> &'static str {
         match self {
             JobKind::FileAverage => "File average",
+            JobKind::Noop => "No-op (queue benchmark)",
         }
     }
 }

@@ -18,6 +18,32 @@ pub const REDUCE_FAN_IN: usize = 5;
 /// The largest generated number; numbers are integers in `0..=MAX_VALUE`.
 pub const MAX_VALUE: u64 = 1_000_000;
 
+/// The most tasks one no-op job may have.
+pub const MAX_NOOP_TASKS: u32 = 1_000_000;
+
+/// A no-op job: `tasks` tasks that do nothing, at most `workers` at once. It measures the
+/// queue's own cost (claim, lease, complete) with no work in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoopParams {
+    pub tasks: u32,
+    pub workers: u32,
+}
+
+impl NoopParams {
+    pub fn validate(self) -> Result<Self, String> {
+        if self.tasks == 0 || self.tasks > MAX_NOOP_TASKS {
+            return Err(format!("tasks must be between 1 and {MAX_NOOP_TASKS}"));
+        }
+        if self.workers == 0 || self.workers > MAX_CONCURRENCY {
+            return Err(format!(
+                "workers (W) must be between 1 and {MAX_CONCURRENCY}"
+            ));
+        }
+        Ok(self)
+    }
+}
+
 /// What a person or script asks for when creating a file-average job (seed 003's W, F, C).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileAverageRequest {

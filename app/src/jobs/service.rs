@@ -41,6 +41,28 @@ pub async fn create_file_average(st: &AppState, req: FileAverageRequest) -> AppR
     Ok(job)
 }
 
+/// Creates a no-op job (a queue benchmark).
+pub async fn create_noop(st: &AppState, params: super::params::NoopParams) -> AppResult<Job> {
+    let params = params.validate().map_err(AppError::Invalid)?;
+    let job = st
+        .store
+        .create_job(
+            NewJob {
+                kind: JobKind::Noop.as_str(),
+                params: serde_json::to_value(params).map_err(|_| AppError::Internal)?,
+                concurrency: params.workers as i64,
+                max_attempts: st.engine.max_attempts,
+                phase: "run",
+                tasks: plan::noop(params.tasks),
+            },
+            now_millis(),
+        )
+        .await?;
+    st.events.publish("job", &job.id, "created");
+    st.work_ready.notify_waiters();
+    Ok(job)
+}
+
 pub async fn list_jobs(st: &AppState, limit: i64) -> AppResult<Vec<Job>> {
     Ok(st.store.list_jobs(limit.clamp(1, 500)).await?)
 }
@@ -98,6 +120,12 @@ pub async fn verify_job(st: &AppState, id: &str) -> AppResult<Verification> {
         return Err(AppError::Conflict(format!(
             "job {id} is {}: only a succeeded job can be verified",
             job.state
+        )));
+    }
+    if job.kind != JobKind::FileAverage {
+        return Err(AppError::Conflict(format!(
+            "job {id} is a {} job: only file-average jobs can be verified",
+            job.kind.as_str()
         )));
     }
     let params: FileAverageParams =

@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
 )]
 enum CreateJob {
     FileAverage(FileAverageRequest),
+    Noop(app::jobs::params::NoopParams),
 }
 
 async fn create(
@@ -41,6 +42,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Job>)> {
     let job = match body {
         CreateJob::FileAverage(req) => service::create_file_average(&st, req).await?,
+        CreateJob::Noop(p) => service::create_noop(&st, p).await?,
     };
     Ok((StatusCode::CREATED, Json(job)))
 }

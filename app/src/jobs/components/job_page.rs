@@ -10,7 +10,7 @@ use super::throughput_chart::ThroughputChart;
 use crate::jobs::api::{
     CancelJob, DeleteJob, RetryJob, VerifyJob, get_job_detail, get_poll_policy,
 };
-use crate::jobs::model::{JobDetail, JobState, TaskCounts};
+use crate::jobs::model::{JobDetail, JobKind, JobState, TaskCounts};
 use crate::ui::error_view::ErrorBox;
 use crate::ui::format::duration;
 use crate::ui::live::use_live;
@@ -96,7 +96,7 @@ fn Detail(d: JobDetail) -> impl IntoView {
             </div>
         })}
         <div class="mt-4 flex flex-wrap gap-2">
-            {(job.state == JobState::Succeeded).then(|| view! {
+            {(job.state == JobState::Succeeded && job.kind == JobKind::FileAverage).then(|| view! {
                 <button type="button" class=BUTTON on:click=move |_| { verify.dispatch(VerifyJob { id: id_v.clone() }); } disabled=move || verify.pending().get()>
                     {move || if verify.pending().get() { "Verifying…" } else { "Verify (one pass)" }}
                 </button>

@@ -12,7 +12,11 @@ pub fn JobRow(job: Job) -> impl IntoView {
     let now = crate::now_millis();
     let summary = match (job.params.get("files"), job.params.get("entries")) {
         (Some(f), Some(c)) => format!("{f} files × {c} numbers"),
-        _ => String::new(),
+        _ => job
+            .params
+            .get("tasks")
+            .map(|n| format!("{n} tasks"))
+            .unwrap_or_default(),
     };
     view! {
         <li data-testid="job-row">
