@@ -4,7 +4,6 @@
 mod common;
 
 use common::{Db, spawn_with};
-use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -89,10 +88,7 @@ async fn job_files_live_in_a_bucket() {
     let id = app.create_job(2, 12, 300).await;
     let detail = app.wait_for_job(&id, 120).await;
     assert_eq!(detail["state"], "succeeded", "{detail}");
-    let (_, v) = app
-        .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
-        .await;
-    assert_eq!(v["matches"], true, "{v}");
+    app.assert_verified(&id).await;
     // Nothing went to the local folder; the bucket holds the inputs and the result.
     assert!(!dir.join("files").exists());
     let listing = http

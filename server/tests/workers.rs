@@ -4,7 +4,6 @@
 mod common;
 
 use common::{Db, signal, spawn_app, spawn_with, start_worker, wait_exit};
-use serde_json::json;
 use std::time::Duration;
 
 async fn remote_workers_run_a_job(db: Db) {
@@ -14,10 +13,7 @@ async fn remote_workers_run_a_job(db: Db) {
     let detail = app.wait_for_job(&id, 120).await;
     assert_eq!(detail["state"], "succeeded", "{detail}");
     assert_eq!(detail["contributions"][0]["worker_name"], "remote-1");
-    let (_, v) = app
-        .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
-        .await;
-    assert_eq!(v["matches"], true, "{v}");
+    app.assert_verified(&id).await;
     let (_, workers) = app.get_json("/api/v1/workers").await;
     let me = workers
         .as_array()
@@ -78,10 +74,7 @@ async fn a_killed_worker_does_not_lose_the_job() {
     let mut b = start_worker(&app.base, "rescuer", 4);
     let detail = app.wait_for_job(&id, 240).await;
     assert_eq!(detail["state"], "succeeded", "{detail}");
-    let (_, v) = app
-        .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
-        .await;
-    assert_eq!(v["matches"], true, "{v}");
+    app.assert_verified(&id).await;
     let metrics = app
         .http
         .get(app.url("/metrics"))
@@ -125,10 +118,7 @@ async fn jobs_survive_a_server_restart() {
     let app = spawn_with(common::settings(url, &dir, 2), dir).await;
     let detail = app.wait_for_job(&id, 240).await;
     assert_eq!(detail["state"], "succeeded", "{detail}");
-    let (_, v) = app
-        .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
-        .await;
-    assert_eq!(v["matches"], true, "{v}");
+    app.assert_verified(&id).await;
     app.running.stop().await;
 }
 
@@ -177,10 +167,7 @@ async fn replicas_share_one_postgres_queue() {
     );
     let contributors = detail["contributions"].as_array().unwrap().len();
     assert!(contributors >= 1);
-    let (_, v) = a
-        .post_json(&format!("/api/v1/jobs/{id}/verify"), json!({}))
-        .await;
-    assert_eq!(v["matches"], true, "{v}");
+    a.assert_verified(&id).await;
     a.running.stop().await;
     b.running.stop().await;
 }

@@ -21,39 +21,45 @@ pub async fn create_file_average(st: &AppState, req: FileAverageRequest) -> AppR
     let params =
         FileAverageParams::parse(req, rand::random::<u32>() as u64).map_err(AppError::Invalid)?;
     let tasks = plan::file_average(&params);
-    let job = st
-        .store
-        .create_job(
-            NewJob {
-                kind: JobKind::FileAverage.as_str(),
-                params: serde_json::to_value(params).map_err(|_| AppError::Internal)?,
-                concurrency: params.workers as i64,
-                max_attempts: st.engine.max_attempts,
-                phase: "generate",
-                tasks,
-            },
-            now_millis(),
-        )
-        .await?;
+    let job = enqueue(
+        st,
+        JobKind::FileAverage,
+        &params,
+        params.workers,
+        "generate",
+        tasks,
+    )
+    .await?;
     tracing::info!(job_id = %job.id, files = params.files, entries = params.entries, "job created");
-    st.events.publish("job", &job.id, "created");
-    st.work_ready.notify_waiters();
     Ok(job)
 }
 
 /// Creates a no-op job (a queue benchmark).
 pub async fn create_noop(st: &AppState, params: super::params::NoopParams) -> AppResult<Job> {
     let params = params.validate().map_err(AppError::Invalid)?;
+    let tasks = plan::noop(params.tasks);
+    enqueue(st, JobKind::Noop, &params, params.workers, "run", tasks).await
+}
+
+/// Stores a validated job with its planned tasks and wakes the workers.
+async fn enqueue(
+    st: &AppState,
+    kind: JobKind,
+    params: &impl serde::Serialize,
+    concurrency: u32,
+    phase: &'static str,
+    tasks: Vec<plan::TaskSpec>,
+) -> AppResult<Job> {
     let job = st
         .store
         .create_job(
             NewJob {
-                kind: JobKind::Noop.as_str(),
+                kind: kind.as_str(),
                 params: serde_json::to_value(params).map_err(|_| AppError::Internal)?,
-                concurrency: params.workers as i64,
+                concurrency: concurrency as i64,
                 max_attempts: st.engine.max_attempts,
-                phase: "run",
-                tasks: plan::noop(params.tasks),
+                phase,
+                tasks,
             },
             now_millis(),
         )

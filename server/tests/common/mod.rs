@@ -137,6 +137,16 @@ impl TestApp {
         }
     }
 
+    /// Recomputes a finished job's average in one pass and asserts it matches the result.
+    pub async fn assert_verified(&self, id: &str) -> serde_json::Value {
+        let (status, v) = self
+            .post_json(&format!("/api/v1/jobs/{id}/verify"), serde_json::json!({}))
+            .await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["matches"], true, "{v}");
+        v
+    }
+
     pub async fn create_job(&self, workers: u32, files: u32, entries: u32) -> String {
         let (status, job) = self
             .post_json(
