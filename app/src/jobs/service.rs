@@ -214,7 +214,6 @@ pub async fn claim(st: &AppState, req: &ClaimRequest) -> AppResult<Vec<LeasedTas
     }
     let wait = req.wait_ms.clamp(0, st.engine.max_claim_wait_ms);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
-    st.store.touch_worker(&req.worker_id, now_millis()).await?;
     loop {
         let notified = st.work_ready.notified();
         let tasks = st

@@ -160,7 +160,8 @@ pub trait Store: Send + Sync + 'static {
     async fn phase_outputs(&self, job_id: &str, phase: &str)
     -> StoreResult<Vec<serde_json::Value>>;
 
-    /// Leases up to `max` ready tasks to `worker_id`, never more than a job's concurrency.
+    /// Leases up to `max` ready tasks to `worker_id`, never more than a job's concurrency,
+    /// and records the worker's sign of life; `NotFound` for an unknown worker.
     async fn claim(
         &self,
         worker_id: &str,

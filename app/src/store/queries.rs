@@ -651,6 +651,19 @@ macro_rules! store_impl {
                     return Ok(out);
                 }
                 let mut tx = self.write.begin().await?;
+                // A claim is also the worker's sign of life.
+                let seen = sqlx::query("UPDATE workers SET last_seen_at = $2 WHERE id = $1")
+                    .bind(worker_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                if seen.rows_affected() == 0 {
+                    return Self::abort(
+                        tx,
+                        $crate::store::StoreError::NotFound(format!("worker {worker_id}")),
+                    )
+                    .await;
+                }
                 let jobs = sqlx::query_as::<_, (String, i64, String, String)>(concat!(
                     "SELECT j.id, j.concurrency, j.kind, j.params \
                      FROM jobs j WHERE j.state IN ('queued', 'running') \
