@@ -51,7 +51,8 @@ fmt:
 	cargo fmt --all
 
 ## Figures: start-up, render time, queue throughput, client size
-bench: bootstrap
+bench:
+	@scripts/bootstrap --test
 	cargo leptos build --release
 	scripts/with-postgres scripts/bench
 
