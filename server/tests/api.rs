@@ -219,32 +219,16 @@ async fn worker_api_requires_the_token_when_set() {
     s.api_token = Some("s3cret".into());
     let app = common::spawn_with(s, dir).await;
     let body = json!({"name": "w1"});
-    let r = app
-        .http
-        .post(app.url("/api/v1/workers/register"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    let r = app
-        .http
-        .post(app.url("/api/v1/workers/register"))
-        .bearer_auth("wrong")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    let r = app
-        .http
-        .post(app.url("/api/v1/workers/register"))
-        .bearer_auth("s3cret")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    for (token, want) in [(None, 401), (Some("wrong"), 401), (Some("s3cret"), 201)] {
+        let mut req = app
+            .http
+            .post(app.url("/api/v1/workers/register"))
+            .json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        assert_eq!(req.send().await.unwrap().status(), want, "token {token:?}");
+    }
     app.running.stop().await;
 }
 

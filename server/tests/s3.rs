@@ -91,17 +91,10 @@ async fn job_files_live_in_a_bucket() {
     app.assert_verified(&id).await;
     // Nothing went to the local folder; the bucket holds the inputs and the result.
     assert!(!dir.join("files").exists());
-    let listing = http
-        .get(format!(
-            "{endpoint}/orchard-test?list-type=2&prefix=jobs-here/jobs/{id}/"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(listing.matches("<Key>").count(), 12 + 1, "{listing}");
+    assert_eq!(
+        count_keys(&http, &endpoint, &format!("jobs-here/jobs/{id}/")).await,
+        12 + 1
+    );
     let r = app
         .http
         .get(app.url(&format!("/api/v1/jobs/{id}/result")))
@@ -117,9 +110,20 @@ async fn job_files_live_in_a_bucket() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
+    assert_eq!(
+        count_keys(&http, &endpoint, &format!("jobs-here/jobs/{id}/")).await,
+        0
+    );
+    common::signal(&worker, "-TERM");
+    assert!(common::wait_exit(&mut worker, 15).await.success());
+    app.running.stop().await;
+}
+
+/// How many objects the test bucket holds under `prefix`.
+async fn count_keys(http: &reqwest::Client, endpoint: &str, prefix: &str) -> usize {
     let listing = http
         .get(format!(
-            "{endpoint}/orchard-test?list-type=2&prefix=jobs-here/jobs/{id}/"
+            "{endpoint}/orchard-test?list-type=2&prefix={prefix}"
         ))
         .send()
         .await
@@ -127,10 +131,7 @@ async fn job_files_live_in_a_bucket() {
         .text()
         .await
         .unwrap();
-    assert_eq!(listing.matches("<Key>").count(), 0, "{listing}");
-    common::signal(&worker, "-TERM");
-    assert!(common::wait_exit(&mut worker, 15).await.success());
-    app.running.stop().await;
+    listing.matches("<Key>").count()
 }
 
 #[allow(unsafe_code)]

@@ -60,15 +60,11 @@ async fn a_killed_worker_does_not_lose_the_job() {
     let id = app.create_job(4, 200, 20_000).await;
     let mut a = start_worker(&app.base, "doomed", 4);
     // Let it lease and start some tasks, then kill it without warning.
-    for _ in 0..100 {
-        let (_, d) = app.get_json(&format!("/api/v1/jobs/{id}")).await;
-        if d["counts"]["leased"].as_i64().unwrap_or(0) > 0
+    app.wait_until(&id, 5, |d| {
+        d["counts"]["leased"].as_i64().unwrap_or(0) > 0
             && d["progress"]["done"].as_i64().unwrap_or(0) > 2
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     signal(&a, "-KILL");
     let _ = wait_exit(&mut a, 5).await;
     let mut b = start_worker(&app.base, "rescuer", 4);
@@ -105,13 +101,8 @@ async fn jobs_survive_a_server_restart() {
     let url = common::fresh_database(Db::Sqlite, &dir).await;
     let app = spawn_with(common::settings(url.clone(), &dir, 2), dir.clone()).await;
     let id = app.create_job(2, 150, 20_000).await;
-    for _ in 0..200 {
-        let (_, d) = app.get_json(&format!("/api/v1/jobs/{id}")).await;
-        if d["progress"]["done"].as_i64().unwrap_or(0) > 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    app.wait_until(&id, 5, |d| d["progress"]["done"].as_i64().unwrap_or(0) > 5)
+        .await;
     let (_, before) = app.get_json(&format!("/api/v1/jobs/{id}")).await;
     assert_eq!(before["state"], "running", "{before}");
     app.running.stop().await;
@@ -131,9 +122,7 @@ async fn replicas_share_one_postgres_queue() {
     let a = spawn_with(common::settings(url.clone(), &dir_a, 2), dir_a.clone()).await;
     // Job files must be visible to both replicas: they share the folder, as they would share
     // a network file system or bucket in production.
-    let mut sb = common::settings(url, &dir_a, 2);
-    sb.data_dir = dir_a.clone();
-    let b = spawn_with(sb, dir_a).await;
+    let b = spawn_with(common::settings(url, &dir_a, 2), dir_a).await;
     // A browser on replica B hears about a job created on replica A.
     let mut stream = b.http.get(b.url("/api/v1/events")).send().await.unwrap();
     let id = a.create_job(8, 200, 2_000).await;

@@ -137,6 +137,24 @@ impl TestApp {
         }
     }
 
+    /// Polls a job's detail until `ready` holds, for at most `secs` (then goes on, so the
+    /// test's own assertions say what was wrong).
+    pub async fn wait_until(
+        &self,
+        id: &str,
+        secs: u64,
+        ready: impl Fn(&serde_json::Value) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        while tokio::time::Instant::now() < deadline {
+            let (_, d) = self.get_json(&format!("/api/v1/jobs/{id}")).await;
+            if ready(&d) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Recomputes a finished job's average in one pass and asserts it matches the result.
     pub async fn assert_verified(&self, id: &str) -> serde_json::Value {
         let (status, v) = self
