@@ -35,4 +35,17 @@ impl FromServerFnError for AppError {
     }
 }
 
+impl AppError {
+    /// The HTTP status this error answers with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::Invalid(_) => 400,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Internal => 500,
+            AppError::Unreachable(_) => 502,
+        }
+    }
+}
+
 pub type AppResult<T> = Result<T, AppError>;

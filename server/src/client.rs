@@ -4,7 +4,7 @@
 use app::error::{AppError, AppResult};
 use app::files::{FileError, FileStore, check_key};
 use app::jobs::protocol::{
-    ClaimRequest, CompleteRequest, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
+    BatchReply, ClaimRequest, CompleteBatch, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
     RegisterWorker, Registered,
 };
 use app::jobs::runner::Leases;
@@ -109,9 +109,8 @@ impl Leases for Client {
         self.post(&format!("/tasks/{task_id}/heartbeat"), lease)
             .await
     }
-    async fn complete(&self, task_id: &str, req: &CompleteRequest) -> AppResult<()> {
-        self.post_empty(&format!("/tasks/{task_id}/complete"), req)
-            .await
+    async fn complete_batch(&self, req: &CompleteBatch) -> AppResult<BatchReply> {
+        self.post("/leases/complete", req).await
     }
     async fn fail(&self, task_id: &str, req: &FailRequest) -> AppResult<()> {
         self.post_empty(&format!("/tasks/{task_id}/fail"), req)

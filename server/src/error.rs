@@ -35,13 +35,8 @@ impl ApiError {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        let status = match &e {
-            AppError::Invalid(_) => StatusCode::BAD_REQUEST,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            AppError::Unreachable(_) => StatusCode::BAD_GATEWAY,
-        };
+        let status =
+            StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Self::new(status, e.to_string())
     }
 }

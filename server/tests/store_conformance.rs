@@ -4,7 +4,7 @@ mod common;
 
 use app::jobs::params::{FileAverageParams, FileAverageRequest};
 use app::jobs::plan;
-use app::jobs::protocol::{CompleteRequest, FailRequest, LeaseRef};
+use app::jobs::protocol::{CompleteRequest, CompletedTask, FailRequest, LeaseRef, LeasedTask};
 use app::store::{Backoff, NewJob, NewWorker, Store, StoreError};
 use app::workers::model::{Health, HealthThresholds, WorkerKind};
 use common::Db;
@@ -87,6 +87,7 @@ conformance!(
     retry_and_delete,
     workers_and_health,
     concurrent_claimers_never_exceed_w,
+    batches_fence_each_item_and_claim_within_w,
 );
 
 async fn ping_and_backend(db: Db) {
@@ -120,14 +121,9 @@ async fn claims_respect_job_concurrency(db: Db) {
     let j = s.get_job(&job.id).await.unwrap();
     assert_eq!(j.state.as_str(), "running");
     // Finishing one frees one slot; its map task is now ready too.
-    s.complete(
-        &first[0].task_id,
-        &done(&w, 1, json!({"files": 5})),
-        None,
-        3_000,
-    )
-    .await
-    .unwrap();
+    s.complete(&first[0].task_id, &done(&w, 1, json!({"files": 5})), 3_000)
+        .await
+        .unwrap();
     let next = s.claim(&w, 10, 30_000, 3_000).await.unwrap();
     assert_eq!(next.len(), 1);
 }
@@ -156,7 +152,7 @@ async fn job_runs_to_completion_exactly_once(db: Db) {
             };
             now += 10;
             let c = s
-                .complete(&t.task_id, &done(&w, t.attempt, output), None, now)
+                .complete(&t.task_id, &done(&w, t.attempt, output), now)
                 .await
                 .unwrap();
             if c.job_finished {
@@ -216,15 +212,15 @@ async fn stale_worker_cannot_complete_after_lease_expiry(db: Db) {
         Err(StoreError::Conflict(_))
     ));
     let late = s
-        .complete(&t.task_id, &done(&a, 1, json!({"files": 99})), None, 3_004)
+        .complete(&t.task_id, &done(&a, 1, json!({"files": 99})), 3_004)
         .await;
     assert!(matches!(late, Err(StoreError::Conflict(_))), "{late:?}");
     // b's result is the one that counts.
-    s.complete(&t.task_id, &done(&b, 2, json!({"files": 5})), None, 3_005)
+    s.complete(&t.task_id, &done(&b, 2, json!({"files": 5})), 3_005)
         .await
         .unwrap();
     let again = s
-        .complete(&t.task_id, &done(&b, 2, json!({"files": 5})), None, 3_006)
+        .complete(&t.task_id, &done(&b, 2, json!({"files": 5})), 3_006)
         .await;
     assert!(
         matches!(again, Err(StoreError::Conflict(_))),
@@ -255,7 +251,7 @@ async fn wrong_worker_or_attempt_is_refused(db: Db) {
     assert!(!hb.cancelled);
     for (who, attempt) in [(&b, 1), (&a, 2), (&a, 0)] {
         let r = s
-            .complete(&t.task_id, &done(who, attempt, json!({})), None, 6_000)
+            .complete(&t.task_id, &done(who, attempt, json!({})), 6_000)
             .await;
         assert!(
             matches!(r, Err(StoreError::Conflict(_))),
@@ -263,7 +259,7 @@ async fn wrong_worker_or_attempt_is_refused(db: Db) {
         );
     }
     let missing = s
-        .complete("no-such-task", &done(&a, 1, json!({})), None, 6_000)
+        .complete("no-such-task", &done(&a, 1, json!({})), 6_000)
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound(_))));
 }
@@ -336,8 +332,7 @@ async fn cancel_stops_handing_out_tasks(db: Db) {
             .cancelled
     );
     assert!(matches!(
-        s.complete(&t.task_id, &done(&w, 1, json!({})), None, 2_400)
-            .await,
+        s.complete(&t.task_id, &done(&w, 1, json!({})), 2_400).await,
         Err(StoreError::Conflict(_))
     ));
     s.release(&t.task_id, &lease, 2_500).await.unwrap();
@@ -469,4 +464,117 @@ async fn sqlite_is_configured_for_concurrency() {
         .unwrap();
     assert_eq!(mode, "wal");
     assert!(dir.join("orchard.db").exists());
+}
+
+fn output_for(t: &LeasedTask) -> serde_json::Value {
+    match t.phase.as_str() {
+        "generate" => json!({"files": 5}),
+        "map" => json!({"sum": 10, "count": 2}),
+        _ => {
+            let sum: i64 = t.inputs.iter().map(|i| i["sum"].as_i64().unwrap()).sum();
+            let count: i64 = t.inputs.iter().map(|i| i["count"].as_i64().unwrap()).sum();
+            json!({"sum": sum, "count": count})
+        }
+    }
+}
+
+fn item(t: &LeasedTask, attempt: i64) -> CompletedTask {
+    CompletedTask {
+        task_id: t.task_id.clone(),
+        attempt,
+        output: output_for(t),
+        run_ms: Some(3),
+    }
+}
+
+async fn leased(s: &dyn Store, job_id: &str) -> i64 {
+    s.job_detail(job_id).await.unwrap().counts.leased
+}
+
+async fn batches_fence_each_item_and_claim_within_w(db: Db) {
+    let s = store(db).await;
+    let w = worker(&*s, "w").await;
+    let job = s.create_job(new_job(100, 5, 8, 3), 1_000).await.unwrap();
+    let first = s.claim(&w, 8, 30_000, 2_000).await.unwrap();
+    assert_eq!(first.len(), 8);
+    // Seven good items, one under a wrong attempt, one unknown task, one listed twice.
+    let mut items: Vec<CompletedTask> = first[..7].iter().map(|t| item(t, t.attempt)).collect();
+    items.push(item(&first[7], first[7].attempt + 1));
+    items.push(CompletedTask {
+        task_id: "no-such-task".into(),
+        ..item(&first[0], 1)
+    });
+    items.push(item(&first[0], first[0].attempt));
+    let out = s
+        .complete_batch(&w, &items, 8, 30_000, 2_100)
+        .await
+        .unwrap();
+    assert_eq!(out.completed.len(), items.len());
+    assert!(
+        out.completed[..7].iter().all(|r| r.is_ok()),
+        "{:?}",
+        out.completed
+    );
+    assert!(matches!(out.completed[7], Err(StoreError::Conflict(_))));
+    assert!(matches!(out.completed[8], Err(StoreError::NotFound(_))));
+    assert!(matches!(out.completed[9], Err(StoreError::Conflict(_))));
+    // The refused task is still leased, so the claim riding along took 7, not 8.
+    assert_eq!(out.claimed.len(), 7);
+    assert_eq!(leased(&*s, &job.id).await, 8);
+    assert_eq!(s.get_job(&job.id).await.unwrap().progress.done, 7);
+
+    // Batches alone drive the job to its exact result; W is never exceeded.
+    let mut held: Vec<LeasedTask> = out.claimed;
+    held.push(first[7].clone());
+    let mut now = 2_200;
+    let mut finished = 0;
+    let mut maps = 0;
+    while !held.is_empty() {
+        maps += held.iter().filter(|t| t.phase == "map").count() as i64;
+        now += 10;
+        let items: Vec<CompletedTask> = held.iter().map(|t| item(t, t.attempt)).collect();
+        let out = s.complete_batch(&w, &items, 8, 30_000, now).await.unwrap();
+        for (r, t) in out.completed.iter().zip(&held) {
+            let c = r.as_ref().expect("held lease accepted");
+            assert_eq!(c.duration_ms, 3);
+            if c.job_finished {
+                assert!(t.is_root);
+                finished += 1;
+            }
+        }
+        assert!(leased(&*s, &job.id).await <= 8);
+        held = out.claimed;
+    }
+    assert_eq!(finished, 1);
+    let j = s.get_job(&job.id).await.unwrap();
+    assert_eq!(j.state.as_str(), "succeeded");
+    assert_eq!(j.progress.done, j.progress.total);
+    assert!(maps > 0);
+    assert_eq!(
+        j.result.unwrap(),
+        json!({"sum": 10 * maps, "count": 2 * maps})
+    );
+
+    // A cancelled job refuses every item of a batch and hands out nothing.
+    let job = s.create_job(new_job(10, 5, 4, 3), now).await.unwrap();
+    let t = s.claim(&w, 4, 30_000, now + 1).await.unwrap();
+    s.cancel_job(&job.id, now + 2).await.unwrap();
+    let items: Vec<CompletedTask> = t.iter().map(|t| item(t, t.attempt)).collect();
+    let out = s
+        .complete_batch(&w, &items, 4, 30_000, now + 3)
+        .await
+        .unwrap();
+    assert!(
+        out.completed
+            .iter()
+            .all(|r| matches!(r, Err(StoreError::Conflict(_))))
+    );
+    assert!(out.claimed.is_empty());
+    // An unknown worker's batch is refused item by item and claims nothing.
+    let out = s
+        .complete_batch("ghost", &items, 4, 30_000, now + 4)
+        .await
+        .unwrap();
+    assert!(out.completed.iter().all(|r| r.is_err()));
+    assert!(out.claimed.is_empty());
 }

@@ -89,3 +89,43 @@ pub struct FailRequest {
 fn yes() -> bool {
     true
 }
+
+/// One finished task in a batch of completions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompletedTask {
+    pub task_id: String,
+    pub attempt: i64,
+    pub output: serde_json::Value,
+    /// How long the worker ran the task, for metrics; the lease's age when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_ms: Option<i64>,
+}
+
+/// Several completions of one worker at once, and optionally a claim for more work in the
+/// same round trip (`claim` tasks at most, no waiting).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CompleteBatch {
+    pub worker_id: String,
+    pub items: Vec<CompletedTask>,
+    #[serde(default)]
+    pub claim: i64,
+}
+
+/// How one item of a batch fared: accepted, or refused with the status and error the single
+/// call would have answered (409 for a lease no longer held, 404 for an unknown task).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemOutcome {
+    pub task_id: String,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The answer to a batch: one outcome per item, in order, and the newly leased tasks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BatchReply {
+    pub results: Vec<ItemOutcome>,
+    pub tasks: Vec<LeasedTask>,
+}

@@ -1,26 +1,32 @@
 //! The worker loop: claim, run with heartbeats, complete or fail. In-process workers and
 //! remote `orchard worker` processes both run it; they differ only in their `Leases`
 //! (direct calls vs. REST) and their file store.
+//!
+//! A worker keeps a small local queue of leased tasks. A claimer fills it (long-polling when
+//! there is nothing to do), `slots` runners take tasks from it, and a reporter sends finished
+//! tasks back in batches, asking for more work in the same round trip. How far ahead it
+//! claims follows how long tasks take, so a queued task starts well within its lease.
 
 use super::exec::{self, ExecError};
 use super::protocol::{
-    ClaimRequest, CompleteRequest, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
+    BatchReply, ClaimRequest, CompleteBatch, CompletedTask, FailRequest, HeartbeatReply, LeaseRef,
+    LeasedTask,
 };
-use super::service;
+use super::service::{self, MAX_BATCH};
 use crate::error::{AppError, AppResult};
 use crate::files::FileStore;
 use crate::state::AppState;
 use async_trait::async_trait;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::watch;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc, watch};
 
 /// The lease protocol as a worker sees it.
 #[async_trait]
 pub trait Leases: Send + Sync + 'static {
     async fn claim(&self, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>>;
     async fn heartbeat(&self, task_id: &str, lease: &LeaseRef) -> AppResult<HeartbeatReply>;
-    async fn complete(&self, task_id: &str, req: &CompleteRequest) -> AppResult<()>;
+    async fn complete_batch(&self, req: &CompleteBatch) -> AppResult<BatchReply>;
     async fn fail(&self, task_id: &str, req: &FailRequest) -> AppResult<()>;
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()>;
 }
@@ -36,8 +42,8 @@ impl Leases for LocalLeases {
     async fn heartbeat(&self, task_id: &str, lease: &LeaseRef) -> AppResult<HeartbeatReply> {
         service::heartbeat(&self.0, task_id, lease).await
     }
-    async fn complete(&self, task_id: &str, req: &CompleteRequest) -> AppResult<()> {
-        service::complete(&self.0, task_id, req).await
+    async fn complete_batch(&self, req: &CompleteBatch) -> AppResult<BatchReply> {
+        service::complete_batch(&self.0, req).await
     }
     async fn fail(&self, task_id: &str, req: &FailRequest) -> AppResult<()> {
         service::fail(&self.0, task_id, req).await
@@ -59,63 +65,319 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
 }
 
-/// Runs `slots` task loops until `shutdown` turns true; then finishes or releases what runs.
+/// How a task run ended, for the reporter to tell the queue.
+enum Outcome {
+    Done(CompletedTask),
+    Failed(String, FailRequest),
+    Release(String, LeaseRef),
+    /// The lease was lost; nothing to report.
+    Dropped,
+}
+
+/// One worker's bookkeeping, shared by its claimer, runners and reporter.
+struct Pool {
+    cfg: WorkerConfig,
+    counts: Mutex<Counts>,
+    /// Woken when tasks finish, so the claimer can ask for more.
+    room: Notify,
+}
+
+struct Counts {
+    /// Tasks held: queued, running, being reported, or reserved by a claim in flight.
+    inflight: usize,
+    /// Moving average of how long a task runs, in milliseconds (`None` until one ran).
+    avg_ms: Option<f64>,
+}
+
+impl Pool {
+    /// How many tasks to hold: one per slot, plus as many queued as will start within a
+    /// quarter of a lease at the pace tasks have been running.
+    fn target(&self, c: &Counts) -> usize {
+        let slots = self.cfg.slots.max(1);
+        let ahead = match c.avg_ms {
+            Some(ms) => {
+                let budget = self.cfg.lease_ms as f64 / 4.0;
+                (budget / ms.max(0.001) * slots as f64).min(MAX_BATCH as f64) as usize
+            }
+            None => 0,
+        };
+        slots + ahead
+    }
+
+    /// Lets go of `finished` tasks and reserves room for new ones (at most one batch).
+    fn reserve(&self, finished: usize) -> usize {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        c.inflight = c.inflight.saturating_sub(finished);
+        let room = self
+            .target(&c)
+            .saturating_sub(c.inflight)
+            .min(MAX_BATCH as usize);
+        c.inflight += room;
+        room
+    }
+
+    /// Gives back reserved or finished places.
+    fn release(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        c.inflight = c.inflight.saturating_sub(n);
+        drop(c);
+        self.room.notify_one();
+    }
+
+    fn ran_for(&self, d: Duration) {
+        let ms = d.as_secs_f64() * 1000.0;
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        c.avg_ms = Some(match c.avg_ms {
+            Some(avg) => avg * 0.9 + ms * 0.1,
+            None => ms,
+        });
+    }
+}
+
+type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<LeasedTask>>>;
+
+/// Runs `slots` task runners until `shutdown` turns true; then finishes or releases what
+/// it holds.
 pub async fn run_worker(
     leases: Arc<dyn Leases>,
     files: Arc<dyn FileStore>,
     cfg: WorkerConfig,
     shutdown: watch::Receiver<bool>,
 ) {
-    let mut handles = Vec::new();
-    for slot in 0..cfg.slots {
-        let (leases, files, cfg, shutdown) =
-            (leases.clone(), files.clone(), cfg.clone(), shutdown.clone());
-        handles.push(tokio::spawn(async move {
-            slot_loop(slot, leases, files, cfg, shutdown).await
-        }));
+    let pool = Arc::new(Pool {
+        cfg: cfg.clone(),
+        counts: Mutex::new(Counts {
+            inflight: 0,
+            avg_ms: None,
+        }),
+        room: Notify::new(),
+    });
+    let (queue_tx, queue_rx) = mpsc::unbounded_channel::<LeasedTask>();
+    let queue: Queue = Arc::new(tokio::sync::Mutex::new(queue_rx));
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<Outcome>();
+
+    let claimer = tokio::spawn(claimer(
+        leases.clone(),
+        pool.clone(),
+        queue_tx.clone(),
+        shutdown.clone(),
+    ));
+    let reporter = tokio::spawn(reporter(
+        leases.clone(),
+        pool.clone(),
+        queue_tx,
+        out_rx,
+        shutdown.clone(),
+    ));
+    let mut runners = Vec::new();
+    for _ in 0..cfg.slots {
+        let (leases, files, pool, queue, out, shutdown) = (
+            leases.clone(),
+            files.clone(),
+            pool.clone(),
+            queue.clone(),
+            out_tx.clone(),
+            shutdown.clone(),
+        );
+        runners.push(tokio::spawn(runner(
+            leases, files, pool, queue, out, shutdown,
+        )));
     }
-    for h in handles {
-        let _ = h.await;
+    drop(out_tx);
+    let _ = claimer.await;
+    for r in runners {
+        let _ = r.await;
+    }
+    // Every runner has gone, so the reporter sends what is left and stops.
+    let _ = reporter.await;
+    // Tasks claimed but never started go back to the queue at once.
+    let mut rx = queue.lock().await;
+    rx.close();
+    while let Some(task) = rx.recv().await {
+        let lease = LeaseRef {
+            worker_id: cfg.worker_id.clone(),
+            attempt: task.attempt,
+        };
+        if let Err(e) = leases.release(&task.task_id, &lease).await {
+            tracing::warn!(task_id = %task.task_id, error = %e, "queued task not released");
+        }
     }
 }
 
-async fn slot_loop(
-    slot: usize,
+/// Keeps the local queue supplied, long-polling the queue when there is nothing to do.
+async fn claimer(
     leases: Arc<dyn Leases>,
-    files: Arc<dyn FileStore>,
-    cfg: WorkerConfig,
+    pool: Arc<Pool>,
+    queue: mpsc::UnboundedSender<LeasedTask>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut failures = 0u32;
     while !*shutdown.borrow() {
+        let room_freed = pool.room.notified();
+        tokio::pin!(room_freed);
+        room_freed.as_mut().enable();
+        let want = pool.reserve(0);
+        if want == 0 {
+            tokio::select! {
+                _ = room_freed => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
         let req = ClaimRequest {
-            worker_id: cfg.worker_id.clone(),
-            max: 1,
-            wait_ms: cfg.claim_wait_ms,
+            worker_id: pool.cfg.worker_id.clone(),
+            max: want as i64,
+            wait_ms: pool.cfg.claim_wait_ms,
         };
         let claimed = tokio::select! {
             r = leases.claim(&req) => r,
-            _ = shutdown.changed() => break,
+            _ = shutdown.changed() => {
+                pool.release(want);
+                break;
+            }
         };
-        let tasks = match claimed {
-            Ok(t) => {
+        match claimed {
+            Ok(tasks) => {
                 failures = 0;
-                t
+                pool.release(want.saturating_sub(tasks.len()));
+                for t in tasks {
+                    let _ = queue.send(t);
+                }
             }
             Err(e) => {
+                pool.release(want);
                 // The server may be restarting: back off and try again, never give up.
                 failures = (failures + 1).min(6);
                 let delay = Duration::from_millis(250 << failures);
-                tracing::warn!(slot, error = %e, retry_in_ms = delay.as_millis() as u64, "claim failed");
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "claim failed");
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = shutdown.changed() => break,
                 }
-                continue;
+            }
+        }
+    }
+}
+
+/// Takes tasks from the local queue and runs them one at a time.
+async fn runner(
+    leases: Arc<dyn Leases>,
+    files: Arc<dyn FileStore>,
+    pool: Arc<Pool>,
+    queue: Queue,
+    out: mpsc::UnboundedSender<Outcome>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let next = {
+            let mut rx = queue.lock().await;
+            tokio::select! {
+                t = rx.recv() => t,
+                _ = shutdown.changed() => None,
             }
         };
-        for task in tasks {
-            run_one(&*leases, &*files, &cfg, task, shutdown.clone()).await;
+        let Some(task) = next else { break };
+        let started = Instant::now();
+        let outcome = run_one(&*leases, &*files, &pool.cfg, task, shutdown.clone()).await;
+        pool.ran_for(started.elapsed());
+        if out.send(outcome).is_err() {
+            break;
+        }
+    }
+}
+
+/// Sends outcomes back: completions in batches (with a claim for more work riding along),
+/// failures and releases one by one.
+async fn reporter(
+    leases: Arc<dyn Leases>,
+    pool: Arc<Pool>,
+    queue: mpsc::UnboundedSender<LeasedTask>,
+    mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+    shutdown: watch::Receiver<bool>,
+) {
+    while let Some(first) = outcomes.recv().await {
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(outcome) = next {
+            match outcome {
+                Outcome::Done(item) => batch.push(item),
+                Outcome::Failed(id, req) => {
+                    if let Err(e) = leases.fail(&id, &req).await {
+                        tracing::warn!(task_id = %id, error = %e, "failure not recorded");
+                    }
+                    pool.release(1);
+                }
+                Outcome::Release(id, lease) => {
+                    if let Err(e) = leases.release(&id, &lease).await {
+                        tracing::warn!(task_id = %id, error = %e, "release not recorded");
+                    }
+                    pool.release(1);
+                }
+                Outcome::Dropped => pool.release(1),
+            }
+            if batch.len() >= MAX_BATCH as usize {
+                break;
+            }
+            next = outcomes.try_recv().ok();
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let finished = batch.len();
+        let claim = if *shutdown.borrow() {
+            pool.release(finished);
+            0
+        } else {
+            pool.reserve(finished)
+        };
+        let req = CompleteBatch {
+            worker_id: pool.cfg.worker_id.clone(),
+            items: batch,
+            claim: claim as i64,
+        };
+        match send_batch(&*leases, &req, pool.cfg.lease_ms).await {
+            Some(reply) => {
+                for r in reply.results.iter().filter(|r| !r.ok) {
+                    // Another worker took over after this lease expired: correct, nothing to do.
+                    tracing::warn!(task_id = %r.task_id, error = ?r.error, "completion refused");
+                }
+                pool.release(claim.saturating_sub(reply.tasks.len()));
+                for t in reply.tasks {
+                    let _ = queue.send(t);
+                }
+            }
+            None => pool.release(claim),
+        }
+    }
+}
+
+/// Sends a batch, retrying while the server is unreachable for as long as the leases could
+/// still be valid; `None` when it could not be delivered (the leases then expire and the
+/// tasks run again elsewhere).
+async fn send_batch(leases: &dyn Leases, req: &CompleteBatch, lease_ms: i64) -> Option<BatchReply> {
+    let give_up = Instant::now() + Duration::from_millis(lease_ms.max(0) as u64);
+    let mut failures = 0u32;
+    loop {
+        match leases.complete_batch(req).await {
+            Ok(reply) => return Some(reply),
+            Err(e @ (AppError::Unreachable(_) | AppError::Internal))
+                if Instant::now() < give_up =>
+            {
+                failures = (failures + 1).min(6);
+                let delay = Duration::from_millis(100 << failures);
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "completions not sent");
+                tokio::time::sleep(delay).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, tasks = req.items.len(), "completions not recorded");
+                return None;
+            }
         }
     }
 }
@@ -126,18 +388,19 @@ enum Stop {
     Shutdown,
 }
 
-/// Runs one task while heartbeating its lease; reports the outcome under that lease.
+/// Runs one task while heartbeating its lease; says how it ended.
 async fn run_one(
     leases: &dyn Leases,
     files: &dyn FileStore,
     cfg: &WorkerConfig,
     task: LeasedTask,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> Outcome {
     let lease = LeaseRef {
         worker_id: cfg.worker_id.clone(),
         attempt: task.attempt,
     };
+    let started = Instant::now();
     let beat_every = Duration::from_millis((cfg.lease_ms / 3).max(100) as u64);
     let work = exec::run(&task, files);
     tokio::pin!(work);
@@ -165,33 +428,26 @@ async fn run_one(
             _ = grace => break Err(Stop::Shutdown),
         }
     };
-    let report = match outcome {
-        Ok(Ok(output)) => {
-            let req = CompleteRequest {
-                worker_id: cfg.worker_id.clone(),
-                attempt: task.attempt,
-                output,
-            };
-            leases.complete(&task.task_id, &req).await
-        }
-        Ok(Err(e)) => {
-            let req = FailRequest {
+    match outcome {
+        Ok(Ok(output)) => Outcome::Done(CompletedTask {
+            task_id: task.task_id.clone(),
+            attempt: task.attempt,
+            output,
+            run_ms: Some(started.elapsed().as_millis() as i64),
+        }),
+        Ok(Err(e)) => Outcome::Failed(
+            task.task_id.clone(),
+            FailRequest {
                 worker_id: cfg.worker_id.clone(),
                 attempt: task.attempt,
                 error: e.to_string(),
                 retryable: matches!(e, ExecError::Retryable(_)),
-            };
-            leases.fail(&task.task_id, &req).await
-        }
-        Err(Stop::Cancelled) | Err(Stop::Shutdown) => leases.release(&task.task_id, &lease).await,
+            },
+        ),
+        Err(Stop::Cancelled) | Err(Stop::Shutdown) => Outcome::Release(task.task_id.clone(), lease),
         Err(Stop::LeaseLost(m)) => {
             tracing::warn!(task_id = %task.task_id, reason = %m, "lease lost; result dropped");
-            Ok(())
+            Outcome::Dropped
         }
-    };
-    if let Err(e) = report {
-        // A 409 here means another worker took over after our lease expired: correct, and
-        // nothing to do. Anything else leaves the lease to expire and be reaped.
-        tracing::warn!(task_id = %task.task_id, error = %e, "task outcome not recorded");
     }
 }

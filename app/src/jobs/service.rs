@@ -6,8 +6,8 @@ use super::model::{Job, JobDetail, JobKind, Verification};
 use super::params::{FileAverageParams, FileAverageRequest};
 use super::plan;
 use super::protocol::{
-    ClaimRequest, CompleteRequest, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
-    RegisterWorker, Registered,
+    BatchReply, ClaimRequest, CompleteBatch, CompleteRequest, FailRequest, HeartbeatReply,
+    ItemOutcome, LeaseRef, LeasedTask, RegisterWorker, Registered,
 };
 use crate::error::{AppError, AppResult};
 use crate::now_millis;
@@ -206,11 +206,16 @@ pub async fn stop_worker(st: &AppState, id: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Most tasks one claim asks for, and most completions one batch carries.
+pub const MAX_BATCH: i64 = 256;
+
 /// Leases up to `max` tasks, waiting (without polling the database in a tight loop) up to
 /// `wait_ms` for one to become ready.
 pub async fn claim(st: &AppState, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> {
-    if !(1..=64).contains(&req.max) {
-        return Err(AppError::Invalid("max must be between 1 and 64".into()));
+    if !(1..=MAX_BATCH).contains(&req.max) {
+        return Err(AppError::Invalid(format!(
+            "max must be between 1 and {MAX_BATCH}"
+        )));
     }
     let wait = req.wait_ms.clamp(0, st.engine.max_claim_wait_ms);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
@@ -221,11 +226,7 @@ pub async fn claim(st: &AppState, req: &ClaimRequest) -> AppResult<Vec<LeasedTas
             .claim(&req.worker_id, req.max, st.engine.lease_ms, now_millis())
             .await?;
         if !tasks.is_empty() {
-            let mut jobs: Vec<&str> = tasks.iter().map(|t| t.job_id.as_str()).collect();
-            jobs.dedup();
-            for j in jobs {
-                st.events.publish("job", j, "progress");
-            }
+            announce(st, tasks.iter().map(|t| (t.job_id.as_str(), false)));
             return Ok(tasks);
         }
         let now = tokio::time::Instant::now();
@@ -251,23 +252,96 @@ pub async fn heartbeat(
 }
 
 pub async fn complete(st: &AppState, task_id: &str, req: &CompleteRequest) -> AppResult<()> {
-    let done = st.store.complete(task_id, req, None, now_millis()).await?;
+    let done = st.store.complete(task_id, req, now_millis()).await?;
     st.observer
         .task_completed(&done.phase, done.duration_ms as f64 / 1000.0);
-    if done.job_finished {
-        tracing::info!(job_id = %done.job_id, "job succeeded");
-    }
-    st.events.publish(
-        "job",
-        &done.job_id,
-        if done.job_finished {
-            "updated"
-        } else {
-            "progress"
-        },
-    );
+    announce(st, [(done.job_id.as_str(), done.job_finished)]);
     st.work_ready.notify_waiters();
     Ok(())
+}
+
+/// Records a batch of completions (each item fenced on its own) and leases up to
+/// `req.claim` more tasks in the same transaction.
+pub async fn complete_batch(st: &AppState, req: &CompleteBatch) -> AppResult<BatchReply> {
+    if req.items.len() > MAX_BATCH as usize {
+        return Err(AppError::Invalid(format!(
+            "a batch carries at most {MAX_BATCH} completions"
+        )));
+    }
+    if !(0..=MAX_BATCH).contains(&req.claim) {
+        return Err(AppError::Invalid(format!(
+            "claim must be between 0 and {MAX_BATCH}"
+        )));
+    }
+    let out = st
+        .store
+        .complete_batch(
+            &req.worker_id,
+            &req.items,
+            req.claim,
+            st.engine.lease_ms,
+            now_millis(),
+        )
+        .await?;
+    let mut touched = Vec::new();
+    let mut accepted = false;
+    let results = req
+        .items
+        .iter()
+        .zip(out.completed)
+        .map(|(item, r)| match r {
+            Ok(done) => {
+                accepted = true;
+                st.observer
+                    .task_completed(&done.phase, done.duration_ms as f64 / 1000.0);
+                touched.push((done.job_id, done.job_finished));
+                ItemOutcome {
+                    task_id: item.task_id.clone(),
+                    ok: true,
+                    status: None,
+                    error: None,
+                }
+            }
+            Err(e) => {
+                let e = AppError::from(e);
+                ItemOutcome {
+                    task_id: item.task_id.clone(),
+                    ok: false,
+                    status: Some(e.status_code()),
+                    error: Some(e.to_string()),
+                }
+            }
+        })
+        .collect();
+    announce(
+        st,
+        touched
+            .iter()
+            .map(|(j, f)| (j.as_str(), *f))
+            .chain(out.claimed.iter().map(|t| (t.job_id.as_str(), false))),
+    );
+    if accepted {
+        st.work_ready.notify_waiters();
+    }
+    Ok(BatchReply {
+        results,
+        tasks: out.claimed,
+    })
+}
+
+/// One change event per job touched: "updated" when it finished, else "progress".
+fn announce<'a>(st: &AppState, jobs: impl IntoIterator<Item = (&'a str, bool)>) {
+    let mut seen = std::collections::BTreeMap::<&str, bool>::new();
+    for (job, finished) in jobs {
+        *seen.entry(job).or_default() |= finished;
+    }
+    for (job, finished) in seen {
+        if finished {
+            tracing::info!(job_id = %job, "job succeeded");
+        }
+        st.events
+            .publish("job", job, if finished { "updated" } else { "progress" });
+    }
 }
 
 pub async fn fail(st: &AppState, task_id: &str, req: &FailRequest) -> AppResult<()> {

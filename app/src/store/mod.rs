@@ -15,7 +15,9 @@ pub use sqlite::SqliteStore;
 use crate::Millis;
 use crate::jobs::model::{Job, JobDetail};
 use crate::jobs::plan::TaskSpec;
-use crate::jobs::protocol::{CompleteRequest, FailRequest, HeartbeatReply, LeaseRef, LeasedTask};
+use crate::jobs::protocol::{
+    CompleteRequest, CompletedTask, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
+};
 use crate::overview::model::Overview;
 use crate::workers::model::{HealthThresholds, Worker, WorkerKind};
 use async_trait::async_trait;
@@ -67,6 +69,14 @@ pub struct Completion {
     pub duration_ms: i64,
     /// The job finished with this completion (its root task is done).
     pub job_finished: bool,
+}
+
+/// What a batch of completions did: one answer per item, in order, and the tasks leased
+/// in the same transaction.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    pub completed: Vec<StoreResult<Completion>>,
+    pub claimed: Vec<LeasedTask>,
 }
 
 /// What a failure report changed.
@@ -182,9 +192,19 @@ pub trait Store: Send + Sync + 'static {
         &self,
         task_id: &str,
         req: &CompleteRequest,
-        job_result: Option<serde_json::Value>,
         now: Millis,
     ) -> StoreResult<Completion>;
+    /// Completes several of one worker's tasks in one transaction — each item fenced on its
+    /// own, so a stale one is refused without touching the others — then leases up to
+    /// `claim` more tasks to the same worker.
+    async fn complete_batch(
+        &self,
+        worker_id: &str,
+        items: &[CompletedTask],
+        claim: i64,
+        lease_ms: i64,
+        now: Millis,
+    ) -> StoreResult<BatchOutcome>;
     async fn fail(
         &self,
         task_id: &str,

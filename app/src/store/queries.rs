@@ -119,6 +119,307 @@ macro_rules! store_impl {
                 Ok((phase, seq))
             }
 
+            /// Records a worker's sign of life; false for an unknown worker.
+            async fn touch_worker_tx(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                worker_id: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<bool> {
+                let seen = sqlx::query("UPDATE workers SET last_seen_at = $2 WHERE id = $1")
+                    .bind(worker_id)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(seen.rows_affected() > 0)
+            }
+
+            /// Leases up to `max` ready tasks to `worker_id` inside `tx`: jobs oldest first,
+            /// tasks in plan order, never more than a job's concurrency at once.
+            async fn claim_tx(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                worker_id: &str,
+                max: i64,
+                lease_ms: i64,
+                now: i64,
+            ) -> $crate::store::StoreResult<Vec<$crate::jobs::protocol::LeasedTask>> {
+                let mut out = Vec::new();
+                let jobs = sqlx::query_as::<_, (String, i64, String, String)>(concat!(
+                    "SELECT j.id, j.concurrency, j.kind, j.params \
+                     FROM jobs j WHERE j.state IN ('queued', 'running') \
+                       AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
+                          AND t.state = 'ready' AND t.run_after <= $1) \
+                     ORDER BY j.created_at, j.id LIMIT 64",
+                    $skip
+                ))
+                .bind(now)
+                .fetch_all(&mut **tx)
+                .await?;
+                for (job_id, concurrency, kind, params) in jobs {
+                    let want = max - out.len() as i64;
+                    if want <= 0 {
+                        break;
+                    }
+                    // Counted after the job row is locked, in a statement of its own: on
+                    // Postgres a count taken with the locking query could predate a claim
+                    // that committed while this one waited for its snapshot.
+                    let leased = sqlx::query_scalar::<_, i64>(
+                        "SELECT COUNT(*) FROM job_tasks WHERE job_id = $1 AND state = 'leased'",
+                    )
+                    .bind(&job_id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                    let take = want.min(concurrency - leased);
+                    if take <= 0 {
+                        continue;
+                    }
+                    let mut rows = sqlx::query_as::<_, $crate::store::rows::LeasedRow>(
+                        "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
+                         lease_owner = $2, lease_expires_at = $3, started_at = $4 \
+                         WHERE id IN (SELECT id FROM job_tasks WHERE job_id = $1 \
+                           AND state = 'ready' AND run_after <= $4 ORDER BY seq LIMIT $5) \
+                         RETURNING id, job_id, phase, payload, parent_id, attempt, \
+                         lease_expires_at, seq",
+                    )
+                    .bind(&job_id)
+                    .bind(worker_id)
+                    .bind(now + lease_ms)
+                    .bind(now)
+                    .bind(take)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    rows.sort_by_key(|r| r.seq);
+                    let mut inputs = Self::inputs_tx(tx, rows.iter().map(|r| r.id.as_str())).await?;
+                    // The job runs now, and its phase is the furthest one it has reached.
+                    let furthest = rows
+                        .iter()
+                        .max_by_key(|r| phase_rank(&r.phase))
+                        .map(|r| r.phase.clone())
+                        .unwrap_or_default();
+                    sqlx::query(
+                        "UPDATE jobs SET state = 'running', \
+                         started_at = COALESCE(started_at, $2), \
+                         phase = CASE WHEN (CASE phase WHEN 'generate' THEN 0 WHEN 'map' THEN 1 \
+                           WHEN 'reduce' THEN 2 ELSE 3 END) < $3 THEN $4 ELSE phase END \
+                         WHERE id = $1",
+                    )
+                    .bind(&job_id)
+                    .bind(now)
+                    .bind(phase_rank(&furthest))
+                    .bind(&furthest)
+                    .execute(&mut **tx)
+                    .await?;
+                    let params = $crate::store::rows::parse_json(&params, "job params")?;
+                    for row in rows {
+                        out.push($crate::jobs::protocol::LeasedTask {
+                            inputs: inputs.remove(&row.id).unwrap_or_default(),
+                            job_kind: kind.clone(),
+                            job_params: params.clone(),
+                            payload: $crate::store::rows::parse_json(&row.payload, "task payload")?,
+                            is_root: row.parent_id.is_none(),
+                            attempt: row.attempt,
+                            lease_expires_at: row.lease_expires_at.unwrap_or(now + lease_ms),
+                            task_id: row.id,
+                            job_id: row.job_id,
+                            phase: row.phase,
+                        });
+                    }
+                }
+                Ok(out)
+            }
+
+            /// The outputs of the tasks feeding each of `ids`, in their order.
+            async fn inputs_tx<'a>(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                ids: impl Iterator<Item = &'a str>,
+            ) -> $crate::store::StoreResult<
+                std::collections::HashMap<String, Vec<serde_json::Value>>,
+            > {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT parent_id, output FROM job_tasks WHERE parent_id IN (",
+                );
+                let mut list = qb.separated(", ");
+                for id in ids {
+                    list.push_bind(id.to_string());
+                }
+                qb.push(") ORDER BY parent_id, seq");
+                let rows = qb
+                    .build_query_as::<(String, Option<String>)>()
+                    .fetch_all(&mut **tx)
+                    .await?;
+                let mut map = std::collections::HashMap::<String, Vec<serde_json::Value>>::new();
+                for (parent, output) in rows {
+                    let v = match output {
+                        Some(s) => $crate::store::rows::parse_json(&s, "task output")?,
+                        None => serde_json::Value::Null,
+                    };
+                    map.entry(parent).or_default().push(v);
+                }
+                Ok(map)
+            }
+
+            /// Records completions of `worker_id`'s tasks inside `tx`. Each item is fenced on
+            /// its own: one whose lease the worker no longer holds is refused with the reason
+            /// and changes nothing, while the others go through.
+            async fn complete_tx(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                worker_id: &str,
+                items: &[$crate::jobs::protocol::CompletedTask],
+                now: i64,
+            ) -> $crate::store::StoreResult<
+                Vec<$crate::store::StoreResult<$crate::store::Completion>>,
+            > {
+                use $crate::store::StoreError;
+                let mut results: Vec<Option<$crate::store::StoreResult<$crate::store::Completion>>> =
+                    items.iter().map(|_| None).collect();
+                if items.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, job_id FROM job_tasks WHERE id IN (",
+                );
+                let mut list = qb.separated(", ");
+                for it in items {
+                    list.push_bind(it.task_id.clone());
+                }
+                qb.push(")");
+                let owners: std::collections::HashMap<String, String> = qb
+                    .build_query_as::<(String, String)>()
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let mut by_job = std::collections::BTreeMap::<String, Vec<usize>>::new();
+                for (i, it) in items.iter().enumerate() {
+                    match owners.get(&it.task_id) {
+                        Some(job) => by_job.entry(job.clone()).or_default().push(i),
+                        None => {
+                            results[i] = Some(Err(StoreError::NotFound(format!("task {}", it.task_id))))
+                        }
+                    }
+                }
+                // Jobs in id order: the lock order every batch follows.
+                for (job_id, idx) in by_job {
+                    let (job_state, _) = Self::lock_job(tx, &job_id).await?;
+                    if !is_active(&job_state) {
+                        for i in idx {
+                            results[i] = Some(Err(StoreError::Conflict(format!(
+                                "job {job_id} is {job_state}; its tasks no longer accept results"
+                            ))));
+                        }
+                        continue;
+                    }
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("WITH v (tid, out, att) AS (VALUES ");
+                    for (n, &i) in idx.iter().enumerate() {
+                        qb.push(if n == 0 { "(" } else { ", (" });
+                        qb.push_bind(items[i].task_id.clone());
+                        qb.push(", ");
+                        qb.push_bind(items[i].output.to_string());
+                        qb.push(", ");
+                        qb.push_bind(items[i].attempt);
+                        qb.push(")");
+                    }
+                    qb.push(
+                        ") UPDATE job_tasks SET state = 'done', output = v.out, \
+                         lease_owner = NULL, lease_expires_at = NULL, finished_at = ",
+                    );
+                    qb.push_bind(now);
+                    qb.push(", worker_id = ");
+                    qb.push_bind(worker_id.to_string());
+                    qb.push(
+                        " FROM v WHERE job_tasks.id = v.tid AND job_tasks.state = 'leased' \
+                         AND job_tasks.attempt = v.att AND job_tasks.lease_owner = ",
+                    );
+                    qb.push_bind(worker_id.to_string());
+                    qb.push(" RETURNING id, parent_id, phase, started_at");
+                    let done = qb
+                        .build_query_as::<(String, Option<String>, String, Option<i64>)>()
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    let mut parents = std::collections::BTreeMap::<String, i64>::new();
+                    let mut root = None;
+                    for (id, parent, phase, started_at) in &done {
+                        let Some(&i) = idx
+                            .iter()
+                            .find(|&&i| items[i].task_id == *id && results[i].is_none())
+                        else {
+                            continue;
+                        };
+                        results[i] = Some(Ok($crate::store::Completion {
+                            job_id: job_id.clone(),
+                            phase: phase.clone(),
+                            duration_ms: items[i]
+                                .run_ms
+                                .unwrap_or_else(|| started_at.map(|s| now - s).unwrap_or(0))
+                                .max(0),
+                            job_finished: false,
+                        }));
+                        match parent {
+                            Some(p) => *parents.entry(p.clone()).or_default() += 1,
+                            None => root = Some(i),
+                        }
+                    }
+                    if !done.is_empty() {
+                        sqlx::query("UPDATE jobs SET done = done + $2 WHERE id = $1")
+                            .bind(&job_id)
+                            .bind(done.len() as i64)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    for (parent, k) in parents {
+                        sqlx::query(
+                            "UPDATE job_tasks SET deps_pending = deps_pending - $2, \
+                             state = CASE WHEN deps_pending = $2 AND state = 'waiting' \
+                               THEN 'ready' ELSE state END, \
+                             ready_at = CASE WHEN deps_pending = $2 THEN $3 ELSE ready_at END \
+                             WHERE id = $1",
+                        )
+                        .bind(&parent)
+                        .bind(k)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    if let Some(i) = root {
+                        sqlx::query(
+                            "UPDATE jobs SET state = 'succeeded', phase = 'done', result = $2, \
+                             finished_at = $3 WHERE id = $1",
+                        )
+                        .bind(&job_id)
+                        .bind(items[i].output.to_string())
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                        if let Some(Ok(c)) = results[i].as_mut() {
+                            c.job_finished = true;
+                        }
+                    }
+                    // Say why the others were refused.
+                    for i in idx {
+                        if results[i].is_some() {
+                            continue;
+                        }
+                        let lease = $crate::jobs::protocol::LeaseRef {
+                            worker_id: worker_id.to_string(),
+                            attempt: items[i].attempt,
+                        };
+                        results[i] = Some(match Self::check_lease(tx, &items[i].task_id, &lease).await {
+                            Err(e) => Err(e),
+                            Ok(_) => Err(StoreError::Conflict(format!(
+                                "task {} appears twice in one batch",
+                                items[i].task_id
+                            ))),
+                        });
+                    }
+                }
+                Ok(results
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(StoreError::Corrupt("unanswered completion".into()))))
+                    .collect())
+            }
+
             /// The phase of the first unfinished task, or "done".
             async fn refresh_phase(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -646,130 +947,18 @@ macro_rules! store_impl {
                 lease_ms: i64,
                 now: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::jobs::protocol::LeasedTask>> {
-                let mut out = Vec::new();
                 if max <= 0 {
-                    return Ok(out);
+                    return Ok(Vec::new());
                 }
                 let mut tx = self.write.begin().await?;
-                // A claim is also the worker's sign of life.
-                let seen = sqlx::query("UPDATE workers SET last_seen_at = $2 WHERE id = $1")
-                    .bind(worker_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                if seen.rows_affected() == 0 {
+                if !Self::touch_worker_tx(&mut tx, worker_id, now).await? {
                     return Self::abort(
                         tx,
                         $crate::store::StoreError::NotFound(format!("worker {worker_id}")),
                     )
                     .await;
                 }
-                let jobs = sqlx::query_as::<_, (String, i64, String, String)>(concat!(
-                    "SELECT j.id, j.concurrency, j.kind, j.params \
-                     FROM jobs j WHERE j.state IN ('queued', 'running') \
-                       AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
-                          AND t.state = 'ready' AND t.run_after <= $1) \
-                     ORDER BY j.created_at, j.id LIMIT 64",
-                    $skip
-                ))
-                .bind(now)
-                .fetch_all(&mut *tx)
-                .await?;
-                for (job_id, concurrency, kind, params) in jobs {
-                    let want = max - out.len() as i64;
-                    if want <= 0 {
-                        break;
-                    }
-                    // Counted after the job row is locked, in a statement of its own: on
-                    // Postgres a count taken with the locking query could predate a claim
-                    // that committed while this one waited for its snapshot.
-                    let leased = sqlx::query_scalar::<_, i64>(
-                        "SELECT COUNT(*) FROM job_tasks WHERE job_id = $1 AND state = 'leased'",
-                    )
-                    .bind(&job_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let take = want.min(concurrency - leased);
-                    if take <= 0 {
-                        continue;
-                    }
-                    let params = $crate::store::rows::parse_json(&params, "job params")?;
-                    let ids = sqlx::query_scalar::<_, String>(
-                        "SELECT id FROM job_tasks WHERE job_id = $1 AND state = 'ready' \
-                         AND run_after <= $2 ORDER BY seq LIMIT $3",
-                    )
-                    .bind(&job_id)
-                    .bind(now)
-                    .bind(take)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    for id in ids {
-                        let row = sqlx::query_as::<_, $crate::store::rows::LeasedRow>(
-                            "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
-                             lease_owner = $2, lease_expires_at = $3, \
-                             started_at = $4 \
-                             WHERE id = $1 AND state = 'ready' \
-                             RETURNING id, job_id, phase, payload, parent_id, attempt, \
-                             lease_expires_at",
-                        )
-                        .bind(&id)
-                        .bind(worker_id)
-                        .bind(now + lease_ms)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        let Some(row) = row else { continue };
-                        let inputs = sqlx::query_scalar::<_, Option<String>>(
-                            "SELECT output FROM job_tasks WHERE parent_id = $1 ORDER BY seq",
-                        )
-                        .bind(&row.id)
-                        .fetch_all(&mut *tx)
-                        .await?
-                        .into_iter()
-                        .map(|o| match o {
-                            Some(s) => $crate::store::rows::parse_json(&s, "task output"),
-                            None => Ok(serde_json::Value::Null),
-                        })
-                        .collect::<$crate::store::StoreResult<Vec<_>>>()?;
-                        out.push($crate::jobs::protocol::LeasedTask {
-                            task_id: row.id,
-                            job_id: row.job_id,
-                            job_kind: kind.clone(),
-                            job_params: params.clone(),
-                            phase: row.phase,
-                            payload: $crate::store::rows::parse_json(&row.payload, "task payload")?,
-                            inputs,
-                            is_root: row.parent_id.is_none(),
-                            attempt: row.attempt,
-                            lease_expires_at: row.lease_expires_at.unwrap_or(now + lease_ms),
-                        });
-                    }
-                    sqlx::query(
-                        "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, $2) \
-                         WHERE id = $1 AND state = 'queued'",
-                    )
-                    .bind(&job_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    // The job's phase is the furthest one it has reached.
-                    let furthest = out
-                        .iter()
-                        .filter(|t| t.job_id == job_id)
-                        .max_by_key(|t| phase_rank(&t.phase));
-                    if let Some(t) = furthest {
-                        sqlx::query(
-                            "UPDATE jobs SET phase = $2 WHERE id = $1 AND (CASE phase \
-                             WHEN 'generate' THEN 0 WHEN 'map' THEN 1 WHEN 'reduce' THEN 2 \
-                             ELSE 3 END) < $3",
-                        )
-                        .bind(&job_id)
-                        .bind(&t.phase)
-                        .bind(phase_rank(&t.phase))
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
+                let out = Self::claim_tx(&mut tx, worker_id, max, lease_ms, now).await?;
                 tx.commit().await?;
                 Ok(out)
             }
@@ -810,79 +999,49 @@ macro_rules! store_impl {
                 &self,
                 task_id: &str,
                 req: &$crate::jobs::protocol::CompleteRequest,
-                job_result: Option<serde_json::Value>,
                 now: i64,
             ) -> $crate::store::StoreResult<$crate::store::Completion> {
-                let job_id = self.job_of_task(task_id).await?;
-                let mut tx = self.write.begin().await?;
-                let (job_state, _) = Self::lock_job(&mut tx, &job_id).await?;
-                let lease = $crate::jobs::protocol::LeaseRef {
-                    worker_id: req.worker_id.clone(),
+                let item = $crate::jobs::protocol::CompletedTask {
+                    task_id: task_id.to_string(),
                     attempt: req.attempt,
+                    output: req.output.clone(),
+                    run_ms: None,
                 };
-                match Self::check_lease(&mut tx, task_id, &lease).await {
-                    Ok(v) => v,
-                    Err(e) => return Self::abort(tx, e).await,
-                };
-                if !is_active(&job_state) {
-                    return Self::abort(
+                let mut tx = self.write.begin().await?;
+                let mut done = Self::complete_tx(&mut tx, &req.worker_id, &[item], now).await?;
+                match done.pop() {
+                    Some(Ok(c)) => {
+                        tx.commit().await?;
+                        Ok(c)
+                    }
+                    Some(Err(e)) => Self::abort(tx, e).await,
+                    None => Self::abort(
                         tx,
-                        $crate::store::StoreError::Conflict(format!(
-                        "job {job_id} is {job_state}; its tasks no longer accept results"
-                    )),
+                        $crate::store::StoreError::Corrupt("completion lost its answer".into()),
                     )
-                    .await;
+                    .await,
                 }
-                let (parent, phase, started_at) = sqlx::query_as::<_, (Option<String>, String, Option<i64>)>(
-                    "UPDATE job_tasks SET state = 'done', output = $2, finished_at = $3, \
-                     worker_id = $4, lease_owner = NULL, lease_expires_at = NULL \
-                     WHERE id = $1 RETURNING parent_id, phase, started_at",
-                )
-                .bind(task_id)
-                .bind(req.output.to_string())
-                .bind(now)
-                .bind(&req.worker_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE jobs SET done = done + 1 WHERE id = $1")
-                    .bind(&job_id)
-                    .execute(&mut *tx)
-                    .await?;
-                let finished = match parent {
-                    Some(parent) => {
-                        sqlx::query(
-                            "UPDATE job_tasks SET deps_pending = deps_pending - 1, \
-                             state = CASE WHEN deps_pending = 1 AND state = 'waiting' \
-                               THEN 'ready' ELSE state END, \
-                             ready_at = CASE WHEN deps_pending = 1 THEN $2 ELSE ready_at END \
-                             WHERE id = $1",
-                        )
-                        .bind(&parent)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        false
-                    }
-                    None => {
-                        sqlx::query(
-                            "UPDATE jobs SET state = 'succeeded', phase = 'done', result = $2, \
-                             finished_at = $3 WHERE id = $1",
-                        )
-                        .bind(&job_id)
-                        .bind(job_result.unwrap_or_else(|| req.output.clone()).to_string())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        true
-                    }
+            }
+
+            async fn complete_batch(
+                &self,
+                worker_id: &str,
+                items: &[$crate::jobs::protocol::CompletedTask],
+                claim: i64,
+                lease_ms: i64,
+                now: i64,
+            ) -> $crate::store::StoreResult<$crate::store::BatchOutcome> {
+                let mut tx = self.write.begin().await?;
+                let completed = Self::complete_tx(&mut tx, worker_id, items, now).await?;
+                // Completions are a sign of life too; an unknown worker gets no new work.
+                let known = Self::touch_worker_tx(&mut tx, worker_id, now).await?;
+                let claimed = if known && claim > 0 {
+                    Self::claim_tx(&mut tx, worker_id, claim, lease_ms, now).await?
+                } else {
+                    Vec::new()
                 };
                 tx.commit().await?;
-                Ok($crate::store::Completion {
-                    job_id,
-                    phase,
-                    duration_ms: started_at.map(|s| now - s).unwrap_or(0),
-                    job_finished: finished,
-                })
+                Ok($crate::store::BatchOutcome { completed, claimed })
             }
 
             async fn fail(

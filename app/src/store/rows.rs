@@ -83,6 +83,7 @@ pub(super) struct LeasedRow {
     pub parent_id: Option<String>,
     pub attempt: i64,
     pub lease_expires_at: Option<i64>,
+    pub seq: i64,
 }
 
 pub(super) fn parse_json(s: &str, what: &str) -> StoreResult<serde_json::Value> {

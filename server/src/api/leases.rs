@@ -1,9 +1,11 @@
-//! The lease protocol over HTTP: claim (long-poll), heartbeat, complete, fail, release.
+//! The lease protocol over HTTP: claim (long-poll), heartbeat, complete (one or a batch),
+//! fail, release.
 //! A call under a lease the caller no longer holds answers 409 and changes nothing.
 
 use crate::error::{ApiJson, ApiResult};
 use app::jobs::protocol::{
-    ClaimRequest, CompleteRequest, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
+    BatchReply, ClaimRequest, CompleteBatch, CompleteRequest, FailRequest, HeartbeatReply,
+    LeaseRef, LeasedTask,
 };
 use app::jobs::service;
 use app::state::AppState;
@@ -15,6 +17,7 @@ use axum::{Json, Router};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/leases/claim", post(claim))
+        .route("/leases/complete", post(complete_batch))
         .route("/tasks/{id}/heartbeat", post(heartbeat))
         .route("/tasks/{id}/complete", post(complete))
         .route("/tasks/{id}/fail", post(fail))
@@ -43,6 +46,15 @@ async fn complete(
 ) -> ApiResult<StatusCode> {
     service::complete(&st, &id, &req).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Several completions in one call, each answered on its own (200 even when some are
+/// refused), plus up to `claim` newly leased tasks.
+async fn complete_batch(
+    State(st): State<AppState>,
+    ApiJson(req): ApiJson<CompleteBatch>,
+) -> ApiResult<Json<BatchReply>> {
+    Ok(Json(service::complete_batch(&st, &req).await?))
 }
 
 async fn fail(
