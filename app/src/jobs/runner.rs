@@ -302,9 +302,23 @@ async fn reporter(
     shutdown: watch::Receiver<bool>,
 ) {
     while let Some(first) = outcomes.recv().await {
+        // Take what has finished, then give the runners a moment: tasks finishing right now
+        // share this round trip instead of paying for one of their own.
+        let mut taken = vec![first];
+        let mut quiet = 0;
+        while quiet < 3 && taken.len() < MAX_BATCH as usize {
+            let before = taken.len();
+            while taken.len() < MAX_BATCH as usize {
+                match outcomes.try_recv() {
+                    Ok(o) => taken.push(o),
+                    Err(_) => break,
+                }
+            }
+            quiet = if taken.len() > before { 0 } else { quiet + 1 };
+            tokio::task::yield_now().await;
+        }
         let mut batch = Vec::new();
-        let mut next = Some(first);
-        while let Some(outcome) = next {
+        for outcome in taken {
             match outcome {
                 Outcome::Done(item) => batch.push(item),
                 Outcome::Failed(id, req) => {
@@ -321,10 +335,6 @@ async fn reporter(
                 }
                 Outcome::Dropped => pool.release(1),
             }
-            if batch.len() >= MAX_BATCH as usize {
-                break;
-            }
-            next = outcomes.try_recv().ok();
         }
         if batch.is_empty() {
             continue;
@@ -341,8 +351,16 @@ async fn reporter(
             items: batch,
             claim: claim as i64,
         };
+        let sent = Instant::now();
         match send_batch(&*leases, &req, pool.cfg.lease_ms).await {
             Some(reply) => {
+                tracing::debug!(
+                    completed = req.items.len(),
+                    asked = claim,
+                    claimed = reply.tasks.len(),
+                    ms = sent.elapsed().as_secs_f64() * 1000.0,
+                    "batch reported"
+                );
                 for r in reply.results.iter().filter(|r| !r.ok) {
                     // Another worker took over after this lease expired: correct, nothing to do.
                     tracing::warn!(task_id = %r.task_id, error = ?r.error, "completion refused");
@@ -404,8 +422,9 @@ async fn run_one(
     let beat_every = Duration::from_millis((cfg.lease_ms / 3).max(100) as u64);
     let work = exec::run(&task, files);
     tokio::pin!(work);
-    let mut ticker = tokio::time::interval(beat_every);
-    ticker.tick().await;
+    // The first beat is one period away: an interval's immediate first tick would wait for
+    // the timer wheel and cost a quick task a millisecond.
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + beat_every, beat_every);
     let mut shutdown_deadline: Option<tokio::time::Instant> = None;
     let outcome: Result<Result<serde_json::Value, ExecError>, Stop> = loop {
         let grace = async {

@@ -219,19 +219,27 @@ pub async fn claim(st: &AppState, req: &ClaimRequest) -> AppResult<Vec<LeasedTas
     }
     let wait = req.wait_ms.clamp(0, st.engine.max_claim_wait_ms);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
+    let mut first = true;
     loop {
         let notified = st.work_ready.notified();
-        let tasks = st
-            .store
-            .claim(&req.worker_id, req.max, st.engine.lease_ms, now_millis())
-            .await?;
-        if !tasks.is_empty() {
-            announce(st, tasks.iter().map(|t| (t.job_id.as_str(), false)));
-            return Ok(tasks);
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        // After a wake-up, a read (which never waits for the writer) tells whether a claim
+        // could find anything before a write transaction is spent on it.
+        if first || st.store.claimable(now_millis()).await? {
+            let tasks = st
+                .store
+                .claim(&req.worker_id, req.max, st.engine.lease_ms, now_millis())
+                .await?;
+            if !tasks.is_empty() {
+                announce(st, tasks.iter().map(|t| (t.job_id.as_str(), false)));
+                return Ok(tasks);
+            }
         }
+        first = false;
         let now = tokio::time::Instant::now();
         if now >= deadline {
-            return Ok(tasks);
+            return Ok(Vec::new());
         }
         // Another replica or a retry's backoff can make work ready without a local wake-up,
         // so look again at least once a second.

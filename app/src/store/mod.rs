@@ -179,6 +179,9 @@ pub trait Store: Send + Sync + 'static {
         lease_ms: i64,
         now: Millis,
     ) -> StoreResult<Vec<LeasedTask>>;
+    /// Whether some job has a ready task and room under its concurrency: a read that lets a
+    /// waiting claim skip a write transaction that would find nothing.
+    async fn claimable(&self, now: Millis) -> StoreResult<bool>;
     /// Extends a lease held by exactly this worker and attempt; `Conflict` otherwise.
     async fn heartbeat(
         &self,

@@ -178,7 +178,7 @@ macro_rules! store_impl {
                          WHERE id IN (SELECT id FROM job_tasks WHERE job_id = $1 \
                            AND state = 'ready' AND run_after <= $4 ORDER BY seq LIMIT $5) \
                          RETURNING id, job_id, phase, payload, parent_id, attempt, \
-                         lease_expires_at, seq",
+                         lease_expires_at, seq, fan_in",
                     )
                     .bind(&job_id)
                     .bind(worker_id)
@@ -191,7 +191,16 @@ macro_rules! store_impl {
                         continue;
                     }
                     rows.sort_by_key(|r| r.seq);
-                    let mut inputs = Self::inputs_tx(tx, rows.iter().map(|r| r.id.as_str())).await?;
+                    let fed: Vec<&str> = rows
+                        .iter()
+                        .filter(|r| r.fan_in > 0)
+                        .map(|r| r.id.as_str())
+                        .collect();
+                    let mut inputs = if fed.is_empty() {
+                        Default::default()
+                    } else {
+                        Self::inputs_tx(tx, fed.into_iter()).await?
+                    };
                     // The job runs now, and its phase is the furthest one it has reached.
                     let furthest = rows
                         .iter()
@@ -662,7 +671,7 @@ macro_rules! store_impl {
                 for chunk in order.chunks(500) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, payload, state, \
-                         deps_pending, ready_at) ",
+                         deps_pending, fan_in, ready_at) ",
                     );
                     qb.push_values(chunk, |mut b, &i| {
                         let t = &job.tasks[i];
@@ -674,6 +683,7 @@ macro_rules! store_impl {
                             .push_bind(i as i64)
                             .push_bind(t.payload.to_string())
                             .push_bind(if ready { "ready" } else { "waiting" })
+                            .push_bind(t.deps)
                             .push_bind(t.deps)
                             .push_bind(if ready { Some(now) } else { None });
                     });
@@ -961,6 +971,21 @@ macro_rules! store_impl {
                 let out = Self::claim_tx(&mut tx, worker_id, max, lease_ms, now).await?;
                 tx.commit().await?;
                 Ok(out)
+            }
+
+            async fn claimable(&self, now: i64) -> $crate::store::StoreResult<bool> {
+                let found = sqlx::query_scalar::<_, i64>(
+                    "SELECT 1 FROM jobs j WHERE j.state IN ('queued', 'running') \
+                     AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
+                        AND t.state = 'ready' AND t.run_after <= $1) \
+                     AND (SELECT COUNT(*) FROM job_tasks t WHERE t.job_id = j.id \
+                        AND t.state = 'leased') < j.concurrency \
+                     LIMIT 1",
+                )
+                .bind(now)
+                .fetch_optional(&self.read)
+                .await?;
+                Ok(found.is_some())
             }
 
             async fn heartbeat(

@@ -84,6 +84,7 @@ pub(super) struct LeasedRow {
     pub attempt: i64,
     pub lease_expires_at: Option<i64>,
     pub seq: i64,
+    pub fan_in: i64,
 }
 
 pub(super) fn parse_json(s: &str, what: &str) -> StoreResult<serde_json::Value> {
