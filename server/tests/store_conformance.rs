@@ -481,6 +481,7 @@ fn output_for(t: &LeasedTask) -> serde_json::Value {
 fn item(t: &LeasedTask, attempt: i64) -> CompletedTask {
     CompletedTask {
         task_id: t.task_id.clone(),
+        job_id: Some(t.job_id.clone()),
         attempt,
         output: output_for(t),
         run_ms: Some(3),
@@ -497,14 +498,22 @@ async fn batches_fence_each_item_and_claim_within_w(db: Db) {
     let job = s.create_job(new_job(100, 5, 8, 3), 1_000).await.unwrap();
     let first = s.claim(&w, 8, 30_000, 2_000).await.unwrap();
     assert_eq!(first.len(), 8);
-    // Seven good items, one under a wrong attempt, one unknown task, one listed twice.
+    // Seven good items (two without their job id, which the queue then looks up), one under
+    // a wrong attempt, one unknown task, one listed twice, one naming the wrong job.
     let mut items: Vec<CompletedTask> = first[..7].iter().map(|t| item(t, t.attempt)).collect();
+    items[1].job_id = None;
+    items[2].job_id = None;
     items.push(item(&first[7], first[7].attempt + 1));
     items.push(CompletedTask {
         task_id: "no-such-task".into(),
         ..item(&first[0], 1)
     });
     items.push(item(&first[0], first[0].attempt));
+    let other = s.create_job(new_job(10, 5, 1, 3), 1_500).await.unwrap();
+    items.push(CompletedTask {
+        job_id: Some(other.id.clone()),
+        ..item(&first[7], first[7].attempt)
+    });
     let out = s
         .complete_batch(&w, &items, 8, 30_000, 2_100)
         .await
@@ -518,13 +527,17 @@ async fn batches_fence_each_item_and_claim_within_w(db: Db) {
     assert!(matches!(out.completed[7], Err(StoreError::Conflict(_))));
     assert!(matches!(out.completed[8], Err(StoreError::NotFound(_))));
     assert!(matches!(out.completed[9], Err(StoreError::Conflict(_))));
-    // The refused task is still leased, so the claim riding along took 7, not 8.
-    assert_eq!(out.claimed.len(), 7);
+    assert!(matches!(out.completed[10], Err(StoreError::Invalid(_))));
+    // The refused task is still leased, so the claim riding along took 7 of this job's
+    // tasks, not 8 (and the other job's one task, its W being 1).
+    let (mut held, others): (Vec<LeasedTask>, Vec<LeasedTask>) =
+        out.claimed.into_iter().partition(|t| t.job_id == job.id);
+    assert_eq!(held.len(), 7);
+    assert_eq!(others.len(), 1);
     assert_eq!(leased(&*s, &job.id).await, 8);
     assert_eq!(s.get_job(&job.id).await.unwrap().progress.done, 7);
 
     // Batches alone drive the job to its exact result; W is never exceeded.
-    let mut held: Vec<LeasedTask> = out.claimed;
     held.push(first[7].clone());
     let mut now = 2_200;
     let mut finished = 0;

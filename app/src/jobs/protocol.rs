@@ -94,6 +94,9 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CompletedTask {
     pub task_id: String,
+    /// The task's job, as the lease named it; saves the queue a lookup when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
     pub attempt: i64,
     pub output: serde_json::Value,
     /// How long the worker ran the task, for metrics; the lease's age when absent.

@@ -143,8 +143,8 @@ macro_rules! store_impl {
                 now: i64,
             ) -> $crate::store::StoreResult<Vec<$crate::jobs::protocol::LeasedTask>> {
                 let mut out = Vec::new();
-                let jobs = sqlx::query_as::<_, (String, i64, String, String)>(concat!(
-                    "SELECT j.id, j.concurrency, j.kind, j.params \
+                let jobs = sqlx::query_as::<_, (String, i64, String, String, String, String)>(concat!(
+                    "SELECT j.id, j.concurrency, j.kind, j.params, j.state, j.phase \
                      FROM jobs j WHERE j.state IN ('queued', 'running') \
                        AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
                           AND t.state = 'ready' AND t.run_after <= $1) \
@@ -154,29 +154,22 @@ macro_rules! store_impl {
                 .bind(now)
                 .fetch_all(&mut **tx)
                 .await?;
-                for (job_id, concurrency, kind, params) in jobs {
+                for (job_id, concurrency, kind, params, job_state, job_phase) in jobs {
                     let want = max - out.len() as i64;
                     if want <= 0 {
                         break;
                     }
-                    // Counted after the job row is locked, in a statement of its own: on
-                    // Postgres a count taken with the locking query could predate a claim
-                    // that committed while this one waited for its snapshot.
-                    let leased = sqlx::query_scalar::<_, i64>(
-                        "SELECT COUNT(*) FROM job_tasks WHERE job_id = $1 AND state = 'leased'",
-                    )
-                    .bind(&job_id)
-                    .fetch_one(&mut **tx)
-                    .await?;
-                    let take = want.min(concurrency - leased);
-                    if take <= 0 {
-                        continue;
-                    }
+                    // The job's leased tasks are counted inside the claiming statement, which
+                    // starts after the job row is locked: on Postgres its snapshot then sees
+                    // every claim that committed while this one waited for the lock.
                     let mut rows = sqlx::query_as::<_, $crate::store::rows::LeasedRow>(
                         "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
                          lease_owner = $2, lease_expires_at = $3, started_at = $4 \
                          WHERE id IN (SELECT id FROM job_tasks WHERE job_id = $1 \
-                           AND state = 'ready' AND run_after <= $4 ORDER BY seq LIMIT $5) \
+                           AND state = 'ready' AND run_after <= $4 ORDER BY seq \
+                           LIMIT (SELECT CASE WHEN $6 - COUNT(*) <= 0 THEN 0 \
+                             WHEN $6 - COUNT(*) < $5 THEN $6 - COUNT(*) ELSE $5 END \
+                             FROM job_tasks WHERE job_id = $1 AND state = 'leased')) \
                          RETURNING id, job_id, phase, payload, parent_id, attempt, \
                          lease_expires_at, seq, fan_in",
                     )
@@ -184,7 +177,8 @@ macro_rules! store_impl {
                     .bind(worker_id)
                     .bind(now + lease_ms)
                     .bind(now)
-                    .bind(take)
+                    .bind(want)
+                    .bind(concurrency)
                     .fetch_all(&mut **tx)
                     .await?;
                     if rows.is_empty() {
@@ -207,19 +201,21 @@ macro_rules! store_impl {
                         .max_by_key(|r| phase_rank(&r.phase))
                         .map(|r| r.phase.clone())
                         .unwrap_or_default();
+if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                     sqlx::query(
-                        "UPDATE jobs SET state = 'running', \
-                         started_at = COALESCE(started_at, $2), \
-                         phase = CASE WHEN (CASE phase WHEN 'generate' THEN 0 WHEN 'map' THEN 1 \
-                           WHEN 'reduce' THEN 2 ELSE 3 END) < $3 THEN $4 ELSE phase END \
-                         WHERE id = $1",
-                    )
-                    .bind(&job_id)
-                    .bind(now)
-                    .bind(phase_rank(&furthest))
-                    .bind(&furthest)
-                    .execute(&mut **tx)
-                    .await?;
+                            "UPDATE jobs SET state = 'running', \
+                             started_at = COALESCE(started_at, $2), \
+                             phase = CASE WHEN (CASE phase WHEN 'generate' THEN 0 WHEN 'map' THEN 1 \
+                               WHEN 'reduce' THEN 2 ELSE 3 END) < $3 THEN $4 ELSE phase END \
+                             WHERE id = $1",
+                        )
+                        .bind(&job_id)
+                        .bind(now)
+                        .bind(phase_rank(&furthest))
+                        .bind(&furthest)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
                     let params = $crate::store::rows::parse_json(&params, "job params")?;
                     for row in rows {
                         out.push($crate::jobs::protocol::LeasedTask {
@@ -286,23 +282,32 @@ macro_rules! store_impl {
                 if items.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT id, job_id FROM job_tasks WHERE id IN (",
-                );
-                let mut list = qb.separated(", ");
-                for it in items {
-                    list.push_bind(it.task_id.clone());
-                }
-                qb.push(")");
-                let owners: std::collections::HashMap<String, String> = qb
-                    .build_query_as::<(String, String)>()
-                    .fetch_all(&mut **tx)
-                    .await?
-                    .into_iter()
+                // Items name their job (the update below checks it); look up the others.
+                let unnamed: Vec<&str> = items
+                    .iter()
+                    .filter(|it| it.job_id.is_none())
+                    .map(|it| it.task_id.as_str())
                     .collect();
+                let mut owners = std::collections::HashMap::<String, String>::new();
+                if !unnamed.is_empty() {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT id, job_id FROM job_tasks WHERE id IN (",
+                    );
+                    let mut list = qb.separated(", ");
+                    for id in unnamed {
+                        list.push_bind(id.to_string());
+                    }
+                    qb.push(")");
+                    owners = qb
+                        .build_query_as::<(String, String)>()
+                        .fetch_all(&mut **tx)
+                        .await?
+                        .into_iter()
+                        .collect();
+                }
                 let mut by_job = std::collections::BTreeMap::<String, Vec<usize>>::new();
                 for (i, it) in items.iter().enumerate() {
-                    match owners.get(&it.task_id) {
+                    match it.job_id.as_ref().or_else(|| owners.get(&it.task_id)) {
                         Some(job) => by_job.entry(job.clone()).or_default().push(i),
                         None => {
                             results[i] = Some(Err(StoreError::NotFound(format!("task {}", it.task_id))))
@@ -342,6 +347,8 @@ macro_rules! store_impl {
                          AND job_tasks.attempt = v.att AND job_tasks.lease_owner = ",
                     );
                     qb.push_bind(worker_id.to_string());
+                    qb.push(" AND job_tasks.job_id = ");
+                    qb.push_bind(job_id.clone());
                     qb.push(" RETURNING id, parent_id, phase, started_at");
                     let done = qb
                         .build_query_as::<(String, Option<String>, String, Option<i64>)>()
@@ -377,19 +384,24 @@ macro_rules! store_impl {
                             .execute(&mut **tx)
                             .await?;
                     }
-                    for (parent, k) in parents {
-                        sqlx::query(
-                            "UPDATE job_tasks SET deps_pending = deps_pending - $2, \
-                             state = CASE WHEN deps_pending = $2 AND state = 'waiting' \
+                    if !parents.is_empty() {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new("WITH p (pid, k) AS (VALUES ");
+                        for (n, (parent, k)) in parents.into_iter().enumerate() {
+                            qb.push(if n == 0 { "(" } else { ", (" });
+                            qb.push_bind(parent);
+                            qb.push(", ");
+                            qb.push_bind(k);
+                            qb.push(")");
+                        }
+                        qb.push(
+                            ") UPDATE job_tasks SET deps_pending = deps_pending - p.k, \
+                             state = CASE WHEN deps_pending = p.k AND state = 'waiting' \
                                THEN 'ready' ELSE state END, \
-                             ready_at = CASE WHEN deps_pending = $2 THEN $3 ELSE ready_at END \
-                             WHERE id = $1",
-                        )
-                        .bind(&parent)
-                        .bind(k)
-                        .bind(now)
-                        .execute(&mut **tx)
-                        .await?;
+                             ready_at = CASE WHEN deps_pending = p.k THEN ",
+                        );
+                        qb.push_bind(now);
+                        qb.push(" ELSE ready_at END FROM p WHERE job_tasks.id = p.pid");
+                        qb.build().execute(&mut **tx).await?;
                     }
                     if let Some(i) = root {
                         sqlx::query(
@@ -410,14 +422,25 @@ macro_rules! store_impl {
                         if results[i].is_some() {
                             continue;
                         }
+                        let dup = items[..i]
+                            .iter()
+                            .zip(&results[..i])
+                            .any(|(o, r)| o.task_id == items[i].task_id && matches!(r, Some(Ok(_))));
+                        let accepted_before = |_: usize| dup;
                         let lease = $crate::jobs::protocol::LeaseRef {
                             worker_id: worker_id.to_string(),
                             attempt: items[i].attempt,
                         };
                         results[i] = Some(match Self::check_lease(tx, &items[i].task_id, &lease).await {
                             Err(e) => Err(e),
-                            Ok(_) => Err(StoreError::Conflict(format!(
-                                "task {} appears twice in one batch",
+                            Ok(_) if accepted_before(i) => {
+                                Err(StoreError::Conflict(format!(
+                                    "task {} appears twice in one batch",
+                                    items[i].task_id
+                                )))
+                            }
+                            Ok(_) => Err(StoreError::Invalid(format!(
+                                "task {} is not a task of job {job_id}",
                                 items[i].task_id
                             ))),
                         });
@@ -1028,6 +1051,7 @@ macro_rules! store_impl {
             ) -> $crate::store::StoreResult<$crate::store::Completion> {
                 let item = $crate::jobs::protocol::CompletedTask {
                     task_id: task_id.to_string(),
+                    job_id: None,
                     attempt: req.attempt,
                     output: req.output.clone(),
                     run_ms: None,
@@ -1058,8 +1082,10 @@ macro_rules! store_impl {
             ) -> $crate::store::StoreResult<$crate::store::BatchOutcome> {
                 let mut tx = self.write.begin().await?;
                 let completed = Self::complete_tx(&mut tx, worker_id, items, now).await?;
-                // Completions are a sign of life too; an unknown worker gets no new work.
-                let known = Self::touch_worker_tx(&mut tx, worker_id, now).await?;
+                // A worker that held a lease exists; otherwise look it up (and record its
+                // sign of life): an unknown worker gets no new work.
+                let known = completed.iter().any(|c| c.is_ok())
+                    || Self::touch_worker_tx(&mut tx, worker_id, now).await?;
                 let claimed = if known && claim > 0 {
                     Self::claim_tx(&mut tx, worker_id, claim, lease_ms, now).await?
                 } else {
