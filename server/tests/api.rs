@@ -261,3 +261,81 @@ async fn noop_jobs_run_and_refuse_verification() {
     assert_eq!(s, 400);
     app.running.stop().await;
 }
+
+/// The batch endpoint answers each item on its own and claims within W in the same call.
+#[tokio::test]
+async fn batched_completions_over_rest() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    let (s, w) = app
+        .post_json("/api/v1/workers/register", json!({"name": "batcher"}))
+        .await;
+    assert_eq!(s, 201, "{w}");
+    let worker = w["worker_id"].as_str().unwrap().to_string();
+    let (s, job) = app
+        .post_json(
+            "/api/v1/jobs",
+            json!({"kind": "noop", "params": {"tasks": 10, "workers": 4}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{job}");
+    let (s, tasks) = app
+        .post_json(
+            "/api/v1/leases/claim",
+            json!({"worker_id": worker, "max": 10, "wait_ms": 0}),
+        )
+        .await;
+    assert_eq!(s, 200, "{tasks}");
+    let tasks = tasks.as_array().unwrap().clone();
+    assert_eq!(tasks.len(), 4, "W = 4 caps the claim");
+    let item = |t: &serde_json::Value, attempt: i64| json!({"task_id": t["task_id"], "attempt": attempt, "output": {}});
+    let items = vec![
+        item(&tasks[0], 1),
+        item(&tasks[1], 1),
+        item(&tasks[2], 7),
+        json!({"task_id": "nope", "attempt": 1, "output": {}}),
+    ];
+    let (s, reply) = app
+        .post_json(
+            "/api/v1/leases/complete",
+            json!({"worker_id": worker, "items": items, "claim": 10}),
+        )
+        .await;
+    assert_eq!(s, 200, "{reply}");
+    let results = reply["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0]["ok"], true);
+    assert_eq!(results[1]["ok"], true);
+    assert_eq!(
+        (results[2]["ok"].clone(), results[2]["status"].clone()),
+        (json!(false), json!(409))
+    );
+    assert_eq!(
+        (results[3]["ok"].clone(), results[3]["status"].clone()),
+        (json!(false), json!(404))
+    );
+    assert!(results[2]["error"].as_str().unwrap().contains("not leased"));
+    // Two finished, two still leased: the claim riding along took two more.
+    assert_eq!(reply["tasks"].as_array().unwrap().len(), 2);
+    let (_, detail) = app
+        .get_json(&format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(detail["progress"]["done"], 2);
+    assert_eq!(detail["counts"]["leased"], 4);
+
+    // Bad batches are a 400 that changes nothing.
+    let many: Vec<_> = (0..257).map(|_| item(&tasks[3], 1)).collect();
+    for body in [
+        json!({"worker_id": worker, "items": many, "claim": 0}),
+        json!({"worker_id": worker, "items": [], "claim": 1000}),
+        json!({"worker_id": worker, "items": "nope"}),
+    ] {
+        let (s, e) = app.post_json("/api/v1/leases/complete", body).await;
+        assert_eq!(s, 400, "{e}");
+        assert!(e["error"].is_string(), "{e}");
+    }
+    let (_, after) = app
+        .get_json(&format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(after["progress"]["done"], 2);
+    app.running.stop().await;
+}
