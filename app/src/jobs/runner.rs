@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 /// The lease protocol as a worker sees it.
 #[async_trait]
@@ -70,9 +71,11 @@ pub async fn run_worker(
     for slot in 0..cfg.slots {
         let (leases, files, cfg, shutdown) =
             (leases.clone(), files.clone(), cfg.clone(), shutdown.clone());
-        handles.push(tokio::spawn(async move {
-            slot_loop(slot, leases, files, cfg, shutdown).await
-        }));
+        // Spawned tasks do not inherit spans: give each slot its own, naming the worker.
+        let span = tracing::info_span!("worker", worker_id = %cfg.worker_id, slot);
+        handles.push(tokio::spawn(
+            async move { slot_loop(slot, leases, files, cfg, shutdown).await }.instrument(span),
+        ));
     }
     for h in handles {
         let _ = h.await;
@@ -115,7 +118,16 @@ async fn slot_loop(
             }
         };
         for task in tasks {
-            run_one(&*leases, &*files, &cfg, task, shutdown.clone()).await;
+            let span = tracing::info_span!(
+                "task",
+                job_id = %task.job_id,
+                task_id = %task.task_id,
+                phase = %task.phase,
+                attempt = task.attempt
+            );
+            run_one(&*leases, &*files, &cfg, task, shutdown.clone())
+                .instrument(span)
+                .await;
         }
     }
 }
@@ -165,6 +177,14 @@ async fn run_one(
             _ = grace => break Err(Stop::Shutdown),
         }
     };
+    let label = match &outcome {
+        Ok(Ok(_)) => "completed",
+        Ok(Err(_)) => "failed",
+        Err(Stop::Cancelled) => "cancelled",
+        Err(Stop::Shutdown) => "released",
+        Err(Stop::LeaseLost(_)) => "lease_lost",
+    };
+    tracing::debug!(outcome = label, "task finished");
     let report = match outcome {
         Ok(Ok(output)) => {
             let req = CompleteRequest {
