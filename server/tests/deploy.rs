@@ -448,7 +448,7 @@ fn k8s_objects() -> Vec<Value> {
 
 fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> &'a Value {
     objs.iter()
-        .find(|o| o["kind"] == Value::from(kind) && o["metadata"]["name"] == Value::from(name))
+        .find(|o| o["kind"] == *kind && o["metadata"]["name"] == *name)
         .unwrap_or_else(|| panic!("no {kind} {name}"))
 }
 

@@ -394,8 +394,11 @@ async fn worker_refuses_a_metrics_address_in_use() {
     assert!(err.contains("for metrics"), "{err}");
 }
 
+/// A label matcher: label, operator (`=`, `!=`, `=~`, `!~`), value.
+type Matcher = (String, String, String);
+
 /// Metric selectors in PromQL: `name{label="value", …}` or a bare `name`.
-fn selectors(expr: &str) -> Vec<(String, Vec<(String, String, String)>)> {
+fn selectors(expr: &str) -> Vec<(String, Vec<Matcher>)> {
     let mut out = Vec::new();
     let bytes = expr.as_bytes();
     let mut i = 0;
