@@ -120,6 +120,21 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Escapes prose and renders its `code spans` as `<code>`.
+fn prose(s: &str) -> String {
+    esc(s)
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_string()
+            }
+        })
+        .collect()
+}
+
 /// `#/components/schemas/Job` → `Job`.
 fn ref_name(v: &Value) -> Option<&str> {
     v.get("$ref")?.as_str()?.rsplit('/').next()
@@ -199,7 +214,7 @@ pub fn render(doc: &Value) -> String {
         t = esc(title),
         v = esc(version),
         o = esc(doc["openapi"].as_str().unwrap_or("")),
-        d = esc(doc["info"]["description"].as_str().unwrap_or("")),
+        d = prose(doc["info"]["description"].as_str().unwrap_or("")),
     );
     let tags: Vec<(String, String)> = doc["tags"]
         .as_array()
@@ -225,7 +240,7 @@ pub fn render(doc: &Value) -> String {
             out,
             "<section><h2 id=\"tag-{0}\">{0}</h2><p class=\"muted\">{1}</p>",
             esc(tag),
-            esc(description)
+            prose(description)
         );
         for (path, item) in paths {
             let Some(ops) = item.as_object() else {
@@ -273,7 +288,7 @@ fn operation(out: &mut String, method: &str, path: &str, op: &Value) {
         } else {
             ""
         },
-        s = esc(op["summary"].as_str().unwrap_or("")),
+        s = prose(op["summary"].as_str().unwrap_or("")),
     );
     if let Some(params) = op["parameters"].as_array().filter(|p| !p.is_empty()) {
         out.push_str("<table><tr><th>parameter</th><th>in</th><th>type</th><th>about</th></tr>");
@@ -289,7 +304,7 @@ fn operation(out: &mut String, method: &str, path: &str, op: &Value) {
                 },
                 esc(p["in"].as_str().unwrap_or("")),
                 type_of(&p["schema"]),
-                esc(p["description"].as_str().unwrap_or("")),
+                prose(p["description"].as_str().unwrap_or("")),
             );
         }
         out.push_str("</table>");
@@ -308,11 +323,41 @@ fn operation(out: &mut String, method: &str, path: &str, op: &Value) {
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(status),
-                esc(r["description"].as_str().unwrap_or("")),
+                prose(r["description"].as_str().unwrap_or("")),
                 content_types(r.get("content")),
             );
         }
         out.push_str("</table>");
     }
     out.push_str("</div>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prose_escapes_html_and_renders_code_spans() {
+        assert_eq!(
+            prose("use `<id>` & <b>"),
+            "use <code>&lt;id&gt;</code> &amp; &lt;b&gt;"
+        );
+        assert_eq!(prose("no code"), "no code");
+    }
+
+    #[test]
+    fn types_link_to_their_schemas() {
+        let v = serde_json::json!({"type": "array", "items": {"$ref": "#/components/schemas/Job"}});
+        assert_eq!(type_of(&v), "[<a href=\"#schema-Job\">Job</a>]");
+        let v = serde_json::json!({"type": ["integer", "null"]});
+        assert_eq!(type_of(&v), "integer | null");
+    }
+
+    #[test]
+    fn catch_all_parameters_become_path_parameters() {
+        let doc = document(crate::api::documented(None).into_openapi());
+        assert!(doc.paths.paths.contains_key("/api/v1/files/{key}"));
+        assert!(doc.paths.paths.keys().all(|p| !p.contains("{*")));
+        assert_eq!(doc.info.version, env!("CARGO_PKG_VERSION"));
+    }
 }
