@@ -119,11 +119,12 @@ pub async fn in_process_workers(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let host = gethostname::gethostname().to_string_lossy().to_string();
+    let name = format!("in-process@{host}");
     let id = match st
         .store
         .register_worker(
             NewWorker {
-                name: format!("in-process@{host}"),
+                name: name.clone(),
                 kind: WorkerKind::Inprocess,
                 hostname: host,
                 version: env!("CARGO_PKG_VERSION").to_string(),
@@ -158,7 +159,7 @@ pub async fn in_process_workers(
         claim_wait_ms: 10_000,
         shutdown_grace: Duration::from_secs(5),
     };
-    metrics.worker_started(&id);
+    metrics.worker_started(&id, &name);
     let leases = crate::metrics::MeteredLeases {
         inner: Arc::new(LocalLeases(st.clone())),
         metrics,

@@ -254,6 +254,7 @@ pub struct WorkerMetrics {
     duration: HistogramVec,
     running: IntGaugeVec,
     call_errors: IntCounterVec,
+    info: IntGaugeVec,
     /// Leased tasks not yet reported, with when and in which phase they were claimed.
     in_flight: Mutex<HashMap<String, (String, Instant)>>,
 }
@@ -302,6 +303,13 @@ impl WorkerMetrics {
             ),
             &["call"],
         ));
+        let info = must(IntGaugeVec::new(
+            Opts::new(
+                "orchard_worker_info",
+                "The workers of this process with their names; always 1 (join on worker_id)",
+            ),
+            &["worker_id", "name"],
+        ));
         for call in ["claim", "heartbeat", "complete", "fail", "release"] {
             call_errors.with_label_values(&[call]);
         }
@@ -311,6 +319,7 @@ impl WorkerMetrics {
             Box::new(duration.clone()),
             Box::new(running.clone()),
             Box::new(call_errors.clone()),
+            Box::new(info.clone()),
         ] {
             must(registry.register(c));
         }
@@ -320,6 +329,7 @@ impl WorkerMetrics {
             duration,
             running,
             call_errors,
+            info,
             in_flight: Mutex::new(HashMap::new()),
         })
     }
@@ -332,8 +342,9 @@ impl WorkerMetrics {
         (registry, m)
     }
 
-    /// Makes the series of a worker visible (at zero) before its first task.
-    pub fn worker_started(&self, worker_id: &str) {
+    /// Names a worker and makes its series visible (at zero) before its first task.
+    pub fn worker_started(&self, worker_id: &str, name: &str) {
+        self.info.with_label_values(&[worker_id, name]).set(1);
         self.running.with_label_values(&[worker_id]).set(0);
     }
 

@@ -64,7 +64,7 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
     };
     let id = registered.worker_id.clone();
     tracing::info!(worker_id = %id, server = %s.server, concurrency = s.concurrency, "worker registered");
-    metrics.worker_started(&id);
+    metrics.worker_started(&id, &req.name);
     let (tx, rx) = watch::channel(false);
     let beat = {
         let (client, id) = (client.clone(), id.clone());

@@ -702,3 +702,18 @@ async fn probed_and_scraped_paths_are_served() {
     assert!(wait_exit(&mut w, 20).await.success());
     app.running.stop().await;
 }
+
+/// The dashboards' JSON is what `deploy/grafana/generate.py` writes (edit the generator).
+#[test]
+fn dashboards_match_their_generator() {
+    let out = Command::new("python3")
+        .arg(root().join("deploy/grafana/generate.py"))
+        .arg("--check")
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -169,6 +169,7 @@ const SERVER_FAMILIES: &[(&str, &str, &[&str])] = &[
         &["phase", "outcome"],
     ),
     ("orchard_worker_tasks_running", "gauge", &["worker_id"]),
+    ("orchard_worker_info", "gauge", &["worker_id", "name"]),
     (
         "orchard_worker_lease_call_errors_total",
         "counter",
@@ -360,6 +361,14 @@ async fn worker_process_serves_its_metrics() {
             &[("worker_id", &worker_id)]
         ),
         0.0
+    );
+    assert_eq!(
+        value_of(
+            &text,
+            "orchard_worker_info",
+            &[("worker_id", &worker_id), ("name", "metered")]
+        ),
+        1.0
     );
     let r = app
         .http
