@@ -560,6 +560,11 @@ fn kubernetes_manifests_are_consistent() {
         wsvc["spec"]["selector"],
         worker["spec"]["selector"]["matchLabels"]
     );
+    let pdb = find(&objs, "PodDisruptionBudget", "orchard");
+    assert_eq!(
+        pdb["spec"]["selector"]["matchLabels"],
+        server["spec"]["selector"]["matchLabels"]
+    );
     // Ingress: TLS from cert-manager, routed to the server's Service.
     let ing = find(&objs, "Ingress", "orchard");
     assert!(ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"].is_string());
