@@ -13,7 +13,7 @@ export CHROMIUM_PATH ?= /usr/bin/chromium
 
 stamp = @echo "[make] $(1) $$(date +%T)"
 
-.PHONY: run build release test lint fmt bench bootstrap clean-data
+.PHONY: run build release test lint fmt bench bootstrap clean-data check-deploy
 
 bootstrap:
 	@scripts/bootstrap
@@ -42,10 +42,18 @@ test:
 	$(call stamp,bootstrap)
 	@scripts/bootstrap --test
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory check-deploy
 	$(MAKE) --no-print-directory build
 	$(call stamp,tests)
 	$(HOST_FLAGS) scripts/with-postgres cargo test --workspace --exclude frontend --no-fail-fast
 	$(call stamp,done)
+
+## Prometheus config, alert rules and their unit tests (promtool from Debian's prometheus)
+check-deploy:
+	$(call stamp,check-deploy)
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/tests/*.yml
 
 fmt:
 	cargo fmt --all

@@ -44,6 +44,8 @@ pub trait EngineObserver: Send + Sync + 'static {
     fn task_completed(&self, phase: &str, seconds: f64);
     /// A failed task went back to the queue for another attempt.
     fn task_retried(&self, phase: &str);
+    /// A job ended: `succeeded`, `failed` or `cancelled`.
+    fn job_finished(&self, _state: &str) {}
 }
 
 /// An observer that ignores everything.

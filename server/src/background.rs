@@ -51,6 +51,7 @@ async fn reap_once(st: &AppState, metrics: &Metrics) {
         Ok(r) if r.requeued + r.failed > 0 => {
             metrics.lease_expiries.inc_by(r.requeued);
             metrics.lease_expiry_failures.inc_by(r.failed);
+            metrics.jobs_finished_by("failed", r.failed);
             tracing::warn!(
                 requeued = r.requeued,
                 failed = r.failed,
@@ -111,13 +112,19 @@ pub async fn relay_in(
 }
 
 /// Registers this process as a worker and runs `slots` task loops until shutdown.
-pub async fn in_process_workers(st: AppState, slots: usize, mut shutdown: watch::Receiver<bool>) {
+pub async fn in_process_workers(
+    st: AppState,
+    slots: usize,
+    metrics: Arc<crate::metrics::WorkerMetrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let host = gethostname::gethostname().to_string_lossy().to_string();
+    let name = format!("in-process@{host}");
     let id = match st
         .store
         .register_worker(
             NewWorker {
-                name: format!("in-process@{host}"),
+                name: name.clone(),
                 kind: WorkerKind::Inprocess,
                 hostname: host,
                 version: env!("CARGO_PKG_VERSION").to_string(),
@@ -152,13 +159,12 @@ pub async fn in_process_workers(st: AppState, slots: usize, mut shutdown: watch:
         claim_wait_ms: 10_000,
         shutdown_grace: Duration::from_secs(5),
     };
-    run_worker(
-        Arc::new(LocalLeases(st.clone())),
-        st.files.clone(),
-        cfg,
-        shutdown.clone(),
-    )
-    .await;
+    metrics.worker_started(&id, &name);
+    let leases = crate::metrics::MeteredLeases {
+        inner: Arc::new(LocalLeases(st.clone())),
+        metrics,
+    };
+    run_worker(Arc::new(leases), st.files.clone(), cfg, shutdown.clone()).await;
     let _ = shutdown.wait_for(|s| *s).await;
     let _ = beat.await;
     if let Err(e) = st.store.stop_worker(&id, app::now_millis()).await {

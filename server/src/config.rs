@@ -105,6 +105,11 @@ pub struct WorkerSettings {
     /// Seconds running tasks may take to finish after SIGTERM before their leases are released.
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+
+    /// Address to serve this worker's Prometheus `/metrics` (and `/healthz`) on, e.g.
+    /// `0.0.0.0:9464`. Unset: no metrics endpoint.
+    #[arg(long, env = "ORCHARD_WORKER_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl ServeSettings {

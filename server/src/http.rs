@@ -49,7 +49,10 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>
         .merge(api::router(state.clone(), api_token))
         .merge(ops::router(state, metrics.clone()))
         .merge(pages)
-        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -60,7 +63,15 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>
                             .get(REQUEST_ID)
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("");
-                        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                        tracing::info_span!(
+                            "request",
+                            request_id = %id,
+                            method = %req.method(),
+                            path = %req.uri().path(),
+                            job_id = tracing::field::Empty,
+                            task_id = tracing::field::Empty,
+                            worker_id = tracing::field::Empty,
+                        )
                     }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod openapi;
 pub mod ops;
 pub mod serve;
 pub mod telemetry;

@@ -173,6 +173,7 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
         tasks.push(tokio::spawn(background::in_process_workers(
             state.clone(),
             slots,
+            metrics.workers_local.clone(),
             rx.clone(),
         )));
     }

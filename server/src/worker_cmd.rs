@@ -12,6 +12,26 @@ use tokio::sync::watch;
 
 pub async fn run(s: WorkerSettings) -> Result<(), String> {
     let client = Client::new(&s.server, s.token.clone())?;
+    let (registry, metrics) = crate::metrics::WorkerMetrics::standalone();
+    // Bound before registering, so a wrong address fails at once.
+    let metrics_server = match s.metrics_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| format!("no local address: {e}"))?;
+            tracing::info!(addr = %local, "worker metrics at http://{local}/metrics");
+            let app = crate::metrics::worker_router(registry);
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "metrics server stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let leases = Arc::new(client.clone());
     let files: Arc<dyn app::files::FileStore> = if s.files.is_empty() {
         leases.clone()
@@ -44,6 +64,7 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
     };
     let id = registered.worker_id.clone();
     tracing::info!(worker_id = %id, server = %s.server, concurrency = s.concurrency, "worker registered");
+    metrics.worker_started(&id, &req.name);
     let (tx, rx) = watch::channel(false);
     let beat = {
         let (client, id) = (client.clone(), id.clone());
@@ -72,12 +93,19 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
         claim_wait_ms: 20_000,
         shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
     };
-    run_worker(leases, files, cfg, rx).await;
+    let metered = Arc::new(crate::metrics::MeteredLeases {
+        inner: leases,
+        metrics,
+    });
+    run_worker(metered, files, cfg, rx).await;
     signal.abort();
     let _ = beat.await;
     if let Err(e) = client.stop(&id).await {
         tracing::warn!(error = %e, "could not record the stop");
     }
     tracing::info!("worker stopped");
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
     Ok(())
 }

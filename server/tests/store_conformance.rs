@@ -335,7 +335,11 @@ async fn cancel_stops_handing_out_tasks(db: Db) {
         s.complete(&t.task_id, &done(&w, 1, json!({})), 2_400).await,
         Err(StoreError::Conflict(_))
     ));
-    s.release(&t.task_id, &lease, 2_500).await.unwrap();
+    // The refused completion ended the lease: there is nothing left to release.
+    assert!(matches!(
+        s.release(&t.task_id, &lease, 2_500).await,
+        Err(StoreError::Conflict(_))
+    ));
     let d = s.job_detail(&job.id).await.unwrap();
     assert_eq!(d.counts.cancelled, d.job.progress.total);
     assert!(matches!(
@@ -583,6 +587,8 @@ async fn batches_fence_each_item_and_claim_within_w(db: Db) {
             .all(|r| matches!(r, Err(StoreError::Conflict(_))))
     );
     assert!(out.claimed.is_empty());
+    // Their leases ended with the refusal: nothing of the cancelled job stays leased.
+    assert_eq!(leased(&*s, &job.id).await, 0);
     // An unknown worker's batch is refused item by item and claims nothing.
     let out = s
         .complete_batch("ghost", &items, 4, 30_000, now + 4)

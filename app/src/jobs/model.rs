@@ -7,6 +7,7 @@ use std::fmt;
 /// What a job does. Each kind knows how to split itself into job tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum JobKind {
     FileAverage,
     /// Tasks that do nothing: measures the queue itself.
@@ -38,6 +39,7 @@ impl JobKind {
 /// A job's life: `queued → running → succeeded | failed | cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum JobState {
     Queued,
     Running,
@@ -83,6 +85,7 @@ impl fmt::Display for JobState {
 /// A job task's life. `waiting` tasks become `ready` when every task feeding them is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum TaskState {
     Waiting,
     Ready,
@@ -118,6 +121,7 @@ impl TaskState {
 
 /// A job as lists and pages show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Job {
     pub id: String,
     pub kind: JobKind,
@@ -129,13 +133,17 @@ pub struct Job {
     pub progress: Progress,
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub created_at: Millis,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub started_at: Option<Millis>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub finished_at: Option<Millis>,
 }
 
 /// Tasks done out of the job's total.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Progress {
     pub done: i64,
     pub total: i64,
@@ -154,6 +162,7 @@ impl Progress {
 
 /// How many of a job's tasks are in each state, for one phase or the whole job.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TaskCounts {
     pub waiting: i64,
     pub ready: i64,
@@ -181,16 +190,20 @@ impl TaskCounts {
 
 /// Task counts of one phase of a job (`generate`, `map`, `reduce`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PhaseCounts {
     pub phase: String,
     pub counts: TaskCounts,
     /// When the phase's first task started (its latest attempt) and its last task finished.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub started_at: Option<Millis>,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
     pub finished_at: Option<Millis>,
 }
 
 /// How many of a job's tasks one worker completed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WorkerContribution {
     pub worker_id: String,
     pub worker_name: String,
@@ -199,13 +212,16 @@ pub struct WorkerContribution {
 
 /// Tasks completed per time bucket, for the throughput chart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ThroughputPoint {
+    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub at: Millis,
     pub tasks: i64,
 }
 
 /// A failed task's last error, shown on the job page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TaskError {
     pub task_id: String,
     pub phase: String,
@@ -215,6 +231,7 @@ pub struct TaskError {
 
 /// Everything the job page shows about one job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct JobDetail {
     /// The job's own fields sit at the top level of the JSON, as in the job list.
     #[serde(flatten)]
@@ -228,6 +245,7 @@ pub struct JobDetail {
 
 /// The outcome of recomputing a file-average job in one pass over its files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Verification {
     pub job_id: String,
     pub sum: i64,

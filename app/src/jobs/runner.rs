@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc, watch};
+use tracing::Instrument;
 
 /// The lease protocol as a worker sees it.
 #[async_trait]
@@ -176,19 +177,27 @@ pub async fn run_worker(
     let queue: Queue = Arc::new(tokio::sync::Mutex::new(queue_rx));
     let (out_tx, out_rx) = mpsc::unbounded_channel::<Outcome>();
 
-    let claimer = tokio::spawn(claimer(
-        leases.clone(),
-        pool.clone(),
-        queue_tx.clone(),
-        shutdown.clone(),
-    ));
-    let reporter = tokio::spawn(reporter(
-        leases.clone(),
-        pool.clone(),
-        queue_tx,
-        out_rx,
-        shutdown.clone(),
-    ));
+    // Spawned tasks do not inherit spans: each gets one naming the worker.
+    let span = |part: &'static str| tracing::info_span!("worker", worker_id = %cfg.worker_id, part);
+    let claimer = tokio::spawn(
+        claimer(
+            leases.clone(),
+            pool.clone(),
+            queue_tx.clone(),
+            shutdown.clone(),
+        )
+        .instrument(span("claimer")),
+    );
+    let reporter = tokio::spawn(
+        reporter(
+            leases.clone(),
+            pool.clone(),
+            queue_tx,
+            out_rx,
+            shutdown.clone(),
+        )
+        .instrument(span("reporter")),
+    );
     let mut runners = Vec::new();
     for _ in 0..cfg.slots {
         let (leases, files, pool, queue, out, shutdown) = (
@@ -199,9 +208,9 @@ pub async fn run_worker(
             out_tx.clone(),
             shutdown.clone(),
         );
-        runners.push(tokio::spawn(runner(
-            leases, files, pool, queue, out, shutdown,
-        )));
+        runners.push(tokio::spawn(
+            runner(leases, files, pool, queue, out, shutdown).instrument(span("runner")),
+        ));
     }
     drop(out_tx);
     let _ = claimer.await;
@@ -302,7 +311,16 @@ async fn runner(
         let Some(task) = next else { break };
         let started = Instant::now();
         pool.running.fetch_add(1, Ordering::SeqCst);
-        let outcome = run_one(&*leases, &*files, &pool.cfg, task, shutdown.clone()).await;
+        let span = tracing::info_span!(
+            "task",
+            job_id = %task.job_id,
+            task_id = %task.task_id,
+            phase = %task.phase,
+            attempt = task.attempt
+        );
+        let outcome = run_one(&*leases, &*files, &pool.cfg, task, shutdown.clone())
+            .instrument(span)
+            .await;
         pool.ran_for(started.elapsed());
         let sent = out.send(outcome);
         pool.running.fetch_sub(1, Ordering::SeqCst);
@@ -479,6 +497,14 @@ async fn run_one(
             _ = grace => break Err(Stop::Shutdown),
         }
     };
+    let label = match &outcome {
+        Ok(Ok(_)) => "completed",
+        Ok(Err(_)) => "failed",
+        Err(Stop::Cancelled) => "cancelled",
+        Err(Stop::Shutdown) => "released",
+        Err(Stop::LeaseLost(_)) => "lease_lost",
+    };
+    tracing::debug!(outcome = label, "task finished");
     match outcome {
         Ok(Ok(output)) => Outcome::Done(CompletedTask {
             task_id: task.task_id.clone(),

@@ -79,6 +79,7 @@ pub async fn job_detail(st: &AppState, id: &str) -> AppResult<JobDetail> {
 
 pub async fn cancel_job(st: &AppState, id: &str) -> AppResult<Job> {
     let job = st.store.cancel_job(id, now_millis()).await?;
+    st.observer.job_finished("cancelled");
     tracing::info!(job_id = %id, "job cancelled");
     st.events.publish("job", id, "updated");
     Ok(job)
@@ -345,6 +346,7 @@ fn announce<'a>(st: &AppState, jobs: impl IntoIterator<Item = (&'a str, bool)>) 
     }
     for (job, finished) in seen {
         if finished {
+            st.observer.job_finished("succeeded");
             tracing::info!(job_id = %job, "job succeeded");
         }
         st.events
@@ -359,6 +361,8 @@ pub async fn fail(st: &AppState, task_id: &str, req: &FailRequest) -> AppResult<
         .await?;
     if out.will_retry {
         st.observer.task_retried(&out.phase);
+    } else {
+        st.observer.job_finished("failed");
     }
     tracing::warn!(job_id = %out.job_id, task_id, error = %req.error, will_retry = out.will_retry, "task failed");
     st.events.publish("job", &out.job_id, "updated");

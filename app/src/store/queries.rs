@@ -319,6 +319,19 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                     let (job_state, _) = Self::lock_job(tx, &job_id).await?;
                     if !is_active(&job_state) {
                         for i in idx {
+                            // The result is refused, but the lease ends now rather than
+                            // lingering until it expires.
+                            sqlx::query(
+                                "UPDATE job_tasks SET state = 'cancelled', lease_owner = NULL, \
+                                 lease_expires_at = NULL WHERE id = $1 AND job_id = $2 \
+                                 AND state = 'leased' AND lease_owner = $3 AND attempt = $4",
+                            )
+                            .bind(&items[i].task_id)
+                            .bind(&job_id)
+                            .bind(worker_id)
+                            .bind(items[i].attempt)
+                            .execute(&mut **tx)
+                            .await?;
                             results[i] = Some(Err(StoreError::Conflict(format!(
                                 "job {job_id} is {job_state}; its tasks no longer accept results"
                             ))));
@@ -1058,18 +1071,11 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                 };
                 let mut tx = self.write.begin().await?;
                 let mut done = Self::complete_tx(&mut tx, &req.worker_id, &[item], now).await?;
-                match done.pop() {
-                    Some(Ok(c)) => {
-                        tx.commit().await?;
-                        Ok(c)
-                    }
-                    Some(Err(e)) => Self::abort(tx, e).await,
-                    None => Self::abort(
-                        tx,
-                        $crate::store::StoreError::Corrupt("completion lost its answer".into()),
-                    )
-                    .await,
-                }
+                // A refusal changes nothing but ending a cancelled job's lease: commit either way.
+                tx.commit().await?;
+                done.pop().unwrap_or_else(|| {
+                    Err($crate::store::StoreError::Corrupt("completion lost its answer".into()))
+                })
             }
 
             async fn complete_batch(

@@ -1,16 +1,17 @@
 //! `/api/v1/files/{key}`: job files for remote workers that cannot see the server's store.
 
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{ErrorBody, FILES};
 use app::files::FileError;
 use app::state::AppState;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/files/{*key}", get(read).put(write))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(read, write))
 }
 
 fn map(e: FileError) -> ApiError {
@@ -24,10 +25,31 @@ fn map(e: FileError) -> ApiError {
     }
 }
 
+/// Reads a job file. Keys are `/`-separated segments of `[A-Za-z0-9._-]`.
+#[utoipa::path(get, path = "/files/{*key}", tag = FILES,
+    params(("key" = String, Path, description = "File key, e.g. jobs/<id>/input/000001.txt")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The file's bytes", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 400, description = "Invalid key", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such file", body = ErrorBody),
+    ))]
 async fn read(State(st): State<AppState>, Path(key): Path<String>) -> ApiResult<Vec<u8>> {
     st.files.get(&key).await.map_err(map)
 }
 
+/// Writes a job file (whole, atomically); at most 256 MiB.
+#[utoipa::path(put, path = "/files/{*key}", tag = FILES,
+    params(("key" = String, Path, description = "File key, e.g. jobs/<id>/input/000001.txt")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    security(("token" = [])),
+    responses(
+        (status = 204, description = "Written"),
+        (status = 400, description = "Invalid key", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+    ))]
 async fn write(
     State(st): State<AppState>,
     Path(key): Path<String>,

@@ -1,30 +1,33 @@
 //! `/api/v1/jobs`: create, list, inspect, cancel, retry, delete, verify, download.
 
 use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::openapi::{ErrorBody, JOBS};
+use crate::telemetry::record_job;
 use app::jobs::model::{Job, JobDetail, Verification};
 use app::jobs::params::FileAverageRequest;
 use app::jobs::service;
 use app::state::AppState;
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/jobs", get(list).post(create))
-        .route("/jobs/{id}", get(detail).delete(remove))
-        .route("/jobs/{id}/cancel", post(cancel))
-        .route("/jobs/{id}/retry", post(retry))
-        .route("/jobs/{id}/verify", post(verify))
-        .route("/jobs/{id}/result", get(result))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(detail, remove))
+        .routes(routes!(cancel))
+        .routes(routes!(retry))
+        .routes(routes!(verify))
+        .routes(routes!(result))
 }
 
 /// `{"kind": "file_average", "params": {…}}`
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(
     tag = "kind",
     content = "params",
@@ -32,10 +35,19 @@ pub fn router() -> Router<AppState> {
     deny_unknown_fields
 )]
 enum CreateJob {
+    /// Generate F files of C numbers, sum them in groups, reduce to one average.
     FileAverage(FileAverageRequest),
+    /// Tasks that do nothing, to measure the queue itself.
     Noop(app::jobs::params::NoopParams),
 }
 
+/// Creates a job; its tasks are queued at once.
+#[utoipa::path(post, path = "/jobs", tag = JOBS, request_body = CreateJob,
+    responses(
+        (status = 201, description = "The new job", body = Job),
+        (status = 400, description = "Invalid parameters", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+    ))]
 async fn create(
     State(st): State<AppState>,
     ApiJson(body): ApiJson<CreateJob>,
@@ -44,6 +56,7 @@ async fn create(
         CreateJob::FileAverage(req) => service::create_file_average(&st, req).await?,
         CreateJob::Noop(p) => service::create_noop(&st, p).await?,
     };
+    record_job(&job.id);
     Ok((StatusCode::CREATED, Json(job)))
 }
 
@@ -57,38 +70,94 @@ fn default_limit() -> i64 {
     100
 }
 
+/// Lists jobs, newest first.
+#[utoipa::path(get, path = "/jobs", tag = JOBS,
+    params(("limit" = Option<i64>, Query, description = "Most jobs to return (default 100)")),
+    responses((status = 200, description = "Jobs, newest first", body = Vec<Job>)))]
 async fn list(State(st): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Vec<Job>>> {
     Ok(Json(service::list_jobs(&st, q.limit).await?))
 }
 
+/// A job with task counts, phases, throughput, contributions and errors.
+#[utoipa::path(get, path = "/jobs/{id}", tag = JOBS,
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job in detail", body = JobDetail),
+        (status = 404, description = "No such job", body = ErrorBody),
+    ))]
 async fn detail(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobDetail>> {
+    record_job(&id);
     Ok(Json(service::job_detail(&st, &id).await?))
 }
 
+/// Cancels a job: no more of its tasks are handed out; running ones release.
+#[utoipa::path(post, path = "/jobs/{id}/cancel", tag = JOBS,
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The cancelled job", body = Job),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "The job already finished", body = ErrorBody),
+    ))]
 async fn cancel(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Job>> {
+    record_job(&id);
     Ok(Json(service::cancel_job(&st, &id).await?))
 }
 
+/// Sends a failed job's failed tasks back to the queue.
+#[utoipa::path(post, path = "/jobs/{id}/retry", tag = JOBS,
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The job, running again", body = Job),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "Nothing to retry", body = ErrorBody),
+    ))]
 async fn retry(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Job>> {
+    record_job(&id);
     Ok(Json(service::retry_job(&st, &id).await?))
 }
 
+/// Deletes a job with its tasks and files.
+#[utoipa::path(delete, path = "/jobs/{id}", tag = JOBS,
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such job", body = ErrorBody),
+    ))]
 async fn remove(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    record_job(&id);
     service::delete_job(&st, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Recomputes a finished file-average job in one pass and compares.
+#[utoipa::path(post, path = "/jobs/{id}/verify", tag = JOBS,
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The one-pass result and whether it matches", body = Verification),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "The job has no result yet", body = ErrorBody),
+    ))]
 async fn verify(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Verification>> {
+    record_job(&id);
     Ok(Json(service::verify_job(&st, &id).await?))
 }
 
+/// Downloads the result file (tab-separated `average`, `sum`, `count`, `files`).
+#[utoipa::path(get, path = "/jobs/{id}/result", tag = JOBS,
+    params(("id" = String, Path, description = "Job id")),
+    responses(
+        (status = 200, description = "The result file", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "The job has not succeeded", body = ErrorBody),
+    ))]
 async fn result(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
+    record_job(&id);
     let (name, bytes) = service::result_file(&st, &id).await?;
     Ok((
         [

@@ -3,53 +3,92 @@
 //! A call under a lease the caller no longer holds answers 409 and changes nothing.
 
 use crate::error::{ApiJson, ApiResult};
+use crate::openapi::{ErrorBody, LEASES};
+use crate::telemetry::{record_task, record_worker};
 use app::jobs::protocol::{
     BatchReply, ClaimRequest, CompleteBatch, CompleteRequest, FailRequest, HeartbeatReply,
     LeaseRef, LeasedTask,
 };
 use app::jobs::service;
 use app::state::AppState;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/leases/claim", post(claim))
-        .route("/leases/complete", post(complete_batch))
-        .route("/tasks/{id}/heartbeat", post(heartbeat))
-        .route("/tasks/{id}/complete", post(complete))
-        .route("/tasks/{id}/fail", post(fail))
-        .route("/tasks/{id}/release", post(release))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(claim))
+        .routes(routes!(complete_batch))
+        .routes(routes!(heartbeat))
+        .routes(routes!(complete))
+        .routes(routes!(fail))
+        .routes(routes!(release))
 }
 
+/// Leases up to `max` ready tasks, waiting up to `wait_ms` (at most 30 s) for one.
+#[utoipa::path(post, path = "/leases/claim", tag = LEASES, request_body = ClaimRequest,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "Leased tasks; empty when none became ready in time", body = Vec<LeasedTask>),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "Unknown worker", body = ErrorBody),
+    ))]
 async fn claim(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<ClaimRequest>,
 ) -> ApiResult<Json<Vec<LeasedTask>>> {
+    record_worker(&req.worker_id);
     Ok(Json(service::claim(&st, &req).await?))
 }
 
+/// Extends the lease; tells the worker when the job was cancelled.
+#[utoipa::path(post, path = "/tasks/{id}/heartbeat", tag = LEASES, request_body = LeaseRef,
+    params(("id" = String, Path, description = "Task id")),
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "The new expiry", body = HeartbeatReply),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 409, description = "The lease is not held by this worker at this attempt", body = ErrorBody),
+    ))]
 async fn heartbeat(
     State(st): State<AppState>,
     Path(id): Path<String>,
     ApiJson(lease): ApiJson<LeaseRef>,
 ) -> ApiResult<Json<HeartbeatReply>> {
+    record_task(&id, &lease.worker_id);
     Ok(Json(service::heartbeat(&st, &id, &lease).await?))
 }
 
+/// Completes the task with its output.
+#[utoipa::path(post, path = "/tasks/{id}/complete", tag = LEASES, request_body = CompleteRequest,
+    params(("id" = String, Path, description = "Task id")),
+    security(("token" = [])),
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 409, description = "The lease is not held by this worker at this attempt", body = ErrorBody),
+    ))]
 async fn complete(
     State(st): State<AppState>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CompleteRequest>,
 ) -> ApiResult<StatusCode> {
+    record_task(&id, &req.worker_id);
     service::complete(&st, &id, &req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Several completions in one call, each answered on its own (200 even when some are
-/// refused), plus up to `claim` newly leased tasks.
+/// refused), plus up to `claim` newly leased tasks in the same transaction.
+#[utoipa::path(post, path = "/leases/complete", tag = LEASES, request_body = CompleteBatch,
+    security(("token" = [])),
+    responses(
+        (status = 200, description = "One outcome per item, in order, and the newly leased tasks", body = BatchReply),
+        (status = 400, description = "More than 256 items, or claim out of range", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+    ))]
 async fn complete_batch(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<CompleteBatch>,
@@ -57,20 +96,40 @@ async fn complete_batch(
     Ok(Json(service::complete_batch(&st, &req).await?))
 }
 
+/// Fails the attempt; a retryable failure goes back to the queue with backoff.
+#[utoipa::path(post, path = "/tasks/{id}/fail", tag = LEASES, request_body = FailRequest,
+    params(("id" = String, Path, description = "Task id")),
+    security(("token" = [])),
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 409, description = "The lease is not held by this worker at this attempt", body = ErrorBody),
+    ))]
 async fn fail(
     State(st): State<AppState>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<FailRequest>,
 ) -> ApiResult<StatusCode> {
+    record_task(&id, &req.worker_id);
     service::fail(&st, &id, &req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Gives the task back to the queue (the worker is stopping or the job was cancelled).
+#[utoipa::path(post, path = "/tasks/{id}/release", tag = LEASES, request_body = LeaseRef,
+    params(("id" = String, Path, description = "Task id")),
+    security(("token" = [])),
+    responses(
+        (status = 204, description = "Released"),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 409, description = "The lease is not held by this worker at this attempt", body = ErrorBody),
+    ))]
 async fn release(
     State(st): State<AppState>,
     Path(id): Path<String>,
     ApiJson(lease): ApiJson<LeaseRef>,
 ) -> ApiResult<StatusCode> {
+    record_task(&id, &lease.worker_id);
     service::release(&st, &id, &lease).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,11 @@
 //! REST API `/api/v1`: JSON in, JSON out, errors as `{"error": …}`. Routers by module.
 //! The worker-facing routes (registration, leases, files) require the API token when one
 //! is configured.
+//!
+//! Every route is declared through an [`OpenApiRouter`] from a handler carrying
+//! `#[utoipa::path]`, so the router and the OpenAPI document (`/api/openapi.json`, rendered
+//! at `/api/docs`) are built from the same declarations and cannot drift apart. A new module
+//! adds its handlers with `.routes(routes!(…))` and merges its router here.
 
 mod auth;
 mod events;
@@ -10,17 +15,20 @@ mod leases;
 mod workers;
 
 use crate::error::ApiError;
+use crate::openapi;
 use app::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
 
 /// JSON bodies are small; job files have their own, larger limit.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 pub const FILE_BODY_LIMIT: usize = 256 * 1024 * 1024;
 
-pub fn router(state: AppState, token: Option<Arc<str>>) -> Router {
-    let worker_facing = Router::new()
+/// The `/api/v1` routes together with their OpenAPI description.
+pub fn documented(token: Option<Arc<str>>) -> OpenApiRouter<AppState> {
+    let worker_facing = OpenApiRouter::new()
         .merge(workers::worker_router())
         .merge(leases::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
@@ -29,17 +37,23 @@ pub fn router(state: AppState, token: Option<Arc<str>>) -> Router {
             token,
             auth::require_token,
         ));
-    let open = Router::new()
+    let open = OpenApiRouter::new()
         .merge(jobs::router())
         .merge(workers::router())
         .merge(events::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+    OpenApiRouter::new().nest(
+        "/api/v1",
+        open.merge(worker_facing)
+            .fallback(|| async { ApiError::not_found("no such API route") }),
+    )
+}
+
+pub fn router(state: AppState, token: Option<Arc<str>>) -> Router {
+    let (v1, doc) = documented(token).split_for_parts();
     Router::new()
-        .nest(
-            "/api/v1",
-            open.merge(worker_facing)
-                .fallback(|| async { ApiError::not_found("no such API route") }),
-        )
+        .merge(v1)
+        .merge(openapi::router(openapi::document(doc)))
         .route(
             "/api/{*rest}",
             axum::routing::any(|| async { ApiError::not_found("no such API route") }),

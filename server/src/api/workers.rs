@@ -1,26 +1,32 @@
 //! `/api/v1/workers`: the fleet list (open) and the worker lifecycle (token-guarded).
 
 use crate::error::{ApiJson, ApiResult};
+use crate::openapi::{ErrorBody, WORKERS};
+use crate::telemetry::record_worker;
 use app::jobs::protocol::{RegisterWorker, Registered};
 use app::jobs::service;
 use app::state::AppState;
 use app::workers::model::{Worker, WorkerKind};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/workers", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
-pub fn worker_router() -> Router<AppState> {
-    Router::new()
-        .route("/workers/register", post(register))
-        .route("/workers/{id}/heartbeat", post(heartbeat))
-        .route("/workers/{id}/stop", post(stop))
+pub fn worker_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(heartbeat))
+        .routes(routes!(stop))
 }
 
+/// The fleet: in-process and remote workers with their health.
+#[utoipa::path(get, path = "/workers", tag = WORKERS,
+    responses((status = 200, description = "Every worker, with health from its last heartbeat", body = Vec<Worker>)))]
 async fn list(State(st): State<AppState>) -> ApiResult<Json<Vec<Worker>>> {
     Ok(Json(
         st.store
@@ -30,20 +36,49 @@ async fn list(State(st): State<AppState>) -> ApiResult<Json<Vec<Worker>>> {
     ))
 }
 
+/// Registers a remote worker; the answer carries its id and the lease length.
+#[utoipa::path(post, path = "/workers/register", tag = WORKERS, request_body = RegisterWorker,
+    security(("token" = [])),
+    responses(
+        (status = 201, description = "Registered", body = Registered),
+        (status = 400, description = "Invalid registration", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+    ))]
 async fn register(
     State(st): State<AppState>,
     ApiJson(req): ApiJson<RegisterWorker>,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
     let r = service::register_worker(&st, req, WorkerKind::Remote).await?;
+    record_worker(&r.worker_id);
     Ok((StatusCode::CREATED, Json(r)))
 }
 
+/// Records that the worker is alive.
+#[utoipa::path(post, path = "/workers/{id}/heartbeat", tag = WORKERS,
+    params(("id" = String, Path, description = "Worker id")),
+    security(("token" = [])),
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such worker", body = ErrorBody),
+    ))]
 async fn heartbeat(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    record_worker(&id);
     service::worker_heartbeat(&st, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Records that the worker stopped.
+#[utoipa::path(post, path = "/workers/{id}/stop", tag = WORKERS,
+    params(("id" = String, Path, description = "Worker id")),
+    security(("token" = [])),
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 404, description = "No such worker", body = ErrorBody),
+    ))]
 async fn stop(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    record_worker(&id);
     service::stop_worker(&st, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
