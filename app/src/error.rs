@@ -16,6 +16,12 @@ pub enum AppError {
     /// The request conflicts with the current state (e.g. a stale lease, a finished job).
     #[error("{0}")]
     Conflict(String),
+    /// Nobody is signed in (or the token is wrong).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// Something failed on the server; details are in the server log.
     #[error("the server could not complete the request")]
     Internal,
@@ -42,6 +48,8 @@ impl AppError {
             AppError::Invalid(_) => 400,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
+            AppError::Unauthorized(_) => 401,
+            AppError::Forbidden(_) => 403,
             AppError::Internal => 500,
             AppError::Unreachable(_) => 502,
         }

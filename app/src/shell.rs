@@ -1,6 +1,10 @@
 //! The HTML document and the router: every page Orchard serves, rendered on the server and
 //! hydrated in the browser.
 
+use crate::accounts::components::{
+    audit_page::AuditPage, login_page::LoginPage, provide_me, setup_page::SetupPage,
+    users_page::UsersPage,
+};
 use crate::jobs::components::{job_page::JobPage, jobs_page::JobsPage};
 use crate::overview::page::OverviewPage;
 use crate::ui::layout::Layout;
@@ -41,6 +45,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_live_context();
+    provide_me();
     view! {
         <Stylesheet id="leptos" href="/pkg/orchard.css" />
         <Title formatter=|t: String| if t.is_empty() { "Orchard".to_string() } else { format!("{t} · Orchard") } />
@@ -52,6 +57,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/workers") view=WorkersPage ssr=SsrMode::Async />
                     <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async />
                     <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/setup/:token") view=SetupPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

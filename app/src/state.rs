@@ -66,6 +66,7 @@ pub struct AppState {
     /// Woken whenever tasks may have become ready, so waiting claims answer at once.
     pub work_ready: Arc<Notify>,
     pub observer: Arc<dyn EngineObserver>,
+    pub sessions: Arc<crate::accounts::service::SessionSettings>,
 }
 
 impl AppState {

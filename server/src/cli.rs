@@ -1,4 +1,4 @@
-//! The command line: `orchard [serve]`, `orchard migrate`, `orchard worker`.
+//! The command line: `orchard [serve]`, `orchard migrate`, `orchard worker`, `orchard user`.
 
 use crate::config::{DbSettings, ServeSettings, WorkerSettings};
 use clap::{Parser, Subcommand};
@@ -26,6 +26,8 @@ enum Command {
     Migrate(DbSettings),
     /// Run jobs for a remote Orchard server.
     Worker(WorkerSettings),
+    /// Manage the people who can sign in.
+    User(crate::user_cmd::UserArgs),
 }
 
 pub async fn main() -> ExitCode {
@@ -39,6 +41,7 @@ pub async fn main() -> ExitCode {
             .map(|s| tracing::info!(database = s.backend().as_str(), "database is up to date"))
             .map_err(|e| format!("migration failed: {e}")),
         Some(Command::Worker(w)) => crate::worker_cmd::run(w).await,
+        Some(Command::User(u)) => crate::user_cmd::run(u).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

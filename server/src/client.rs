@@ -65,7 +65,8 @@ impl Client {
             }
             StatusCode::NOT_FOUND => AppError::NotFound(message),
             StatusCode::CONFLICT => AppError::Conflict(message),
-            StatusCode::UNAUTHORIZED => AppError::Invalid(format!("unauthorized: {message}")),
+            StatusCode::UNAUTHORIZED => AppError::Unauthorized(message),
+            StatusCode::FORBIDDEN => AppError::Forbidden(message),
             _ => AppError::Unreachable(format!("{status}: {message}")),
         })
     }

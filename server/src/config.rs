@@ -56,6 +56,19 @@ pub struct ServeSettings {
     #[arg(long, env = "ORCHARD_POLL_MAX_RETRIES", default_value_t = 10)]
     pub poll_max_retries: u32,
 
+    /// Minutes a session may stay unused before it ends.
+    #[arg(long, env = "ORCHARD_SESSION_IDLE_MINS", default_value_t = 720, value_parser = clap::value_parser!(u64).range(1..=525_600))]
+    pub session_idle_mins: u64,
+
+    /// Hours after sign-in when a session ends, used or not.
+    #[arg(long, env = "ORCHARD_SESSION_MAX_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u64).range(1..=8_760))]
+    pub session_max_hours: u64,
+
+    /// Mark the session cookie `Secure` always (it is anyway when a proxy says the request
+    /// came over HTTPS with `X-Forwarded-Proto: https`).
+    #[arg(long, env = "ORCHARD_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
     /// Folder holding the built site (`pkg/` with wasm, JS, CSS); overrides Leptos.toml.
     #[arg(long, env = "ORCHARD_SITE_ROOT")]
     pub site_root: Option<String>,

@@ -2,6 +2,7 @@
 //! operations endpoints, static files — wrapped in request ids, tracing, metrics and a
 //! panic guard that answers 500 JSON instead of dropping the connection.
 
+use crate::access;
 use crate::api;
 use crate::metrics::{self, Metrics};
 use crate::ops;
@@ -27,7 +28,10 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(ctx_state.clone()),
+            move || {
+                provide_context(ctx_state.clone());
+                provide_request_nonce();
+            },
             {
                 let options = options.clone();
                 move || shell(options.clone())
@@ -39,16 +43,21 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>
         >(
             {
                 let st = state.clone();
-                move || provide_context(st.clone())
+                move || {
+                    provide_context(st.clone());
+                    provide_request_nonce();
+                }
             },
             shell,
         ))
         .with_state(state.clone());
 
+    let access = access::Access::new(state.clone(), api_token.clone());
     Router::new()
         .merge(api::router(state.clone(), api_token))
         .merge(ops::router(state, metrics.clone()))
         .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(access, access::guard))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,
@@ -83,4 +92,13 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>
                     .into_response_boxed()
                 })),
         )
+}
+
+/// Hands the request's CSP nonce to the page, so its inline scripts carry it.
+fn provide_request_nonce() {
+    let nonce = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.extensions.get::<access::CspNonce>().cloned());
+    if let Some(n) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(n.0));
+    }
 }

@@ -1,6 +1,7 @@
 //! The `orchard` server: configuration, the HTTP router (pages, REST API, operations
 //! endpoints), the job engine's background loops, and the remote worker.
 
+pub mod access;
 pub mod api;
 pub mod background;
 pub mod cli;
@@ -13,4 +14,5 @@ pub mod openapi;
 pub mod ops;
 pub mod serve;
 pub mod telemetry;
+pub mod user_cmd;
 pub mod worker_cmd;

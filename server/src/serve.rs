@@ -5,6 +5,7 @@ use crate::background;
 use crate::config::{ServeSettings, default_workers};
 use crate::http;
 use crate::metrics::Metrics;
+use app::accounts::service::SessionSettings;
 use app::events::EventBus;
 use app::state::{AppState, EngineSettings};
 use app::store::Backoff;
@@ -130,6 +131,11 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
         engine: Arc::new(engine),
         work_ready: Arc::new(Notify::new()),
         observer: metrics.clone(),
+        sessions: Arc::new(SessionSettings {
+            idle_ms: (s.session_idle_mins * 60_000) as i64,
+            max_ms: (s.session_max_hours * 3_600_000) as i64,
+            secure_always: s.secure_cookies,
+        }),
     };
     let token = s
         .api_token
@@ -142,11 +148,14 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
 
     let mut server_rx = rx.clone();
     tasks.push(tokio::spawn(async move {
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = server_rx.wait_for(|stop| *stop).await;
-            })
-            .await;
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = server_rx.wait_for(|stop| *stop).await;
+        })
+        .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "server stopped with an error");
         }
@@ -184,6 +193,23 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
         workers = slots,
         "orchard is serving at http://{addr}"
     );
+    match app::accounts::service::issue_setup_link(&state).await {
+        Ok(Some(path)) => {
+            let host = if addr.ip().is_unspecified() {
+                format!("127.0.0.1:{}", addr.port())
+            } else {
+                addr.to_string()
+            };
+            tracing::warn!(
+                "no accounts yet: open the one-time setup link to create the first admin"
+            );
+            eprintln!(
+                "\n  No accounts yet. Create the first admin (link valid 24 h, once):\n    http://{host}{path}\n"
+            );
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "cannot issue a setup link"),
+    }
     Ok(Running {
         addr,
         state,

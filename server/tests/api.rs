@@ -221,7 +221,7 @@ async fn worker_api_requires_the_token_when_set() {
     let body = json!({"name": "w1"});
     for (token, want) in [(None, 401), (Some("wrong"), 401), (Some("s3cret"), 201)] {
         let mut req = app
-            .http
+            .anon
             .post(app.url("/api/v1/workers/register"))
             .json(&body);
         if let Some(t) = token {

@@ -610,12 +610,13 @@ async fn json_logs_carry_request_job_and_worker_ids() {
         .arg("--data-dir")
         .arg(&dir)
         .env("ORCHARD_LOG_FORMAT", "json")
+        .env("ORCHARD_API_TOKEN", common::SERVICE_TOKEN)
         .env("RUST_LOG", "info")
         .stdout(std::fs::File::create(&server_log).unwrap())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = common::client(Some(common::SERVICE_TOKEN));
     let mut up = false;
     for _ in 0..100 {
         if http.get(format!("{base}/readyz")).send().await.is_ok() {
@@ -628,6 +629,7 @@ async fn json_logs_carry_request_job_and_worker_ids() {
     let worker_log = dir.join("worker.log");
     let mut worker = Command::new(env!("CARGO_BIN_EXE_orchard"))
         .args(["worker", "--server", &base, "--name", "logger"])
+        .args(["--token", common::SERVICE_TOKEN])
         .env("ORCHARD_LOG_FORMAT", "json")
         .env("RUST_LOG", "info,app=debug")
         .stdout(std::fs::File::create(&worker_log).unwrap())

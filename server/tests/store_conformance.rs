@@ -597,3 +597,186 @@ async fn batches_fence_each_item_and_claim_within_w(db: Db) {
     assert!(out.completed.iter().all(|r| r.is_err()));
     assert!(out.claimed.is_empty());
 }
+
+mod accounts {
+    use super::*;
+    use app::accounts::model::{AuditEntry, AuditFilter, Role};
+
+    macro_rules! both {
+        ($($name:ident),*) => {
+            mod sqlite { $( #[tokio::test] async fn $name() { super::$name(crate::Db::Sqlite).await } )* }
+            mod postgres { $( #[tokio::test] async fn $name() { super::$name(crate::Db::Postgres).await } )* }
+        };
+    }
+    both!(
+        users_sessions_and_the_last_admin,
+        audit_log_filters_and_pages
+    );
+
+    async fn users_sessions_and_the_last_admin(db: Db) {
+        let s = store(db).await;
+        assert_eq!(s.count_users().await.unwrap(), 0);
+        let ana = s
+            .create_user("ana", "h1", Role::Admin, 1_000)
+            .await
+            .unwrap();
+        assert!(matches!(
+            s.create_user("ana", "h2", Role::Viewer, 1_000).await,
+            Err(StoreError::Conflict(_))
+        ));
+        s.create_user("bo", "h3", Role::Viewer, 1_001)
+            .await
+            .unwrap();
+        let c = s.credentials("ana").await.unwrap().unwrap();
+        assert_eq!((c.password_hash.as_str(), c.user.role), ("h1", Role::Admin));
+        assert!(s.credentials("nobody").await.unwrap().is_none());
+
+        // Sessions end when idle too long, at their absolute end, or when the user is disabled.
+        s.create_session("s1", &ana.id, 2_000, 100_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.session_user("s1", 10_000, 5_000)
+                .await
+                .unwrap()
+                .unwrap()
+                .username,
+            "ana"
+        );
+        assert!(
+            s.session_user("s1", 10_000, 20_000)
+                .await
+                .unwrap()
+                .is_none(),
+            "idle"
+        );
+        s.create_session("s2", &ana.id, 2_000, 100_000)
+            .await
+            .unwrap();
+        assert!(
+            s.session_user("s2", 1_000_000, 100_001)
+                .await
+                .unwrap()
+                .is_none(),
+            "absolute"
+        );
+        assert!(
+            s.session_user("nope", 10_000, 5_000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        s.create_session("s3", &ana.id, 2_000, 100_000)
+            .await
+            .unwrap();
+        s.create_session("s4", &ana.id, 2_000, 100_000)
+            .await
+            .unwrap();
+        assert_eq!(s.list_users(3_000).await.unwrap()[0].sessions, 4);
+        s.delete_session("s3").await.unwrap();
+        assert!(s.session_user("s3", 10_000, 3_000).await.unwrap().is_none());
+        assert_eq!(s.delete_user_sessions(&ana.id).await.unwrap(), 3);
+
+        // The last enabled admin can be neither demoted nor disabled.
+        assert!(matches!(
+            s.set_role("ana", Role::Editor).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.set_disabled("ana", true, 3_000).await,
+            Err(StoreError::Conflict(_))
+        ));
+        s.set_role("bo", Role::Admin).await.unwrap();
+        s.set_role("ana", Role::Editor).await.unwrap();
+        s.create_session("s5", &ana.id, 3_000, 100_000)
+            .await
+            .unwrap();
+        let ana = s.set_disabled("ana", true, 3_100).await.unwrap();
+        assert!(ana.disabled);
+        assert!(s.session_user("s5", 10_000, 3_200).await.unwrap().is_none());
+        s.set_password("bo", "h9").await.unwrap();
+        assert_eq!(
+            s.credentials("bo").await.unwrap().unwrap().password_hash,
+            "h9"
+        );
+        assert!(matches!(
+            s.set_role("ghost", Role::Viewer).await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        // A setup link works once, before it expires.
+        s.create_setup_link("l1", 1_000, 5_000).await.unwrap();
+        assert!(!s.use_setup_link("l1", 6_000).await.unwrap());
+        s.create_setup_link("l2", 1_000, 5_000).await.unwrap();
+        assert!(s.use_setup_link("l2", 2_000).await.unwrap());
+        assert!(!s.use_setup_link("l2", 2_001).await.unwrap());
+    }
+
+    async fn audit_log_filters_and_pages(db: Db) {
+        let s = store(db).await;
+        for i in 0..30 {
+            let entry = AuditEntry {
+                id: uuid::Uuid::now_v7().to_string(),
+                at: 1_000 + i,
+                actor: if i % 2 == 0 {
+                    "ana".into()
+                } else {
+                    "bo".into()
+                },
+                role: "editor".into(),
+                action: if i % 3 == 0 {
+                    "DELETE /api/v1/jobs/{id}".into()
+                } else {
+                    "fn cancel_job".into()
+                },
+                target: format!("t{i}"),
+                status: 200,
+                request_id: String::new(),
+            };
+            s.record_audit(&entry).await.unwrap();
+        }
+        let all = s.list_audit(&AuditFilter::default()).await.unwrap();
+        assert_eq!(all.len(), 30);
+        assert_eq!(all[0].target, "t29", "newest first");
+        let ana = s
+            .list_audit(&AuditFilter {
+                actor: Some("ana".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ana.len(), 15);
+        let deletes = s
+            .list_audit(&AuditFilter {
+                action: Some("delete".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(deletes.len(), 10);
+        let wild = s
+            .list_audit(&AuditFilter {
+                action: Some("%".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(wild.is_empty(), "wildcards are literal");
+        let page = s
+            .list_audit(&AuditFilter {
+                limit: Some(10),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let next = s
+            .list_audit(&AuditFilter {
+                limit: Some(10),
+                before: Some(page[9].id.clone()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(next[0].target, "t19");
+    }
+}

@@ -2,6 +2,7 @@
 //! Postgres implementation. Both share their SQL (see `queries.rs`); they differ only in how
 //! they connect and how a claim locks jobs against concurrent claimers.
 
+pub mod accounts;
 mod error;
 mod postgres;
 mod queries;
@@ -141,7 +142,7 @@ pub trait ChangeFeed: Send {
 
 /// Everything Orchard keeps, behind one contract that both databases fulfil.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: accounts::AccountStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Database connections (open, idle), for metrics.
     fn pool_usage(&self) -> (u32, u32);

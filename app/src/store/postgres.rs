@@ -2,6 +2,7 @@
 //! so any number of `orchard serve` replicas can claim at once without waiting on each other
 //! or ever leasing more than a job's concurrency.
 
+use super::accounts::{accounts_impl, last_admin, user_row};
 use super::queries::{is_active, phase_rank, store_impl};
 use super::{Backend, StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
@@ -70,3 +71,5 @@ store_impl!(
     " FOR UPDATE",
     " FOR UPDATE OF j SKIP LOCKED"
 );
+
+accounts_impl!(PgStore, sqlx::Postgres);

@@ -1,6 +1,7 @@
 //! SQLite store: WAL mode, foreign keys on, a busy timeout, a pool of readers and a single
 //! writer connection so write transactions never fight over SQLite's one write lock.
 
+use super::accounts::{accounts_impl, last_admin, user_row};
 use super::queries::{is_active, phase_rank, store_impl};
 use super::{Backend, StoreError, StoreResult};
 use sqlx::sqlite::{
@@ -64,3 +65,5 @@ impl SqliteStore {
 }
 
 store_impl!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "", "");
+
+accounts_impl!(SqliteStore, sqlx::Sqlite);

@@ -4,6 +4,7 @@
 use super::error_view::PageErrors;
 use super::live::LiveIndicator;
 use super::theme_toggle::ThemeToggle;
+use crate::accounts::components::user_menu::UserMenu;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -43,6 +44,9 @@ pub fn Layout(children: Children) -> impl IntoView {
                         .collect_view()}
                 </nav>
                 <div class="ml-auto flex items-center gap-3">
+                    <Transition fallback=|| ()>
+                        <UserMenu />
+                    </Transition>
                     <LiveIndicator />
                     <ThemeToggle />
                 </div>

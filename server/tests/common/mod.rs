@@ -64,13 +64,21 @@ pub fn settings(database_url: String, dir: &std::path::Path, workers: usize) -> 
     s.workers = Some(workers);
     s.site_root = Some(root.join("target/site").display().to_string());
     s.leptos_toml = root.join("Leptos.toml");
+    // Tests call the API as the service (full access); access control has tests of its own.
+    s.api_token = Some(SERVICE_TOKEN.into());
     s
 }
+
+/// The `ORCHARD_API_TOKEN` test servers run with; `TestApp::http` sends it.
+pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
 
 pub struct TestApp {
     pub running: Running,
     pub base: String,
+    /// Sends the service token, when the server has one.
     pub http: reqwest::Client,
+    /// Sends no credentials and does not follow redirects.
+    pub anon: reqwest::Client,
     pub dir: PathBuf,
     pub database_url: String,
 }
@@ -81,13 +89,31 @@ pub async fn spawn_with(s: ServeSettings, dir: PathBuf) -> TestApp {
     TestApp {
         base: format!("http://{}", running.addr),
         running,
-        http: reqwest::Client::builder()
+        http: client(s.api_token.as_deref()),
+        anon: reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
         dir,
         database_url,
     }
+}
+
+/// An HTTP client, with a bearer token on every request when given one.
+pub fn client(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(t) = token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {t}").parse().unwrap(),
+        );
+    }
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 pub async fn spawn_app(db: Db, workers: usize) -> TestApp {
@@ -196,6 +222,11 @@ pub fn start_worker_with(base: &str, name: &str, concurrency: u32, extra: &[&str
             &concurrency.to_string(),
         ])
         .args(["--shutdown-grace-secs", "2"])
+        .args(if extra.contains(&"--token") {
+            vec![]
+        } else {
+            vec!["--token", SERVICE_TOKEN]
+        })
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

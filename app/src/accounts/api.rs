@@ -1,0 +1,146 @@
+//! Server functions for signing in and out, first-run setup and administration. Names
+//! follow the access policy's convention: `get_`/`list_` read, `admin_` needs an admin.
+
+use super::model::{AuditEntry, AuditFilter, Me, User};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// Only a path on this site may follow a sign-in (no open redirects).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_me() -> Result<Option<Me>, AppError> {
+    Ok(super::service::current().me())
+}
+
+#[cfg(feature = "ssr")]
+fn set_session_cookie(st: &crate::state::AppState, value: Option<&str>) {
+    use leptos_axum::ResponseOptions;
+    let cookie = super::service::session_cookie(value, super::service::request_is_https(st));
+    if let (Some(res), Ok(v)) = (
+        use_context::<ResponseOptions>(),
+        axum::http::HeaderValue::from_str(&cookie),
+    ) {
+        res.append_header(axum::http::header::SET_COOKIE, v);
+    }
+}
+
+#[server(prefix = "/fn")]
+pub async fn login(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<Me, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    let (token, user) = super::service::sign_in(&st, &username, &password).await?;
+    set_session_cookie(&st, Some(&token));
+    tracing::info!(username = %user.username, "signed in");
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(Me {
+        name: user.username,
+        role: user.role,
+        person: true,
+    })
+}
+
+/// Signs out here, or (with `everywhere`) in every browser; returns the sessions ended.
+#[server(prefix = "/fn")]
+pub async fn logout(everywhere: Option<bool>) -> Result<u64, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    let caller = super::service::current();
+    let ended = if everywhere.unwrap_or(false) {
+        super::service::sign_out_everywhere(&st, &caller).await?
+    } else {
+        super::service::sign_out(&st, &caller).await?;
+        1
+    };
+    set_session_cookie(&st, None);
+    leptos_axum::redirect("/login");
+    Ok(ended)
+}
+
+#[server(prefix = "/fn")]
+pub async fn setup_admin(
+    token: String,
+    username: String,
+    password: String,
+) -> Result<Me, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    let (session, user) =
+        super::service::set_up_first_admin(&st, &token, &username, &password).await?;
+    set_session_cookie(&st, Some(&session));
+    leptos_axum::redirect("/");
+    Ok(Me {
+        name: user.username,
+        role: user.role,
+        person: true,
+    })
+}
+
+#[server(prefix = "/fn")]
+pub async fn admin_list_users() -> Result<Vec<User>, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::require(super::model::Role::Admin)?;
+    Ok(st.store.list_users(crate::now_millis()).await?)
+}
+
+#[server(prefix = "/fn")]
+pub async fn admin_create_user(
+    username: String,
+    password: String,
+    role: String,
+) -> Result<User, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::require(super::model::Role::Admin)?;
+    let role = super::model::Role::parse(&role).map_err(AppError::Invalid)?;
+    super::service::create_user(&st, &username, &password, role).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn admin_set_role(username: String, role: String) -> Result<User, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::require(super::model::Role::Admin)?;
+    let role = super::model::Role::parse(&role).map_err(AppError::Invalid)?;
+    Ok(st.store.set_role(&username, role).await?)
+}
+
+#[server(prefix = "/fn")]
+pub async fn admin_reset_password(username: String, password: String) -> Result<(), AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::require(super::model::Role::Admin)?;
+    super::service::set_password(&st, &username, &password).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn admin_set_disabled(username: String, disabled: bool) -> Result<User, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::require(super::model::Role::Admin)?;
+    Ok(st
+        .store
+        .set_disabled(&username, disabled, crate::now_millis())
+        .await?)
+}
+
+#[server(prefix = "/fn")]
+pub async fn admin_list_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::require(super::model::Role::Admin)?;
+    super::service::list_audit(&st, &filter).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_local_paths_follow_a_sign_in() {
+        assert_eq!(super::safe_next(Some("/jobs/1")), "/jobs/1");
+        assert_eq!(super::safe_next(Some("//evil.example")), "/");
+        assert_eq!(super::safe_next(Some("https://evil.example")), "/");
+        assert_eq!(super::safe_next(Some("/\\evil")), "/");
+        assert_eq!(super::safe_next(None), "/");
+    }
+}

@@ -1,0 +1,12 @@
+//! People and what they may do: users with roles, sessions, the first-run setup link, and
+//! the audit log of every change.
+
+pub mod api;
+pub mod components;
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod password;
+#[cfg(feature = "ssr")]
+pub mod secret;
+#[cfg(feature = "ssr")]
+pub mod service;

@@ -1,0 +1,68 @@
+//! Who is calling: the service token, a session cookie, or nobody.
+
+use app::accounts::model::Role;
+use app::accounts::secret::constant_time_eq;
+use app::accounts::service::{self, Caller, CallerKind, SESSION_COOKIE};
+use app::error::AppError;
+use app::state::AppState;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+
+/// The bearer token of a request, if it sent one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// The session cookie of a request, if it sent one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// Resolves the caller. A bearer token that matches nothing is an error (a typo should not
+/// silently make a script anonymous); an unknown or expired session cookie is anonymous.
+pub async fn resolve(
+    st: &AppState,
+    service_token: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Caller, AppError> {
+    if let Some(token) = bearer(headers) {
+        if let Some(expected) = service_token
+            && constant_time_eq(token.as_bytes(), expected.as_bytes())
+        {
+            return Ok(Caller {
+                name: "service".into(),
+                role: Some(Role::Admin),
+                kind: CallerKind::Token,
+            });
+        }
+        return Err(AppError::Unauthorized(
+            "missing or wrong bearer token".into(),
+        ));
+    }
+    if let Some(cookie) = session_cookie(headers)
+        && let Some((user, hash)) = service::session_user(st, cookie).await?
+    {
+        return Ok(Caller {
+            name: user.username,
+            role: Some(user.role),
+            kind: CallerKind::Session {
+                user_id: user.id,
+                session_hash: hash,
+            },
+        });
+    }
+    Ok(Caller::anonymous())
+}
