@@ -1,6 +1,7 @@
 //! What a person does, in a real browser: Debian's Chromium driven by Playwright against a
 //! real Orchard server on port 0. Screenshots land in `target/screenshots/`.
 
+use app::accounts::model::Role;
 use orchard_server::config::{DbSettings, ServeSettings};
 use orchard_server::serve::{Running, start};
 use playwright_rs::protocol::{BrowserContextOptions, Page};
@@ -13,7 +14,9 @@ fn root() -> PathBuf {
 }
 
 async fn server(workers: usize) -> Running {
-    let dir = std::env::temp_dir().join(format!("orchard-e2e-{}", std::process::id()));
+    static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("orchard-e2e-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let site = root().join("target/site");
@@ -59,6 +62,38 @@ fn shot(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+const PASSWORD: &str = "a long password 1";
+
+/// Adds a person straight to the database.
+async fn add_user(app: &Running, name: &str, role: Role) {
+    let hash = app::accounts::password::hash(PASSWORD).await.unwrap();
+    app.state
+        .store
+        .create_user(name, &hash, role, app::now_millis())
+        .await
+        .unwrap();
+}
+
+/// Signs in through the sign-in page (with or without JavaScript), landing on `/`.
+async fn sign_in(page: &Page, base: &str, name: &str) {
+    page.goto(&format!("{base}/jobs"), None).await.unwrap();
+    // Anyone not signed in is sent to the sign-in page, which then leads back.
+    wait_true(page, "location.pathname === '/login'", 10).await;
+    page.locator("input[name=username]")
+        .fill(name, None)
+        .await
+        .unwrap();
+    page.locator("input[name=password]")
+        .fill(PASSWORD, None)
+        .await
+        .unwrap();
+    page.locator("form[aria-label='Sign in'] button[type=submit]")
+        .click(None)
+        .await
+        .unwrap();
+    wait_true(page, "location.pathname === '/jobs'", 30).await;
+}
+
 /// Polls a JavaScript expression until it is true.
 async fn wait_true(page: &Page, expr: &str, secs: u64) {
     for _ in 0..secs * 10 {
@@ -102,6 +137,8 @@ async fn pages_work_with_and_without_javascript() {
         .await
         .unwrap();
     let page = ctx.new_page().await.unwrap();
+    add_user(&app, "ana", Role::Admin).await;
+    sign_in(&page, &base, "ana").await;
     page.goto(&base, None).await.unwrap();
     assert!(page.title().await.unwrap().contains("Orchard"));
     let running = page
@@ -133,6 +170,11 @@ async fn pages_work_with_and_without_javascript() {
     // (b) Hydrated: the live stream connects and the dark-mode toggle works and persists.
     let ctx = browser.new_context().await.unwrap();
     let page = ctx.new_page().await.unwrap();
+    page.goto(&format!("{base}/login"), None).await.unwrap();
+    page.screenshot_to_file(&shot("login.png"), None)
+        .await
+        .unwrap();
+    sign_in(&page, &base, "ana").await;
     page.goto(&base, None).await.unwrap();
     wait_true(
         &page,
@@ -187,7 +229,7 @@ async fn pages_work_with_and_without_javascript() {
         .fill("200", None)
         .await
         .unwrap();
-    page.locator("button[type=submit]")
+    page.locator("form[aria-label='New file-average job'] button[type=submit]")
         .click(None)
         .await
         .unwrap();
@@ -233,6 +275,68 @@ async fn pages_work_with_and_without_javascript() {
     )
     .await;
     page.screenshot_to_file(&shot("workers.png"), None)
+        .await
+        .unwrap();
+    ctx.close().await.unwrap();
+    browser.close().await.unwrap();
+    app.stop().await;
+}
+
+/// A viewer reads everything but gets no edit controls, and the server refuses a change
+/// even when the request is made by hand from their page.
+#[tokio::test]
+async fn a_viewer_sees_no_edit_controls_and_is_refused() {
+    let app = server(0).await;
+    let base = format!("http://{}", app.addr);
+    add_user(&app, "vic", Role::Viewer).await;
+    let pw = Playwright::launch().await.expect("playwright driver");
+    let browser = pw
+        .chromium()
+        .launch_with_options(chromium())
+        .await
+        .expect("chromium");
+    let ctx = browser.new_context().await.unwrap();
+    let page = ctx.new_page().await.unwrap();
+    sign_in(&page, &base, "vic").await;
+    wait_true(
+        &page,
+        "document.getElementById('live-indicator').innerText.includes('Live')",
+        30,
+    )
+    .await;
+    wait_true(
+        &page,
+        "document.querySelector('[data-testid=me]').innerText.includes('viewer')",
+        10,
+    )
+    .await;
+    assert!(
+        !page
+            .content()
+            .await
+            .unwrap()
+            .contains("New file-average job")
+    );
+    assert_eq!(
+        page.locator("a[href='/admin/users']")
+            .count()
+            .await
+            .unwrap(),
+        0
+    );
+    let status = page
+        .evaluate_value(
+            "fetch('/api/v1/jobs', {method: 'POST', headers: {'content-type': 'application/json'}, \
+             body: JSON.stringify({kind: 'noop', params: {tasks: 1, workers: 1}})}).then(r => r.status)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, "403");
+    page.goto(&format!("{base}/admin/users"), None)
+        .await
+        .unwrap();
+    wait_true(&page, "document.body.innerText.includes('admin role')", 10).await;
+    page.screenshot_to_file(&shot("viewer-forbidden.png"), None)
         .await
         .unwrap();
     ctx.close().await.unwrap();

@@ -87,9 +87,6 @@ pub fn need(method: &Method, path: &str) -> Need {
     {
         return Need::Public;
     }
-    if path.starts_with("/admin") {
-        return Need::Role(Role::Admin);
-    }
     Need::Role(if reads { Role::Viewer } else { Role::Editor })
 }
 

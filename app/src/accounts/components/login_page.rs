@@ -13,6 +13,9 @@ pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let next = move || use_query_map().with(|q| q.get("next")).unwrap_or_default();
     let pending = action.pending();
+    super::reload_after(action.value().into(), move || {
+        crate::accounts::api::safe_next(Some(&next()).filter(|n| !n.is_empty()).map(|n| n.as_str()))
+    });
     view! {
         <Title text="Sign in" />
         <div class="mx-auto mt-10 max-w-sm">

@@ -36,3 +36,22 @@ pub fn use_can(role: Role) -> Signal<bool> {
     let me = use_me();
     Signal::derive(move || me.get().is_some_and(|m| m.can(role)))
 }
+
+/// After signing in or out, load the next page afresh: who is signed in, the live stream
+/// and every resource start over with the new session.
+pub fn reload_after<T, E>(value: Signal<Option<Result<T, E>>>, to: impl Fn() -> String + 'static)
+where
+    T: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        if value.with(|v| matches!(v, Some(Ok(_)))) {
+            #[cfg(feature = "hydrate")]
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().set_href(&to());
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = to();
+        }
+    });
+}

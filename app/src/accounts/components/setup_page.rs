@@ -17,6 +17,7 @@ pub fn SetupPage() -> impl IntoView {
             .unwrap_or_default()
     };
     let pending = action.pending();
+    super::reload_after(action.value().into(), || "/".to_string());
     view! {
         <Title text="Set up" />
         <div class="mx-auto mt-10 max-w-sm">

@@ -10,6 +10,7 @@ use leptos::prelude::*;
 pub fn UserMenu() -> impl IntoView {
     let me = use_me();
     let logout = ServerAction::<Logout>::new();
+    super::reload_after(logout.value().into(), || "/login".to_string());
     view! {
         {move || match me.get() {
             None => view! {

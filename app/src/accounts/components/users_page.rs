@@ -19,6 +19,8 @@ pub fn UsersPage() -> impl IntoView {
     let reset = ServerAction::<AdminResetPassword>::new();
     let disable = ServerAction::<AdminSetDisabled>::new();
     let everywhere = ServerAction::<Logout>::new();
+    let is_admin = super::use_can(Role::Admin);
+    super::reload_after(everywhere.value().into(), || "/login".to_string());
     let users = Resource::new(
         move || {
             (
@@ -85,6 +87,8 @@ pub fn UsersPage() -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        <Transition fallback=|| ()>
+            {move || is_admin.get().then(|| view! {
         <ActionForm action=create attr:class=format!("{CARD} mt-6 max-w-xl") attr:aria-label="Add a user">
             <h2 class="text-lg font-semibold">"Add a user"</h2>
             <div class="mt-3 grid gap-3 sm:grid-cols-3">
@@ -107,6 +111,8 @@ pub fn UsersPage() -> impl IntoView {
             </div>
             <button type="submit" class=format!("{BUTTON} mt-3")>"Add user"</button>
         </ActionForm>
+            })}
+        </Transition>
     }
 }
 

@@ -7,6 +7,8 @@
 
 use super::state_badge::StateBadge;
 use super::throughput_chart::ThroughputChart;
+use crate::accounts::components::use_can;
+use crate::accounts::model::Role;
 use crate::jobs::api::{
     CancelJob, DeleteJob, RetryJob, VerifyJob, get_job_detail, get_poll_policy,
 };
@@ -37,6 +39,11 @@ const BUTTON: &str = "rounded-md border border-slate-300 px-3 py-1.5 text-sm fon
 
 #[component]
 fn Detail(d: JobDetail) -> impl IntoView {
+    // Viewers see no buttons they could not use (the server refuses them anyway).
+    let can_edit = use_can(Role::Editor);
+    let edit_class = move || {
+        if can_edit.get() { "contents" } else { "hidden" }
+    };
     let job = d.job.clone();
     let id = job.id.clone();
     let cancel = ServerAction::<CancelJob>::new();
@@ -97,11 +104,14 @@ fn Detail(d: JobDetail) -> impl IntoView {
         })}
         <div class="mt-4 flex flex-wrap gap-2">
             {(job.state == JobState::Succeeded && job.kind == JobKind::FileAverage).then(|| view! {
-                <button type="button" class=BUTTON on:click=move |_| { verify.dispatch(VerifyJob { id: id_v.clone() }); } disabled=move || verify.pending().get()>
-                    {move || if verify.pending().get() { "Verifying…" } else { "Verify (one pass)" }}
-                </button>
+                <span class=edit_class>
+                    <button type="button" class=BUTTON on:click=move |_| { verify.dispatch(VerifyJob { id: id_v.clone() }); } disabled=move || verify.pending().get()>
+                        {move || if verify.pending().get() { "Verifying…" } else { "Verify (one pass)" }}
+                    </button>
+                </span>
                 <a class=BUTTON href=format!("/api/v1/jobs/{id}/result") download>"Download result"</a>
             })}
+            <span class=edit_class>
             {running.then(|| view! {
                 <button type="button" class=BUTTON on:click=move |_| { cancel.dispatch(CancelJob { id: id_c.clone() }); }>"Cancel"</button>
             })}
@@ -122,6 +132,7 @@ fn Detail(d: JobDetail) -> impl IntoView {
                     delete.dispatch(DeleteJob { id: id_d.clone() });
                 }
             >"Delete"</button>
+            </span>
         </div>
         {move || verify.value().get().and_then(|r| r.ok()).map(|v| view! {
             <p data-testid="verify-result" class=if v.matches { "mt-3 text-sm text-emerald-700 dark:text-emerald-300" } else { "mt-3 text-sm text-red-700 dark:text-red-300" }>

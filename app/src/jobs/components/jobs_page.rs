@@ -2,6 +2,8 @@
 
 use super::create_form::CreateJobForm;
 use super::job_row::JobRow;
+use crate::accounts::components::use_can;
+use crate::accounts::model::Role;
 use crate::jobs::api::{CreateFileAverageJob, list_jobs};
 use crate::ui::error_view::ErrorBox;
 use crate::ui::live::use_live;
@@ -12,6 +14,7 @@ use leptos_meta::Title;
 pub fn JobsPage() -> impl IntoView {
     let live = use_live();
     let create = ServerAction::<CreateFileAverageJob>::new();
+    let can_edit = use_can(Role::Editor);
     let jobs = Resource::new(
         move || (live.version.get(), create.version().get()),
         |_| list_jobs(),
@@ -22,7 +25,10 @@ pub fn JobsPage() -> impl IntoView {
         <p class="mb-6 text-sm text-slate-600 dark:text-slate-400">
             "Distributed jobs on the durable queue, leased by in-process and remote workers."
         </p>
-        <CreateJobForm action=create />
+        // Viewers get no form they could not submit (the server refuses it anyway).
+        <Transition fallback=|| ()>
+            {move || can_edit.get().then(|| view! { <CreateJobForm action=create /> })}
+        </Transition>
         <h2 class="mb-2 mt-8 text-lg font-semibold">"Recent jobs"</h2>
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || jobs.get().map(|r| match r {
