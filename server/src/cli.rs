@@ -26,6 +26,8 @@ enum Command {
     Migrate(DbSettings),
     /// Run jobs for a remote Orchard server.
     Worker(WorkerSettings),
+    /// Issue, list or revoke API tokens for workers.
+    Token(crate::tokens::TokenCommand),
 }
 
 pub async fn main() -> ExitCode {
@@ -39,6 +41,7 @@ pub async fn main() -> ExitCode {
             .map(|s| tracing::info!(database = s.backend().as_str(), "database is up to date"))
             .map_err(|e| format!("migration failed: {e}")),
         Some(Command::Worker(w)) => crate::worker_cmd::run(w).await,
+        Some(Command::Token(t)) => crate::tokens::run(t).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

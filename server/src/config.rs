@@ -60,6 +60,11 @@ pub struct ServeSettings {
     #[arg(long, env = "ORCHARD_SITE_ROOT")]
     pub site_root: Option<String>,
 
+    /// Origins (comma-separated, e.g. `https://a.example,https://b.example`) whose pages may
+    /// call this server from a browser (CORS). None by default.
+    #[arg(long, env = "ORCHARD_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
     /// Path of the Leptos site settings file.
     #[arg(long, env = "ORCHARD_LEPTOS_TOML", default_value = "Leptos.toml")]
     pub leptos_toml: PathBuf,

@@ -3,6 +3,7 @@
 //! they connect and how a claim locks jobs against concurrent claimers.
 
 mod error;
+pub mod fleet;
 mod postgres;
 mod queries;
 mod rows;
@@ -131,7 +132,7 @@ pub trait ChangeFeed: Send {
 
 /// Everything Orchard keeps, behind one contract that both databases fulfil.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: fleet::FleetStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Database connections (open, idle), for metrics.
     fn pool_usage(&self) -> (u32, u32);

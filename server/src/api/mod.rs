@@ -2,12 +2,13 @@
 //! The worker-facing routes (registration, leases, files) require the API token when one
 //! is configured.
 
-mod auth;
+pub mod auth;
 mod events;
 mod files;
 mod jobs;
 mod leases;
 mod workers;
+pub mod wpipe;
 
 use crate::error::ApiError;
 use app::state::AppState;
@@ -20,13 +21,14 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 pub const FILE_BODY_LIMIT: usize = 256 * 1024 * 1024;
 
 pub fn router(state: AppState, token: Option<Arc<str>>) -> Router {
+    let check = Arc::new(crate::tokens::TokenCheck::new(token, state.store.clone()));
     let worker_facing = Router::new()
         .merge(workers::worker_router())
         .merge(leases::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .merge(files::router().layer(DefaultBodyLimit::max(FILE_BODY_LIMIT)))
         .layer(axum::middleware::from_fn_with_state(
-            token,
+            check.clone(),
             auth::require_token,
         ));
     let open = Router::new()
@@ -35,6 +37,7 @@ pub fn router(state: AppState, token: Option<Arc<str>>) -> Router {
         .merge(events::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     Router::new()
+        .merge(wpipe::router(check))
         .nest(
             "/api/v1",
             open.merge(worker_facing)

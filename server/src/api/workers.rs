@@ -11,7 +11,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/workers", get(list))
+    Router::new()
+        .route("/workers", get(list))
+        .route("/workers/{id}", axum::routing::delete(remove))
 }
 
 pub fn worker_router() -> Router<AppState> {
@@ -45,5 +47,11 @@ async fn heartbeat(State(st): State<AppState>, Path(id): Path<String>) -> ApiRes
 
 async fn stop(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     service::stop_worker(&st, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a dead or stopped worker with its processes; 409 while it is alive.
+async fn remove(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    app::workers::service::remove_worker(&st, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
