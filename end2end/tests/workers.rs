@@ -210,7 +210,7 @@ async fn drill_down_live_updates_and_removal() {
         10,
     )
     .await;
-    page.locator(&format!("[data-worker-id='{worker}'] a"))
+    page.locator(format!("[data-worker-id='{worker}'] a"))
         .click(None)
         .await
         .unwrap();
@@ -220,7 +220,7 @@ async fn drill_down_live_updates_and_removal() {
         15,
     )
     .await;
-    page.locator(&format!("[data-process-id='{pid}'] a"))
+    page.locator(format!("[data-process-id='{pid}'] a"))
         .click(None)
         .await
         .unwrap();
