@@ -3,6 +3,10 @@
 -- process holding one task per template, in the same order. Orchard's own workers have no
 -- rows here: their processes are derived from the job tasks they ran.
 
+-- A heartbeat keeps the time of the one before it, in the same statement (no read first),
+-- so its answer can say whether the worker was healthy when it arrived; 0 after a stop.
+ALTER TABLE workers ADD COLUMN prev_seen_at BIGINT NOT NULL DEFAULT 0;
+
 CREATE TABLE worker_templates (
     worker_id  TEXT NOT NULL REFERENCES workers (id) ON DELETE CASCADE,
     seq        BIGINT NOT NULL,             -- registration order, from 1

@@ -15,8 +15,8 @@ pub const JOB_PROCESS_SEP: char = '.';
 /// What a heartbeat found before recording itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PreviousBeat {
+    /// The previous sign of life; 0 when the worker had stopped.
     pub last_seen_at: Millis,
-    pub stopped: bool,
 }
 
 /// A process just opened: its id and its tasks' (name, id), in order.
@@ -151,30 +151,20 @@ macro_rules! fleet_impl {
                 worker_id: &str,
                 now: i64,
             ) -> $crate::store::StoreResult<$crate::store::fleet::PreviousBeat> {
-                let mut tx = self.write.begin().await?;
-                let prev = sqlx::query_as::<_, (i64, Option<i64>)>(
-                    "SELECT last_seen_at, stopped_at FROM workers WHERE id = $1",
-                )
-                .bind(worker_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((last_seen_at, stopped_at)) = prev else {
-                    let _ = tx.rollback().await;
-                    return Err($crate::store::StoreError::NotFound(format!(
-                        "worker {worker_id}"
-                    )));
-                };
-                sqlx::query(
-                    "UPDATE workers SET last_seen_at = $2, stopped_at = NULL WHERE id = $1",
+                let prev = sqlx::query_scalar::<_, i64>(
+                    "UPDATE workers SET prev_seen_at = CASE WHEN stopped_at IS NULL \
+                     THEN last_seen_at ELSE 0 END, last_seen_at = $2, stopped_at = NULL \
+                     WHERE id = $1 RETURNING prev_seen_at",
                 )
                 .bind(worker_id)
                 .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
+                .fetch_optional(&self.write)
+                .await?
+                .ok_or_else(|| {
+                    $crate::store::StoreError::NotFound(format!("worker {worker_id}"))
+                })?;
                 Ok($crate::store::fleet::PreviousBeat {
-                    last_seen_at,
-                    stopped: stopped_at.is_some(),
+                    last_seen_at: prev,
                 })
             }
 

@@ -188,10 +188,7 @@ async fn healthcheck(
 ) -> WResult<Json<HealthOut>> {
     let now = app::now_millis();
     let prev = st.store.beat(&req.id, now).await?;
-    let health = st
-        .engine
-        .health
-        .health(prev.last_seen_at, prev.stopped, now);
+    let health = st.engine.health.health(prev.last_seen_at, false, now);
     if health != Health::Healthy {
         // Its badge changes: tell the dashboards.
         st.events.publish("worker", &req.id, "updated");
