@@ -115,6 +115,7 @@ both!(
     the_token_is_required_where_the_seed_documents_it,
     health_comes_from_the_true_heartbeat_age,
     issued_tokens_work_and_revoked_ones_stop,
+    without_a_shared_token_issuing_one_closes_the_routes,
     orchard_workers_share_the_dashboards,
     the_real_wpipe_client_reports_to_orchard,
 );
@@ -607,6 +608,41 @@ async fn issued_tokens_work_and_revoked_ones_stop(db: Db) {
     )
     .await;
     assert_eq!(status, 401);
+    app.running.stop().await;
+}
+
+/// With no shared token the routes are open (loopback use); issuing the first token closes
+/// them, and and the issued token opens them.
+async fn without_a_shared_token_issuing_one_closes_the_routes(db: Db) {
+    let app = spawn(db, |s| s.api_token = None).await;
+    let body = json!({"name": "x", "version": "1", "tasks": []});
+    let (status, _) = call(&app, "POST", "/matricula", None, Some(body.clone())).await;
+    assert_eq!(status, 200, "open while nothing is configured");
+    let token = token_cli(&app.database_url, &["create", "--name", "first"])
+        .trim()
+        .to_string();
+    let mut closed = false;
+    for _ in 0..50 {
+        let (status, v) = call(&app, "POST", "/matricula", None, Some(body.clone())).await;
+        if status == 401 {
+            assert_eq!(v, json!({"detail": "Unauthorized"}));
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(closed, "an issued token closes the open routes");
+    let (status, _) = call(&app, "POST", "/matricula", Some(&token), Some(body.clone())).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/v1/leases/claim",
+        None,
+        Some(json!({"worker_id": "w", "max": 1})),
+    )
+    .await;
+    assert_eq!(status, 401, "the worker API closes too");
     app.running.stop().await;
 }
 
