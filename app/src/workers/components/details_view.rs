@@ -52,7 +52,7 @@ pub fn DetailsView(details: String) -> impl IntoView {
                         {fields.into_iter().map(|(k, v)| {
                             let value = match traceback(&v).filter(|_| k.contains("traceback")) {
                                 Some(lines) => view! {
-                                    <ol class="font-mono">{lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ol>
+                                    <ol class="break-all font-mono">{lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}</ol>
                                 }.into_any(),
                                 None => view! { <span class="break-all">{text_of(&v)}</span> }.into_any(),
                             };

@@ -81,13 +81,15 @@ const TD: &str = "px-3 py-2 align-top";
 #[component]
 pub fn FleetTable(
     workers: Vec<FleetWorker>,
+    /// Whether the fleet has any worker at all (before filtering).
+    any: bool,
     selected: Option<String>,
     now: ReadSignal<Millis>,
 ) -> impl IntoView {
     if workers.is_empty() {
         return view! {
             <div class="rounded-lg border border-dashed border-slate-300 p-10 text-center dark:border-slate-700">
-                <p class="font-medium">"No workers match."</p>
+                <p class="font-medium">{if any { "No workers match the filter." } else { "No workers yet." }}</p>
                 <p class="mt-2 text-sm text-slate-600 dark:text-slate-400">
                     "Start Orchard with --workers N, run "
                     <code class="rounded bg-slate-100 px-1 dark:bg-slate-800">"orchard worker --server URL"</code>

@@ -57,7 +57,7 @@ fn tasks_table(d: ProcessDetail, now: ReadSignal<Millis>) -> impl IntoView {
                                 <td class=format!("{TD} tabular-nums")>{t.started_at.map(utc).unwrap_or_else(|| "—".into())}</td>
                                 <td class=format!("{TD} tabular-nums")>{t.finished_at.map(utc).unwrap_or_else(|| "—".into())}</td>
                                 <td class=format!("{TD} tabular-nums") data-testid="task-duration">{live_duration}</td>
-                                <td class="min-w-64 px-3 py-2 align-top">
+                                <td class="min-w-64 max-w-md px-3 py-2 align-top">
                                     {t.details.clone().map(|x| view! { <DetailsView details=x /> })}
                                 </td>
                             </tr>

@@ -35,6 +35,7 @@ fn Fleet(
             .cloned()
     });
     let all = view_data.workers.clone();
+    let any = !all.is_empty();
     let counts = ["healthy", "late", "dead", "stopped"].map(|h| {
         (
             h,
@@ -58,7 +59,7 @@ fn Fleet(
                     duration(health.late_after_ms), duration(health.dead_after_ms))}
             </span>
         </p>
-        <FleetRows rows=Signal::derive(rows) selected=sel now=now />
+        <FleetRows rows=Signal::derive(rows) any=any selected=sel now=now />
         {worker.clone().map(|id| view! {
             <WorkerPanel worker_id=id info=info selected_process=process.clone() now=now />
         })}
@@ -69,11 +70,12 @@ fn Fleet(
 #[component]
 fn FleetRows(
     rows: Signal<Vec<crate::workers::fleet::FleetWorker>>,
+    any: bool,
     selected: Option<String>,
     now: ReadSignal<crate::Millis>,
 ) -> impl IntoView {
     move || {
-        view! { <FleetTable workers=rows.get() selected=selected.clone() now=now /> }
+        view! { <FleetTable workers=rows.get() any=any selected=selected.clone() now=now /> }
     }
 }
 
