@@ -264,6 +264,7 @@ async fn clean_ends_and_error_details(db: Db) {
     let app = spawn(db, |_| {}).await;
     let w = register(&app, "nightly", &["only"]).await;
     let mut outcome = Vec::new();
+    let mut pids = Vec::new();
     for details in [
         None,
         Some(json!("")),
@@ -274,6 +275,7 @@ async fn clean_ends_and_error_details(db: Db) {
     ] {
         let p = post(&app, "/newprocess", json!({"id": w})).await;
         let pid = p["father"].as_str().unwrap().to_string();
+        pids.push(pid.clone());
         let task = p["sons"][0]["id"].as_str().unwrap().to_string();
         post(
             &app,
@@ -303,6 +305,22 @@ async fn clean_ends_and_error_details(db: Db) {
         outcome,
         ["success", "success", "success", "success", "error", "error"],
         "missing details are fine; the outcome follows what details say, not their length"
+    );
+    // Listed in the order they started, each with its own tasks.
+    let procs = get(&app, &format!("/dashboard_process/{w}")).await;
+    let listed: Vec<&str> = procs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, pids);
+    assert!(
+        procs
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["step"] == "only")
     );
     let (_, workers) = call(&app, "GET", "/dashboard_workers", None, None).await;
     let wr = row(&workers, &w);

@@ -486,17 +486,33 @@ macro_rules! fleet_impl {
                 .bind(limit)
                 .fetch_all(&self.read)
                 .await?;
-                let mut out = Vec::with_capacity(rows.len());
-                for r in rows.into_iter().rev() {
-                    let tasks = self.wpipe_tasks(&r.id).await?;
-                    out.push($crate::store::fleet::summarize(
-                        r,
-                        worker_id,
-                        &name,
-                        &tasks,
-                    )?);
+                // Every listed process's tasks in one query, not one per process.
+                let since = rows.last().map(|r| r.started_at).unwrap_or_default();
+                let mut tasks: std::collections::HashMap<
+                    String,
+                    Vec<$crate::workers::fleet::ProcessTask>,
+                > = std::collections::HashMap::new();
+                let task_rows = sqlx::query_as::<_, $crate::store::fleet::TaskRow>(
+                    "SELECT t.id, t.process_id, t.seq, t.name, t.version, t.state, t.details, \
+                     t.received_at, t.started_at, t.finished_at, t.updated_at \
+                     FROM process_tasks t JOIN processes p ON p.id = t.process_id \
+                     WHERE p.worker_id = $1 AND p.started_at >= $2 ORDER BY t.process_id, t.seq",
+                )
+                .bind(worker_id)
+                .bind(since)
+                .fetch_all(&self.read)
+                .await?;
+                for t in task_rows {
+                    let t: $crate::workers::fleet::ProcessTask = t.try_into()?;
+                    tasks.entry(t.process_id.clone()).or_default().push(t);
                 }
-                Ok(out)
+                rows.into_iter()
+                    .rev()
+                    .map(|r| {
+                        let ts = tasks.remove(&r.id).unwrap_or_default();
+                        $crate::store::fleet::summarize(r, worker_id, &name, &ts)
+                    })
+                    .collect()
             }
 
             async fn process_detail(

@@ -154,3 +154,87 @@ pub fn FleetTable(
     }
     .into_any()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workers::model::{Worker, WorkerKind};
+
+    fn fw(
+        name: &str,
+        kind: WorkerKind,
+        health: Health,
+        seen: i64,
+        ok: i64,
+        bad: i64,
+    ) -> FleetWorker {
+        FleetWorker {
+            worker: Worker {
+                id: format!("id-{name}"),
+                name: name.into(),
+                kind,
+                hostname: String::new(),
+                version: "1".into(),
+                concurrency: 1,
+                registered_at: 0,
+                last_seen_at: seen,
+                stopped_at: None,
+                health,
+                active: 0,
+                tasks_done: 0,
+            },
+            processes: ok + bad,
+            running: 0,
+            succeeded: ok,
+            failed: bad,
+            avg_process_ms: None,
+            current_task: None,
+            tasks_per_min: vec![],
+        }
+    }
+
+    fn names(ws: &[FleetWorker]) -> Vec<&str> {
+        ws.iter().map(|f| f.worker.name.as_str()).collect()
+    }
+
+    #[test]
+    fn filters_and_sorts() {
+        let ws = vec![
+            fw("etl", WorkerKind::Wpipe, Health::Healthy, 30, 9, 1),
+            fw("alpha", WorkerKind::Remote, Health::Dead, 10, 1, 1),
+            fw(
+                "in-process@h",
+                WorkerKind::Inprocess,
+                Health::Late,
+                20,
+                0,
+                0,
+            ),
+        ];
+        assert_eq!(
+            names(&select(ws.clone(), "", "", SortBy::Heartbeat)),
+            ["etl", "in-process@h", "alpha"]
+        );
+        assert_eq!(
+            names(&select(ws.clone(), "", "", SortBy::Name)),
+            ["alpha", "etl", "in-process@h"]
+        );
+        assert_eq!(
+            names(&select(ws.clone(), "WPIPE", "", SortBy::Name)),
+            ["etl"]
+        );
+        assert_eq!(
+            names(&select(ws.clone(), "", "dead", SortBy::Name)),
+            ["alpha"]
+        );
+        assert_eq!(
+            names(&select(ws.clone(), "", "", SortBy::Health)),
+            ["alpha", "in-process@h", "etl"]
+        );
+        // Lowest success rate first; workers without ended processes last.
+        assert_eq!(
+            names(&select(ws, "", "", SortBy::SuccessRate)),
+            ["alpha", "etl", "in-process@h"]
+        );
+    }
+}
