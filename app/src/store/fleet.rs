@@ -726,7 +726,16 @@ macro_rules! fleet_impl {
                 &self,
                 worker_id: Option<&str>,
             ) -> $crate::store::StoreResult<Vec<$crate::workers::fleet::ProcessSummary>> {
-                let rows = sqlx::query_as::<_, $crate::store::fleet::JobProcessRow>(
+                // One worker's tasks come straight from the (worker_id, state) and
+                // (lease_owner, state) indexes; the whole fleet scans the finished tasks.
+                let filter = if worker_id.is_some() {
+                    "(t.state IN ('done', 'failed') AND t.worker_id = $1) \
+                     OR (t.state = 'leased' AND t.lease_owner = $1)"
+                } else {
+                    "(t.state IN ('done', 'failed') AND t.worker_id IS NOT NULL) \
+                     OR (t.state = 'leased' AND t.lease_owner IS NOT NULL)"
+                };
+                let sql = format!(
                     "SELECT COALESCE(t.lease_owner, t.worker_id) AS worker_id, t.job_id, \
                      j.state AS job_state, COUNT(*) AS total, \
                      CAST(SUM(CASE WHEN t.state IN ('done', 'failed') THEN 1 ELSE 0 END) AS BIGINT) AS finished, \
@@ -734,16 +743,15 @@ macro_rules! fleet_impl {
                      MIN(t.started_at) AS started_at, \
                      MAX(COALESCE(t.finished_at, t.started_at)) AS last_update, \
                      j.error AS error \
-                     FROM job_tasks t JOIN jobs j ON j.id = t.job_id \
-                     WHERE ((t.state IN ('done', 'failed') AND t.worker_id IS NOT NULL) \
-                        OR (t.state = 'leased' AND t.lease_owner IS NOT NULL)) \
-                       AND ($1 = '' OR COALESCE(t.lease_owner, t.worker_id) = $1) \
+                     FROM job_tasks t JOIN jobs j ON j.id = t.job_id WHERE {filter} \
                      GROUP BY COALESCE(t.lease_owner, t.worker_id), t.job_id, j.state, j.error \
-                     ORDER BY MIN(t.started_at)",
-                )
-                .bind(worker_id.unwrap_or(""))
-                .fetch_all(&self.read)
-                .await?;
+                     ORDER BY MIN(t.started_at)"
+                );
+                let mut q = sqlx::query_as::<_, $crate::store::fleet::JobProcessRow>(&sql);
+                if let Some(w) = worker_id {
+                    q = q.bind(w);
+                }
+                let rows = q.fetch_all(&self.read).await?;
                 Ok(rows
                     .into_iter()
                     .map($crate::store::fleet::JobProcessRow::summary)
