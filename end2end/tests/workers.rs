@@ -181,6 +181,24 @@ async fn drill_down_live_updates_and_removal() {
             .unwrap(),
         1
     );
+    // The filter is part of the link and needs no script either.
+    page.goto(&format!("{base}/workers?q=ghost"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.locator("[data-testid=worker-row]")
+            .count()
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        page.locator("#worker-filter")
+            .input_value(None)
+            .await
+            .unwrap(),
+        "ghost"
+    );
     ctx.close().await.unwrap();
 
     // With JavaScript: select the worker, then its process.
@@ -216,7 +234,11 @@ async fn drill_down_live_updates_and_removal() {
         .unwrap();
     wait_true(
         &page,
-        &format!("location.pathname === '/workers/{worker}' && !!document.querySelector(\"[data-process-id='{pid}']\")"),
+        &format!(
+            "location.pathname === '/workers/{worker}' && location.search === '?q=etl' \
+                  && document.querySelectorAll('[data-testid=worker-row]').length === 1 \
+                  && !!document.querySelector(\"[data-process-id='{pid}']\")"
+        ),
         15,
     )
     .await;
@@ -232,7 +254,9 @@ async fn drill_down_live_updates_and_removal() {
     .await;
     assert!(
         page.url()
-            .ends_with(&format!("/workers/{worker}/processes/{pid}"))
+            .ends_with(&format!("/workers/{worker}/processes/{pid}?q=etl")),
+        "the filter stays through the drill-down: {}",
+        page.url()
     );
     wait_true(
         &page,

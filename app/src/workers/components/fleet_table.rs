@@ -85,6 +85,8 @@ pub fn FleetTable(
     any: bool,
     selected: Option<String>,
     now: ReadSignal<Millis>,
+    /// The page's query string (filter and order), kept on the links.
+    suffix: Memo<String>,
 ) -> impl IntoView {
     if workers.is_empty() {
         return view! {
@@ -124,7 +126,10 @@ pub fn FleetTable(
                             <tr data-testid="worker-row" data-worker-id=w.id.clone()
                                 class=if is_selected { "bg-emerald-50 dark:bg-emerald-950/40" } else { "hover:bg-slate-50 dark:hover:bg-slate-800/40" }>
                                 <td class=TD>
-                                    <a href=format!("/workers/{}", w.id) aria-current=is_selected.then_some("true")
+                                    <a href={
+                                        let id = w.id.clone();
+                                        move || format!("/workers/{id}{}", suffix.get())
+                                    } aria-current=is_selected.then_some("true")
                                        class="font-medium text-emerald-700 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 dark:text-emerald-300">
                                         {w.name.clone()}
                                     </a>

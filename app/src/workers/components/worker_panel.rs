@@ -20,6 +20,7 @@ fn processes_table(
     ps: Vec<ProcessSummary>,
     selected: Option<String>,
     now: ReadSignal<Millis>,
+    suffix: Memo<String>,
 ) -> impl IntoView {
     if ps.is_empty() {
         return view! { <p class="text-sm text-slate-500">"No processes yet."</p> }.into_any();
@@ -41,7 +42,10 @@ fn processes_table(
                 <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
                     {ps.into_iter().map(|p| {
                         let is_selected = selected.as_deref() == Some(p.id.as_str());
-                        let href = format!("/workers/{worker_id}/processes/{}", p.id);
+                        let href = {
+                            let base = format!("/workers/{worker_id}/processes/{}", p.id);
+                            move || format!("{base}{}", suffix.get())
+                        };
                         let (start, end, running) = (p.started_at, p.ended_at, p.status == ProcessStatus::Running);
                         view! {
                             <tr data-testid="process-row" data-process-id=p.id.clone()
@@ -79,6 +83,8 @@ pub fn WorkerPanel(
     info: Option<FleetWorker>,
     selected_process: Option<String>,
     now: ReadSignal<Millis>,
+    /// The page's query string (filter and order), kept on the links.
+    suffix: Memo<String>,
 ) -> impl IntoView {
     let live = use_live();
     let id = worker_id.clone();
@@ -122,7 +128,7 @@ pub fn WorkerPanel(
                 {move || {
                     let (wid, sel) = (wid.clone(), selected_process.clone());
                     processes.get().map(move |r| match r {
-                        Ok(ps) => processes_table(wid, ps, sel, now).into_any(),
+                        Ok(ps) => processes_table(wid, ps, sel, now, suffix).into_any(),
                         Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                     })
                 }}
