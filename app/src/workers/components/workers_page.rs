@@ -100,7 +100,7 @@ fn encode(v: &str) -> String {
 fn query_string(q: &str, status: &str, sort: &str) -> String {
     let parts: Vec<String> = [("q", q.trim()), ("status", status), ("sort", sort)]
         .into_iter()
-        .filter(|(k, v)| !v.is_empty() && !(*k == "sort" && *v == "heartbeat"))
+        .filter(|(k, v)| !(v.is_empty() || (*k == "sort" && *v == "heartbeat")))
         .map(|(k, v)| format!("{k}={}", encode(v)))
         .collect();
     if parts.is_empty() {
