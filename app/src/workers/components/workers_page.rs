@@ -199,3 +199,18 @@ pub fn WorkersPage() -> impl IntoView {
         </Transition>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::query_string;
+
+    #[test]
+    fn query_strings_keep_only_what_differs_from_the_default() {
+        assert_eq!(query_string("", "", "heartbeat"), "");
+        assert_eq!(query_string(" etl ", "", "heartbeat"), "?q=etl");
+        assert_eq!(
+            query_string("a b&c", "dead", "name"),
+            "?q=a%20b%26c&status=dead&sort=name"
+        );
+    }
+}
