@@ -117,6 +117,7 @@ both!(
     issued_tokens_work_and_revoked_ones_stop,
     without_a_shared_token_issuing_one_closes_the_routes,
     orchard_workers_share_the_dashboards,
+    an_orchard_task_failure_shows_on_its_process,
     the_real_wpipe_client_reports_to_orchard,
 );
 
@@ -721,6 +722,64 @@ async fn orchard_workers_share_the_dashboards(db: Db) {
     assert_eq!(status, 409);
     common::signal(&worker, "-TERM");
     assert!(common::wait_exit(&mut worker, 15).await.success());
+    app.running.stop().await;
+}
+
+/// A job task an Orchard worker failed for good makes that worker's process an error, with
+/// the error as the task's details.
+async fn an_orchard_task_failure_shows_on_its_process(db: Db) {
+    let app = spawn(db, |_| {}).await;
+    let (status, reg) = call(
+        &app,
+        "POST",
+        "/api/v1/workers/register",
+        Some(TOKEN),
+        Some(json!({"name": "flaky"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{reg}");
+    let wid = reg["worker_id"].as_str().unwrap().to_string();
+    let (status, job) = call(
+        &app,
+        "POST",
+        "/api/v1/jobs",
+        None,
+        Some(json!({"kind": "noop", "params": {"tasks": 2, "workers": 1}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{job}");
+    let (status, leased) = call(
+        &app,
+        "POST",
+        "/api/v1/leases/claim",
+        Some(TOKEN),
+        Some(json!({"worker_id": wid, "max": 1})),
+    )
+    .await;
+    assert_eq!(status, 200, "{leased}");
+    let task = &leased[0];
+    let (status, _) = call(
+        &app,
+        "POST",
+        &format!("/api/v1/tasks/{}/fail", task["task_id"].as_str().unwrap()),
+        Some(TOKEN),
+        Some(json!({"worker_id": wid, "attempt": task["attempt"], "error": "input unreadable", "retryable": false})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let procs = get(&app, &format!("/dashboard_process/{wid}")).await;
+    assert_eq!(procs.as_array().unwrap().len(), 1, "{procs}");
+    assert_eq!(procs[0]["status"], "error");
+    assert_eq!(procs[0]["worker"], "flaky");
+    let tasks = get(
+        &app,
+        &format!("/dashboard_tasks/{}", procs[0]["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(tasks[0]["state"], "error");
+    assert_eq!(tasks[0]["details"], "input unreadable");
+    let (_, board) = call(&app, "GET", "/dashboard_workers", None, None).await;
+    assert_eq!(row(&board, &wid)["failed"], 1);
     app.running.stop().await;
 }
 
