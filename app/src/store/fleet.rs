@@ -129,8 +129,7 @@ macro_rules! fleet_impl {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                for chunk in templates.chunks(500).enumerate() {
-                    let (c, chunk) = chunk;
+                for (c, chunk) in templates.chunks(500).enumerate() {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(
                         "INSERT INTO worker_templates (worker_id, seq, name, version) ",
                     );
