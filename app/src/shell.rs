@@ -55,6 +55,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
                     <Route path=path!("/tasks") view=crate::ui::placeholder::TasksPage ssr=SsrMode::Async />
                     <Route path=path!("/workers") view=WorkersPage ssr=SsrMode::Async />
+                    <Route path=path!("/workers/:id") view=WorkersPage ssr=SsrMode::Async />
+                    <Route path=path!("/workers/:id/processes/:pid") view=WorkersPage ssr=SsrMode::Async />
                     <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async />
                     <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />

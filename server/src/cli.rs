@@ -28,6 +28,8 @@ enum Command {
     Worker(WorkerSettings),
     /// Manage the people who can sign in.
     User(crate::user_cmd::UserArgs),
+    /// Issue, list or revoke API tokens for workers.
+    Token(crate::tokens::TokenCommand),
 }
 
 pub async fn main() -> ExitCode {
@@ -42,6 +44,7 @@ pub async fn main() -> ExitCode {
             .map_err(|e| format!("migration failed: {e}")),
         Some(Command::Worker(w)) => crate::worker_cmd::run(w).await,
         Some(Command::User(u)) => crate::user_cmd::run(u).await,
+        Some(Command::Token(t)) => crate::tokens::run(t).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

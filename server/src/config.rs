@@ -35,8 +35,8 @@ pub struct ServeSettings {
     #[arg(long, env = "ORCHARD_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub max_attempts: u64,
 
-    /// Bearer token required by the worker-facing API (leases, files, registration).
-    /// Unset: those routes are open, which is fine on loopback only.
+    /// Full-access service token for automation, also accepted by the worker API and the
+    /// wpipe routes (which refuse everyone when no token of any kind exists).
     #[arg(long, env = "ORCHARD_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
 
@@ -72,6 +72,11 @@ pub struct ServeSettings {
     /// Folder holding the built site (`pkg/` with wasm, JS, CSS); overrides Leptos.toml.
     #[arg(long, env = "ORCHARD_SITE_ROOT")]
     pub site_root: Option<String>,
+
+    /// Origins (comma-separated, e.g. `https://a.example,https://b.example`) whose pages may
+    /// call this server from a browser (CORS). None by default.
+    #[arg(long, env = "ORCHARD_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 
     /// Path of the Leptos site settings file.
     #[arg(long, env = "ORCHARD_LEPTOS_TOML", default_value = "Leptos.toml")]

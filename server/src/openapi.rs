@@ -20,6 +20,7 @@ pub const LEASES: &str = "leases";
 pub const FILES: &str = "files";
 pub const EVENTS: &str = "events";
 pub const OPS: &str = "operations";
+pub const WPIPE: &str = "wpipe";
 
 /// Every error answer: a status code and this body.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -66,6 +67,7 @@ impl utoipa::Modify for BearerToken {
         (name = "files", description = "Job files for workers that cannot reach the file store"),
         (name = "events", description = "Live change notices"),
         (name = "operations", description = "Health, readiness, version, metrics and these docs"),
+        (name = "wpipe", description = "The process monitor of seed 002, as wpipe clients speak it: at the root, errors as `{\"detail\": …}`"),
     )
 )]
 struct Base;

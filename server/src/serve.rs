@@ -143,6 +143,10 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
         .filter(|t| !t.is_empty())
         .map(Arc::<str>::from);
     let router = http::router(state.clone(), metrics.clone(), token);
+    let router = match crate::cors::layer(&s.cors_origins)? {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = Vec::new();
 

@@ -4,7 +4,6 @@
 mod common;
 
 use app::accounts::model::Role;
-use app::store::Store;
 use common::{Db, TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::json;
@@ -232,7 +231,7 @@ async fn roles_are_enforced_everywhere(db: Db) {
                 .unwrap();
             let public = matches!(
                 concrete.as_str(),
-                "/healthz" | "/readyz" | "/version" | "/metrics"
+                "/healthz" | "/readyz" | "/version" | "/metrics" | "/dashboard_workers"
             ) || concrete.starts_with("/api/openapi")
                 || concrete.starts_with("/api/docs");
             if !public {

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 mod error;
+pub mod fleet;
 mod postgres;
 mod queries;
 mod rows;
@@ -142,7 +143,7 @@ pub trait ChangeFeed: Send {
 
 /// Everything Orchard keeps, behind one contract that both databases fulfil.
 #[async_trait]
-pub trait Store: accounts::AccountStore + Send + Sync + 'static {
+pub trait Store: accounts::AccountStore + fleet::FleetStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Database connections (open, idle), for metrics.
     fn pool_usage(&self) -> (u32, u32);

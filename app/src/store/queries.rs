@@ -650,7 +650,7 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                      (SELECT COUNT(*) FROM job_tasks t WHERE t.worker_id = w.id \
                         AND t.state = 'done') AS tasks_done \
                      FROM workers w WHERE w.stopped_at IS NULL OR w.stopped_at > $1 \
-                     ORDER BY w.registered_at DESC LIMIT 1000",
+                     ORDER BY w.registered_at DESC LIMIT 10000",
                 )
                 .bind(now - 3_600_000)
                 .fetch_all(&self.read)
@@ -1146,11 +1146,13 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                 } else {
                     sqlx::query(
                         "UPDATE job_tasks SET state = 'failed', lease_owner = NULL, \
-                         lease_expires_at = NULL, finished_at = $2, last_error = $3 WHERE id = $1",
+                         lease_expires_at = NULL, finished_at = $2, last_error = $3, \
+                         worker_id = $4 WHERE id = $1",
                     )
                     .bind(task_id)
                     .bind(now)
                     .bind(&error)
+                    .bind(&req.worker_id)
                     .execute(&mut *tx)
                     .await?;
                     let msg = format!(

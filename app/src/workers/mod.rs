@@ -2,4 +2,7 @@
 
 pub mod api;
 pub mod components;
+pub mod fleet;
 pub mod model;
+#[cfg(feature = "ssr")]
+pub mod service;

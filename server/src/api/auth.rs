@@ -1,6 +1,8 @@
-//! Bearer-token check for the worker-facing API, compared in constant time.
+//! Bearer-token check for the worker-facing API: the shared token (compared in constant
+//! time) or any unrevoked stored token (see `crate::tokens`).
 
 use crate::error::ApiError;
+use crate::tokens::TokenCheck;
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
@@ -16,21 +18,21 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0 && a.len() == b.len()
 }
 
+/// The token after `Bearer ` in the request's `Authorization` header.
+pub fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
 pub async fn require_token(
-    State(token): State<Option<Arc<str>>>,
+    State(check): State<Arc<TokenCheck>>,
     req: Request,
     next: Next,
 ) -> Response {
-    if let Some(expected) = token {
-        let given = req
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-            return ApiError::unauthorized().into_response();
-        }
+    if !check.allows(bearer(&req)).await {
+        return ApiError::unauthorized().into_response();
     }
     next.run(req).await
 }

@@ -7,7 +7,7 @@
 //! at `/api/docs`) are built from the same declarations and cannot drift apart. A new module
 //! adds its handlers with `.routes(routes!(…))` and merges its router here.
 
-mod auth;
+pub mod auth;
 mod events;
 mod files;
 mod jobs;
@@ -27,16 +27,20 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 pub const FILE_BODY_LIMIT: usize = 256 * 1024 * 1024;
 
 /// The `/api/v1` routes together with their OpenAPI description.
-pub fn documented(token: Option<Arc<str>>) -> OpenApiRouter<AppState> {
-    let worker_facing = OpenApiRouter::new()
+/// The `/api/v1` routes with their OpenAPI description; `check` guards the worker-facing
+/// ones (absent only when the document alone is wanted).
+pub fn documented(check: Option<Arc<crate::tokens::TokenCheck>>) -> OpenApiRouter<AppState> {
+    let mut worker_facing = OpenApiRouter::new()
         .merge(workers::worker_router())
         .merge(leases::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .merge(files::router().layer(DefaultBodyLimit::max(FILE_BODY_LIMIT)))
-        .layer(axum::middleware::from_fn_with_state(
-            token,
+        .merge(files::router().layer(DefaultBodyLimit::max(FILE_BODY_LIMIT)));
+    if let Some(check) = check {
+        worker_facing = worker_facing.layer(axum::middleware::from_fn_with_state(
+            check,
             auth::require_token,
         ));
+    }
     let open = OpenApiRouter::new()
         .merge(jobs::router())
         .merge(workers::router())
@@ -50,7 +54,10 @@ pub fn documented(token: Option<Arc<str>>) -> OpenApiRouter<AppState> {
 }
 
 pub fn router(state: AppState, token: Option<Arc<str>>) -> Router {
-    let (v1, doc) = documented(token).split_for_parts();
+    let check = Arc::new(crate::tokens::TokenCheck::new(token, state.store.clone()));
+    let (v1, doc) = documented(Some(check.clone()))
+        .merge(crate::wpipe::router(check))
+        .split_for_parts();
     Router::new()
         .merge(v1)
         .merge(openapi::router(openapi::document(doc)))

@@ -14,7 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list))
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(remove))
 }
 
 pub fn worker_router() -> OpenApiRouter<AppState> {
@@ -80,5 +82,19 @@ async fn heartbeat(State(st): State<AppState>, Path(id): Path<String>) -> ApiRes
 async fn stop(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     record_worker(&id);
     service::stop_worker(&st, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a dead or stopped worker with its processes; 409 while it is alive.
+#[utoipa::path(delete, path = "/workers/{id}", tag = WORKERS,
+    params(("id" = String, Path, description = "Worker id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "Only admins remove workers", body = ErrorBody),
+        (status = 404, description = "Unknown worker", body = ErrorBody),
+        (status = 409, description = "The worker is alive", body = ErrorBody),
+    ))]
+async fn remove(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    app::workers::service::remove_worker(&st, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,14 @@
+//! Fleet operations shared by server functions and the REST API.
+
+use crate::error::AppResult;
+use crate::state::AppState;
+
+/// Removes a dead or stopped worker and its processes, and tells the dashboards.
+pub async fn remove_worker(st: &AppState, id: &str) -> AppResult<()> {
+    st.store
+        .remove_worker(id, st.engine.health, crate::now_millis())
+        .await?;
+    tracing::info!(worker_id = %id, "worker removed");
+    st.events.publish("worker", id, "deleted");
+    Ok(())
+}

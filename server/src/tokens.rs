@@ -1,0 +1,205 @@
+//! API tokens: `orchard token create|list|revoke`, and the check every token-guarded route
+//! runs. A token is 32 random bytes shown once at creation; only its SHA-256 is stored. The
+//! shared `ORCHARD_API_TOKEN` keeps working beside the stored tokens.
+
+use crate::api::auth::constant_time_eq;
+use app::store::Store;
+use clap::{Args, Subcommand};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A new random token: `orch_` and 64 hex digits.
+pub fn generate() -> String {
+    format!("orch_{}", hex::encode(rand::random::<[u8; 32]>()))
+}
+
+/// The stored form of a token.
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// How long a verified token, or the absence of any token, is believed without asking the
+/// database again: revocation takes effect within this time.
+const CACHE_TTL: Duration = Duration::from_secs(1);
+/// `last_used_at` is written at most this often per token.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+struct Cache {
+    valid: HashMap<String, (Instant, String)>,
+    touched: HashMap<String, Instant>,
+}
+
+/// Decides whether a request's bearer token is accepted.
+pub struct TokenCheck {
+    shared: Option<Arc<str>>,
+    store: Arc<dyn Store>,
+    cache: Mutex<Cache>,
+}
+
+impl TokenCheck {
+    pub fn new(shared: Option<Arc<str>>, store: Arc<dyn Store>) -> Self {
+        Self {
+            shared,
+            store,
+            cache: Mutex::new(Cache::default()),
+        }
+    }
+
+    /// Whether `given` (the text after `Bearer `, if any) may pass.
+    /// With no token configured at all nothing passes: workers and pipelines need one
+    /// (`orchard token create`), so the worker API is never open to anyone on the network.
+    pub async fn allows(&self, given: Option<&str>) -> bool {
+        let Some(given) = given.filter(|g| !g.is_empty()) else {
+            return false;
+        };
+        if let Some(shared) = &self.shared
+            && constant_time_eq(given.as_bytes(), shared.as_bytes())
+        {
+            return true;
+        }
+        let h = hash(given);
+        let cached = self.cache.lock().ok().and_then(|c| {
+            c.valid
+                .get(&h)
+                .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+                .map(|(_, id)| id.clone())
+        });
+        let fresh = cached.is_none();
+        let id = match cached {
+            Some(id) => id,
+            None => match self.store.token_by_hash(&h).await {
+                Ok(Some(id)) => id,
+                Ok(None) => return false,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read API tokens");
+                    return false;
+                }
+            },
+        };
+        let touch = {
+            let Ok(mut c) = self.cache.lock() else {
+                return true;
+            };
+            // Believed for one TTL from the database read, not from its last use.
+            if fresh {
+                c.valid.insert(h, (Instant::now(), id.clone()));
+            }
+            let due = c
+                .touched
+                .get(&id)
+                .is_none_or(|at| at.elapsed() >= TOUCH_EVERY);
+            if due {
+                c.touched.insert(id.clone(), Instant::now());
+            }
+            due
+        };
+        if touch && let Err(e) = self.store.touch_token(&id, app::now_millis()).await {
+            tracing::warn!(error = %e, "token use not recorded");
+        }
+        true
+    }
+}
+
+/// `orchard token …`
+#[derive(Debug, Clone, Args)]
+pub struct TokenCommand {
+    #[command(flatten)]
+    pub db: crate::config::DbSettings,
+    #[command(subcommand)]
+    pub action: TokenAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenAction {
+    /// Issue a token for a worker; it is printed once and only its hash is kept.
+    Create {
+        /// A unique name, e.g. the worker or machine it is for.
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (names and dates, never the tokens).
+    List,
+    /// Revoke a token by name or id.
+    Revoke {
+        /// The token's name or id.
+        name: String,
+    },
+}
+
+fn when(ms: Option<i64>) -> String {
+    ms.map(crate::wpipe::iso8601).unwrap_or_else(|| "-".into())
+}
+
+pub async fn run(cmd: TokenCommand) -> Result<(), String> {
+    let store = app::store::connect(&cmd.db.database_url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    match cmd.action {
+        TokenAction::Create { name } => {
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 100 {
+                return Err("token name must be 1 to 100 characters".into());
+            }
+            let token = generate();
+            store
+                .create_token(name, &hash(&token), app::now_millis())
+                .await
+                .map_err(|e| format!("token not created: {e}"))?;
+            eprintln!(
+                "Token {name:?} created. It is shown only now; store it safely and pass it as \
+                 `Authorization: Bearer <token>` (or `orchard worker --token`):"
+            );
+            println!("{token}");
+        }
+        TokenAction::List => {
+            let tokens = store
+                .list_tokens()
+                .await
+                .map_err(|e| format!("cannot list tokens: {e}"))?;
+            println!(
+                "{:<24} {:<36} {:<24} {:<24} {:<24}",
+                "NAME", "ID", "CREATED", "LAST USED", "REVOKED"
+            );
+            for t in tokens {
+                println!(
+                    "{:<24} {:<36} {:<24} {:<24} {:<24}",
+                    t.name,
+                    t.id,
+                    when(Some(t.created_at)),
+                    when(t.last_used_at),
+                    when(t.revoked_at)
+                );
+            }
+        }
+        TokenAction::Revoke { name } => {
+            let t = store
+                .revoke_token(&name, app::now_millis())
+                .await
+                .map_err(|e| format!("cannot revoke: {e}"))?;
+            println!("revoked {} ({})", t.name, t.id);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let (a, b) = (generate(), generate());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 5 + 64);
+        assert_eq!(hash(&a).len(), 64);
+        assert_eq!(hash(&a), hash(&a));
+        assert_ne!(hash(&a), hash(&b));
+        assert_eq!(
+            hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,530 @@
+//! The process-monitor routes of the wpipe API (seed 002), at the server root so existing
+//! wpipe clients report here unchanged: `/matricula`, `/healthchecker`, `/newprocess`,
+//! `/actualizar_task`, `/endprocess` and the three dashboards. Wire shapes follow the
+//! seed's published code; its bugs do not: health comes from the true heartbeat age,
+//! durations are end − start, a process's outcome comes from its tasks and what its details
+//! say, and no input produces a 500. Errors answer `{"detail": "…"}` as FastAPI did.
+
+use crate::openapi::WPIPE;
+use crate::tokens::TokenCheck;
+use app::error::AppError;
+use app::state::AppState;
+use app::store::fleet::EndOutcome;
+use app::workers::fleet::{ProcessSummary, ProcessTask, StepState, details_report_error};
+use app::workers::model::Health;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Most processes `/dashboard_process` lists for one worker (the newest ones).
+const MAX_PROCESSES: i64 = 10_000;
+/// Most task templates a worker may register.
+const MAX_TEMPLATES: usize = 1_000;
+
+/// The routes with their OpenAPI description (tag `wpipe`).
+pub fn router(check: Arc<TokenCheck>) -> OpenApiRouter<AppState> {
+    let guarded = OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(healthcheck))
+        .routes(routes!(new_process))
+        .routes(routes!(update_task))
+        .routes(routes!(end_process))
+        .routes(routes!(dashboard_process))
+        .routes(routes!(dashboard_tasks))
+        .layer(axum::middleware::from_fn_with_state(check, require_token));
+    OpenApiRouter::new()
+        .routes(routes!(dashboard_workers))
+        .merge(guarded)
+        .layer(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
+}
+
+/// An error as FastAPI shaped it.
+pub struct WpipeError(StatusCode, String);
+
+impl IntoResponse for WpipeError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "detail": self.1 }))).into_response()
+    }
+}
+
+impl From<AppError> for WpipeError {
+    fn from(e: AppError) -> Self {
+        let status = match &e {
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Internal | AppError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        WpipeError(status, e.to_string())
+    }
+}
+
+impl From<app::store::StoreError> for WpipeError {
+    fn from(e: app::store::StoreError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+type WResult<T> = Result<T, WpipeError>;
+
+async fn require_token(State(check): State<Arc<TokenCheck>>, req: Request, next: Next) -> Response {
+    if !check.allows(crate::api::auth::bearer(&req)).await {
+        return WpipeError(StatusCode::UNAUTHORIZED, "Unauthorized".into()).into_response();
+    }
+    next.run(req).await
+}
+
+/// A JSON body, whatever its content type (the seed's clients do not all send one): bad
+/// JSON is a 400, a body of the wrong shape a 422, both saying what was wrong.
+pub struct Body<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = WpipeError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, WpipeError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            WpipeError(
+                r.status(),
+                format!("cannot read the body: {}", r.body_text()),
+            )
+        })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| WpipeError(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))?;
+        serde_json::from_value(value).map(Body).map_err(|e| {
+            WpipeError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid body: {e}"),
+            )
+        })
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct TaskTemplate {
+    name: String,
+    version: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct RegisterIn {
+    name: String,
+    version: String,
+    tasks: Vec<TaskTemplate>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct IdOut {
+    id: String,
+}
+
+fn check_text(what: &str, s: &str, max: usize) -> WResult<()> {
+    if s.chars().count() > max {
+        return Err(WpipeError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{what} is longer than {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/matricula", tag = WPIPE, request_body = RegisterIn, security(("token" = [])),
+    responses(
+        (status = 200, description = "The new worker's id", body = IdOut),
+        (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
+        (status = 400, description = "A body that is not JSON"),
+        (status = 422, description = "A body of the wrong shape"),
+    ))]
+/// Registers a worker with its ordered task templates (`wpipe`'s `Pipeline.worker_register`).
+async fn register(State(st): State<AppState>, Body(req): Body<RegisterIn>) -> WResult<Json<IdOut>> {
+    let name = req.name.trim();
+    if name.is_empty() {
+        return Err(WpipeError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name must not be empty".into(),
+        ));
+    }
+    check_text("name", name, 200)?;
+    check_text("version", &req.version, 200)?;
+    if req.tasks.len() > MAX_TEMPLATES {
+        return Err(WpipeError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("at most {MAX_TEMPLATES} tasks per worker"),
+        ));
+    }
+    let mut templates = Vec::with_capacity(req.tasks.len());
+    for (i, t) in req.tasks.into_iter().enumerate() {
+        if t.name.trim().is_empty() {
+            return Err(WpipeError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("tasks[{i}].name must not be empty"),
+            ));
+        }
+        check_text("task name", &t.name, 200)?;
+        check_text("task version", &t.version, 200)?;
+        templates.push((t.name, t.version));
+    }
+    let id = st
+        .store
+        .register_wpipe_worker(name, &req.version, &templates, app::now_millis())
+        .await?;
+    tracing::info!(worker_id = %id, name, tasks = templates.len(), "wpipe worker registered");
+    st.events.publish("worker", &id, "created");
+    Ok(Json(IdOut { id }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct IdIn {
+    id: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct HealthOut {
+    health: u8,
+}
+
+#[utoipa::path(post, path = "/healthchecker", tag = WPIPE, request_body = IdIn, security(("token" = [])),
+    responses(
+        (status = 200, description = "1 when the worker was healthy as the heartbeat arrived", body = HealthOut),
+        (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
+        (status = 400, description = "A body that is not JSON"),
+        (status = 422, description = "A body of the wrong shape"),
+        (status = 404, description = "Unknown id"),
+    ))]
+/// Records the heartbeat; `health` says whether the worker was healthy when it arrived
+/// (its previous sign of life younger than the late threshold), so a worker that had gone
+/// quiet learns it.
+async fn healthcheck(
+    State(st): State<AppState>,
+    Body(req): Body<IdIn>,
+) -> WResult<Json<HealthOut>> {
+    let now = app::now_millis();
+    let prev = st.store.beat(&req.id, now).await?;
+    let health = st.engine.health.health(prev.last_seen_at, false, now);
+    if health != Health::Healthy {
+        // Its badge changes: tell the dashboards.
+        st.events.publish("worker", &req.id, "updated");
+    }
+    Ok(Json(HealthOut {
+        health: u8::from(health == Health::Healthy),
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Son {
+    name: String,
+    id: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct NewProcessOut {
+    father: String,
+    sons: Vec<Son>,
+}
+
+#[utoipa::path(post, path = "/newprocess", tag = WPIPE, request_body = IdIn, security(("token" = [])),
+    responses(
+        (status = 200, description = "The process and one pending task per registered task", body = NewProcessOut),
+        (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
+        (status = 400, description = "A body that is not JSON"),
+        (status = 422, description = "A body of the wrong shape"),
+        (status = 404, description = "Unknown id"),
+    ))]
+/// Starts a run of the worker's pipeline: one pending task per registered template, in order.
+async fn new_process(
+    State(st): State<AppState>,
+    Body(req): Body<IdIn>,
+) -> WResult<Json<NewProcessOut>> {
+    let p = st.store.open_process(&req.id, app::now_millis()).await?;
+    st.events.publish("worker", &req.id, "updated");
+    Ok(Json(NewProcessOut {
+        father: p.id,
+        sons: p
+            .tasks
+            .into_iter()
+            .map(|(name, id)| Son { name, id })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct TaskUpdateIn {
+    task_id: String,
+    status: String,
+    #[serde(default)]
+    details: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct StatusOk {
+    status: &'static str,
+}
+
+#[utoipa::path(post, path = "/actualizar_task", tag = WPIPE, request_body = TaskUpdateIn, security(("token" = [])),
+    responses(
+        (status = 200, description = "Recorded", body = StatusOk),
+        (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
+        (status = 400, description = "A body that is not JSON"),
+        (status = 422, description = "A body of the wrong shape"),
+        (status = 404, description = "Unknown id"),
+    ))]
+/// Moves a task: `start` → running, `success`, `error` (with the details kept readable).
+async fn update_task(
+    State(st): State<AppState>,
+    Body(req): Body<TaskUpdateIn>,
+) -> WResult<Json<StatusOk>> {
+    let state = match req.status.as_str() {
+        "start" => StepState::Running,
+        "success" => StepState::Success,
+        "error" => StepState::Error,
+        other => {
+            return Err(WpipeError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("status must be one of start, success, error (got {other:?})"),
+            ));
+        }
+    };
+    let details: Option<String> = req
+        .details
+        .filter(|d| !d.is_empty())
+        .map(|d| d.chars().take(20_000).collect());
+    let touched = st
+        .store
+        .update_process_task(&req.task_id, state, details.as_deref(), app::now_millis())
+        .await?;
+    st.events.publish("worker", &touched.worker_id, "updated");
+    Ok(Json(StatusOk { status: "ok" }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct EndIn {
+    id: String,
+    #[serde(default)]
+    details: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct EndOut {
+    status: bool,
+}
+
+#[utoipa::path(post, path = "/endprocess", tag = WPIPE, request_body = EndIn, security(("token" = [])),
+    responses(
+        (status = 200, description = "true when it ended now, false when it had already ended", body = EndOut),
+        (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
+        (status = 400, description = "A body that is not JSON"),
+        (status = 422, description = "A body of the wrong shape"),
+        (status = 404, description = "Unknown id"),
+    ))]
+/// Ends a process: `error` when any of its tasks failed or its details report an error,
+/// else `success`. `{"status": false}` when it had already ended (nothing changes).
+async fn end_process(State(st): State<AppState>, Body(req): Body<EndIn>) -> WResult<Json<EndOut>> {
+    let details: Option<String> = req.details.map(|d| d.chars().take(20_000).collect());
+    let out = st
+        .store
+        .end_process(
+            &req.id,
+            details.as_deref(),
+            details_report_error(details.as_deref()),
+            app::now_millis(),
+        )
+        .await?;
+    Ok(Json(EndOut {
+        status: match out {
+            EndOutcome::Ended { worker_id, status } => {
+                tracing::info!(process_id = %req.id, status = status.as_str(), "process ended");
+                st.events.publish("worker", &worker_id, "updated");
+                true
+            }
+            EndOutcome::AlreadyEnded => false,
+        },
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct WorkerRow {
+    id: String,
+    status: &'static str,
+    processed: i64,
+    active: i64,
+    successed: i64,
+    failed: i64,
+    load_average: String,
+}
+
+#[utoipa::path(get, path = "/dashboard_workers", tag = WPIPE,
+    responses(
+        (status = 200, description = "Every worker with health and process counts", body = Vec<WorkerRow>),
+    ))]
+/// Every worker: health (`healthy`, `late`, `dead`, `stopped`), process counts and the
+/// mean process duration in seconds (`"NA"` before any process ended).
+async fn dashboard_workers(State(st): State<AppState>) -> WResult<Json<Vec<WorkerRow>>> {
+    let fleet = st.store.fleet(st.engine.health, app::now_millis()).await?;
+    Ok(Json(
+        fleet
+            .into_iter()
+            .map(|f| WorkerRow {
+                load_average: f
+                    .avg_process_ms
+                    .map(|ms| format!("{:?}", ms as f64 / 1000.0))
+                    .unwrap_or_else(|| "NA".into()),
+                id: f.worker.id,
+                status: f.worker.health.as_str(),
+                processed: f.processes,
+                active: f.running,
+                successed: f.succeeded,
+                failed: f.failed,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ProcessRow {
+    id: String,
+    worker: String,
+    step: String,
+    status: &'static str,
+    last_update: Option<String>,
+    progress: String,
+}
+
+impl From<ProcessSummary> for ProcessRow {
+    fn from(p: ProcessSummary) -> Self {
+        ProcessRow {
+            progress: format!("{}%", p.percent()),
+            id: p.id,
+            worker: p.worker_name,
+            step: p.step.unwrap_or_default(),
+            status: p.status.as_str(),
+            last_update: p.last_update.map(iso8601),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/dashboard_process/{id}", tag = WPIPE, params(("id" = String, Path, description = "Worker id")), security(("token" = [])),
+    responses(
+        (status = 200, description = "The worker's processes, newest first", body = Vec<ProcessRow>),
+        (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
+        (status = 404, description = "Unknown id"),
+    ))]
+/// A worker's processes: status, the most recently updated step and its time, progress.
+async fn dashboard_process(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> WResult<Json<Vec<ProcessRow>>> {
+    let ps = st.store.worker_processes(&id, MAX_PROCESSES).await?;
+    Ok(Json(ps.into_iter().map(ProcessRow::from).collect()))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct TaskRow {
+    id: String,
+    name: String,
+    version: String,
+    state: &'static str,
+    received: String,
+    started: Option<String>,
+    runtime: String,
+    father: String,
+    details: Option<String>,
+    step: String,
+}
+
+fn task_row(t: ProcessTask, total: usize, now: i64) -> TaskRow {
+    TaskRow {
+        runtime: iso_duration(t.runtime_ms(now)),
+        step: format!("{}/{total}", t.seq),
+        id: t.id,
+        name: t.name,
+        version: t.version,
+        state: t.state.as_str(),
+        received: iso8601(t.received_at),
+        started: t.started_at.map(iso8601),
+        father: t.process_id,
+        details: t.details,
+    }
+}
+
+#[utoipa::path(get, path = "/dashboard_tasks/{id}", tag = WPIPE, params(("id" = String, Path, description = "Process id")), security(("token" = [])),
+    responses(
+        (status = 200, description = "The process's tasks in registration order", body = Vec<TaskRow>),
+        (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
+        (status = 404, description = "Unknown id"),
+    ))]
+/// A process's tasks: state, times, runtime (ISO 8601 duration) and details.
+async fn dashboard_tasks(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> WResult<Json<Vec<TaskRow>>> {
+    let d = st.store.process_detail(&id).await?;
+    let now = app::now_millis();
+    let total = d.tasks.len();
+    Ok(Json(
+        d.tasks
+            .into_iter()
+            .map(|t| task_row(t, total, now))
+            .collect(),
+    ))
+}
+
+/// `2026-11-22T11:04:05.123Z`: a Unix-millisecond time in UTC, ISO 8601.
+pub fn iso8601(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// `PT1.5S`: a duration in seconds, ISO 8601.
+pub fn iso_duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    let (s, frac) = (ms / 1000, ms % 1000);
+    if frac == 0 {
+        format!("PT{s}S")
+    } else {
+        let f = format!("{frac:03}");
+        format!("PT{s}.{}S", f.trim_end_matches('0'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_iso_8601() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_726_230_896_789), "2024-09-13T12:34:56.789Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso_duration(1_500), "PT1.5S");
+        assert_eq!(iso_duration(0), "PT0S");
+        assert_eq!(iso_duration(125_050), "PT125.05S");
+        assert_eq!(iso_duration(-5), "PT0S");
+    }
+}
