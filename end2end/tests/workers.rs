@@ -2,86 +2,24 @@
 //! and its tasks, watch a task fail live (no reload), open the same deep link without
 //! JavaScript, and remove a dead worker. Screenshots land in `target/screenshots/`.
 
-use orchard_server::config::{DbSettings, ServeSettings};
-use orchard_server::serve::{Running, start};
-use playwright_rs::protocol::{BrowserContextOptions, Page};
-use playwright_rs::{LaunchOptions, Playwright};
+mod common;
+
+use app::accounts::model::Role;
+use common::{add_user, chromium, server_with, shot, sign_in, wait_true};
+use orchard_server::serve::Running;
+use playwright_rs::Playwright;
+use playwright_rs::protocol::BrowserContextOptions;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::time::Duration;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 async fn server() -> Running {
-    let dir = std::env::temp_dir().join(format!("orchard-e2e-workers-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let site = root().join("target/site");
-    assert!(
-        site.join("pkg/orchard.wasm").exists(),
-        "{} has no built site: run `cargo leptos build` (make test does)",
-        site.display()
-    );
-    let mut s = ServeSettings::from_env();
-    s.addr = "127.0.0.1:0".parse().unwrap();
-    s.db = DbSettings {
-        database_url: format!("sqlite:{}", dir.join("orchard.db").display()),
-    };
-    s.data_dir = dir.clone();
-    s.workers = Some(1);
-    s.api_token = Some("e2e-token".into());
-    // Short thresholds so a silent worker is dead within the test.
-    s.worker_late_secs = 2;
-    s.worker_dead_secs = 3;
-    s.site_root = Some(site.display().to_string());
-    s.leptos_toml = root().join("Leptos.toml");
-    start(&s).await.expect("server starts")
-}
-
-fn chromium() -> LaunchOptions {
-    let path = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    LaunchOptions::new()
-        .headless(true)
-        .executable_path(path)
-        .args(
-            [
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ]
-            .map(String::from)
-            .to_vec(),
-        )
-}
-
-fn shot(name: &str) -> PathBuf {
-    let dir = root().join("target/screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-async fn wait_true(page: &Page, expr: &str, secs: u64) {
-    for _ in 0..secs * 10 {
-        if page
-            .evaluate_value(expr)
-            .await
-            .map(|v| v == "true")
-            .unwrap_or(false)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let html = page.content().await.unwrap_or_default();
-    panic!(
-        "timed out waiting for `{expr}`; page:\n{}",
-        &html[..html.len().min(4000)]
-    );
+    server_with(1, |s| {
+        s.api_token = Some("e2e-token".into());
+        // Short thresholds so a silent worker is dead within the test.
+        s.worker_late_secs = 2;
+        s.worker_dead_secs = 3;
+    })
+    .await
 }
 
 struct Api {
@@ -160,6 +98,8 @@ async fn drill_down_live_updates_and_removal() {
         .await
         .unwrap();
     let page = ctx.new_page().await.unwrap();
+    add_user(&app, "ana", Role::Admin).await;
+    sign_in(&page, &base, "ana").await;
     page.goto(&format!("{base}/workers/{worker}/processes/{pid}"), None)
         .await
         .unwrap();
@@ -204,6 +144,7 @@ async fn drill_down_live_updates_and_removal() {
     // With JavaScript: select the worker, then its process.
     let ctx = browser.new_context().await.unwrap();
     let page = ctx.new_page().await.unwrap();
+    sign_in(&page, &base, "ana").await;
     page.goto(&format!("{base}/workers"), None).await.unwrap();
     wait_true(
         &page,

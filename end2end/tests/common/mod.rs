@@ -1,0 +1,119 @@
+//! What every browser test needs: a real server on port 0 with the built site, Debian's
+//! Chromium, screenshots, polling a page, and a signed-in person.
+
+#![allow(dead_code)]
+
+use app::accounts::model::Role;
+use orchard_server::config::{DbSettings, ServeSettings};
+use orchard_server::serve::{Running, start};
+use playwright_rs::LaunchOptions;
+use playwright_rs::protocol::Page;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Starts a server on a fresh SQLite database; `tweak` adjusts its settings.
+pub async fn server_with(workers: usize, tweak: impl FnOnce(&mut ServeSettings)) -> Running {
+    static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("orchard-e2e-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let site = root().join("target/site");
+    assert!(
+        site.join("pkg/orchard.wasm").exists(),
+        "{} has no built site: run `cargo leptos build` (make test does)",
+        site.display()
+    );
+    let mut s = ServeSettings::from_env();
+    s.addr = "127.0.0.1:0".parse().unwrap();
+    s.db = DbSettings {
+        database_url: format!("sqlite:{}", dir.join("orchard.db").display()),
+    };
+    s.data_dir = dir.clone();
+    s.workers = Some(workers);
+    s.site_root = Some(site.display().to_string());
+    s.leptos_toml = root().join("Leptos.toml");
+    tweak(&mut s);
+    start(&s).await.expect("server starts")
+}
+
+pub fn chromium() -> LaunchOptions {
+    let path = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    LaunchOptions::new()
+        .headless(true)
+        .executable_path(path)
+        .args(
+            [
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
+}
+
+pub fn shot(name: &str) -> PathBuf {
+    let dir = root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Polls a JavaScript expression until it is true.
+pub async fn wait_true(page: &Page, expr: &str, secs: u64) {
+    for _ in 0..secs * 10 {
+        if page
+            .evaluate_value(expr)
+            .await
+            .map(|v| v == "true")
+            .unwrap_or(false)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let html = page.content().await.unwrap_or_default();
+    panic!(
+        "timed out waiting for `{expr}`; page:\n{}",
+        &html[..html.len().min(4000)]
+    );
+}
+
+pub const PASSWORD: &str = "a long password 1";
+
+/// Adds a person straight to the database.
+pub async fn add_user(app: &Running, name: &str, role: Role) {
+    let hash = app::accounts::password::hash(PASSWORD).await.unwrap();
+    app.state
+        .store
+        .create_user(name, &hash, role, app::now_millis())
+        .await
+        .unwrap();
+}
+
+/// Signs in through the sign-in page (with or without JavaScript): a visit to `/jobs` is
+/// sent to the sign-in page, which leads back there.
+pub async fn sign_in(page: &Page, base: &str, name: &str) {
+    page.goto(&format!("{base}/jobs"), None).await.unwrap();
+    wait_true(page, "location.pathname === '/login'", 10).await;
+    page.locator("input[name=username]")
+        .fill(name, None)
+        .await
+        .unwrap();
+    page.locator("input[name=password]")
+        .fill(PASSWORD, None)
+        .await
+        .unwrap();
+    page.locator("form[aria-label='Sign in'] button[type=submit]")
+        .click(None)
+        .await
+        .unwrap();
+    wait_true(page, "location.pathname === '/jobs'", 30).await;
+}
