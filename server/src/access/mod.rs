@@ -219,17 +219,6 @@ async fn check_and_run(a: &Access, mut req: Request, next: Next, nonce: &str) ->
     resp
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn server_fn_targets_are_read_from_forms_and_json() {
-        assert_eq!(super::fn_target(b"id=abc%2Fd&x=1"), "abc/d");
-        assert_eq!(super::fn_target(br#"{"id":"j1"}"#), "j1");
-        assert_eq!(super::fn_target(b"username=ana+b"), "ana b");
-        assert_eq!(super::fn_target(b"%E2%82"), "");
-        assert_eq!(super::percent_decode("%zz%4"), "%zz%4");
-    }
-}
 
 /// Server functions answer every error with a 500; give the answer the status of the error
 /// it carries instead (400 for bad input, 404, 409, …), so scripts, logs and metrics see
@@ -271,5 +260,17 @@ impl WithStatus for Response {
     fn into_response_with(mut self, status: StatusCode) -> Response {
         *self.status_mut() = status;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn server_fn_targets_are_read_from_forms_and_json() {
+        assert_eq!(super::fn_target(b"id=abc%2Fd&x=1"), "abc/d");
+        assert_eq!(super::fn_target(br#"{"id":"j1"}"#), "j1");
+        assert_eq!(super::fn_target(b"username=ana+b"), "ana b");
+        assert_eq!(super::fn_target(b"%E2%82"), "");
+        assert_eq!(super::percent_decode("%zz%4"), "%zz%4");
     }
 }
