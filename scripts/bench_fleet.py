@@ -101,7 +101,7 @@ def change_delay(base, port, worker_id):
 
     def listen():
         s = socket.create_connection(("127.0.0.1", port))
-        s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+        s.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
         ready.set()
         buf = b""
         s.settimeout(30)
@@ -175,7 +175,7 @@ def run(row, binary, tmp, workers=1000, seconds=30, database_url=None, label="re
             renders = []
             for _ in range(5):
                 t0 = time.perf_counter()
-                status, body = http(base, "/workers", token=False)
+                status, body = http(base, "/workers")
                 renders.append((time.perf_counter() - t0) * 1000)
                 assert status == 200 and b"sim-0000" in body
             result["render"] = statistics.median(renders)

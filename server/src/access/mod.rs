@@ -219,7 +219,6 @@ async fn check_and_run(a: &Access, mut req: Request, next: Next, nonce: &str) ->
     resp
 }
 
-
 /// Server functions answer every error with a 500; give the answer the status of the error
 /// it carries instead (400 for bad input, 404, 409, …), so scripts, logs and metrics see
 /// what happened.

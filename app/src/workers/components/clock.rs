@@ -6,24 +6,8 @@ use leptos::prelude::*;
 
 /// `2026-11-22 11:04:05` (UTC).
 pub fn utc(ms: Millis) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
+    let (y, m, d, h, mi, sec, _) = crate::ui::format::civil(ms);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{sec:02}")
 }
 
 /// A clock starting at `start` (the server's time, so the first render matches the
