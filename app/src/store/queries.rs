@@ -338,30 +338,43 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                         }
                         continue;
                     }
-                    let mut qb = sqlx::QueryBuilder::<$db>::new("WITH v (tid, out, att) AS (VALUES ");
-                    for (n, &i) in idx.iter().enumerate() {
-                        qb.push(if n == 0 { "(" } else { ", (" });
-                        qb.push_bind(items[i].task_id.clone());
-                        qb.push(", ");
-                        qb.push_bind(items[i].output.to_string());
-                        qb.push(", ");
-                        qb.push_bind(items[i].attempt);
-                        qb.push(")");
-                    }
-                    qb.push(
-                        ") UPDATE job_tasks SET state = 'done', output = v.out, \
-                         lease_owner = NULL, lease_expires_at = NULL, finished_at = ",
+                    // Ids in a plain IN list (and per-item values by CASE) rather than a
+                    // join with a VALUES list: both databases then look each row up by its
+                    // key, whatever their statistics say about a freshly filled table.
+                    let case = |qb: &mut sqlx::QueryBuilder<'_, $db>, value: &dyn Fn(usize, &mut sqlx::QueryBuilder<'_, $db>)| {
+                        qb.push("CASE id");
+                        for &i in &idx {
+                            qb.push(" WHEN ");
+                            qb.push_bind(items[i].task_id.clone());
+                            qb.push(" THEN ");
+                            value(i, qb);
+                        }
+                        qb.push(" END");
+                    };
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE job_tasks SET state = 'done', lease_owner = NULL, \
+                         lease_expires_at = NULL, output = ",
                     );
+                    case(&mut qb, &|i, qb| {
+                        qb.push_bind(items[i].output.to_string());
+                    });
+                    qb.push(", finished_at = ");
                     qb.push_bind(now);
                     qb.push(", worker_id = ");
                     qb.push_bind(worker_id.to_string());
-                    qb.push(
-                        " FROM v WHERE job_tasks.id = v.tid AND job_tasks.state = 'leased' \
-                         AND job_tasks.attempt = v.att AND job_tasks.lease_owner = ",
-                    );
-                    qb.push_bind(worker_id.to_string());
-                    qb.push(" AND job_tasks.job_id = ");
+                    qb.push(" WHERE id IN (");
+                    let mut list = qb.separated(", ");
+                    for &i in &idx {
+                        list.push_bind(items[i].task_id.clone());
+                    }
+                    qb.push(") AND job_id = ");
                     qb.push_bind(job_id.clone());
+                    qb.push(" AND state = 'leased' AND lease_owner = ");
+                    qb.push_bind(worker_id.to_string());
+                    qb.push(" AND attempt = ");
+                    case(&mut qb, &|i, qb| {
+                        qb.push_bind(items[i].attempt);
+                    });
                     qb.push(" RETURNING id, parent_id, phase, started_at");
                     let done = qb
                         .build_query_as::<(String, Option<String>, String, Option<i64>)>()
@@ -397,24 +410,19 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                             .execute(&mut **tx)
                             .await?;
                     }
-                    if !parents.is_empty() {
-                        let mut qb = sqlx::QueryBuilder::<$db>::new("WITH p (pid, k) AS (VALUES ");
-                        for (n, (parent, k)) in parents.into_iter().enumerate() {
-                            qb.push(if n == 0 { "(" } else { ", (" });
-                            qb.push_bind(parent);
-                            qb.push(", ");
-                            qb.push_bind(k);
-                            qb.push(")");
-                        }
-                        qb.push(
-                            ") UPDATE job_tasks SET deps_pending = deps_pending - p.k, \
-                             state = CASE WHEN deps_pending = p.k AND state = 'waiting' \
+                    for (parent, k) in parents {
+                        sqlx::query(
+                            "UPDATE job_tasks SET deps_pending = deps_pending - $2, \
+                             state = CASE WHEN deps_pending = $2 AND state = 'waiting' \
                                THEN 'ready' ELSE state END, \
-                             ready_at = CASE WHEN deps_pending = p.k THEN ",
-                        );
-                        qb.push_bind(now);
-                        qb.push(" ELSE ready_at END FROM p WHERE job_tasks.id = p.pid");
-                        qb.build().execute(&mut **tx).await?;
+                             ready_at = CASE WHEN deps_pending = $2 THEN $3 ELSE ready_at END \
+                             WHERE id = $1",
+                        )
+                        .bind(&parent)
+                        .bind(k)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
                     }
                     if let Some(i) = root {
                         sqlx::query(

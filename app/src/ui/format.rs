@@ -26,20 +26,6 @@ pub fn ago(at: Millis, now: Millis) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration(250), "250 ms");
-        assert_eq!(duration(1_500), "1.5 s");
-        assert_eq!(duration(184_000), "3 min 4 s");
-        assert_eq!(duration(7_500_000), "2 h 5 min");
-        assert_eq!(ago(1_000, 1_500), "just now");
-    }
-}
-
 /// A Unix-millisecond time as UTC calendar parts: (year, month, day, hour, minute, second,
 /// millisecond), by Howard Hinnant's days-to-civil algorithm.
 pub fn civil(ms: Millis) -> (i64, i64, i64, i64, i64, i64, i64) {
@@ -64,4 +50,18 @@ pub fn civil(ms: Millis) -> (i64, i64, i64, i64, i64, i64, i64) {
         sod % 60,
         ms.rem_euclid(1000),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(250), "250 ms");
+        assert_eq!(duration(1_500), "1.5 s");
+        assert_eq!(duration(184_000), "3 min 4 s");
+        assert_eq!(duration(7_500_000), "2 h 5 min");
+        assert_eq!(ago(1_000, 1_500), "just now");
+    }
 }
