@@ -114,11 +114,18 @@ pub struct TokenCommand {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum TokenAction {
-    /// Issue a token for a worker; it is printed once and only its hash is kept.
+    /// Issue a token; it is printed once and only its hash is kept.
     Create {
-        /// A unique name, e.g. the worker or machine it is for.
+        /// A unique name, e.g. the worker, machine or script it is for.
         #[arg(long)]
         name: String,
+        /// What it may do: `worker` (the worker protocol and wpipe routes), `read` (what a
+        /// viewer reads), `write` (what an editor changes). Repeat for several.
+        #[arg(long = "scope", default_value = "worker")]
+        scopes: Vec<String>,
+        /// The person it belongs to: it never does more than their role allows.
+        #[arg(long)]
+        user: Option<String>,
     },
     /// List tokens (names and dates, never the tokens).
     List,
@@ -127,6 +134,32 @@ pub enum TokenAction {
         /// The token's name or id.
         name: String,
     },
+}
+
+/// The known scopes, deduplicated, space-separated.
+pub fn check_scopes(scopes: &[String]) -> Result<String, String> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in scopes
+        .iter()
+        .flat_map(|s| s.split([',', ' ']))
+        .filter(|s| !s.is_empty())
+    {
+        let s = match s {
+            "worker" | "read" | "write" => s,
+            other => {
+                return Err(format!(
+                    "unknown scope {other:?}: use worker, read or write"
+                ));
+            }
+        };
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    if out.is_empty() {
+        return Err("a token needs at least one scope".into());
+    }
+    Ok(out.join(" "))
 }
 
 fn when(ms: Option<i64>) -> String {
@@ -138,14 +171,21 @@ pub async fn run(cmd: TokenCommand) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
     match cmd.action {
-        TokenAction::Create { name } => {
+        TokenAction::Create { name, scopes, user } => {
             let name = name.trim();
             if name.is_empty() || name.chars().count() > 100 {
                 return Err("token name must be 1 to 100 characters".into());
             }
+            let scopes = check_scopes(&scopes)?;
             let token = generate();
             store
-                .create_token(name, &hash(&token), app::now_millis())
+                .create_token(
+                    name,
+                    &hash(&token),
+                    &scopes,
+                    user.as_deref(),
+                    app::now_millis(),
+                )
                 .await
                 .map_err(|e| format!("token not created: {e}"))?;
             eprintln!(
@@ -160,14 +200,16 @@ pub async fn run(cmd: TokenCommand) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("cannot list tokens: {e}"))?;
             println!(
-                "{:<24} {:<36} {:<24} {:<24} {:<24}",
-                "NAME", "ID", "CREATED", "LAST USED", "REVOKED"
+                "{:<24} {:<36} {:<18} {:<16} {:<24} {:<24} {:<24}",
+                "NAME", "ID", "SCOPES", "USER", "CREATED", "LAST USED", "REVOKED"
             );
             for t in tokens {
                 println!(
-                    "{:<24} {:<36} {:<24} {:<24} {:<24}",
+                    "{:<24} {:<36} {:<18} {:<16} {:<24} {:<24} {:<24}",
                     t.name,
                     t.id,
+                    t.scopes,
+                    t.username.as_deref().unwrap_or("-"),
                     when(Some(t.created_at)),
                     when(t.last_used_at),
                     when(t.revoked_at)

@@ -364,6 +364,157 @@ async fn roles_are_enforced_everywhere(db: Db) {
     app.running.stop().await;
 }
 
+/// Stored tokens: `read` acts as a viewer, `write` as an editor, `worker` only on the worker
+/// routes; a person's token never exceeds their role and stops with them; revoked is 401.
+async fn tokens_act_within_their_scopes(db: Db) {
+    let app = spawn_app(db, 0).await;
+    let store = &app.running.state.store;
+    add_user(&app, "vic", Role::Viewer).await;
+    let mut tokens = std::collections::HashMap::new();
+    for (name, scopes, user) in [
+        ("reader", "read", None),
+        ("writer", "read write", None),
+        ("worker", "worker", None),
+        ("vics", "read write", Some("vic")),
+    ] {
+        let secret = app::accounts::secret::generate("orch_");
+        store
+            .create_token(
+                name,
+                &app::accounts::secret::hash(&secret),
+                scopes,
+                user,
+                app::now_millis(),
+            )
+            .await
+            .unwrap();
+        tokens.insert(name, secret);
+    }
+    let job = json!({"kind": "noop", "params": {"tasks": 1, "workers": 1}});
+    let status = |method: Method, path: &str, token: &str| {
+        app.anon
+            .request(method, app.url(path))
+            .bearer_auth(token)
+            .json(&job)
+            .send()
+    };
+    assert_eq!(
+        status(Method::GET, "/api/v1/jobs", &tokens["reader"])
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        status(Method::POST, "/api/v1/jobs", &tokens["reader"])
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        status(Method::POST, "/api/v1/jobs", &tokens["writer"])
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        status(Method::GET, "/api/v1/jobs", &tokens["worker"])
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let r = app
+        .anon
+        .post(app.url("/api/v1/workers/register"))
+        .bearer_auth(&tokens["worker"])
+        .json(&json!({"name": "w"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "a worker token registers workers");
+    let r = app
+        .anon
+        .post(app.url("/api/v1/workers/register"))
+        .bearer_auth(&tokens["reader"])
+        .json(&json!({"name": "w"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a read token is not a worker token");
+    // Vic is a viewer: her write-scoped token still only reads.
+    assert_eq!(
+        status(Method::GET, "/api/v1/jobs", &tokens["vics"])
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        status(Method::POST, "/api/v1/jobs", &tokens["vics"])
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    store
+        .set_disabled("vic", true, app::now_millis())
+        .await
+        .unwrap();
+    assert_eq!(
+        status(Method::GET, "/api/v1/jobs", &tokens["vics"])
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    store
+        .revoke_token("reader", app::now_millis())
+        .await
+        .unwrap();
+    assert_eq!(
+        status(Method::GET, "/api/v1/jobs", &tokens["reader"])
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        status(Method::GET, "/api/v1/jobs", "orch_wrong")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // Their use is noted, and the audit log names them.
+    let listed = store.list_tokens().await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .find(|t| t.name == "writer")
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
+    assert_eq!(
+        listed
+            .iter()
+            .find(|t| t.name == "vics")
+            .unwrap()
+            .username
+            .as_deref(),
+        Some("vic")
+    );
+    let log = store.list_audit(&Default::default()).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.actor == "token:writer" && e.status == 201)
+    );
+    app.running.stop().await;
+}
+
 macro_rules! both {
     ($($name:ident),*) => {
         mod sqlite { $( #[tokio::test] async fn $name() { super::$name(super::Db::Sqlite).await } )* }
@@ -371,7 +522,11 @@ macro_rules! both {
     };
 }
 
-both!(first_run_setup, roles_are_enforced_everywhere);
+both!(
+    first_run_setup,
+    roles_are_enforced_everywhere,
+    tokens_act_within_their_scopes
+);
 
 #[tokio::test]
 async fn sign_in_is_rate_limited_and_pages_carry_security_headers() {

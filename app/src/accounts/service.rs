@@ -52,6 +52,10 @@ impl Caller {
     /// `Unauthorized` for nobody, `Forbidden` for a role below `needed`.
     pub fn check(&self, needed: Role) -> AppResult<()> {
         match self.role {
+            None if self.kind == CallerKind::Token => Err(AppError::Forbidden(format!(
+                "{} may only use the worker routes: its scopes include neither read nor write",
+                self.name
+            ))),
             None => Err(AppError::Unauthorized("sign in first".into())),
             Some(r) if r.allows(needed) => Ok(()),
             Some(r) => Err(AppError::Forbidden(format!(

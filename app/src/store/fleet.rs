@@ -45,6 +45,16 @@ pub enum EndOutcome {
     AlreadyEnded,
 }
 
+/// What a stored token grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenGrant {
+    pub id: String,
+    pub name: String,
+    pub scopes: String,
+    /// For a person's token: their role, and whether they are disabled.
+    pub owner: Option<(crate::accounts::model::Role, bool)>,
+}
+
 #[async_trait]
 pub trait FleetStore: Send + Sync {
     /// Records a wpipe worker and its ordered task templates.
@@ -94,13 +104,24 @@ pub trait FleetStore: Send + Sync {
         now: Millis,
     ) -> StoreResult<()>;
 
-    /// Stores a new token's hash under a unique name; `Conflict` when the name is taken.
-    async fn create_token(&self, name: &str, hash: &str, now: Millis) -> StoreResult<TokenInfo>;
+    /// Stores a new token's hash under a unique name with its scopes (and owner, if any);
+    /// `Conflict` when the name is taken, `NotFound` for an unknown owner.
+    async fn create_token(
+        &self,
+        name: &str,
+        hash: &str,
+        scopes: &str,
+        username: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<TokenInfo>;
     async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>>;
     /// Revokes the token with this name or id; `NotFound` when there is none.
     async fn revoke_token(&self, name_or_id: &str, now: Millis) -> StoreResult<TokenInfo>;
-    /// The id of the unrevoked token with this hash.
+    /// The id of the unrevoked token with this hash, if it has the `worker` scope.
     async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<String>>;
+    /// What the unrevoked token with this hash grants: its id, name, scopes and, for a
+    /// person's token, that person's role and whether they are disabled.
+    async fn token_grant(&self, hash: &str) -> StoreResult<Option<TokenGrant>>;
     async fn touch_token(&self, id: &str, now: Millis) -> StoreResult<()>;
     /// Whether any unrevoked token exists.
     async fn any_token(&self) -> StoreResult<bool>;
@@ -585,16 +606,31 @@ macro_rules! fleet_impl {
                 &self,
                 name: &str,
                 hash: &str,
+                scopes: &str,
+                username: Option<&str>,
                 now: i64,
             ) -> $crate::store::StoreResult<$crate::workers::fleet::TokenInfo> {
                 let id = uuid::Uuid::now_v7().to_string();
+                let user_id = match username {
+                    Some(u) => Some(
+                        sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE username = $1")
+                            .bind(u)
+                            .fetch_optional(&self.read)
+                            .await?
+                            .ok_or_else(|| $crate::store::StoreError::NotFound(format!("user {u:?}")))?,
+                    ),
+                    None => None,
+                };
                 let r = sqlx::query(
-                    "INSERT INTO api_tokens (id, name, hash, created_at) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO api_tokens (id, name, hash, created_at, scopes, user_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(&id)
                 .bind(name)
                 .bind(hash)
                 .bind(now)
+                .bind(scopes)
+                .bind(&user_id)
                 .execute(&self.write)
                 .await;
                 match r {
@@ -609,6 +645,8 @@ macro_rules! fleet_impl {
                 Ok($crate::workers::fleet::TokenInfo {
                     id,
                     name: name.to_string(),
+                    scopes: scopes.to_string(),
+                    username: username.map(str::to_string),
                     created_at: now,
                     last_used_at: None,
                     revoked_at: None,
@@ -618,17 +656,21 @@ macro_rules! fleet_impl {
             async fn list_tokens(
                 &self,
             ) -> $crate::store::StoreResult<Vec<$crate::workers::fleet::TokenInfo>> {
-                Ok(sqlx::query_as::<_, (String, String, i64, Option<i64>, Option<i64>)>(
-                    "SELECT id, name, created_at, last_used_at, revoked_at FROM api_tokens \
-                     ORDER BY created_at, id",
+                type Row = (String, String, String, Option<String>, i64, Option<i64>, Option<i64>);
+                Ok(sqlx::query_as::<_, Row>(
+                    "SELECT t.id, t.name, t.scopes, u.username, t.created_at, t.last_used_at, \
+                     t.revoked_at FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
+                     ORDER BY t.created_at, t.id",
                 )
                 .fetch_all(&self.read)
                 .await?
                 .into_iter()
-                .map(|(id, name, created_at, last_used_at, revoked_at)| {
+                .map(|(id, name, scopes, username, created_at, last_used_at, revoked_at)| {
                     $crate::workers::fleet::TokenInfo {
                         id,
                         name,
+                        scopes,
+                        username,
                         created_at,
                         last_used_at,
                         revoked_at,
@@ -663,12 +705,39 @@ macro_rules! fleet_impl {
                 &self,
                 hash: &str,
             ) -> $crate::store::StoreResult<Option<String>> {
-                Ok(sqlx::query_scalar::<_, String>(
-                    "SELECT id FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL",
+                let grant = $crate::store::fleet::FleetStore::token_grant(self, hash).await?;
+                Ok(grant
+                    .filter(|g| {
+                        g.scopes.split_whitespace().any(|s| s == "worker")
+                            && !g.owner.is_some_and(|(_, disabled)| disabled)
+                    })
+                    .map(|g| g.id))
+            }
+
+            async fn token_grant(
+                &self,
+                hash: &str,
+            ) -> $crate::store::StoreResult<Option<$crate::store::fleet::TokenGrant>> {
+                let row = sqlx::query_as::<_, (String, String, String, Option<String>, Option<i64>, bool)>(
+                    "SELECT t.id, t.name, t.scopes, u.role, u.disabled_at, u.id IS NOT NULL \
+                     FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
+                     WHERE t.hash = $1 AND t.revoked_at IS NULL",
                 )
                 .bind(hash)
                 .fetch_optional(&self.read)
-                .await?)
+                .await?;
+                let Some((id, name, scopes, role, disabled_at, owned)) = row else {
+                    return Ok(None);
+                };
+                let owner = match (owned, role) {
+                    (true, Some(r)) => Some((
+                        $crate::accounts::model::Role::parse(&r)
+                            .map_err($crate::store::StoreError::Corrupt)?,
+                        disabled_at.is_some(),
+                    )),
+                    _ => None,
+                };
+                Ok(Some($crate::store::fleet::TokenGrant { id, name, scopes, owner }))
             }
 
             async fn touch_token(&self, id: &str, now: i64) -> $crate::store::StoreResult<()> {

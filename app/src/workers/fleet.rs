@@ -165,6 +165,10 @@ pub struct ProcessDetail {
 pub struct TokenInfo {
     pub id: String,
     pub name: String,
+    /// Space-separated: `worker`, `read`, `write`.
+    pub scopes: String,
+    /// The person the token belongs to, if any.
+    pub username: Option<String>,
     pub created_at: Millis,
     pub last_used_at: Option<Millis>,
     pub revoked_at: Option<Millis>,

@@ -48,9 +48,7 @@ pub async fn resolve(
                 kind: CallerKind::Token,
             });
         }
-        return Err(AppError::Unauthorized(
-            "missing or wrong bearer token".into(),
-        ));
+        return stored_token(st, token).await;
     }
     if let Some(cookie) = session_cookie(headers)
         && let Some((user, hash)) = service::session_user(st, cookie).await?
@@ -65,4 +63,58 @@ pub async fn resolve(
         });
     }
     Ok(Caller::anonymous())
+}
+
+/// A stored API token as a caller: `write` acts as an editor, `read` as a viewer, `worker`
+/// alone has no role here (it serves the worker protocol only). A person's token never
+/// exceeds that person's role, and stops with them.
+async fn stored_token(st: &AppState, token: &str) -> Result<Caller, AppError> {
+    let wrong = || AppError::Unauthorized("missing or wrong bearer token".into());
+    let grant = st
+        .store
+        .token_grant(&app::accounts::secret::hash(token))
+        .await?
+        .ok_or_else(wrong)?;
+    let scoped = grant.scopes.split_whitespace().fold(None, |best, s| {
+        let r = match s {
+            "write" => Some(Role::Editor),
+            "read" => Some(Role::Viewer),
+            _ => None,
+        };
+        best.max(r)
+    });
+    let role = match grant.owner {
+        Some((_, true)) => return Err(wrong()),
+        Some((owner, false)) => scoped.map(|r| r.min(owner)),
+        None => scoped,
+    };
+    touch(st, &grant.id).await;
+    Ok(Caller {
+        name: format!("token:{}", grant.name),
+        role,
+        kind: CallerKind::Token,
+    })
+}
+
+type Touched = std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>;
+
+/// Notes a token's use, at most once a minute per token.
+async fn touch(st: &AppState, id: &str) {
+    static SEEN: std::sync::OnceLock<Touched> = std::sync::OnceLock::new();
+    let due = {
+        let mut seen = SEEN
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let due = seen
+            .get(id)
+            .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(60));
+        if due {
+            seen.insert(id.to_string(), std::time::Instant::now());
+        }
+        due
+    };
+    if due && let Err(e) = st.store.touch_token(id, app::now_millis()).await {
+        tracing::warn!(error = %e, "token use not recorded");
+    }
 }
