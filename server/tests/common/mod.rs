@@ -55,8 +55,13 @@ pub async fn fresh_database(db: Db, dir: &std::path::Path) -> String {
     }
 }
 
+/// The repository's root folder.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 pub fn settings(database_url: String, dir: &std::path::Path, workers: usize) -> ServeSettings {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root();
     let mut s = ServeSettings::from_env();
     s.addr = "127.0.0.1:0".parse().unwrap();
     s.db = DbSettings { database_url };
