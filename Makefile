@@ -13,7 +13,7 @@ export CHROMIUM_PATH ?= /usr/bin/chromium
 
 stamp = @echo "[make] $(1) $$(date +%T)"
 
-.PHONY: run build release test lint fmt bench bootstrap clean-data check-deploy
+.PHONY: run build release test lint fmt bench bootstrap clean-data fuzz check-deploy
 
 bootstrap:
 	@scripts/bootstrap
@@ -63,6 +63,10 @@ bench:
 	@scripts/bootstrap --test
 	cargo leptos build --release
 	scripts/with-postgres scripts/bench
+
+## Fuzz every target under fuzz/ for FUZZ_SECONDS each (default 60); fails on a crash
+fuzz:
+	scripts/fuzz
 
 clean-data:
 	rm -rf data
