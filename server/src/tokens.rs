@@ -188,6 +188,7 @@ pub async fn run(cmd: TokenCommand) -> Result<(), String> {
                 )
                 .await
                 .map_err(|e| format!("token not created: {e}"))?;
+            crate::user_cmd::audit(&*store, "token.create", &format!("{name} ({scopes})")).await;
             eprintln!(
                 "Token {name:?} created. It is shown only now; store it safely and pass it as \
                  `Authorization: Bearer <token>` (or `orchard worker --token`):"
@@ -221,6 +222,7 @@ pub async fn run(cmd: TokenCommand) -> Result<(), String> {
                 .revoke_token(&name, app::now_millis())
                 .await
                 .map_err(|e| format!("cannot revoke: {e}"))?;
+            crate::user_cmd::audit(&*store, "token.revoke", &t.name).await;
             println!("revoked {} ({})", t.name, t.id);
         }
     }

@@ -54,7 +54,8 @@ fn read_password() -> Result<String, String> {
     Ok(pw)
 }
 
-async fn audit(store: &dyn Store, action: &str, target: &str) {
+/// Records a change made from the command line in the audit log.
+pub async fn audit(store: &dyn Store, action: &str, target: &str) {
     let entry = AuditEntry {
         id: uuid::Uuid::now_v7().to_string(),
         at: app::now_millis(),
