@@ -18,8 +18,11 @@ async fn generated_requests_never_get_a_server_error() {
     );
     let app = spawn_app(Db::Sqlite, 1).await;
     let schema = app.url("/api/openapi.json");
+    // Its cache of findings goes to the test's own folder, not the checkout.
+    let cwd = app.dir.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(bin)
+            .current_dir(cwd)
             .args(["run", &schema, "--checks", "not_a_server_error"])
             .args([
                 "--header",
