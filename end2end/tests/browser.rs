@@ -4,9 +4,8 @@
 mod common;
 
 use app::accounts::model::Role;
-use common::{add_user, chromium, server_with, shot, sign_in, wait_true};
+use common::{add_user, launch, server_with, shot, sign_in, wait_true};
 use orchard_server::serve::Running;
-use playwright_rs::Playwright;
 use playwright_rs::protocol::BrowserContextOptions;
 
 async fn server(workers: usize) -> Running {
@@ -17,14 +16,7 @@ async fn server(workers: usize) -> Running {
 async fn pages_work_with_and_without_javascript() {
     let app = server(2).await;
     let base = format!("http://{}", app.addr);
-    let pw = Playwright::launch()
-        .await
-        .expect("playwright driver (make test assembles it)");
-    let browser = pw
-        .chromium()
-        .launch_with_options(chromium())
-        .await
-        .expect("chromium");
+    let (_pw, browser) = launch().await;
 
     // (a) No JavaScript: the server-rendered overview is all there.
     let ctx = browser
@@ -188,12 +180,7 @@ async fn a_viewer_sees_no_edit_controls_and_is_refused() {
     let app = server(0).await;
     let base = format!("http://{}", app.addr);
     add_user(&app, "vic", Role::Viewer).await;
-    let pw = Playwright::launch().await.expect("playwright driver");
-    let browser = pw
-        .chromium()
-        .launch_with_options(chromium())
-        .await
-        .expect("chromium");
+    let (_pw, browser) = launch().await;
     let ctx = browser.new_context().await.unwrap();
     let page = ctx.new_page().await.unwrap();
     sign_in(&page, &base, "vic").await;

@@ -5,9 +5,8 @@
 mod common;
 
 use app::accounts::model::Role;
-use common::{add_user, chromium, server_with, shot, sign_in, wait_true};
+use common::{add_user, launch, server_with, shot, sign_in, wait_true};
 use orchard_server::serve::Running;
-use playwright_rs::Playwright;
 use playwright_rs::protocol::BrowserContextOptions;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -79,14 +78,7 @@ async fn drill_down_live_updates_and_removal() {
     )
     .await;
 
-    let pw = Playwright::launch()
-        .await
-        .expect("playwright driver (make test assembles it)");
-    let browser = pw
-        .chromium()
-        .launch_with_options(chromium())
-        .await
-        .expect("chromium");
+    let (_pw, browser) = launch().await;
 
     // Without JavaScript, the deep link to the process is complete on its own.
     let ctx = browser

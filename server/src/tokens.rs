@@ -2,23 +2,19 @@
 //! runs. A token is 32 random bytes shown once at creation; only its SHA-256 is stored. The
 //! shared `ORCHARD_API_TOKEN` keeps working beside the stored tokens.
 
-use crate::api::auth::constant_time_eq;
+use app::accounts::secret::{self, constant_time_eq};
 use app::store::Store;
 use clap::{Args, Subcommand};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A new random token: `orch_` and 64 hex digits.
 pub fn generate() -> String {
-    format!("orch_{}", hex::encode(rand::random::<[u8; 32]>()))
+    secret::generate("orch_")
 }
 
-/// The stored form of a token.
-pub fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
+pub use secret::hash;
 
 /// How long a verified token, or the absence of any token, is believed without asking the
 /// database again: revocation takes effect within this time.
@@ -29,7 +25,6 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 #[derive(Default)]
 struct Cache {
     valid: HashMap<String, (Instant, String)>,
-    touched: HashMap<String, Instant>,
 }
 
 /// Decides whether a request's bearer token is accepted.
@@ -79,27 +74,32 @@ impl TokenCheck {
                 }
             },
         };
-        let touch = {
-            let Ok(mut c) = self.cache.lock() else {
-                return true;
-            };
-            // Believed for one TTL from the database read, not from its last use.
-            if fresh {
-                c.valid.insert(h, (Instant::now(), id.clone()));
-            }
-            let due = c
-                .touched
-                .get(&id)
-                .is_none_or(|at| at.elapsed() >= TOUCH_EVERY);
-            if due {
-                c.touched.insert(id.clone(), Instant::now());
-            }
-            due
-        };
-        if touch && let Err(e) = self.store.touch_token(&id, app::now_millis()).await {
-            tracing::warn!(error = %e, "token use not recorded");
+        // Believed for one TTL from the database read, not from its last use.
+        if fresh && let Ok(mut c) = self.cache.lock() {
+            c.valid.insert(h, (Instant::now(), id.clone()));
         }
+        note_use(&*self.store, &id).await;
         true
+    }
+}
+
+/// Notes a token's use (its `last_used_at`), at most once a minute per token, whichever
+/// route it was used on.
+pub async fn note_use(store: &dyn Store, id: &str) {
+    static SEEN: std::sync::OnceLock<Mutex<HashMap<String, Instant>>> = std::sync::OnceLock::new();
+    let due = {
+        let mut seen = SEEN
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let due = seen.get(id).is_none_or(|at| at.elapsed() >= TOUCH_EVERY);
+        if due {
+            seen.insert(id.to_string(), Instant::now());
+        }
+        due
+    };
+    if due && let Err(e) = store.touch_token(id, app::now_millis()).await {
+        tracing::warn!(error = %e, "token use not recorded");
     }
 }
 

@@ -447,14 +447,13 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                             .iter()
                             .zip(&results[..i])
                             .any(|(o, r)| o.task_id == items[i].task_id && matches!(r, Some(Ok(_))));
-                        let accepted_before = |_: usize| dup;
                         let lease = $crate::jobs::protocol::LeaseRef {
                             worker_id: worker_id.to_string(),
                             attempt: items[i].attempt,
                         };
                         results[i] = Some(match Self::check_lease(tx, &items[i].task_id, &lease).await {
                             Err(e) => Err(e),
-                            Ok(_) if accepted_before(i) => {
+                            Ok(_) if dup => {
                                 Err(StoreError::Conflict(format!(
                                     "task {} appears twice in one batch",
                                     items[i].task_id

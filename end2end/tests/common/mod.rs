@@ -6,8 +6,8 @@
 use app::accounts::model::Role;
 use orchard_server::config::{DbSettings, ServeSettings};
 use orchard_server::serve::{Running, start};
-use playwright_rs::LaunchOptions;
-use playwright_rs::protocol::Page;
+use playwright_rs::protocol::{Browser, Page};
+use playwright_rs::{LaunchOptions, Playwright};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,9 +41,14 @@ pub async fn server_with(workers: usize, tweak: impl FnOnce(&mut ServeSettings))
     start(&s).await.expect("server starts")
 }
 
-pub fn chromium() -> LaunchOptions {
+/// Debian's Chromium, headless, through the Playwright driver `make test` assembles. The
+/// `Playwright` handle must outlive the browser.
+pub async fn launch() -> (Playwright, Browser) {
+    let pw = Playwright::launch()
+        .await
+        .expect("playwright driver (make test assembles it)");
     let path = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    LaunchOptions::new()
+    let options = LaunchOptions::new()
         .headless(true)
         .executable_path(path)
         .args(
@@ -57,7 +62,13 @@ pub fn chromium() -> LaunchOptions {
             ]
             .map(String::from)
             .to_vec(),
-        )
+        );
+    let browser = pw
+        .chromium()
+        .launch_with_options(options)
+        .await
+        .expect("chromium");
+    (pw, browser)
 }
 
 pub fn shot(name: &str) -> PathBuf {

@@ -15,7 +15,6 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .to_str()
         .ok()?
         .strip_prefix("Bearer ")
-        .map(str::trim)
 }
 
 /// The session cookie of a request, if it sent one.
@@ -88,33 +87,10 @@ async fn stored_token(st: &AppState, token: &str) -> Result<Caller, AppError> {
         Some((owner, false)) => scoped.map(|r| r.min(owner)),
         None => scoped,
     };
-    touch(st, &grant.id).await;
+    crate::tokens::note_use(&*st.store, &grant.id).await;
     Ok(Caller {
         name: format!("token:{}", grant.name),
         role,
         kind: CallerKind::Token,
     })
-}
-
-type Touched = std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>;
-
-/// Notes a token's use, at most once a minute per token.
-async fn touch(st: &AppState, id: &str) {
-    static SEEN: std::sync::OnceLock<Touched> = std::sync::OnceLock::new();
-    let due = {
-        let mut seen = SEEN
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let due = seen
-            .get(id)
-            .is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(60));
-        if due {
-            seen.insert(id.to_string(), std::time::Instant::now());
-        }
-        due
-    };
-    if due && let Err(e) = st.store.touch_token(id, app::now_millis()).await {
-        tracing::warn!(error = %e, "token use not recorded");
-    }
 }

@@ -181,14 +181,15 @@ async fn check_and_run(a: &Access, mut req: Request, next: Next, nonce: &str) ->
         let bytes = match axum::body::to_bytes(body, FN_BODY_LIMIT).await {
             Ok(b) => b,
             Err(_) => {
-                return deny(
+                let mut r = deny(
                     &path,
                     AppError::Invalid(format!(
                         "the request body is larger than {} KiB",
                         FN_BODY_LIMIT / 1024
                     )),
-                )
-                .into_response_with(StatusCode::PAYLOAD_TOO_LARGE);
+                );
+                *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+                return r;
             }
         };
         target = fn_target(&bytes);
@@ -248,17 +249,6 @@ fn action(method: &Method, path: &str) -> String {
     match policy::server_fn_name(path) {
         Some(name) => format!("fn {name}"),
         None => format!("{method} {path}"),
-    }
-}
-
-trait WithStatus {
-    fn into_response_with(self, status: StatusCode) -> Response;
-}
-
-impl WithStatus for Response {
-    fn into_response_with(mut self, status: StatusCode) -> Response {
-        *self.status_mut() = status;
-        self
     }
 }
 
