@@ -6,6 +6,10 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 # cargo-leptos builds debug code with this flag; plain cargo must use the same one or it
 # would rebuild every crate.
 HOST_FLAGS := RUSTFLAGS="--cfg erase_components"
+# A clean CI build has no use for incremental state, which would double the size of target/.
+ifeq ($(CI),true)
+export CARGO_INCREMENTAL := 0
+endif
 PW_DRIVER := $(CURDIR)/target/playwright-driver
 export PLAYWRIGHT_DRIVER_CACHE_DIR := $(PW_DRIVER)
 export PLAYWRIGHT_DRIVER_PATH := $(PW_DRIVER)/playwright-1.64.0-linux-node24.21.0

@@ -1,6 +1,6 @@
 //! One contract, two databases: every test here runs against SQLite and against Postgres.
 
-mod common;
+use crate::common;
 
 use app::jobs::params::{FileAverageParams, FileAverageRequest};
 use app::jobs::plan;
@@ -604,8 +604,8 @@ mod accounts {
 
     macro_rules! both {
         ($($name:ident),*) => {
-            mod sqlite { $( #[tokio::test] async fn $name() { super::$name(crate::Db::Sqlite).await } )* }
-            mod postgres { $( #[tokio::test] async fn $name() { super::$name(crate::Db::Postgres).await } )* }
+            mod sqlite { $( #[tokio::test] async fn $name() { super::$name(crate::common::Db::Sqlite).await } )* }
+            mod postgres { $( #[tokio::test] async fn $name() { super::$name(crate::common::Db::Postgres).await } )* }
         };
     }
     both!(

@@ -1,7 +1,7 @@
 //! What every browser test needs: a real server on port 0 with the built site, Debian's
 //! Chromium, screenshots, polling a page, and a signed-in person.
 
-#![allow(dead_code)]
+
 
 use app::accounts::model::Role;
 use orchard_server::config::{DbSettings, ServeSettings};

@@ -2,7 +2,7 @@
 //! Postgres, tokens (shared, issued by `orchard token`, revoked), CORS, Orchard's own
 //! workers on the same dashboards, and the real `wpipe` client from PyPI end to end.
 
-mod common;
+use crate::common;
 
 use common::{Db, TestApp, spawn_with};
 use serde_json::{Value, json};
@@ -812,7 +812,7 @@ async fn the_real_wpipe_client_reports_to_orchard(db: Db) {
     let cwd = app.dir.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(python)
-            .arg(root.join("server/tests/wpipe_client.py"))
+            .arg(root.join("server/tests/it/wpipe_client.py"))
             .args([&base, TOKEN])
             .current_dir(cwd)
             .output()

@@ -1,7 +1,7 @@
 //! What a person does, in a real browser: Debian's Chromium driven by Playwright against a
 //! real Orchard server on port 0. Screenshots land in `target/screenshots/`.
 
-mod common;
+use crate::common;
 
 use app::accounts::model::Role;
 use common::{add_user, launch, server_with, shot, sign_in, wait_true};

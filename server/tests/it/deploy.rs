@@ -4,7 +4,7 @@
 //! with the settings and the build, every probe and scrape path is answered by a real server
 //! or worker, and every image name and command matches what is built and released.
 
-mod common;
+use crate::common;
 
 use common::{Db, spawn_app, start_worker_with, wait_exit};
 use serde_yaml::Value;

@@ -1,7 +1,7 @@
 //! Access control from the outside: sign-in, sessions, roles on every route and server
 //! function, cross-site refusal, rate limits, headers and the audit log — on both databases.
 
-mod common;
+use crate::common;
 
 use app::accounts::model::Role;
 use common::{Db, TestApp, spawn_app};

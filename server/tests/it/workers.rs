@@ -1,7 +1,7 @@
 //! Real worker processes: remote `orchard worker`s lease over REST, survive a killed worker
 //! (its leases expire and are reaped), stop cleanly on SIGTERM; jobs survive a server restart.
 
-mod common;
+use crate::common;
 
 use common::{Db, signal, spawn_app, spawn_with, start_worker, wait_exit};
 use std::time::Duration;

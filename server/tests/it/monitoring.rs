@@ -4,7 +4,7 @@
 //! is exported (with the label values they select); and JSON logs carry request, job and
 //! worker ids.
 
-mod common;
+use crate::common;
 
 use common::{Db, spawn_app, start_worker_with, temp_dir, wait_exit};
 use prometheus_parse::{Scrape, Value};

@@ -1,6 +1,6 @@
 //! Black-box HTTP tests: a real server on port 0 with a fresh SQLite or Postgres database.
 
-mod common;
+use crate::common;
 
 use common::{Db, spawn_app};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! code declares is described, every described operation reaches a handler of the running
 //! server, every schema reference resolves, and the page needs nothing from elsewhere.
 
-mod common;
+use crate::common;
 
 use common::{Db, spawn_app};
 use serde_json::Value;

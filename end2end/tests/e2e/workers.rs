@@ -2,7 +2,7 @@
 //! and its tasks, watch a task fail live (no reload), open the same deep link without
 //! JavaScript, and remove a dead worker. Screenshots land in `target/screenshots/`.
 
-mod common;
+use crate::common;
 
 use app::accounts::model::Role;
 use common::{add_user, launch, server_with, shot, sign_in, wait_true};

@@ -1,7 +1,7 @@
 //! Job files in an S3-compatible bucket: a real S3 server (moto, installed by
 //! `scripts/bootstrap --test`) holds them; the server and a remote worker both use the bucket.
 
-mod common;
+use crate::common;
 
 use common::{Db, spawn_with};
 use std::process::{Child, Command, Stdio};

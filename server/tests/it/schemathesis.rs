@@ -3,7 +3,7 @@
 //! the REST API, the wpipe routes, the operations endpoints — as the service. Not one may
 //! answer with a server error.
 
-mod common;
+use crate::common;
 
 use common::{Db, SERVICE_TOKEN, spawn_app};
 use std::process::Command;

@@ -1,0 +1,7 @@
+//! Every browser test in one binary: a real Orchard server and Debian's Chromium driven by
+//! Playwright.
+
+mod common;
+
+mod browser;
+mod workers;

@@ -1,0 +1,15 @@
+//! Every server integration test in one binary: a real server on port 0 with a fresh SQLite
+//! or Postgres database, real HTTP, real worker processes.
+
+mod common;
+
+mod access;
+mod api;
+mod deploy;
+mod monitoring;
+mod openapi;
+mod s3;
+mod schemathesis;
+mod store_conformance;
+mod workers;
+mod wpipe;
