@@ -18,11 +18,27 @@ pub enum FileError {
     Io(String),
 }
 
+/// A file being read a piece at a time.
+pub type FileReader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
 /// Where job files live.
 #[async_trait]
 pub trait FileStore: Send + Sync + 'static {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), FileError>;
     async fn get(&self, key: &str) -> Result<Vec<u8>, FileError>;
+    /// Reads a file as a stream, with its size in bytes. Stores that can stream override
+    /// this; the default reads the file whole first.
+    async fn reader(&self, key: &str) -> Result<(FileReader, u64), FileError> {
+        let bytes = self.get(key).await?;
+        let len = bytes.len() as u64;
+        Ok((Box::new(std::io::Cursor::new(bytes)), len))
+    }
+    /// Stores the local file at `path` under `key`. Stores that can stream override this;
+    /// the default reads the file whole first.
+    async fn put_file(&self, key: &str, path: &Path) -> Result<(), FileError> {
+        let bytes = tokio::fs::read(path).await.map_err(io)?;
+        self.put(key, bytes).await
+    }
     /// Removes every file under `prefix/`; missing files are fine.
     async fn delete_prefix(&self, prefix: &str) -> Result<(), FileError>;
     /// A short description for logs and the overview (`local:./data/files`).
@@ -89,11 +105,33 @@ impl FileStore for LocalFiles {
         })
     }
 
+    async fn reader(&self, key: &str) -> Result<(FileReader, u64), FileError> {
+        let path = self.path(key)?;
+        let file = tokio::fs::File::open(&path).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => FileError::NotFound(key.to_string()),
+            _ => io(e),
+        })?;
+        let len = file.metadata().await.map_err(io)?.len();
+        Ok((Box::new(file), len))
+    }
+
+    async fn put_file(&self, key: &str, from: &Path) -> Result<(), FileError> {
+        let path = self.path(key)?;
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        }
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        tokio::fs::copy(from, &tmp).await.map_err(io)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io)
+    }
+
     async fn delete_prefix(&self, prefix: &str) -> Result<(), FileError> {
         let path = self.path(prefix)?;
         match tokio::fs::remove_dir_all(&path).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            // A single file rather than a folder.
+            Err(_) if path.is_file() => tokio::fs::remove_file(&path).await.map_err(io),
             Err(e) => Err(io(e)),
         }
     }
@@ -172,6 +210,48 @@ impl FileStore for BucketFiles {
         got.bytes()
             .await
             .map(|b| b.to_vec())
+            .map_err(|e| bucket_error(key, e))
+    }
+
+    async fn reader(&self, key: &str) -> Result<(FileReader, u64), FileError> {
+        use futures::TryStreamExt;
+        let path = self.path(key)?;
+        let got = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| bucket_error(key, e))?;
+        let len = got.meta.size;
+        let stream = got.into_stream().map_err(std::io::Error::other);
+        Ok((Box::new(tokio_util::io::StreamReader::new(stream)), len))
+    }
+
+    async fn put_file(&self, key: &str, from: &Path) -> Result<(), FileError> {
+        use tokio::io::AsyncReadExt;
+        let path = self.path(key)?;
+        let upload = self
+            .store
+            .put_multipart(&path)
+            .await
+            .map_err(|e| bucket_error(key, e))?;
+        let mut writer = object_store::WriteMultipart::new(upload);
+        let mut file = tokio::fs::File::open(from).await.map_err(io)?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).await.map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            writer.write(&buf[..n]);
+            writer
+                .wait_for_capacity(4)
+                .await
+                .map_err(|e| bucket_error(key, e))?;
+        }
+        writer
+            .finish()
+            .await
+            .map(|_| ())
             .map_err(|e| bucket_error(key, e))
     }
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod jobs;
 pub mod overview;
+pub mod tasks;
 pub mod ui;
 pub mod workers;
 

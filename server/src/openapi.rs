@@ -15,6 +15,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 pub const JOBS: &str = "jobs";
+pub const TASKS: &str = "tasks";
 pub const WORKERS: &str = "workers";
 pub const LEASES: &str = "leases";
 pub const FILES: &str = "files";
@@ -61,6 +62,7 @@ impl utoipa::Modify for BearerToken {
     components(schemas(ErrorBody)),
     modifiers(&BearerToken),
     tags(
+        (name = "tasks", description = "The task forest: children a page at a time, edits, moves, search, import and export"),
         (name = "jobs", description = "Create, follow and manage jobs"),
         (name = "workers", description = "The fleet and the worker lifecycle"),
         (name = "leases", description = "The lease protocol workers speak"),

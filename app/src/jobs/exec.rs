@@ -129,8 +129,19 @@ fn file_range(payload: &Value) -> Result<(u32, u32), ExecError> {
 }
 
 /// Runs a task and returns its output (for the root task, also the job's result).
-pub async fn run(task: &LeasedTask, files: &dyn FileStore) -> Result<Value, ExecError> {
+/// `server` is the server's state for its own workers, `None` in a remote worker.
+pub async fn run(
+    task: &LeasedTask,
+    files: &dyn FileStore,
+    server: Option<&crate::state::AppState>,
+) -> Result<Value, ExecError> {
     match task.job_kind.as_str() {
+        k if k.starts_with("tree_") => match server {
+            Some(st) => crate::tasks::exec::run(task, st).await,
+            None => Err(ExecError::Retryable(
+                "tree jobs run on the server's own workers".into(),
+            )),
+        },
         "file_average" => run_file_average(task, files).await,
         "noop" => Ok(if task.is_root {
             json!({ "tasks": task.inputs.len() })

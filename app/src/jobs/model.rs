@@ -12,6 +12,12 @@ pub enum JobKind {
     FileAverage,
     /// Tasks that do nothing: measures the queue itself.
     Noop,
+    /// Reads a tree file into the task forest.
+    TreeImport,
+    /// Writes the forest or a subtree to a tree file.
+    TreeExport,
+    /// Writes a random tree file (and imports it when asked).
+    TreeGenerate,
 }
 
 impl JobKind {
@@ -19,19 +25,35 @@ impl JobKind {
         match self {
             JobKind::FileAverage => "file_average",
             JobKind::Noop => "noop",
+            JobKind::TreeImport => "tree_import",
+            JobKind::TreeExport => "tree_export",
+            JobKind::TreeGenerate => "tree_generate",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "file_average" => Some(JobKind::FileAverage),
             "noop" => Some(JobKind::Noop),
+            "tree_import" => Some(JobKind::TreeImport),
+            "tree_export" => Some(JobKind::TreeExport),
+            "tree_generate" => Some(JobKind::TreeGenerate),
             _ => None,
         }
+    }
+    /// Kinds whose tasks work on the task forest, so only the server's own workers run them.
+    pub fn on_server_only(self) -> bool {
+        matches!(
+            self,
+            JobKind::TreeImport | JobKind::TreeExport | JobKind::TreeGenerate
+        )
     }
     pub fn label(self) -> &'static str {
         match self {
             JobKind::FileAverage => "File average",
             JobKind::Noop => "No-op (queue benchmark)",
+            JobKind::TreeImport => "Tree import",
+            JobKind::TreeExport => "Tree export",
+            JobKind::TreeGenerate => "Tree generation",
         }
     }
 }
@@ -141,21 +163,31 @@ pub struct Job {
     pub finished_at: Option<Millis>,
 }
 
-/// Tasks done out of the job's total.
+/// Tasks done out of the job's total and, for jobs made of a few long tasks, the units
+/// (bytes or tree tasks) the running task has got through.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Progress {
     pub done: i64,
     pub total: i64,
+    #[serde(default)]
+    pub work_done: i64,
+    #[serde(default)]
+    pub work_total: i64,
 }
 
 impl Progress {
-    /// Fraction of tasks done, 0.0 to 1.0.
+    /// Fraction done, 0.0 to 1.0: by units while a task reports them, else by tasks.
     pub fn fraction(&self) -> f64 {
-        if self.total <= 0 {
+        let (done, total) = if self.work_total > 0 && self.done < self.total {
+            (self.work_done, self.work_total)
+        } else {
+            (self.done, self.total)
+        };
+        if total <= 0 {
             0.0
         } else {
-            (self.done as f64 / self.total as f64).clamp(0.0, 1.0)
+            (done as f64 / total as f64).clamp(0.0, 1.0)
         }
     }
 }

@@ -31,6 +31,11 @@ pub trait Leases: Send + Sync + 'static {
     async fn complete_batch(&self, req: &CompleteBatch) -> AppResult<BatchReply>;
     async fn fail(&self, task_id: &str, req: &FailRequest) -> AppResult<()>;
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()>;
+    /// The server's state when the worker runs inside the server (it may then run tasks
+    /// that work on the server's own data, such as tree imports).
+    fn server(&self) -> Option<&AppState> {
+        None
+    }
 }
 
 /// Leases taken straight from this process's store.
@@ -52,6 +57,9 @@ impl Leases for LocalLeases {
     }
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()> {
         service::release(&self.0, task_id, lease).await
+    }
+    fn server(&self) -> Option<&AppState> {
+        Some(&self.0)
     }
 }
 
@@ -470,7 +478,7 @@ async fn run_one(
     };
     let started = Instant::now();
     let beat_every = Duration::from_millis((cfg.lease_ms / 3).max(100) as u64);
-    let work = exec::run(&task, files);
+    let work = exec::run(&task, files, leases.server());
     tokio::pin!(work);
     // The first beat is one period away: an interval's immediate first tick would wait for
     // the timer wheel and cost a quick task a millisecond.

@@ -42,7 +42,7 @@ pub async fn create_noop(st: &AppState, params: super::params::NoopParams) -> Ap
 }
 
 /// Stores a validated job with its planned tasks and wakes the workers.
-async fn enqueue(
+pub(crate) async fn enqueue(
     st: &AppState,
     kind: JobKind,
     params: &impl serde::Serialize,

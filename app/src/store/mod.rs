@@ -9,6 +9,7 @@ mod postgres;
 mod queries;
 mod rows;
 mod sqlite;
+pub mod tree;
 
 pub use error::{StoreError, StoreResult};
 pub use postgres::PgStore;
@@ -134,6 +135,9 @@ impl Backoff {
     }
 }
 
+/// In-process progress of running tasks, by job id: (units done, total).
+pub type WorkBoard = std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>;
+
 /// A stream of change notices from other server replicas sharing the database.
 #[async_trait]
 pub trait ChangeFeed: Send {
@@ -143,7 +147,8 @@ pub trait ChangeFeed: Send {
 
 /// Everything Orchard keeps, behind one contract that both databases fulfil.
 #[async_trait]
-pub trait Store: accounts::AccountStore + fleet::FleetStore + Send + Sync + 'static {
+pub trait Store:
+    accounts::AccountStore + fleet::FleetStore + tree::TreeStore + Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Database connections (open, idle), for metrics.
     fn pool_usage(&self) -> (u32, u32);
@@ -168,6 +173,8 @@ pub trait Store: accounts::AccountStore + fleet::FleetStore + Send + Sync + 'sta
     /// Puts a failed job's failed and cancelled tasks back in the queue with fresh attempts.
     async fn retry_job(&self, id: &str, now: Millis) -> StoreResult<Job>;
     async fn delete_job(&self, id: &str) -> StoreResult<()>;
+    /// Records how far a running job's task has got (units done out of a total).
+    async fn job_work(&self, job_id: &str, done: i64, total: i64) -> StoreResult<()>;
     /// Outputs of a job's tasks in one phase, in task order (used by verification).
     async fn phase_outputs(&self, job_id: &str, phase: &str)
     -> StoreResult<Vec<serde_json::Value>>;

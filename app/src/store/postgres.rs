@@ -43,6 +43,15 @@ impl PgStore {
         })
     }
 
+    /// Progress inside running tasks is stored in the jobs table, for every replica.
+    fn work_board(&self) -> Option<&super::WorkBoard> {
+        None
+    }
+
+    fn with_work(&self, job: crate::jobs::model::Job) -> StoreResult<crate::jobs::model::Job> {
+        Ok(job)
+    }
+
     async fn notify_change_impl(&self, payload: &str) -> StoreResult<()> {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
@@ -73,3 +82,10 @@ store_impl!(
 );
 
 accounts_impl!(PgStore, sqlx::Postgres);
+
+super::tree::tree_impl!(
+    PgStore,
+    sqlx::Postgres,
+    "SELECT pg_advisory_xact_lock(7310)",
+    "SET CONSTRAINTS ALL DEFERRED"
+);

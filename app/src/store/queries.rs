@@ -148,10 +148,14 @@ macro_rules! store_impl {
                      FROM jobs j WHERE j.state IN ('queued', 'running') \
                        AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
                           AND t.state = 'ready' AND t.run_after <= $1) \
+                       AND (j.kind NOT IN ('tree_import', 'tree_export', 'tree_generate') \
+                          OR EXISTS (SELECT 1 FROM workers w WHERE w.id = $2 \
+                          AND w.kind = 'inprocess')) \
                      ORDER BY j.created_at, j.id LIMIT 64",
                     $skip
                 ))
                 .bind(now)
+                .bind(worker_id)
                 .fetch_all(&mut **tx)
                 .await?;
                 for (job_id, concurrency, kind, params, job_state, job_phase) in jobs {
@@ -749,7 +753,7 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                     .fetch_all(&self.read)
                     .await?
                     .into_iter()
-                    .map(TryInto::try_into)
+                    .map(|r| self.with_work(r.try_into()?))
                     .collect()
             }
 
@@ -765,8 +769,8 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                     .bind(id)
                     .fetch_optional(&self.read)
                     .await?
-                    .ok_or_else(|| $crate::store::StoreError::NotFound(format!("job {id}")))?
-                    .try_into()
+                    .ok_or_else(|| $crate::store::StoreError::NotFound(format!("job {id}")))
+                    .and_then(|r| self.with_work(r.try_into()?))
             }
 
             async fn job_detail(
@@ -970,6 +974,31 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                Ok(())
+            }
+
+            async fn job_work(
+                &self,
+                job_id: &str,
+                done: i64,
+                total: i64,
+            ) -> $crate::store::StoreResult<()> {
+                if let Some(board) = self.work_board() {
+                    board
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(job_id.to_string(), (done, total));
+                    return Ok(());
+                }
+                sqlx::query(
+                    "UPDATE jobs SET work_done = $2, work_total = $3 \
+                     WHERE id = $1 AND state IN ('queued', 'running')",
+                )
+                .bind(job_id)
+                .bind(done)
+                .bind(total)
+                .execute(&self.write)
+                .await?;
                 Ok(())
             }
 

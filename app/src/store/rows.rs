@@ -14,6 +14,8 @@ pub(super) struct JobRow {
     pub max_attempts: i64,
     pub done: i64,
     pub total: i64,
+    pub work_done: i64,
+    pub work_total: i64,
     pub result: Option<String>,
     pub error: Option<String>,
     pub created_at: i64,
@@ -22,7 +24,7 @@ pub(super) struct JobRow {
 }
 
 pub(super) const JOB_COLUMNS: &str = "id, kind, state, phase, params, concurrency, max_attempts, \
-     done, total, result, error, created_at, started_at, finished_at";
+     done, total, work_done, work_total, result, error, created_at, started_at, finished_at";
 
 fn json(s: &str, what: &str) -> StoreResult<serde_json::Value> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
@@ -49,6 +51,8 @@ impl TryFrom<JobRow> for Job {
             progress: crate::jobs::model::Progress {
                 done: r.done,
                 total: r.total,
+                work_done: r.work_done,
+                work_total: r.work_total,
             },
             error: r.error,
             created_at: r.created_at,

@@ -13,6 +13,9 @@ use std::time::Duration;
 pub struct SqliteStore {
     pub(super) read: SqlitePool,
     pub(super) write: SqlitePool,
+    /// Progress inside running tasks stays in memory: one process owns the file, and a
+    /// long import holds the one writer the progress would otherwise wait for.
+    work: super::WorkBoard,
 }
 
 impl SqliteStore {
@@ -43,7 +46,29 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(opts.read_only(true))
             .await?;
-        Ok(Self { read, write })
+        Ok(Self {
+            read,
+            write,
+            work: Default::default(),
+        })
+    }
+
+    fn work_board(&self) -> Option<&super::WorkBoard> {
+        Some(&self.work)
+    }
+
+    /// A job as stored, with its running task's progress from memory.
+    fn with_work(&self, mut job: crate::jobs::model::Job) -> StoreResult<crate::jobs::model::Job> {
+        if let Some(&(done, total)) = self
+            .work
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&job.id)
+        {
+            job.progress.work_done = done;
+            job.progress.work_total = total;
+        }
+        Ok(job)
     }
 
     /// One process owns a SQLite file: there is nobody to notify.
@@ -67,3 +92,5 @@ impl SqliteStore {
 store_impl!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "", "");
 
 accounts_impl!(SqliteStore, sqlx::Sqlite);
+
+super::tree::tree_impl!(SqliteStore, sqlx::Sqlite, "", "PRAGMA defer_foreign_keys = ON");

@@ -12,6 +12,7 @@ mod events;
 mod files;
 mod jobs;
 mod leases;
+mod tasks;
 mod workers;
 
 use crate::error::ApiError;
@@ -45,7 +46,9 @@ pub fn documented(check: Option<Arc<crate::tokens::TokenCheck>>) -> OpenApiRoute
         .merge(jobs::router())
         .merge(workers::router())
         .merge(events::router())
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+        .merge(tasks::router())
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .merge(tasks::import_router());
     OpenApiRouter::new().nest(
         "/api/v1",
         open.merge(worker_facing)

@@ -1,0 +1,121 @@
+//! Server functions of the Tasks page: thin — read the state, call the service. Imports go
+//! through `POST /api/v1/tasks/import` (a file body, not a form field); exports download
+//! from `GET /api/v1/tasks/export`.
+
+use super::model::{Crumb, GenerateParams, SearchResults, Status, TaskPage, TreeFile, TreeTask};
+use crate::error::AppError;
+use crate::jobs::model::Job;
+use leptos::prelude::*;
+
+/// A page of the children of `parent` (the roots when `None`), after `cursor`.
+#[server(prefix = "/fn")]
+pub async fn list_children(
+    parent: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+) -> Result<TaskPage, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::list_children(&st, parent.as_deref(), cursor.as_deref(), limit).await
+}
+
+#[server(prefix = "/fn")]
+pub async fn get_task(id: String) -> Result<TreeTask, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::get_task(&st, &id).await
+}
+
+/// The task's ancestors and the task itself, root first (breadcrumbs).
+#[server(prefix = "/fn")]
+pub async fn get_task_path(id: String) -> Result<Vec<Crumb>, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::path(&st, &id).await
+}
+
+/// Titles containing `q` (case-insensitive) anywhere in the forest, each with its path.
+#[server(prefix = "/fn")]
+pub async fn get_search(q: String) -> Result<SearchResults, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::search(&st, &q, 50).await
+}
+
+/// How many tasks a delete of this one would remove (itself and every descendant).
+#[server(prefix = "/fn")]
+pub async fn get_subtree_size(id: String) -> Result<i64, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::subtree_size(&st, &id).await
+}
+
+/// Creates a task under `parent_id` (a root when `None`): right after the sibling `after`,
+/// or last when `after` is `None`.
+#[server(prefix = "/fn")]
+pub async fn create_task(
+    parent_id: Option<String>,
+    title: String,
+    after: Option<String>,
+) -> Result<TreeTask, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    let new = super::service::NewTask {
+        parent_id,
+        title,
+        after,
+        ..Default::default()
+    };
+    super::service::create(&st, new).await
+}
+
+/// Changes what is given; a status change follows the done rule (see `model`).
+#[server(prefix = "/fn")]
+pub async fn update_task(
+    id: String,
+    title: Option<String>,
+    notes: Option<String>,
+    status: Option<Status>,
+) -> Result<TreeTask, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    let patch = super::service::TaskPatch {
+        title,
+        notes,
+        status,
+    };
+    super::service::update(&st, &id, patch).await
+}
+
+/// Moves a task (with its subtree) to index `position` among the children of `parent_id`
+/// (the roots when `None`). Moving a task into its own subtree is refused.
+#[server(prefix = "/fn")]
+pub async fn move_task(
+    id: String,
+    parent_id: Option<String>,
+    position: i64,
+) -> Result<TreeTask, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::move_to(&st, &id, parent_id.as_deref(), position).await
+}
+
+/// Deletes a task and its subtree; answers how many tasks went.
+#[server(prefix = "/fn")]
+pub async fn delete_task(id: String) -> Result<i64, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::delete(&st, &id).await
+}
+
+/// Starts a job writing the forest (or the subtree of `root`) to a file.
+#[server(prefix = "/fn")]
+pub async fn create_export_job(root: Option<String>) -> Result<Job, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::start_export(&st, root.as_deref()).await
+}
+
+/// Starts a job writing a random tree to a file (and importing it when asked).
+#[server(prefix = "/fn")]
+pub async fn create_generate_job(params: GenerateParams) -> Result<Job, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::start_generate(&st, params).await
+}
+
+/// Tree files written by generate and export jobs, newest first.
+#[server(prefix = "/fn")]
+pub async fn list_tree_files() -> Result<Vec<TreeFile>, AppError> {
+    let st = crate::state::AppState::from_context()?;
+    super::service::tree_files(&st).await
+}

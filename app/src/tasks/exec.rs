@@ -1,0 +1,344 @@
+//! Runs the tasks of tree jobs (import, export, generate). They work on the task forest, so
+//! only the server's own workers lease them. Each runs in its own Tokio task, aborted when
+//! the lease's runner lets go of it (cancellation, shutdown), and reports how far it has
+//! got to the job's progress a few times a second.
+
+use super::import::{ParseOptions, parse};
+use super::model::{GenerateParams, TreeTask};
+use crate::jobs::exec::ExecError;
+use crate::jobs::protocol::LeasedTask;
+use crate::now_millis;
+use crate::state::AppState;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Rows handed from the reader to the writer at a time.
+const BATCH: usize = 1_000;
+
+/// Runs one leased tree task to its output.
+pub async fn run(task: &LeasedTask, st: &AppState) -> Result<Value, ExecError> {
+    // A task of its own: the work goes on while the runner waits on a heartbeat, and
+    // stops (rolling back) as soon as the runner drops it.
+    let (task, st) = (task.clone(), st.clone());
+    let handle = tokio::spawn(async move { run_inner(&task, &st).await });
+    let mut guard = AbortOnDrop(handle);
+    match (&mut guard.0).await {
+        Ok(r) => r,
+        Err(e) => Err(ExecError::Retryable(format!("tree task stopped: {e}"))),
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<Result<Value, ExecError>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn fatal(e: impl std::fmt::Display) -> ExecError {
+    ExecError::Fatal(e.to_string())
+}
+
+fn store_error(e: crate::store::StoreError) -> ExecError {
+    match e {
+        crate::store::StoreError::NotFound(m) => ExecError::Fatal(format!("{m} not found")),
+        crate::store::StoreError::Conflict(m) | crate::store::StoreError::Invalid(m) => {
+            ExecError::Fatal(m)
+        }
+        other => ExecError::Retryable(other.to_string()),
+    }
+}
+
+/// Reports units done to the job, at most a few times a second.
+struct Work {
+    st: AppState,
+    job_id: String,
+    total: i64,
+    last: Option<Instant>,
+}
+
+impl Work {
+    fn new(st: &AppState, job_id: &str, total: i64) -> Self {
+        Work {
+            st: st.clone(),
+            job_id: job_id.to_string(),
+            total,
+            last: None,
+        }
+    }
+
+    async fn report(&mut self, done: i64, force: bool) {
+        if !force && self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let total = self.total.max(done);
+        if let Err(e) = self.st.store.job_work(&self.job_id, done, total).await {
+            tracing::warn!(job_id = %self.job_id, error = %e, "progress not recorded");
+        }
+        self.st.events.publish("job", &self.job_id, "progress");
+    }
+}
+
+async fn run_inner(task: &LeasedTask, st: &AppState) -> Result<Value, ExecError> {
+    let p = &task.job_params;
+    match (task.job_kind.as_str(), task.phase.as_str()) {
+        ("tree_import", "import") => {
+            let key = p["file"].as_str().ok_or_else(|| fatal("no file to import"))?;
+            let out = import(
+                st,
+                &task.job_id,
+                key,
+                p["parent"].as_str(),
+                p["new_ids"].as_bool().unwrap_or(false),
+            )
+            .await?;
+            // The upload has served its purpose.
+            let _ = st.files.delete_prefix(key).await;
+            Ok(out)
+        }
+        ("tree_export", "export") => export(st, &task.job_id, p["root"].as_str()).await,
+        ("tree_generate", "generate") => {
+            let params: GenerateParams =
+                serde_json::from_value(p.clone()).map_err(|e| fatal(format!("bad parameters: {e}")))?;
+            generate(st, &task.job_id, &params).await
+        }
+        ("tree_generate", "import") => {
+            let generated = task
+                .inputs
+                .first()
+                .cloned()
+                .ok_or_else(|| fatal("the generated file is missing"))?;
+            let key = generated["file"]
+                .as_str()
+                .ok_or_else(|| fatal("the generated file is missing"))?;
+            let imported = import(st, &task.job_id, key, None, false).await?;
+            Ok(json!({
+                "file": key,
+                "tasks": generated["tasks"],
+                "bytes": generated["bytes"],
+                "imported": imported,
+            }))
+        }
+        (kind, phase) => Err(fatal(format!("unknown tree task {kind}/{phase}"))),
+    }
+}
+
+fn temp_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("orchard-tree-{}.json", uuid::Uuid::new_v4().simple()))
+}
+
+/// Removes a temporary file when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn tree_key(job_id: &str) -> String {
+    format!("jobs/{job_id}/tree.json")
+}
+
+async fn export(st: &AppState, job_id: &str, root: Option<&str>) -> Result<Value, ExecError> {
+    let tmp = TempFile(temp_path());
+    let file = tokio::fs::File::create(&tmp.0)
+        .await
+        .map_err(|e| ExecError::Retryable(e.to_string()))?;
+    let mut out = tokio::io::BufWriter::new(file);
+    let total = match root {
+        Some(r) => st.store.tree_subtree_size(r).await.map_err(store_error)?,
+        None => 0,
+    };
+    let mut work = Work::new(st, job_id, total);
+    let done = Arc::new(AtomicU64::new(0));
+    let seen = done.clone();
+    let tasks = {
+        let writing = super::export::write_tree(&*st.store, root, &mut out, move |n| {
+            seen.store(n, Ordering::Relaxed)
+        });
+        tokio::pin!(writing);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                r = &mut writing => break r.map_err(|e| match e {
+                    super::export::ExportError::Store(s) => store_error(s),
+                    other => ExecError::Retryable(other.to_string()),
+                })?,
+                _ = tick.tick() => work.report(done.load(Ordering::Relaxed) as i64, false).await,
+            }
+        }
+    };
+    drop(out);
+    let bytes = tokio::fs::metadata(&tmp.0)
+        .await
+        .map_err(|e| ExecError::Retryable(e.to_string()))?
+        .len();
+    let key = tree_key(job_id);
+    st.files.put_file(&key, &tmp.0).await?;
+    work.total = tasks as i64;
+    work.report(tasks as i64, true).await;
+    Ok(json!({ "file": key, "tasks": tasks, "bytes": bytes, "root": root }))
+}
+
+async fn generate(st: &AppState, job_id: &str, p: &GenerateParams) -> Result<Value, ExecError> {
+    let seed = p.seed.unwrap_or(0);
+    let tmp = TempFile(temp_path());
+    let file = tokio::fs::File::create(&tmp.0)
+        .await
+        .map_err(|e| ExecError::Retryable(e.to_string()))?;
+    let mut out = tokio::io::BufWriter::new(file);
+    let mut work = Work::new(st, job_id, p.max_tasks as i64);
+    let done = Arc::new(AtomicU64::new(0));
+    let seen = done.clone();
+    let tasks = {
+        let writing = super::generate::write_random(p, seed, &mut out, move |n| {
+            seen.store(n, Ordering::Relaxed)
+        });
+        tokio::pin!(writing);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                r = &mut writing => break r.map_err(|e| ExecError::Retryable(e.to_string()))?,
+                _ = tick.tick() => work.report(done.load(Ordering::Relaxed) as i64, false).await,
+            }
+        }
+    };
+    drop(out);
+    let bytes = tokio::fs::metadata(&tmp.0)
+        .await
+        .map_err(|e| ExecError::Retryable(e.to_string()))?
+        .len();
+    let key = tree_key(job_id);
+    st.files.put_file(&key, &tmp.0).await?;
+    work.total = tasks as i64;
+    work.report(tasks as i64, true).await;
+    Ok(json!({ "file": key, "tasks": tasks, "bytes": bytes, "seed": seed }))
+}
+
+/// Counts the bytes a reader has handed out.
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Imports the tree file under `key` in one transaction: a reader thread parses it and
+/// hands rows over in batches; this task checks their ids and writes them. Any error
+/// drops the transaction, so the forest is as it was.
+pub async fn import(
+    st: &AppState,
+    job_id: &str,
+    key: &str,
+    parent: Option<&str>,
+    new_ids: bool,
+) -> Result<Value, ExecError> {
+    let started = Instant::now();
+    let (reader, len) = st.files.reader(key).await?;
+    let (mut tx_import, last) = st.store.tree_import(parent).await.map_err(store_error)?;
+    let opts = ParseOptions {
+        parent: parent.map(str::to_string),
+        base_position: last,
+        new_ids,
+        now: now_millis(),
+    };
+    let read = Arc::new(AtomicU64::new(0));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(TreeTask, u64)>>(4);
+    let bridge = tokio_util::io::SyncIoBridge::new(reader);
+    let counter = read.clone();
+    let parser = tokio::task::spawn_blocking(move || {
+        let input = std::io::BufReader::with_capacity(
+            1 << 16,
+            Counted {
+                inner: bridge,
+                read: counter,
+            },
+        );
+        let mut batch = Vec::with_capacity(BATCH);
+        let summary = parse(input, &opts, |row, offset| {
+            batch.push((row, offset));
+            if batch.len() >= BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                tx.blocking_send(full).map_err(|_| "the import stopped".to_string())?;
+            }
+            Ok(())
+        });
+        if summary.is_ok() && !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
+        }
+        summary
+    });
+    let mut work = Work::new(st, job_id, len as i64);
+    let mut written = 0u64;
+    let mut failure: Option<ExecError> = None;
+    while let Some(batch) = rx.recv().await {
+        if let Err(e) = write_batch(&mut *tx_import, &batch).await {
+            failure = Some(e);
+            break;
+        }
+        written += batch.len() as u64;
+        work.report(read.load(Ordering::Relaxed) as i64, false).await;
+    }
+    drop(rx);
+    let parsed = parser
+        .await
+        .map_err(|e| ExecError::Retryable(format!("the reader stopped: {e}")))?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let summary = parsed.map_err(|e| fatal(format!("the file was not imported: {e}")))?;
+    let listings = tx_import
+        .finish(summary.top, summary.top_done, now_millis())
+        .await
+        .map_err(store_error)?;
+    work.report(len as i64, true).await;
+    super::service::announce(st, parent.unwrap_or("root"), "created", &listings);
+    let secs = started.elapsed().as_secs_f64();
+    tracing::info!(job_id, tasks = written, bytes = len, seconds = secs, "tree imported");
+    Ok(json!({
+        "tasks": summary.tasks,
+        "top": summary.top,
+        "bytes": len,
+        "parent": parent,
+        "seconds": secs,
+    }))
+}
+
+/// Refuses ids that repeat within the batch or already exist, naming the byte offset of
+/// the task; then writes the batch.
+async fn write_batch(
+    imp: &mut dyn crate::store::tree::TreeImport,
+    batch: &[(TreeTask, u64)],
+) -> Result<(), ExecError> {
+    let mut seen = std::collections::HashMap::with_capacity(batch.len());
+    for (t, offset) in batch {
+        if seen.insert(t.id.as_str(), *offset).is_some() {
+            return Err(fatal(format!(
+                "the file was not imported: task id {:?} appears twice (again at byte {offset})",
+                t.id
+            )));
+        }
+    }
+    let ids: Vec<&str> = batch.iter().map(|(t, _)| t.id.as_str()).collect();
+    let clashes = imp.existing(&ids).await.map_err(store_error)?;
+    if let Some(id) = clashes.first() {
+        let offset = seen.get(id.as_str()).copied().unwrap_or_default();
+        return Err(fatal(format!(
+            "the file was not imported: task id {id:?} (at byte {offset}) already exists; \
+             import with new ids to keep both"
+        )));
+    }
+    let rows: Vec<TreeTask> = batch.iter().map(|(t, _)| t.clone()).collect();
+    imp.insert(&rows).await.map_err(store_error)
+}

@@ -1,0 +1,746 @@
+//! Reading tree files: seed 000's format `{"tasks":[{"id","name","isDone","tasks":[…]}]}`
+//! and Orchard's export (the same, plus `status`, `notes`, `created_at`, `updated_at`).
+//!
+//! The reader is a streaming, non-recursive JSON parser: memory stays bounded by the depth
+//! of the tree (one small frame per open task), not by the size of the file, and a
+//! 10,000-deep chain needs no stack. Each task is handed on when its object closes, with
+//! its children already counted. Errors name the byte offset and the path
+//! (`tasks[3].tasks[0].name`). Rules:
+//! - `name` (or `title`) is required; `id` is optional (a new one is made) and, when the
+//!   file's ids are kept, must come before the task's `tasks`.
+//! - `status` wins over `isDone`; without either a task is `todo`.
+//! - Unknown keys are skipped, whatever their value.
+
+use super::model::{MAX_NOTES, MAX_TITLE, POSITION_GAP, Status, TreeTask};
+use crate::Millis;
+use std::io::BufRead;
+
+/// Where and why a file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at byte {offset} ({path})")]
+pub struct ParseError {
+    pub offset: u64,
+    pub path: String,
+    pub message: String,
+}
+
+/// How a file's tasks are placed.
+#[derive(Debug, Clone, Default)]
+pub struct ParseOptions {
+    /// Parent of the file's top-level tasks (`None`: they become roots).
+    pub parent: Option<String>,
+    /// The top-level tasks go after this position.
+    pub base_position: i64,
+    /// Ignore the file's ids and make new ones.
+    pub new_ids: bool,
+    /// Timestamp for tasks the file gives none.
+    pub now: Millis,
+}
+
+/// What a file held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub tasks: u64,
+    /// Top-level tasks, and how many of them are done.
+    pub top: i64,
+    pub top_done: i64,
+}
+
+/// Longest id accepted, in bytes.
+pub const MAX_ID: usize = 100;
+/// Longest string the reader holds, in bytes (anything longer is refused early).
+const MAX_STRING: usize = 4 * MAX_NOTES + 16;
+
+/// Ids are kept as given when they are 1–100 characters of `[A-Za-z0-9_.:-]`.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+}
+
+/// A task whose object is still open.
+struct Frame {
+    offset: u64,
+    /// Index among its siblings.
+    index: u64,
+    id: Option<String>,
+    /// Its `tasks` list has started, so its id is fixed.
+    children_started: bool,
+    title: Option<String>,
+    notes: String,
+    status: Option<Status>,
+    is_done: Option<bool>,
+    created_at: Option<i64>,
+    updated_at: Option<i64>,
+    children: i64,
+    done_children: i64,
+}
+
+impl Frame {
+    fn new(offset: u64, index: u64) -> Self {
+        Frame {
+            offset,
+            index,
+            id: None,
+            children_started: false,
+            title: None,
+            notes: String::new(),
+            status: None,
+            is_done: None,
+            created_at: None,
+            updated_at: None,
+            children: 0,
+            done_children: 0,
+        }
+    }
+}
+
+/// The byte reader under the parser: one byte of look-ahead and the offset.
+struct Lexer<R> {
+    r: R,
+    offset: u64,
+}
+
+impl<R: BufRead> Lexer<R> {
+    fn peek(&mut self) -> Result<Option<u8>, String> {
+        let buf = self.r.fill_buf().map_err(|e| format!("cannot read the file: {e}"))?;
+        Ok(buf.first().copied())
+    }
+
+    fn bump(&mut self) {
+        self.r.consume(1);
+        self.offset += 1;
+    }
+
+    fn next(&mut self) -> Result<Option<u8>, String> {
+        let b = self.peek()?;
+        if b.is_some() {
+            self.bump();
+        }
+        Ok(b)
+    }
+
+    /// The next byte that is not white space, not consumed.
+    fn peek_token(&mut self) -> Result<Option<u8>, String> {
+        loop {
+            match self.peek()? {
+                Some(b' ' | b'\n' | b'\r' | b'\t') => self.bump(),
+                other => return Ok(other),
+            }
+        }
+    }
+
+    fn expect(&mut self, want: u8) -> Result<(), String> {
+        match self.peek_token()? {
+            Some(b) if b == want => {
+                self.bump();
+                Ok(())
+            }
+            Some(b) => Err(format!(
+                "expected '{}' but found {}",
+                want as char,
+                describe(b)
+            )),
+            None => Err(format!("expected '{}' but the file ended", want as char)),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), String> {
+        for &w in word {
+            if self.next()? != Some(w) {
+                return Err(format!(
+                    "invalid literal (expected {})",
+                    String::from_utf8_lossy(word)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let b = self.next()?.ok_or("the file ended inside an escape")?;
+            let d = (b as char)
+                .to_digit(16)
+                .ok_or_else(|| format!("invalid \\u escape digit {}", describe(b)))?;
+            v = v * 16 + d;
+        }
+        Ok(v)
+    }
+
+    /// A string, after white space; its opening quote is next.
+    fn string(&mut self) -> Result<String, String> {
+        self.expect(b'"')?;
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            // Copy plain bytes a buffer at a time.
+            let buf = self.r.fill_buf().map_err(|e| format!("cannot read the file: {e}"))?;
+            if buf.is_empty() {
+                return Err("the file ended inside a string".into());
+            }
+            let plain = buf
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(buf.len());
+            out.extend_from_slice(&buf[..plain]);
+            let stop = buf.get(plain).copied();
+            self.r.consume(plain);
+            self.offset += plain as u64;
+            if out.len() > MAX_STRING {
+                return Err(format!("string longer than {MAX_STRING} bytes"));
+            }
+            let Some(b) = stop else { continue };
+            self.bump();
+            match b {
+                b'"' => break,
+                b'\\' => {
+                    let e = self.next()?.ok_or("the file ended inside an escape")?;
+                    let c = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi) {
+                                if self.next()? != Some(b'\\') || self.next()? != Some(b'u') {
+                                    return Err("unpaired surrogate in \\u escape".into());
+                                }
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err("unpaired surrogate in \\u escape".into());
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            char::from_u32(code).ok_or("invalid \\u escape")?
+                        }
+                        other => return Err(format!("invalid escape \\{}", other as char)),
+                    };
+                    let mut tmp = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                }
+                _ => return Err("control character inside a string".into()),
+            }
+        }
+        String::from_utf8(out).map_err(|_| "string is not valid UTF-8".to_string())
+    }
+
+    /// A number's text, after white space.
+    fn number(&mut self) -> Result<String, String> {
+        self.peek_token()?;
+        let mut s = String::new();
+        while let Some(b) = self.peek()? {
+            if b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E') {
+                if s.len() > 40 {
+                    return Err("number too long".into());
+                }
+                s.push(b as char);
+                self.bump();
+            } else {
+                break;
+            }
+        }
+        if s.is_empty() {
+            return Err("expected a number".into());
+        }
+        Ok(s)
+    }
+
+    /// Skips one value of any shape, counting nesting instead of recursing.
+    fn skip_value(&mut self) -> Result<(), String> {
+        let mut depth = 0u64;
+        loop {
+            match self.peek_token()?.ok_or("the file ended inside a value")? {
+                b'{' | b'[' => {
+                    self.bump();
+                    depth += 1;
+                    continue;
+                }
+                b'}' | b']' if depth > 0 => {
+                    self.bump();
+                    depth -= 1;
+                }
+                b'"' => {
+                    self.string()?;
+                }
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                b'-' | b'0'..=b'9' => {
+                    self.number()?;
+                }
+                b',' | b':' if depth > 0 => {
+                    self.bump();
+                    continue;
+                }
+                b => return Err(format!("unexpected {}", describe(b))),
+            }
+            if depth == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn bool(&mut self) -> Result<bool, String> {
+        match self.peek_token()? {
+            Some(b't') => self.literal(b"true").map(|_| true),
+            Some(b'f') => self.literal(b"false").map(|_| false),
+            _ => Err("expected true or false".into()),
+        }
+    }
+
+    fn is_null(&mut self) -> Result<bool, String> {
+        if self.peek_token()? == Some(b'n') {
+            self.literal(b"null")?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn integer(&mut self) -> Result<i64, String> {
+        let n = self.number()?;
+        n.parse::<i64>()
+            .map_err(|_| format!("expected a whole number, found {n}"))
+    }
+}
+
+/// The key as error paths name it.
+fn key_label(k: &str) -> &'static str {
+    match k {
+        "tasks" => "tasks",
+        "id" => "id",
+        "name" => "name",
+        "title" => "title",
+        "notes" => "notes",
+        "isDone" => "isDone",
+        "status" => "status",
+        "created_at" => "created_at",
+        "updated_at" => "updated_at",
+        _ => "(unknown key)",
+    }
+}
+
+fn describe(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("'{}'", b as char)
+    } else {
+        format!("byte 0x{b:02x}")
+    }
+}
+
+/// `tasks[3].tasks[0]` for the open frames, plus the key being read.
+fn path_of(stack: &[Frame], key: Option<&str>) -> String {
+    let mut p = String::new();
+    for f in stack {
+        if !p.is_empty() {
+            p.push('.');
+        }
+        p.push_str(&format!("tasks[{}]", f.index));
+    }
+    if let Some(k) = key {
+        if !p.is_empty() {
+            p.push('.');
+        }
+        p.push_str(k);
+    }
+    if p.is_empty() { "top level".into() } else { p }
+}
+
+/// Where the parser is.
+enum State {
+    /// Inside a list of tasks (the top one when the stack is empty): next an item or `]`.
+    List { first: bool },
+    /// Inside a task's object: next a key or `}`.
+    Keys { first: bool },
+}
+
+/// Reads a tree file, handing each task to `emit` (children before their parent) with the
+/// byte offset where it starts. `emit` may stop the read by returning an error message.
+pub fn parse<R: BufRead>(
+    reader: R,
+    opts: &ParseOptions,
+    mut emit: impl FnMut(TreeTask, u64) -> Result<(), String>,
+) -> Result<Summary, ParseError> {
+    let mut lx = Lexer {
+        r: reader,
+        offset: 0,
+    };
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut summary = Summary::default();
+    let mut top_index = 0u64;
+    let mut key: Option<&'static str> = None;
+    let fail = |lx: &Lexer<R>, stack: &[Frame], key: Option<&str>, message: String| ParseError {
+        offset: lx.offset,
+        path: path_of(stack, key),
+        message,
+    };
+
+    // The top level: `{"tasks": [...], …}` or a bare list.
+    let wrapped = match lx.peek_token() {
+        Ok(Some(b'{')) => true,
+        Ok(Some(b'[')) => false,
+        Ok(Some(b)) => {
+            return Err(fail(
+                &lx,
+                &stack,
+                None,
+                format!(
+                    "expected an object with \"tasks\" but found {}",
+                    describe(b)
+                ),
+            ));
+        }
+        Ok(None) => return Err(fail(&lx, &stack, None, "the file is empty".into())),
+        Err(m) => return Err(fail(&lx, &stack, None, m)),
+    };
+    let mut seen_tasks = !wrapped;
+    if wrapped {
+        lx.bump();
+        // Top-level keys before (and after) the list.
+        let found = (|| -> Result<bool, String> {
+            let mut first = true;
+            loop {
+                match lx.peek_token()? {
+                    Some(b'}') => return Ok(false),
+                    _ if !first => lx.expect(b',')?,
+                    _ => {}
+                }
+                first = false;
+                let k = lx.string()?;
+                lx.expect(b':')?;
+                if k == "tasks" {
+                    return Ok(true);
+                }
+                lx.skip_value()?;
+            }
+        })()
+        .map_err(|m| fail(&lx, &stack, None, m))?;
+        if !found {
+            return Err(fail(
+                &lx,
+                &stack,
+                None,
+                "the file has no \"tasks\" list".into(),
+            ));
+        }
+        seen_tasks = true;
+    }
+    debug_assert!(seen_tasks);
+    lx.expect(b'[')
+        .map_err(|m| fail(&lx, &stack, Some("tasks"), m))?;
+    let mut state = State::List { first: true };
+
+    loop {
+        let step = (|| -> Result<Option<State>, String> {
+            match state {
+                State::List { first } => match lx.peek_token()? {
+                    Some(b']') => {
+                        lx.bump();
+                        if stack.is_empty() {
+                            return Ok(None);
+                        }
+                        Ok(Some(State::Keys { first: false }))
+                    }
+                    _ => {
+                        if !first {
+                            lx.expect(b',')?;
+                        }
+                        if lx.peek_token()? != Some(b'{') {
+                            lx.expect(b'{')?;
+                        }
+                        let offset = lx.offset;
+                        lx.bump();
+                        let index = match stack.last_mut() {
+                            Some(parent) => (parent.children) as u64,
+                            None => top_index,
+                        };
+                        if stack.is_empty() {
+                            top_index += 1;
+                        } else if let Some(parent) = stack.last_mut() {
+                            // Counted when the child closes; reserve its index now.
+                            parent.children += 1;
+                        }
+                        stack.push(Frame::new(offset, index));
+                        Ok(Some(State::Keys { first: true }))
+                    }
+                },
+                State::Keys { first } => {
+                    if lx.peek_token()? == Some(b'}') {
+                        lx.bump();
+                        return close(&mut stack, opts, &mut summary, &mut emit)
+                            .map(|_| Some(State::List { first: false }));
+                    }
+                    if !first {
+                        lx.expect(b',')?;
+                    }
+                    let k = lx.string()?;
+                    lx.expect(b':')?;
+                    key = Some(key_label(&k));
+                    let frame = stack.last_mut().expect("a task is open");
+                    match k.as_str() {
+                        "tasks" => {
+                            if lx.is_null()? {
+                                key = None;
+                                return Ok(Some(State::Keys { first: false }));
+                            }
+                            if frame.id.is_none() || opts.new_ids {
+                                frame.id = Some(uuid::Uuid::now_v7().to_string());
+                            }
+                            frame.children_started = true;
+                            lx.expect(b'[')?;
+                            key = None;
+                            return Ok(Some(State::List { first: true }));
+                        }
+                        "id" => {
+                            let id = match lx.peek_token()? {
+                                Some(b'"') => lx.string()?,
+                                Some(b'-' | b'0'..=b'9') => lx.integer()?.to_string(),
+                                _ => return Err("the id must be a string or a number".into()),
+                            };
+                            if !opts.new_ids {
+                                if frame.children_started {
+                                    return Err(
+                                        "the id must come before the task's \"tasks\"".into()
+                                    );
+                                }
+                                if !valid_id(&id) {
+                                    return Err(format!(
+                                        "invalid id {id:?}: use 1–{MAX_ID} characters of \
+                                         letters, digits, '_', '-', '.', ':'"
+                                    ));
+                                }
+                                frame.id = Some(id);
+                            }
+                        }
+                        "name" | "title" => {
+                            let t = lx.string()?;
+                            if t.chars().count() > MAX_TITLE {
+                                return Err(format!("name longer than {MAX_TITLE} characters"));
+                            }
+                            frame.title = Some(t);
+                        }
+                        "notes" => {
+                            if !lx.is_null()? {
+                                let n = lx.string()?;
+                                if n.chars().count() > MAX_NOTES {
+                                    return Err(format!(
+                                        "notes longer than {MAX_NOTES} characters"
+                                    ));
+                                }
+                                frame.notes = n;
+                            }
+                        }
+                        "isDone" => frame.is_done = Some(lx.bool()?),
+                        "status" => {
+                            let s = lx.string()?;
+                            frame.status = Some(Status::parse(&s).ok_or_else(|| {
+                                format!("unknown status {s:?}: use todo, doing or done")
+                            })?);
+                        }
+                        "created_at" => frame.created_at = Some(lx.integer()?),
+                        "updated_at" => frame.updated_at = Some(lx.integer()?),
+                        _ => lx.skip_value()?,
+                    }
+                    key = None;
+                    Ok(Some(State::Keys { first: false }))
+                }
+            }
+        })();
+        match step {
+            Ok(Some(next)) => state = next,
+            Ok(None) => break,
+            Err(m) => return Err(fail(&lx, &stack, key, m)),
+        }
+    }
+
+    // After the list: the rest of the top-level object, then nothing but white space.
+    let rest = (|| -> Result<(), String> {
+        if wrapped {
+            loop {
+                match lx.peek_token()? {
+                    Some(b'}') => {
+                        lx.bump();
+                        break;
+                    }
+                    _ => {
+                        lx.expect(b',')?;
+                        lx.string()?;
+                        lx.expect(b':')?;
+                        lx.skip_value()?;
+                    }
+                }
+            }
+        }
+        match lx.peek_token()? {
+            None => Ok(()),
+            Some(b) => Err(format!(
+                "unexpected {} after the end of the data",
+                describe(b)
+            )),
+        }
+    })();
+    rest.map_err(|m| fail(&lx, &stack, None, m))?;
+    Ok(summary)
+}
+
+/// Closes the innermost task: builds its row, hands it on, and counts it in its parent.
+fn close(
+    stack: &mut Vec<Frame>,
+    opts: &ParseOptions,
+    summary: &mut Summary,
+    emit: &mut impl FnMut(TreeTask, u64) -> Result<(), String>,
+) -> Result<(), String> {
+    let f = stack.last().expect("a task is open");
+    let title = f
+        .title
+        .clone()
+        .ok_or("the task has no \"name\"")?;
+    let status = f.status.unwrap_or(match f.is_done {
+        Some(true) => Status::Done,
+        _ => Status::Todo,
+    });
+    let f = stack.pop().expect("a task is open");
+    let id = match f.id {
+        Some(id) if !opts.new_ids || f.children_started => id,
+        _ => uuid::Uuid::now_v7().to_string(),
+    };
+    let (parent_id, position) = match stack.last_mut() {
+        Some(parent) => {
+            parent.done_children += (status == Status::Done) as i64;
+            (
+                parent.id.clone(),
+                (f.index as i64 + 1).saturating_mul(POSITION_GAP),
+            )
+        }
+        None => {
+            summary.top += 1;
+            summary.top_done += (status == Status::Done) as i64;
+            (
+                opts.parent.clone(),
+                opts.base_position
+                    .saturating_add((f.index as i64 + 1).saturating_mul(POSITION_GAP)),
+            )
+        }
+    };
+    let created_at = f.created_at.unwrap_or(opts.now);
+    let row = TreeTask {
+        id,
+        parent_id,
+        position,
+        title,
+        notes: f.notes,
+        status,
+        child_count: f.children,
+        done_count: f.done_children,
+        created_at,
+        updated_at: f.updated_at.unwrap_or(created_at),
+    };
+    summary.tasks += 1;
+    emit(row, f.offset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str, opts: &ParseOptions) -> Result<Vec<TreeTask>, ParseError> {
+        let mut out = Vec::new();
+        parse(text.as_bytes(), opts, |t, _| {
+            out.push(t);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn reads_seed_000_files_children_first() {
+        let rows = read(
+            r#"{"tasks":[{"id":"a","name":"A","isDone":false,"tasks":[
+                {"id":"b","name":"B","isDone":true,"tasks":[]},
+                {"id":"c","name":"C \u00e9\n","isDone":false}]}]}"#,
+            &ParseOptions::default(),
+        )
+        .unwrap();
+        let ids: Vec<_> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["b", "c", "a"]);
+        assert_eq!(rows[1].title, "C é\n");
+        assert_eq!(rows[1].parent_id.as_deref(), Some("a"));
+        assert_eq!((rows[2].child_count, rows[2].done_count), (2, 1));
+        assert_eq!(rows[0].status, Status::Done);
+        assert!(rows[0].position < rows[1].position);
+        assert_eq!(rows[2].parent_id, None);
+    }
+
+    #[test]
+    fn a_deep_chain_needs_no_stack() {
+        let depth = 100_000;
+        let mut s = String::from("{\"tasks\":[");
+        for i in 0..depth {
+            s.push_str(&format!("{{\"id\":\"n{i}\",\"name\":\"x\",\"tasks\":["));
+        }
+        for _ in 0..depth {
+            s.push_str("]}");
+        }
+        s.push_str("]}");
+        let rows = read(&s, &ParseOptions::default()).unwrap();
+        assert_eq!(rows.len(), depth);
+        assert_eq!(rows.last().unwrap().id, "n0");
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        let e = read(
+            r#"{"tasks":[{"id":"a","name":"A","tasks":[{"id":"b","isDone":"yes"}]}]}"#,
+            &ParseOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.path, "tasks[0].tasks[0].isDone");
+        assert_eq!(e.message, "expected true or false");
+        let e = read(r#"{"tasks":[{"id":"a"}]}"#, &ParseOptions::default()).unwrap_err();
+        assert_eq!(e.message, "the task has no \"name\"");
+        assert_eq!(e.offset, 20);
+        for bad in [
+            "",
+            "[",
+            "{\"tasks\":[}",
+            "{\"tasks\":[{\"name\":\"a\"}]} x",
+            "{\"tasks\":[{\"name\":\"a\",\"tasks\":[],\"id\":\"late\"}]}",
+            "{\"other\":1}",
+            "{\"tasks\":[{\"name\":\"a\",\"id\":\"bad id\"}]}",
+            "{\"tasks\":[{\"name\":\"\\ud800\"}]}",
+        ] {
+            assert!(read(bad, &ParseOptions::default()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn new_ids_and_unknown_keys() {
+        let opts = ParseOptions {
+            new_ids: true,
+            parent: Some("p".into()),
+            base_position: 10,
+            now: 5,
+        };
+        let rows = read(
+            r#"{"version":1,"tasks":[{"id":"a","x":{"y":[1,{"z":null}]},"name":"A",
+               "status":"doing","notes":"n","tasks":[{"name":"B"}]}],"more":"ok"}"#,
+            &opts,
+        )
+        .unwrap();
+        assert_ne!(rows[1].id, "a");
+        assert_eq!(rows[0].parent_id.as_ref(), Some(&rows[1].id));
+        assert_eq!(rows[1].parent_id.as_deref(), Some("p"));
+        assert_eq!(rows[1].position, 10 + POSITION_GAP);
+        assert_eq!((rows[1].status, rows[1].notes.as_str()), (Status::Doing, "n"));
+        assert_eq!((rows[1].created_at, rows[1].updated_at), (5, 5));
+    }
+}

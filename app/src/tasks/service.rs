@@ -1,0 +1,381 @@
+//! Task-tree operations shared by server functions and the REST API: each validates, calls
+//! the store, and announces what changed on the event bus — a `task` event for the task and
+//! a `tree` event for every sibling listing whose content changed (`root` for the roots,
+//! `*` when too many changed to name).
+
+use super::model::{
+    Crumb, DEFAULT_PAGE, GenerateParams, MAX_NOTES, MAX_PAGE, MAX_TITLE, SearchHit,
+    SearchResults, Status, TaskPage, TreeFile, TreeTask,
+};
+use crate::error::{AppError, AppResult};
+use crate::jobs::model::{Job, JobKind, JobState};
+use crate::jobs::plan::TaskSpec;
+use crate::now_millis;
+use crate::state::AppState;
+use crate::store::tree::{NewTreeTask, TreeChange, TreePatch};
+use serde_json::json;
+
+/// A task to create, as callers give it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct NewTask {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    pub title: String,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub status: Option<Status>,
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+pub use crate::store::tree::TreePatch as TaskPatch;
+
+/// Longest search text, in characters.
+const MAX_QUERY: usize = 200;
+/// Ancestors a search hit's path keeps (plus the root).
+const HIT_PATH: i64 = 8;
+/// Ancestors a breadcrumb trail keeps (plus the root).
+const CRUMBS: i64 = 200;
+
+fn check_title(t: &str) -> AppResult<String> {
+    let t = t.trim();
+    if t.is_empty() {
+        return Err(AppError::Invalid("the title cannot be empty".into()));
+    }
+    if t.chars().count() > MAX_TITLE {
+        return Err(AppError::Invalid(format!(
+            "the title is longer than {MAX_TITLE} characters"
+        )));
+    }
+    if t.chars().any(|c| c.is_control()) {
+        return Err(AppError::Invalid(
+            "the title cannot contain control characters".into(),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+fn check_notes(n: &str) -> AppResult<String> {
+    if n.chars().count() > MAX_NOTES {
+        return Err(AppError::Invalid(format!(
+            "the notes are longer than {MAX_NOTES} characters"
+        )));
+    }
+    Ok(n.to_string())
+}
+
+fn check_id(id: &str) -> AppResult<()> {
+    if super::import::valid_id(id) {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(format!(
+            "invalid task id {id:?}: use 1–{} characters of letters, digits, '_', '-', '.', ':'",
+            super::import::MAX_ID
+        )))
+    }
+}
+
+/// Announces a change: the task, then each listing once.
+pub fn announce(st: &AppState, task_id: &str, action: &str, listings: &[Option<String>]) {
+    st.events.publish("task", task_id, action);
+    let mut seen: Vec<&str> = Vec::new();
+    for l in listings {
+        let name = l.as_deref().unwrap_or("root");
+        if !seen.contains(&name) {
+            seen.push(name);
+            st.events.publish("tree", name, action);
+        }
+    }
+}
+
+fn announce_change(st: &AppState, c: &TreeChange, action: &str) {
+    announce(st, &c.task.id, action, &c.listings);
+}
+
+fn parse_cursor(c: &str) -> AppResult<(i64, String)> {
+    let bad = || AppError::Invalid(format!("invalid cursor {c:?}"));
+    let (pos, id) = c.split_once(':').ok_or_else(bad)?;
+    let pos = pos.parse::<i64>().map_err(|_| bad())?;
+    if !super::import::valid_id(id) {
+        return Err(bad());
+    }
+    Ok((pos, id.to_string()))
+}
+
+pub async fn list_children(
+    st: &AppState,
+    parent: Option<&str>,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> AppResult<TaskPage> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AppError::Invalid(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    if let Some(p) = parent {
+        check_id(p)?;
+    }
+    let after = cursor.filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
+    let (mut items, total) = st
+        .store
+        .tree_children(parent, after.as_ref(), limit as i64 + 1)
+        .await?;
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| items.last().map(|t| format!("{}:{}", t.position, t.id)))
+        .flatten();
+    Ok(TaskPage {
+        items,
+        next_cursor,
+        total,
+    })
+}
+
+pub async fn get_task(st: &AppState, id: &str) -> AppResult<TreeTask> {
+    check_id(id)?;
+    Ok(st.store.tree_task(id).await?)
+}
+
+pub async fn path(st: &AppState, id: &str) -> AppResult<Vec<Crumb>> {
+    check_id(id)?;
+    Ok(st.store.tree_path(id, CRUMBS).await?.0)
+}
+
+/// Escapes `LIKE` wildcards so the text matches literally.
+fn like_pattern(q: &str) -> String {
+    let mut p = String::with_capacity(q.len() + 2);
+    p.push('%');
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+pub async fn search(st: &AppState, q: &str, limit: i64) -> AppResult<SearchResults> {
+    let q = q.trim();
+    if q.is_empty() {
+        return Err(AppError::Invalid("type something to search for".into()));
+    }
+    if q.chars().count() > MAX_QUERY {
+        return Err(AppError::Invalid(format!(
+            "search text longer than {MAX_QUERY} characters"
+        )));
+    }
+    let mut found = st.store.tree_search(&like_pattern(q), limit + 1).await?;
+    let more = found.len() as i64 > limit;
+    found.truncate(limit as usize);
+    let mut hits = Vec::with_capacity(found.len());
+    for task in found {
+        // The path ends with the task itself; the hit shows its ancestors.
+        let (mut path, elided) = st.store.tree_path(&task.id, HIT_PATH + 1).await?;
+        path.pop();
+        hits.push(SearchHit {
+            task,
+            path,
+            path_elided: elided,
+        });
+    }
+    Ok(SearchResults { hits, more })
+}
+
+pub async fn subtree_size(st: &AppState, id: &str) -> AppResult<i64> {
+    check_id(id)?;
+    Ok(st.store.tree_subtree_size(id).await?)
+}
+
+pub async fn create(st: &AppState, new: NewTask) -> AppResult<TreeTask> {
+    let id = match new.id {
+        Some(id) => {
+            check_id(&id)?;
+            id
+        }
+        None => uuid::Uuid::now_v7().to_string(),
+    };
+    for p in new.parent_id.iter().chain(new.after.iter()) {
+        check_id(p)?;
+    }
+    let row = NewTreeTask {
+        id,
+        parent_id: new.parent_id,
+        title: check_title(&new.title)?,
+        notes: check_notes(new.notes.as_deref().unwrap_or_default())?,
+        status: new.status.unwrap_or_default(),
+        after: new.after,
+    };
+    let c = st.store.tree_create(&row, now_millis()).await?;
+    announce_change(st, &c, "created");
+    Ok(c.task)
+}
+
+pub async fn update(st: &AppState, id: &str, patch: TaskPatch) -> AppResult<TreeTask> {
+    check_id(id)?;
+    let patch = TreePatch {
+        title: patch.title.as_deref().map(check_title).transpose()?,
+        notes: patch.notes.as_deref().map(check_notes).transpose()?,
+        status: patch.status,
+    };
+    let c = st.store.tree_update(id, &patch, now_millis()).await?;
+    announce_change(st, &c, "updated");
+    Ok(c.task)
+}
+
+pub async fn move_to(
+    st: &AppState,
+    id: &str,
+    parent: Option<&str>,
+    position: i64,
+) -> AppResult<TreeTask> {
+    check_id(id)?;
+    if let Some(p) = parent {
+        check_id(p)?;
+    }
+    if position < 0 {
+        return Err(AppError::Invalid("position cannot be negative".into()));
+    }
+    let c = st.store.tree_move(id, parent, position, now_millis()).await?;
+    announce_change(st, &c, "moved");
+    Ok(c.task)
+}
+
+pub async fn delete(st: &AppState, id: &str) -> AppResult<i64> {
+    check_id(id)?;
+    let c = st.store.tree_delete(id, now_millis()).await?;
+    announce_change(st, &c, "deleted");
+    Ok(c.removed)
+}
+
+/// Tree jobs run one task at a time, on the server's own workers.
+async fn enqueue(
+    st: &AppState,
+    kind: JobKind,
+    params: serde_json::Value,
+    phase: &'static str,
+    tasks: Vec<TaskSpec>,
+) -> AppResult<Job> {
+    crate::jobs::service::enqueue(st, kind, &params, 1, phase, tasks).await
+}
+
+fn one_task(phase: &'static str) -> Vec<TaskSpec> {
+    vec![TaskSpec {
+        phase,
+        payload: json!({}),
+        parent: None,
+        deps: 0,
+    }]
+}
+
+/// Starts importing the tree file stored under `key` (`bytes` long) into the roots or
+/// under `parent`.
+pub async fn start_import(
+    st: &AppState,
+    key: &str,
+    bytes: u64,
+    parent: Option<&str>,
+    new_ids: bool,
+) -> AppResult<Job> {
+    if let Some(p) = parent {
+        check_id(p)?;
+        st.store.tree_task(p).await?;
+    }
+    let params = json!({ "file": key, "bytes": bytes, "parent": parent, "new_ids": new_ids });
+    enqueue(st, JobKind::TreeImport, params, "import", one_task("import")).await
+}
+
+pub async fn start_export(st: &AppState, root: Option<&str>) -> AppResult<Job> {
+    if let Some(r) = root {
+        check_id(r)?;
+        st.store.tree_task(r).await?;
+    }
+    enqueue(
+        st,
+        JobKind::TreeExport,
+        json!({ "root": root }),
+        "export",
+        one_task("export"),
+    )
+    .await
+}
+
+pub async fn start_generate(st: &AppState, mut params: GenerateParams) -> AppResult<Job> {
+    super::generate::validate(&params).map_err(AppError::Invalid)?;
+    params.seed = Some(params.seed.unwrap_or_else(|| rand::random::<u32>() as u64));
+    let value = serde_json::to_value(&params).map_err(|_| AppError::Internal)?;
+    let tasks = if params.import {
+        vec![
+            TaskSpec {
+                phase: "generate",
+                payload: json!({}),
+                parent: Some(1),
+                deps: 0,
+            },
+            TaskSpec {
+                phase: "import",
+                payload: json!({}),
+                parent: None,
+                deps: 1,
+            },
+        ]
+    } else {
+        one_task("generate")
+    };
+    enqueue(st, JobKind::TreeGenerate, value, "generate", tasks).await
+}
+
+/// Files written by finished export and generate jobs.
+pub async fn tree_files(st: &AppState) -> AppResult<Vec<TreeFile>> {
+    let jobs = st.store.list_jobs(500).await?;
+    Ok(jobs
+        .into_iter()
+        .filter(|j| {
+            matches!(j.kind, JobKind::TreeExport | JobKind::TreeGenerate)
+                && j.state == JobState::Succeeded
+        })
+        .filter_map(|j| {
+            let r = j.result.as_ref()?;
+            let file = r.get("file").or_else(|| r.get("generated")?.get("file"))?;
+            Some(TreeFile {
+                key: file.as_str()?.to_string(),
+                tasks: r.get("tasks").and_then(|v| v.as_i64()).unwrap_or(0),
+                bytes: r.get("bytes").and_then(|v| v.as_i64()).unwrap_or(0),
+                created_at: j.finished_at.unwrap_or(j.created_at),
+                job_id: j.id,
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_are_literal() {
+        assert_eq!(like_pattern("50%_A\\"), "%50\\%\\_a\\\\%");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_junk() {
+        assert_eq!(parse_cursor("-5:abc").unwrap(), (-5, "abc".to_string()));
+        for bad in ["", "5", "x:abc", "5:", "5:a b"] {
+            assert!(parse_cursor(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_bounded() {
+        assert_eq!(check_title("  a  ").unwrap(), "a");
+        assert!(check_title(" ").is_err());
+        assert!(check_title("a\u{0}b").is_err());
+        assert!(check_title(&"x".repeat(MAX_TITLE + 1)).is_err());
+    }
+}
