@@ -107,10 +107,12 @@ impl FileStore for LocalFiles {
 
     async fn reader(&self, key: &str) -> Result<(FileReader, u64), FileError> {
         let path = self.path(key)?;
-        let file = tokio::fs::File::open(&path).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => FileError::NotFound(key.to_string()),
-            _ => io(e),
-        })?;
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => FileError::NotFound(key.to_string()),
+                _ => io(e),
+            })?;
         let len = file.metadata().await.map_err(io)?.len();
         Ok((Box::new(file), len))
     }

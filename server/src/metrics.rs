@@ -410,6 +410,9 @@ pub struct MeteredLeases {
 
 #[async_trait]
 impl Leases for MeteredLeases {
+    fn server(&self) -> Option<&app::state::AppState> {
+        self.inner.server()
+    }
     async fn claim(&self, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> {
         let r = self.inner.claim(req).await;
         match &r {

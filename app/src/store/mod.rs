@@ -148,7 +148,8 @@ pub trait ChangeFeed: Send {
 /// Everything Orchard keeps, behind one contract that both databases fulfil.
 #[async_trait]
 pub trait Store:
-    accounts::AccountStore + fleet::FleetStore + tree::TreeStore + Send + Sync + 'static {
+    accounts::AccountStore + fleet::FleetStore + tree::TreeStore + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
     /// Database connections (open, idle), for metrics.
     fn pool_usage(&self) -> (u32, u32);

@@ -93,4 +93,9 @@ store_impl!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "", "");
 
 accounts_impl!(SqliteStore, sqlx::Sqlite);
 
-super::tree::tree_impl!(SqliteStore, sqlx::Sqlite, "", "PRAGMA defer_foreign_keys = ON");
+super::tree::tree_impl!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "",
+    "PRAGMA defer_foreign_keys = ON"
+);

@@ -116,8 +116,12 @@ pub trait TreeStore: Send + Sync {
     /// `NotFound` for an unknown parent or `after`; `Conflict` when `after` is not a child of
     /// the parent or the id is taken.
     async fn tree_create(&self, new: &NewTreeTask, now: Millis) -> StoreResult<TreeChange>;
-    async fn tree_update(&self, id: &str, patch: &TreePatch, now: Millis)
-    -> StoreResult<TreeChange>;
+    async fn tree_update(
+        &self,
+        id: &str,
+        patch: &TreePatch,
+        now: Millis,
+    ) -> StoreResult<TreeChange>;
     /// Moves the task to index `index` among `parent`'s other children (clamped to the end);
     /// `Conflict` when `parent` is the task itself or inside its subtree.
     async fn tree_move(
@@ -131,8 +135,7 @@ pub trait TreeStore: Send + Sync {
     async fn tree_delete(&self, id: &str, now: Millis) -> StoreResult<TreeChange>;
     /// Starts an import under `parent` (the roots when `None`): the position after which
     /// the imported tasks go comes back with it.
-    async fn tree_import(&self, parent: Option<&str>)
-    -> StoreResult<(Box<dyn TreeImport>, i64)>;
+    async fn tree_import(&self, parent: Option<&str>) -> StoreResult<(Box<dyn TreeImport>, i64)>;
 }
 
 /// The `WHERE` condition selecting `parent`'s children, binding the parent as `$n`.
@@ -422,7 +425,7 @@ macro_rules! tree_impl {
                 // the nearest ancestors; the walk goes on (ids only) to find the root.
                 let rows = sqlx::query_as::<_, (String, String, i64)>(
                     "WITH RECURSIVE up(id, parent_id, title, depth) AS (\
-                       SELECT id, parent_id, title, 0 FROM tree_tasks WHERE id = $1 \
+                       SELECT id, parent_id, title, CAST(0 AS BIGINT) FROM tree_tasks WHERE id = $1 \
                        UNION ALL SELECT t.id, t.parent_id, t.title, up.depth + 1 \
                        FROM tree_tasks t JOIN up ON t.id = up.parent_id) \
                      SELECT id, title, depth FROM up ORDER BY depth DESC",

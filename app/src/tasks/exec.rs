@@ -71,7 +71,11 @@ impl Work {
     }
 
     async fn report(&mut self, done: i64, force: bool) {
-        if !force && self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
+        if !force
+            && self
+                .last
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(250))
+        {
             return;
         }
         self.last = Some(Instant::now());
@@ -87,7 +91,9 @@ async fn run_inner(task: &LeasedTask, st: &AppState) -> Result<Value, ExecError>
     let p = &task.job_params;
     match (task.job_kind.as_str(), task.phase.as_str()) {
         ("tree_import", "import") => {
-            let key = p["file"].as_str().ok_or_else(|| fatal("no file to import"))?;
+            let key = p["file"]
+                .as_str()
+                .ok_or_else(|| fatal("no file to import"))?;
             let out = import(
                 st,
                 &task.job_id,
@@ -102,8 +108,8 @@ async fn run_inner(task: &LeasedTask, st: &AppState) -> Result<Value, ExecError>
         }
         ("tree_export", "export") => export(st, &task.job_id, p["root"].as_str()).await,
         ("tree_generate", "generate") => {
-            let params: GenerateParams =
-                serde_json::from_value(p.clone()).map_err(|e| fatal(format!("bad parameters: {e}")))?;
+            let params: GenerateParams = serde_json::from_value(p.clone())
+                .map_err(|e| fatal(format!("bad parameters: {e}")))?;
             generate(st, &task.job_id, &params).await
         }
         ("tree_generate", "import") => {
@@ -128,7 +134,10 @@ async fn run_inner(task: &LeasedTask, st: &AppState) -> Result<Value, ExecError>
 }
 
 fn temp_path() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("orchard-tree-{}.json", uuid::Uuid::new_v4().simple()))
+    std::env::temp_dir().join(format!(
+        "orchard-tree-{}.json",
+        uuid::Uuid::new_v4().simple()
+    ))
 }
 
 /// Removes a temporary file when dropped.
@@ -270,7 +279,8 @@ pub async fn import(
             batch.push((row, offset));
             if batch.len() >= BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                tx.blocking_send(full).map_err(|_| "the import stopped".to_string())?;
+                tx.blocking_send(full)
+                    .map_err(|_| "the import stopped".to_string())?;
             }
             Ok(())
         });
@@ -288,7 +298,8 @@ pub async fn import(
             break;
         }
         written += batch.len() as u64;
-        work.report(read.load(Ordering::Relaxed) as i64, false).await;
+        work.report(read.load(Ordering::Relaxed) as i64, false)
+            .await;
     }
     drop(rx);
     let parsed = parser
@@ -305,7 +316,13 @@ pub async fn import(
     work.report(len as i64, true).await;
     super::service::announce(st, parent.unwrap_or("root"), "created", &listings);
     let secs = started.elapsed().as_secs_f64();
-    tracing::info!(job_id, tasks = written, bytes = len, seconds = secs, "tree imported");
+    tracing::info!(
+        job_id,
+        tasks = written,
+        bytes = len,
+        seconds = secs,
+        "tree imported"
+    );
     Ok(json!({
         "tasks": summary.tasks,
         "top": summary.top,

@@ -24,7 +24,12 @@ pub fn validate(p: &GenerateParams) -> Result<(), String> {
         }
     };
     check("max_depth", p.max_depth as u64, 1, MAX_DEPTH as u64)?;
-    check("max_children", p.max_children as u64, 0, MAX_CHILDREN as u64)?;
+    check(
+        "max_children",
+        p.max_children as u64,
+        0,
+        MAX_CHILDREN as u64,
+    )?;
     check("name_length", p.name_length as u64, 1, MAX_NAME as u64)?;
     check("roots", p.roots as u64, 1, MAX_ROOTS as u64)?;
     check("max_tasks", p.max_tasks, 1, MAX_TASKS)?;

@@ -105,7 +105,10 @@ struct Lexer<R> {
 
 impl<R: BufRead> Lexer<R> {
     fn peek(&mut self) -> Result<Option<u8>, String> {
-        let buf = self.r.fill_buf().map_err(|e| format!("cannot read the file: {e}"))?;
+        let buf = self
+            .r
+            .fill_buf()
+            .map_err(|e| format!("cannot read the file: {e}"))?;
         Ok(buf.first().copied())
     }
 
@@ -177,7 +180,10 @@ impl<R: BufRead> Lexer<R> {
         let mut out: Vec<u8> = Vec::new();
         loop {
             // Copy plain bytes a buffer at a time.
-            let buf = self.r.fill_buf().map_err(|e| format!("cannot read the file: {e}"))?;
+            let buf = self
+                .r
+                .fill_buf()
+                .map_err(|e| format!("cannot read the file: {e}"))?;
             if buf.is_empty() {
                 return Err("the file ended inside a string".into());
             }
@@ -600,10 +606,7 @@ fn close(
     emit: &mut impl FnMut(TreeTask, u64) -> Result<(), String>,
 ) -> Result<(), String> {
     let f = stack.last().expect("a task is open");
-    let title = f
-        .title
-        .clone()
-        .ok_or("the task has no \"name\"")?;
+    let title = f.title.clone().ok_or("the task has no \"name\"")?;
     let status = f.status.unwrap_or(match f.is_done {
         Some(true) => Status::Done,
         _ => Status::Todo,
@@ -740,7 +743,10 @@ mod tests {
         assert_eq!(rows[0].parent_id.as_ref(), Some(&rows[1].id));
         assert_eq!(rows[1].parent_id.as_deref(), Some("p"));
         assert_eq!(rows[1].position, 10 + POSITION_GAP);
-        assert_eq!((rows[1].status, rows[1].notes.as_str()), (Status::Doing, "n"));
+        assert_eq!(
+            (rows[1].status, rows[1].notes.as_str()),
+            (Status::Doing, "n")
+        );
         assert_eq!((rows[1].created_at, rows[1].updated_at), (5, 5));
     }
 }

@@ -8,10 +8,10 @@ pub mod model;
 #[cfg(feature = "ssr")]
 pub mod exec;
 #[cfg(feature = "ssr")]
+pub mod export;
+#[cfg(feature = "ssr")]
 pub mod generate;
 #[cfg(feature = "ssr")]
 pub mod import;
-#[cfg(feature = "ssr")]
-pub mod export;
 #[cfg(feature = "ssr")]
 pub mod service;

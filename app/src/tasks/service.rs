@@ -4,8 +4,8 @@
 //! `*` when too many changed to name).
 
 use super::model::{
-    Crumb, DEFAULT_PAGE, GenerateParams, MAX_NOTES, MAX_PAGE, MAX_TITLE, SearchHit,
-    SearchResults, Status, TaskPage, TreeFile, TreeTask,
+    Crumb, DEFAULT_PAGE, GenerateParams, MAX_NOTES, MAX_PAGE, MAX_TITLE, SearchHit, SearchResults,
+    Status, TaskPage, TreeFile, TreeTask,
 };
 use crate::error::{AppError, AppResult};
 use crate::jobs::model::{Job, JobKind, JobState};
@@ -120,7 +120,10 @@ pub async fn list_children(
     if let Some(p) = parent {
         check_id(p)?;
     }
-    let after = cursor.filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
+    let after = cursor
+        .filter(|c| !c.is_empty())
+        .map(parse_cursor)
+        .transpose()?;
     let (mut items, total) = st
         .store
         .tree_children(parent, after.as_ref(), limit as i64 + 1)
@@ -242,7 +245,10 @@ pub async fn move_to(
     if position < 0 {
         return Err(AppError::Invalid("position cannot be negative".into()));
     }
-    let c = st.store.tree_move(id, parent, position, now_millis()).await?;
+    let c = st
+        .store
+        .tree_move(id, parent, position, now_millis())
+        .await?;
     announce_change(st, &c, "moved");
     Ok(c.task)
 }
@@ -288,7 +294,14 @@ pub async fn start_import(
         st.store.tree_task(p).await?;
     }
     let params = json!({ "file": key, "bytes": bytes, "parent": parent, "new_ids": new_ids });
-    enqueue(st, JobKind::TreeImport, params, "import", one_task("import")).await
+    enqueue(
+        st,
+        JobKind::TreeImport,
+        params,
+        "import",
+        one_task("import"),
+    )
+    .await
 }
 
 pub async fn start_export(st: &AppState, root: Option<&str>) -> AppResult<Job> {

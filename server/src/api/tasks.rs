@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(search))
-        .routes(routes!(export))
+        .routes(routes!(export, export_job))
         .routes(routes!(generate))
         .routes(routes!(get_one, patch, remove))
         .routes(routes!(path))
@@ -376,6 +376,31 @@ async fn export(
         ],
         Body::from_stream(tokio_util::io::ReaderStream::new(reader)),
     ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ExportJob {
+    /// Export this task's subtree; absent or `null` for the whole forest.
+    #[serde(default)]
+    root: Option<String>,
+}
+
+/// Starts a job writing the forest (or a subtree) to a tree file; its result names the
+/// file, downloadable at `/api/v1/files/{file}`.
+#[utoipa::path(post, path = "/tasks/export", tag = TASKS, request_body = ExportJob,
+    responses(
+        (status = 202, description = "The export job started", body = Started),
+        (status = 400, description = "Invalid id", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+    ))]
+async fn export_job(
+    State(st): State<AppState>,
+    ApiJson(b): ApiJson<ExportJob>,
+) -> ApiResult<(StatusCode, Json<Started>)> {
+    let job = service::start_export(&st, b.root.as_deref()).await?;
+    record_job(&job.id);
+    Ok((StatusCode::ACCEPTED, Json(Started { job_id: job.id })))
 }
 
 /// Starts a job writing a random tree file (and importing it when `import` is true).

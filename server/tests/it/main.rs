@@ -11,5 +11,6 @@ mod openapi;
 mod s3;
 mod schemathesis;
 mod store_conformance;
+mod tree;
 mod workers;
 mod wpipe;

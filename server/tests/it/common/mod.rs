@@ -1,7 +1,6 @@
 //! Test harness: a real server on port 0 with a fresh database (SQLite in a temp folder, or
 //! a new database on the throwaway Postgres cluster named by `TEST_DATABASE_URL`).
 
-
 use orchard_server::config::{DbSettings, ServeSettings};
 use orchard_server::serve::{Running, start};
 use std::path::PathBuf;
