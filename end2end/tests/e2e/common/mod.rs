@@ -1,8 +1,6 @@
 //! What every browser test needs: a real server on port 0 with the built site, Debian's
 //! Chromium, screenshots, polling a page, and a signed-in person.
 
-
-
 use app::accounts::model::Role;
 use orchard_server::config::{DbSettings, ServeSettings};
 use orchard_server::serve::{Running, start};
