@@ -1,10 +1,12 @@
 -- Task trees: a forest of any depth. Each task keeps the roll-up of its direct children
 -- (child_count, done_count) so a listing never counts grandchildren. Siblings sort by
 -- (position, id); positions are spaced out so inserts rarely renumber.
--- The parent reference is deferrable: an import writes a subtree children first.
+-- parent_id names another task or is NULL for a root. It is kept true by the code that
+-- writes (every create and move checks the parent; a delete takes the whole subtree), not
+-- by a foreign key, whose checks would double the cost of a large import.
 CREATE TABLE tree_tasks (
     id          TEXT PRIMARY KEY,
-    parent_id   TEXT REFERENCES tree_tasks (id) DEFERRABLE INITIALLY IMMEDIATE,
+    parent_id   TEXT,
     position    INTEGER NOT NULL,
     title       TEXT NOT NULL,
     notes       TEXT NOT NULL DEFAULT '',

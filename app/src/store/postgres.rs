@@ -87,5 +87,5 @@ super::tree::tree_impl!(
     PgStore,
     sqlx::Postgres,
     "SELECT pg_advisory_xact_lock(7310)",
-    "SET CONSTRAINTS ALL DEFERRED"
+    "INSERT"
 );

@@ -37,9 +37,12 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
         }
+        // The writer keeps up to 64 MiB of pages: a large write (a tree import) then finds
+        // its indexes in memory instead of spilling and re-reading them, and memory stays
+        // bounded however large the write.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(opts.clone())
+            .connect_with(opts.clone().pragma("cache_size", "-65536"))
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
@@ -93,9 +96,4 @@ store_impl!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "", "");
 
 accounts_impl!(SqliteStore, sqlx::Sqlite);
 
-super::tree::tree_impl!(
-    SqliteStore,
-    sqlx::Sqlite,
-    "",
-    "PRAGMA defer_foreign_keys = ON"
-);
+super::tree::tree_impl!(SqliteStore, sqlx::Sqlite, "", "INSERT OR ROLLBACK");

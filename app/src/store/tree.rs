@@ -75,8 +75,8 @@ pub struct TreeChange {
     pub removed: i64,
 }
 
-/// An import in progress: one transaction that writes rows children first and commits
-/// only at `finish`; dropping it changes nothing.
+/// An import in progress: one transaction that writes rows (children before their parent)
+/// and commits only at `finish`; dropping it changes nothing.
 #[async_trait]
 pub trait TreeImport: Send {
     /// Which of these ids already exist.
@@ -106,6 +106,9 @@ pub trait TreeStore: Send + Sync {
         limit: i64,
     ) -> StoreResult<(Vec<TreeTask>, i64)>;
     async fn tree_task(&self, id: &str) -> StoreResult<TreeTask>;
+    /// Every child of each of these tasks, grouped by parent in sibling order (for walks
+    /// that read many small sibling lists at once).
+    async fn tree_children_of(&self, parents: &[String]) -> StoreResult<Vec<TreeTask>>;
     /// The task and its ancestors, root first: at most `keep` nearest the task plus the root,
     /// and how many were left out between them.
     async fn tree_path(&self, id: &str, keep: i64) -> StoreResult<(Vec<Crumb>, i64)>;
@@ -155,8 +158,11 @@ pub(super) fn done(s: &str) -> i64 {
 /// `*` (every listing) instead.
 pub const MAX_LISTINGS: usize = 2_000;
 
+/// `$lock` serialises tree writes (Postgres); `$insert` is how an import inserts: SQLite's
+/// `INSERT OR ROLLBACK` ends the whole import on a clash, which spares it a statement
+/// journal (written for every page each statement touches).
 macro_rules! tree_impl {
-    ($store:ty, $db:ty, $lock:literal, $defer:literal) => {
+    ($store:ty, $db:ty, $lock:literal, $insert:literal) => {
         impl $store {
             /// Serialises tree writes (Postgres; SQLite has one writer anyway).
             async fn tree_lock(tx: &mut sqlx::Transaction<'_, $db>) -> $crate::store::StoreResult<()> {
@@ -404,6 +410,30 @@ macro_rules! tree_impl {
                     .map(TryInto::try_into)
                     .collect::<$crate::store::StoreResult<Vec<_>>>()?;
                 Ok((items, total))
+            }
+
+            async fn tree_children_of(
+                &self,
+                parents: &[String],
+            ) -> $crate::store::StoreResult<Vec<$crate::tasks::model::TreeTask>> {
+                if parents.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} FROM tree_tasks WHERE parent_id IN (",
+                    $crate::store::tree::TREE_COLUMNS
+                ));
+                let mut list = qb.separated(", ");
+                for p in parents {
+                    list.push_bind(p.clone());
+                }
+                list.push_unseparated(") ORDER BY parent_id, position, id");
+                qb.build_query_as::<$crate::store::tree::TreeRow>()
+                    .fetch_all(&self.read)
+                    .await?
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect()
             }
 
             async fn tree_task(
@@ -738,7 +768,6 @@ macro_rules! tree_impl {
             ) -> $crate::store::StoreResult<(Box<dyn $crate::store::tree::TreeImport>, i64)> {
                 let mut tx = self.write.begin().await?;
                 Self::tree_lock(&mut tx).await?;
-                sqlx::query($defer).execute(&mut *tx).await?;
                 if let Some(p) = parent {
                     Self::tree_row(&mut tx, p).await?;
                 }
@@ -753,6 +782,7 @@ macro_rules! tree_impl {
                 let last = q.fetch_one(&mut *tx).await?.unwrap_or(0);
                 let import = TreeImportTx::<$store> {
                     tx,
+                    pool: self.read.clone(),
                     parent: parent.map(str::to_string),
                     _store: std::marker::PhantomData,
                 };
@@ -763,6 +793,8 @@ macro_rules! tree_impl {
         /// An import's open transaction.
         struct TreeImportTx<S> {
             tx: sqlx::Transaction<'static, $db>,
+            /// For looking up clashes once a failed insert has spoiled the transaction.
+            pool: sqlx::Pool<$db>,
             parent: Option<String>,
             _store: std::marker::PhantomData<fn() -> S>,
         }
@@ -776,16 +808,27 @@ macro_rules! tree_impl {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT id FROM tree_tasks WHERE id IN (");
-                let mut list = qb.separated(", ");
-                for id in ids {
-                    list.push_bind(id.to_string());
-                }
-                list.push_unseparated(")");
-                Ok(qb
+                let query = || {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT id FROM tree_tasks WHERE id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in ids {
+                        list.push_bind(id.to_string());
+                    }
+                    list.push_unseparated(")");
+                    qb
+                };
+                let mut qb = query();
+                let found = qb
                     .build_query_scalar::<String>()
                     .fetch_all(&mut *self.tx)
-                    .await?)
+                    .await;
+                match found {
+                    Ok(found) => Ok(found),
+                    Err(_) => Ok(query()
+                        .build_query_scalar::<String>()
+                        .fetch_all(&self.pool)
+                        .await?),
+                }
             }
 
             async fn insert(
@@ -793,10 +836,11 @@ macro_rules! tree_impl {
                 rows: &[$crate::tasks::model::TreeTask],
             ) -> $crate::store::StoreResult<()> {
                 for chunk in rows.chunks(500) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO tree_tasks (id, parent_id, position, title, notes, status, \
-                         child_count, done_count, created_at, updated_at) ",
-                    );
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(concat!(
+                        $insert,
+                        " INTO tree_tasks (id, parent_id, position, title, notes, status, \
+                         child_count, done_count, created_at, updated_at) "
+                    ));
                     qb.push_values(chunk, |mut b, t| {
                         b.push_bind(t.id.clone())
                             .push_bind(t.parent_id.clone())
@@ -809,7 +853,16 @@ macro_rules! tree_impl {
                             .push_bind(t.created_at)
                             .push_bind(t.updated_at);
                     });
-                    qb.build().execute(&mut *self.tx).await?;
+                    match qb.build().execute(&mut *self.tx).await {
+                        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                            return Err($crate::store::StoreError::Conflict(
+                                "a task id already exists".into(),
+                            ));
+                        }
+                        other => {
+                            other?;
+                        }
+                    }
                 }
                 Ok(())
             }

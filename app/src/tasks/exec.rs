@@ -347,15 +347,31 @@ async fn write_batch(
             )));
         }
     }
-    let ids: Vec<&str> = batch.iter().map(|(t, _)| t.id.as_str()).collect();
-    let clashes = imp.existing(&ids).await.map_err(store_error)?;
-    if let Some(id) = clashes.first() {
-        let offset = seen.get(id.as_str()).copied().unwrap_or_default();
-        return Err(fatal(format!(
-            "the file was not imported: task id {id:?} (at byte {offset}) already exists; \
-             import with new ids to keep both"
-        )));
-    }
     let rows: Vec<TreeTask> = batch.iter().map(|(t, _)| t.clone()).collect();
-    imp.insert(&rows).await.map_err(store_error)
+    match imp.insert(&rows).await {
+        Ok(()) => Ok(()),
+        // An id clash: find which one to name it (the transaction is lost either way).
+        Err(crate::store::StoreError::Conflict(_)) => {
+            let ids: Vec<&str> = batch.iter().map(|(t, _)| t.id.as_str()).collect();
+            let clash = imp
+                .existing(&ids)
+                .await
+                .ok()
+                .and_then(|c| c.into_iter().next());
+            Err(fatal(match clash {
+                Some(id) => format!(
+                    "the file was not imported: task id {id:?} (at byte {}) already exists; \
+                     import with new ids to keep both",
+                    seen.get(id.as_str()).copied().unwrap_or_default()
+                ),
+                None => format!(
+                    "the file was not imported: an id between bytes {} and {} already exists; \
+                     import with new ids to keep both",
+                    batch.first().map_or(0, |b| b.1),
+                    batch.last().map_or(0, |b| b.1)
+                ),
+            }))
+        }
+        Err(e) => Err(store_error(e)),
+    }
 }

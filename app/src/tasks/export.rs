@@ -1,13 +1,15 @@
 //! Writing tree files: the forest or one subtree, depth first in sibling order, as
 //! `{"tasks":[{"id","name","isDone","status","notes","created_at","updated_at","tasks":[…]}]}`
 //! — seed 000's format with Orchard's fields added, so seed 000 can read it and an import
-//! of it restores every field. Children are read from the store a page at a time and only
-//! for tasks that have some, so memory stays bounded by depth × page.
+//! of it restores every field. Children are read only for tasks that have some: when a list
+//! of siblings is read, the children of all of them come in one more query (up to a budget
+//! of rows), so a query serves a whole sibling list, not one task. Memory stays bounded by
+//! depth × budget.
 
 use super::model::{MAX_PAGE, Status, TreeTask};
 use crate::store::Store;
 use crate::store::tree::SiblingCursor;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// Why an export stopped.
@@ -38,6 +40,40 @@ impl Level {
             first: true,
         }
     }
+}
+
+/// Most rows one look-ahead query brings.
+const PREFETCH_ROWS: i64 = 10_000;
+
+/// Reads the children of `tasks` (those that have some, in order, up to the budget) in one
+/// query, keyed by parent.
+async fn prefetch(
+    store: &dyn Store,
+    tasks: &VecDeque<TreeTask>,
+    cache: &mut HashMap<String, VecDeque<TreeTask>>,
+) -> Result<(), ExportError> {
+    let mut parents = Vec::new();
+    let mut rows = 0;
+    for t in tasks.iter().filter(|t| t.child_count > 0) {
+        if rows + t.child_count > PREFETCH_ROWS {
+            break;
+        }
+        rows += t.child_count;
+        parents.push(t.id.clone());
+    }
+    if parents.len() < 2 {
+        // One list alone is read when its turn comes.
+        return Ok(());
+    }
+    for child in store.tree_children_of(&parents).await? {
+        let parent = child.parent_id.clone().unwrap_or_default();
+        cache.entry(parent).or_default().push_back(child);
+    }
+    // Lists read in full, even empty ones (children deleted since).
+    for p in parents {
+        cache.entry(p).or_default();
+    }
+    Ok(())
 }
 
 /// A task's fields up to the opening of its `tasks` list.
@@ -83,6 +119,7 @@ pub async fn write_tree<W: AsyncWrite + Unpin>(
         }
         None => stack.push(Level::new(None)),
     }
+    let mut cache: HashMap<String, VecDeque<TreeTask>> = HashMap::new();
     while let Some(level) = stack.last_mut() {
         if level.queue.is_empty() && !level.exhausted {
             let (page, _) = store
@@ -95,6 +132,7 @@ pub async fn write_tree<W: AsyncWrite + Unpin>(
             level.exhausted = page.len() < MAX_PAGE as usize;
             level.cursor = page.last().map(|t| (t.position, t.id.clone()));
             level.queue.extend(page);
+            prefetch(store, &level.queue, &mut cache).await?;
         }
         let Some(t) = level.queue.pop_front() else {
             // This list is over: close it, and the task that owns it.
@@ -110,7 +148,13 @@ pub async fn write_tree<W: AsyncWrite + Unpin>(
         head(&t, &mut buf);
         written += 1;
         if t.child_count > 0 {
-            stack.push(Level::new(Some(t.id)));
+            let mut next = Level::new(Some(t.id));
+            if let Some(children) = cache.remove(next.parent.as_deref().unwrap_or_default()) {
+                next.queue = children;
+                next.exhausted = true;
+                prefetch(store, &next.queue, &mut cache).await?;
+            }
+            stack.push(next);
         } else {
             buf.extend_from_slice(b"]}");
         }

@@ -255,8 +255,12 @@ impl<R: BufRead> Lexer<R> {
                 break;
             }
         }
-        if s.is_empty() {
-            return Err("expected a number".into());
+        if !json_number(&s) {
+            return Err(if s.is_empty() {
+                "expected a number".into()
+            } else {
+                format!("invalid number {s}")
+            });
         }
         Ok(s)
     }
@@ -317,6 +321,46 @@ impl<R: BufRead> Lexer<R> {
         n.parse::<i64>()
             .map_err(|_| format!("expected a whole number, found {n}"))
     }
+}
+
+/// Whether `s` is a number as JSON writes them: `-? (0 | [1-9][0-9]*) (. [0-9]+)?
+/// ([eE] [+-]? [0-9]+)?`.
+fn json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > start
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut i);
+        }
+        _ => return false,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 /// The key as error paths name it.
@@ -722,6 +766,16 @@ mod tests {
             "{\"tasks\":[{\"name\":\"\\ud800\"}]}",
         ] {
             assert!(read(bad, &ParseOptions::default()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_follow_json() {
+        for good in ["0", "-1", "12.5", "1e9", "-0.5E-3"] {
+            assert!(json_number(good), "{good}");
+        }
+        for bad in ["", "-", "01", "1.", ".5", "1e", "1e+", "+1", "1-2", "--1"] {
+            assert!(!json_number(bad), "{bad}");
         }
     }
 
