@@ -48,6 +48,8 @@ pub struct Summary {
 
 /// Longest id accepted, in bytes.
 pub const MAX_ID: usize = 100;
+/// Deepest nesting of a value under an unknown key.
+const MAX_SKIPPED_DEPTH: usize = 100_000;
 /// Longest string the reader holds, in bytes (anything longer is refused early).
 const MAX_STRING: usize = 4 * MAX_NOTES + 16;
 
@@ -265,19 +267,38 @@ impl<R: BufRead> Lexer<R> {
         Ok(s)
     }
 
-    /// Skips one value of any shape, counting nesting instead of recursing.
+    /// Skips one value of any shape, checking its syntax, with an explicit stack of open
+    /// containers instead of recursion.
     fn skip_value(&mut self) -> Result<(), String> {
-        let mut depth = 0u64;
+        // `true` for an object, `false` for a list.
+        let mut open: Vec<bool> = Vec::new();
         loop {
             match self.peek_token()?.ok_or("the file ended inside a value")? {
-                b'{' | b'[' => {
+                b'{' => {
                     self.bump();
-                    depth += 1;
-                    continue;
+                    if self.peek_token()? == Some(b'}') {
+                        self.bump();
+                    } else {
+                        open.push(true);
+                        self.string()?;
+                        self.expect(b':')?;
+                        if open.len() > MAX_SKIPPED_DEPTH {
+                            return Err("unknown value nested too deeply".into());
+                        }
+                        continue;
+                    }
                 }
-                b'}' | b']' if depth > 0 => {
+                b'[' => {
                     self.bump();
-                    depth -= 1;
+                    if self.peek_token()? == Some(b']') {
+                        self.bump();
+                    } else {
+                        open.push(false);
+                        if open.len() > MAX_SKIPPED_DEPTH {
+                            return Err("unknown value nested too deeply".into());
+                        }
+                        continue;
+                    }
                 }
                 b'"' => {
                     self.string()?;
@@ -288,14 +309,39 @@ impl<R: BufRead> Lexer<R> {
                 b'-' | b'0'..=b'9' => {
                     self.number()?;
                 }
-                b',' | b':' if depth > 0 => {
-                    self.bump();
-                    continue;
-                }
                 b => return Err(format!("unexpected {}", describe(b))),
             }
-            if depth == 0 {
-                return Ok(());
+            // A value ended: close what it ends, or go on to the next member.
+            loop {
+                let Some(&object) = open.last() else {
+                    return Ok(());
+                };
+                match self.peek_token()? {
+                    Some(b',') => {
+                        self.bump();
+                        if object {
+                            self.string()?;
+                            self.expect(b':')?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if object => {
+                        self.bump();
+                        open.pop();
+                    }
+                    Some(b']') if !object => {
+                        self.bump();
+                        open.pop();
+                    }
+                    Some(b) => {
+                        return Err(format!(
+                            "expected ',' or '{}' but found {}",
+                            if object { '}' } else { ']' },
+                            describe(b)
+                        ));
+                    }
+                    None => return Err("the file ended inside a value".into()),
+                }
             }
         }
     }
@@ -542,7 +588,9 @@ pub fn parse<R: BufRead>(
                                 key = None;
                                 return Ok(Some(State::Keys { first: false }));
                             }
-                            if frame.id.is_none() || opts.new_ids {
+                            // The id is fixed at the first list: a second `tasks` key
+                            // adds children to the same task.
+                            if !frame.children_started && (frame.id.is_none() || opts.new_ids) {
                                 frame.id = Some(uuid::Uuid::now_v7().to_string());
                             }
                             frame.children_started = true;
@@ -764,8 +812,29 @@ mod tests {
             "{\"other\":1}",
             "{\"tasks\":[{\"name\":\"a\",\"id\":\"bad id\"}]}",
             "{\"tasks\":[{\"name\":\"\\ud800\"}]}",
+            "{\"tasks\":[{\"name\":\"a\",\"x\":{\"k\" 1}}]}",
+            "{\"tasks\":[{\"name\":\"a\",\"x\":[1 2]}]}",
+            "{\"tasks\":[{\"name\":\"a\",\"x\":{\"k\":1,}}]}",
         ] {
             assert!(read(bad, &ParseOptions::default()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_second_tasks_key_adds_to_the_same_task() {
+        for new_ids in [false, true] {
+            let opts = ParseOptions {
+                new_ids,
+                ..Default::default()
+            };
+            let rows = read(
+                r#"{"tasks":[{"name":"a","tasks":[{"name":"b"}],"tasks":[{"name":"c"}]}]}"#,
+                &opts,
+            )
+            .unwrap();
+            assert_eq!(rows[0].parent_id.as_ref(), Some(&rows[2].id));
+            assert_eq!(rows[1].parent_id.as_ref(), Some(&rows[2].id));
+            assert_eq!(rows[2].child_count, 2);
         }
     }
 
