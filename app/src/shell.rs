@@ -7,6 +7,7 @@ use crate::accounts::components::{
 };
 use crate::jobs::components::{job_page::JobPage, jobs_page::JobsPage};
 use crate::overview::page::OverviewPage;
+use crate::tasks::components::tasks_page::TasksPage;
 use crate::ui::layout::Layout;
 use crate::ui::live::provide_live_context;
 use crate::ui::not_found::NotFoundPage;
@@ -53,7 +54,8 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=|| view! { <NotFoundPage /> }>
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
-                    <Route path=path!("/tasks") view=crate::ui::placeholder::TasksPage ssr=SsrMode::Async />
+                    <Route path=path!("/tasks") view=TasksPage ssr=SsrMode::Async />
+                    <Route path=path!("/tasks/:id") view=TasksPage ssr=SsrMode::Async />
                     <Route path=path!("/workers") view=WorkersPage ssr=SsrMode::Async />
                     <Route path=path!("/workers/:id") view=WorkersPage ssr=SsrMode::Async />
                     <Route path=path!("/workers/:id/processes/:pid") view=WorkersPage ssr=SsrMode::Async />

@@ -3,6 +3,20 @@
 use crate::Millis;
 
 /// `1.2 s`, `3 min 4 s`, `2 h 5 min`.
+/// A size in bytes for people: `812 B`, `4.2 KB`, `93.6 MB`.
+pub fn bytes(n: i64) -> String {
+    let n = n.max(0) as f64;
+    if n < 1_000.0 {
+        format!("{n:.0} B")
+    } else if n < 1_000_000.0 {
+        format!("{:.1} KB", n / 1e3)
+    } else if n < 1_000_000_000.0 {
+        format!("{:.1} MB", n / 1e6)
+    } else {
+        format!("{:.2} GB", n / 1e9)
+    }
+}
+
 pub fn duration(ms: Millis) -> String {
     let ms = ms.max(0);
     if ms < 1_000 {

@@ -11,12 +11,16 @@ pub struct LiveContext {
     pub version: RwSignal<u64>,
     /// `None` before the stream opened (or without JavaScript), then whether it is up.
     pub connected: RwSignal<Option<bool>>,
+    /// Bumped when the task forest changed (`task` and `tree` events), so tree listings
+    /// refetch for those only, not for every job's progress.
+    pub tree: RwSignal<u64>,
 }
 
 pub fn provide_live_context() {
     let ctx = LiveContext {
         version: RwSignal::new(0),
         connected: RwSignal::new(None),
+        tree: RwSignal::new(0),
     };
     provide_context(ctx);
     #[cfg(feature = "hydrate")]
@@ -28,6 +32,7 @@ pub fn use_live() -> LiveContext {
     use_context::<LiveContext>().unwrap_or(LiveContext {
         version: RwSignal::new(0),
         connected: RwSignal::new(None),
+        tree: RwSignal::new(0),
     })
 }
 
@@ -43,14 +48,22 @@ fn connect(ctx: LiveContext) {
         return;
     };
     let stale = Rc::new(Cell::new(false));
+    let tree_stale = Rc::new(Cell::new(false));
     let on_message = {
-        let stale = stale.clone();
-        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| stale.set(true))
+        let (stale, tree_stale) = (stale.clone(), tree_stale.clone());
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            stale.set(true);
+            let data = e.data().as_string().unwrap_or_default();
+            if data.contains("\"topic\":\"tree\"") || data.contains("\"topic\":\"task\"") {
+                tree_stale.set(true);
+            }
+        })
     };
     let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
         // After a reconnect anything may have changed while we were away.
         ctx.connected.set(Some(true));
         ctx.version.update(|v| *v += 1);
+        ctx.tree.update(|v| *v += 1);
     });
     let on_error =
         Closure::<dyn FnMut(web_sys::Event)>::new(move |_| ctx.connected.set(Some(false)));
@@ -66,6 +79,9 @@ fn connect(ctx: LiveContext) {
         move || {
             if stale.replace(false) {
                 ctx.version.update(|v| *v += 1);
+            }
+            if tree_stale.replace(false) {
+                ctx.tree.update(|v| *v += 1);
             }
         },
         std::time::Duration::from_millis(300),

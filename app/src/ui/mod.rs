@@ -5,7 +5,6 @@ pub mod format;
 pub mod layout;
 pub mod live;
 pub mod not_found;
-pub mod placeholder;
 pub mod poll;
 pub mod progress;
 pub mod theme_toggle;

@@ -1,0 +1,8 @@
+//! The Tasks page: outliner, board, search, and import, export and generate panels.
+
+pub mod board;
+pub mod client;
+pub mod files_panel;
+pub mod outline;
+pub mod search;
+pub mod tasks_page;

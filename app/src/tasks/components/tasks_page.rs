@@ -1,0 +1,124 @@
+//! `/tasks` and `/tasks/{id}`: the forest (or one task's subtree, with breadcrumbs), as an
+//! outline or a board, with search, a quick-add field, and the import, export and generate
+//! panels.
+
+use super::board::Board;
+use super::client::{INPUT, PRIMARY, TreeUi};
+use super::files_panel::FilesPanel;
+use super::outline::{Outline, create_under};
+use super::search::SearchBox;
+use crate::accounts::components::use_can;
+use crate::accounts::model::Role;
+use crate::tasks::api::get_task_path;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn TasksPage() -> impl IntoView {
+    let params = use_params_map();
+    let zoom = move || params.with(|p| p.get("id").filter(|s| !s.is_empty()));
+    view! {
+        {move || {
+            let parent = zoom();
+            view! { <TreeView parent /> }
+        }}
+    }
+}
+
+#[component]
+fn TreeView(parent: Option<String>) -> impl IntoView {
+    let can_edit = use_can(Role::Editor);
+    let ui = TreeUi::new(can_edit);
+    provide_context(ui);
+    let board = RwSignal::new(false);
+    let new_title = RwSignal::new(String::new());
+    let crumbs_for = parent.clone();
+    let crumbs = Resource::new(
+        move || crumbs_for.clone(),
+        |p| async move {
+            match p {
+                Some(id) => get_task_path(id).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    let add_parent = parent.clone();
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let title = new_title.get_untracked();
+        if title.trim().is_empty() {
+            return;
+        }
+        new_title.set(String::new());
+        create_under(ui, add_parent.clone(), None, title);
+        ui.editing.set(None);
+    };
+    let tab = |on: bool| {
+        format!(
+            "rounded-md px-3 py-1 text-sm font-medium {}",
+            if on {
+                "bg-white shadow-sm dark:bg-slate-700"
+            } else {
+                "text-slate-600 hover:text-slate-900 dark:text-slate-400 dark:hover:text-white"
+            }
+        )
+    };
+    let (outline_parent, board_parent, files_parent) =
+        (parent.clone(), parent.clone(), parent.clone());
+    view! {
+        <Title text="Tasks" />
+        <nav aria-label="Breadcrumbs" class="mb-1 flex flex-wrap items-center gap-1 text-sm text-slate-500">
+            <a href="/tasks" class="hover:underline">"All tasks"</a>
+            <Transition fallback=|| ()>
+                {move || crumbs.get().and_then(Result::ok).flatten().map(|path| {
+                    let last = path.len().saturating_sub(1);
+                    path.into_iter().enumerate().map(|(i, c)| view! {
+                        <span aria-hidden="true">"›"</span>
+                        {if i == last {
+                            view! { <span aria-current="page" class="font-medium text-slate-700 dark:text-slate-300">{c.title}</span> }.into_any()
+                        } else {
+                            view! { <a href=format!("/tasks/{}", c.id) class="hover:underline">{c.title}</a> }.into_any()
+                        }}
+                    }).collect_view()
+                })}
+            </Transition>
+        </nav>
+        <div class="mb-4 flex flex-wrap items-center gap-3">
+            <h1 class="text-2xl font-bold tracking-tight">
+                <Transition fallback=|| "Tasks">
+                    {move || crumbs.get().and_then(Result::ok).flatten().and_then(|p| p.last().map(|c| c.title.clone())).unwrap_or_else(|| "Tasks".into())}
+                </Transition>
+            </h1>
+            <div role="tablist" aria-label="View" class="flex rounded-lg bg-slate-100 p-1 dark:bg-slate-800">
+                <button type="button" role="tab" aria-selected=move || (!board.get()).to_string() class=move || tab(!board.get()) on:click=move |_| board.set(false)>"Outline"</button>
+                <button type="button" role="tab" aria-selected=move || board.get().to_string() class=move || tab(board.get()) on:click=move |_| board.set(true)>"Board"</button>
+            </div>
+            <div class="ml-auto w-full sm:w-auto"><SearchBox /></div>
+        </div>
+        {move || ui.error.get().map(|e| view! {
+            <div role="alert" class="mb-3 flex items-start gap-3 rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800 dark:border-red-900 dark:bg-red-950 dark:text-red-200">
+                <span class="flex-1">{e}</span>
+                <button type="button" class="font-medium underline" on:click=move |_| ui.error.set(None)>"Dismiss"</button>
+            </div>
+        })}
+        <Transition fallback=|| ()>{move || can_edit.get().then(|| view! {
+            <form class="mb-3 flex gap-2" on:submit=add.clone()>
+                <input type="text" aria-label="New task" placeholder="Add a task…" maxlength="500"
+                    class=format!("{INPUT} flex-1") prop:value=move || new_title.get()
+                    on:input=move |ev| new_title.set(event_target_value(&ev)) />
+                <button type="submit" class=PRIMARY>"Add"</button>
+            </form>
+        })}</Transition>
+        {move || if board.get() {
+            view! { <Board parent=board_parent.clone() /> }.into_any()
+        } else {
+            view! { <Outline parent=outline_parent.clone() /> }.into_any()
+        }}
+        <p class="mt-2 hidden text-xs text-slate-500 sm:block">
+            "Keys: ↑ ↓ move · → expand · ← collapse · Enter rename · Space done · Delete · Alt+Shift+arrows indent, outdent, reorder"
+        </p>
+        <h2 class="mb-3 mt-8 text-lg font-semibold">"Files"</h2>
+        <FilesPanel parent=files_parent />
+    }
+}

@@ -1,0 +1,249 @@
+//! The Tasks page in a real browser: lazy children with "show more", create, rename inline,
+//! a keyboard indent, the board, import and export, expanded state across a reload, and a
+//! second tab seeing a change live.
+
+use crate::common;
+
+use app::accounts::model::Role;
+use app::store::tree::NewTreeTask;
+use app::tasks::model::Status;
+use common::{add_user, launch, server_with, shot, sign_in, wait_true};
+use playwright_rs::protocol::Viewport;
+
+fn new(id: &str, parent: Option<&str>, title: &str) -> NewTreeTask {
+    NewTreeTask {
+        id: id.into(),
+        parent_id: parent.map(str::to_string),
+        title: title.into(),
+        ..Default::default()
+    }
+}
+
+/// The id of the row whose text includes `text`.
+async fn row_id(page: &playwright_rs::protocol::Page, text: &str) -> String {
+    let expr = format!(
+        "([...document.querySelectorAll('[data-row]')].find(e => e.innerText.includes({text:?})) || {{dataset: {{}}}}).dataset.id || ''"
+    );
+    page.evaluate_value(&expr).await.unwrap()
+}
+
+fn has_text(text: &str) -> String {
+    format!("document.body.innerText.includes({text:?})")
+}
+
+#[tokio::test]
+async fn outline_board_import_and_live_updates() {
+    let app = server_with(2, |_| {}).await;
+    let base = format!("http://{}", app.addr);
+    let store = app.state.store.clone();
+    store
+        .tree_create(&new("proj", None, "Project"), 1)
+        .await
+        .unwrap();
+    for i in 0..250 {
+        store
+            .tree_create(
+                &new(&format!("item{i}"), Some("proj"), &format!("item {i}")),
+                1,
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .tree_create(&new("nested", Some("item0"), "Deep leaf"), 1)
+        .await
+        .unwrap();
+    add_user(&app, "ana", Role::Admin).await;
+    let (_pw, browser) = launch().await;
+    let ctx = browser.new_context().await.unwrap();
+    let page = ctx.new_page().await.unwrap();
+    sign_in(&page, &base, "ana").await;
+
+    // The roots come from the server; children load on expand, 200 at a time.
+    page.goto(&format!("{base}/tasks"), None).await.unwrap();
+    wait_true(&page, &has_text("Project"), 10).await;
+    wait_true(
+        &page,
+        "document.getElementById('live-indicator').innerText.includes('Live')",
+        30,
+    )
+    .await;
+    page.locator("[data-row][data-id=proj] button[aria-label=Expand]")
+        .click(None)
+        .await
+        .unwrap();
+    wait_true(&page, &has_text("item 199"), 10).await;
+    assert_eq!(
+        page.evaluate_value(&has_text("item 249")).await.unwrap(),
+        "false"
+    );
+    page.locator("text=Show 50 more (50 not shown)")
+        .click(None)
+        .await
+        .unwrap();
+    wait_true(&page, &has_text("item 249"), 10).await;
+
+    // Create at the top level, then rename inline.
+    page.locator("input[aria-label='New task']")
+        .fill("Write tests", None)
+        .await
+        .unwrap();
+    page.locator("form button[type=submit]:text('Add')")
+        .click(None)
+        .await
+        .unwrap();
+    // A new task opens for renaming; Escape keeps its title.
+    wait_true(
+        &page,
+        "(document.querySelector('input[aria-label=Title]') || {}).value === 'Write tests'",
+        10,
+    )
+    .await;
+    page.locator("input[aria-label=Title]")
+        .press("Escape", None)
+        .await
+        .unwrap();
+    wait_true(&page, &has_text("Write tests"), 10).await;
+    let id = row_id(&page, "Write tests").await;
+    assert!(!id.is_empty());
+    page.locator(&format!("[data-row][data-id='{id}'] span.truncate"))
+        .dblclick(None)
+        .await
+        .unwrap();
+    let title = page.locator("input[aria-label=Title]");
+    title.fill("Write more tests", None).await.unwrap();
+    title.press("Enter", None).await.unwrap();
+    wait_true(&page, &has_text("Write more tests"), 10).await;
+    for _ in 0..50 {
+        if store.tree_task(&id).await.unwrap().title == "Write more tests" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        store.tree_task(&id).await.unwrap().title,
+        "Write more tests"
+    );
+
+    // Keyboard: Alt+Shift+Right indents it under the task above (Project).
+    let row = page.locator(&format!("[data-row][data-id='{id}']"));
+    row.focus().await.unwrap();
+    row.press("Alt+Shift+ArrowRight", None).await.unwrap();
+    for _ in 0..50 {
+        if store.tree_task(&id).await.unwrap().parent_id.as_deref() == Some("proj") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        store.tree_task(&id).await.unwrap().parent_id.as_deref(),
+        Some("proj")
+    );
+    page.screenshot_to_file(&shot("tasks-outline.png"), None)
+        .await
+        .unwrap();
+
+    // Expanded state survives a reload.
+    page.reload(None).await.unwrap();
+    wait_true(&page, &has_text("item 0"), 15).await;
+
+    // A second tab sees a change made in the first, without a reload.
+    let other = ctx.new_page().await.unwrap();
+    other.goto(&format!("{base}/tasks"), None).await.unwrap();
+    wait_true(&other, &has_text("item 0"), 15).await;
+    wait_true(
+        &other,
+        "document.getElementById('live-indicator').innerText.includes('Live')",
+        30,
+    )
+    .await;
+    page.locator("input[aria-label='New task']")
+        .fill("Seen live", None)
+        .await
+        .unwrap();
+    page.locator("form button[type=submit]:text('Add')")
+        .click(None)
+        .await
+        .unwrap();
+    wait_true(&other, &has_text("Seen live"), 10).await;
+
+    // The board of Project: a click advances a card to In Progress.
+    page.goto(&format!("{base}/tasks/proj"), None)
+        .await
+        .unwrap();
+    wait_true(&page, &has_text("item 1"), 10).await;
+    page.locator("button[role=tab]:text('Board')")
+        .click(None)
+        .await
+        .unwrap();
+    wait_true(&page, "!!document.querySelector('[data-card=item1]')", 10).await;
+    page.locator("[data-card=item1]").click(None).await.unwrap();
+    wait_true(
+        &page,
+        "!!document.querySelector('section[aria-label=\"In Progress\"] [data-card=item1]')",
+        10,
+    )
+    .await;
+    for _ in 0..50 {
+        if store.tree_task("item1").await.unwrap().status == Status::Doing {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        store.tree_task("item1").await.unwrap().status,
+        Status::Doing
+    );
+    page.screenshot_to_file(&shot("tasks-board.png"), None)
+        .await
+        .unwrap();
+
+    // Import a seed-000 file through the page, see it, and export it back.
+    let file = std::env::temp_dir().join(format!("orchard-e2e-import-{}.json", std::process::id()));
+    std::fs::write(
+        &file,
+        r#"{"tasks":[{"id":"imp1","name":"Imported root","isDone":false,"tasks":[{"id":"imp2","name":"Imported child","isDone":true,"tasks":[]}]}]}"#,
+    )
+    .unwrap();
+    page.goto(&format!("{base}/tasks"), None).await.unwrap();
+    wait_true(
+        &page,
+        "document.getElementById('live-indicator').innerText.includes('Live')",
+        30,
+    )
+    .await;
+    page.locator("input[aria-label='Tree file']")
+        .set_input_files(&file, None)
+        .await
+        .unwrap();
+    page.locator("button:text('Import')")
+        .click(None)
+        .await
+        .unwrap();
+    wait_true(&page, &has_text("Imported 2 tasks."), 30).await;
+    wait_true(&page, &has_text("Imported root"), 10).await;
+    let exported = page
+        .evaluate_value("fetch('/api/v1/tasks/export?root=imp1').then(r => r.text())")
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    assert_eq!(v["tasks"][0]["name"], "Imported root");
+    assert_eq!(v["tasks"][0]["tasks"][0]["id"], "imp2");
+    assert_eq!(v["tasks"][0]["tasks"][0]["isDone"], true);
+
+    // Dark mode and a narrow screen.
+    page.locator("#theme-toggle").click(None).await.unwrap();
+    page.screenshot_to_file(&shot("tasks-dark.png"), None)
+        .await
+        .unwrap();
+    page.set_viewport_size(Viewport {
+        width: 390,
+        height: 844,
+    })
+    .await
+    .unwrap();
+    page.screenshot_to_file(&shot("tasks-narrow.png"), None)
+        .await
+        .unwrap();
+    let _ = std::fs::remove_file(file);
+}
