@@ -106,7 +106,7 @@ async fn outline_board_import_and_live_updates() {
     wait_true(&page, &has_text("Write tests"), 10).await;
     let id = row_id(&page, "Write tests").await;
     assert!(!id.is_empty());
-    page.locator(&format!("[data-row][data-id='{id}'] span.truncate"))
+    page.locator(format!("[data-row][data-id='{id}'] span.truncate"))
         .dblclick(None)
         .await
         .unwrap();
@@ -126,7 +126,7 @@ async fn outline_board_import_and_live_updates() {
     );
 
     // Keyboard: Alt+Shift+Right indents it under the task above (Project).
-    let row = page.locator(&format!("[data-row][data-id='{id}']"));
+    let row = page.locator(format!("[data-row][data-id='{id}']"));
     row.focus().await.unwrap();
     row.press("Alt+Shift+ArrowRight", None).await.unwrap();
     for _ in 0..50 {

@@ -189,18 +189,12 @@ pub fn FilesPanel(parent: Option<String>) -> impl IntoView {
             );
         });
     };
-    let genp = RwSignal::new((
-        "5".to_string(),
-        "6".to_string(),
-        "10".to_string(),
-        "3".to_string(),
-        "1000".to_string(),
-        String::new(),
-    ));
+    // Max depth, max children, name length, roots, max tasks, seed: as typed.
+    let genp = RwSignal::new(["5", "6", "10", "3", "1000", ""].map(String::from));
     let gen_import = RwSignal::new(true);
     let on_generate = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let (d, c, n, r, m, s) = genp.get_untracked();
+        let [d, c, n, r, m, s] = genp.get_untracked();
         let num = |v: &str, what: &str| {
             v.trim()
                 .parse::<u64>()
@@ -238,18 +232,15 @@ pub fn FilesPanel(parent: Option<String>) -> impl IntoView {
         Some(p) => format!("/api/v1/tasks/export?root={p}"),
         None => "/api/v1/tasks/export".to_string(),
     };
-    let field =
-        move |label: &'static str,
-              get: fn(&(String, String, String, String, String, String)) -> String,
-              set: fn(&mut (String, String, String, String, String, String), String)| {
-            view! {
-                <label class="flex flex-col gap-1 text-xs font-medium text-slate-600 dark:text-slate-400">
-                    {label}
-                    <input type="text" inputmode="numeric" class=INPUT prop:value=move || genp.with(get)
-                        on:input=move |ev| { let v = event_target_value(&ev); genp.update(|g| set(g, v)); } />
-                </label>
-            }
-        };
+    let field = move |label: &'static str, i: usize| {
+        view! {
+            <label class="flex flex-col gap-1 text-xs font-medium text-slate-600 dark:text-slate-400">
+                {label}
+                <input type="text" inputmode="numeric" class=INPUT prop:value=move || genp.with(|g| g[i].clone())
+                    on:input=move |ev| { let v = event_target_value(&ev); genp.update(|g| g[i] = v); } />
+            </label>
+        }
+    };
     view! {
         <Transition fallback=|| ()>
         <div class="grid gap-4 lg:grid-cols-3">
@@ -279,12 +270,12 @@ pub fn FilesPanel(parent: Option<String>) -> impl IntoView {
                 <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                     <h3 class="font-semibold">"Generate a random tree"</h3>
                     <form class="mt-3 grid grid-cols-3 gap-2" on:submit=on_generate>
-                        {field("Max depth", |g| g.0.clone(), |g, v| g.0 = v)}
-                        {field("Max children", |g| g.1.clone(), |g, v| g.1 = v)}
-                        {field("Name length", |g| g.2.clone(), |g, v| g.2 = v)}
-                        {field("Roots", |g| g.3.clone(), |g, v| g.3 = v)}
-                        {field("Max tasks", |g| g.4.clone(), |g, v| g.4 = v)}
-                        {field("Seed", |g| g.5.clone(), |g, v| g.5 = v)}
+                        {field("Max depth", 0)}
+                        {field("Max children", 1)}
+                        {field("Name length", 2)}
+                        {field("Roots", 3)}
+                        {field("Max tasks", 4)}
+                        {field("Seed", 5)}
                         <label class="col-span-3 flex items-center gap-2 text-sm">
                             <input type="checkbox" class="accent-emerald-600" prop:checked=move || gen_import.get() on:change=move |ev| gen_import.set(event_target_checked(&ev)) />
                             "Import it into the roots when written"
