@@ -153,36 +153,27 @@ fn tree_key(job_id: &str) -> String {
     format!("jobs/{job_id}/tree.json")
 }
 
-async fn export(st: &AppState, job_id: &str, root: Option<&str>) -> Result<Value, ExecError> {
-    let tmp = TempFile(temp_path());
-    let file = tokio::fs::File::create(&tmp.0)
-        .await
-        .map_err(|e| ExecError::Retryable(e.to_string()))?;
-    let mut out = tokio::io::BufWriter::new(file);
-    let total = match root {
-        Some(r) => st.store.tree_subtree_size(r).await.map_err(store_error)?,
-        None => 0,
-    };
+/// Runs `writing` (which fills the temporary file and reports tasks written into `done`)
+/// while reporting progress, then stores the file as the job's tree file. Answers the
+/// file's key, its task count and its size.
+async fn tree_file(
+    st: &AppState,
+    job_id: &str,
+    total: i64,
+    tmp: &TempFile,
+    done: Arc<AtomicU64>,
+    writing: impl std::future::Future<Output = Result<u64, ExecError>>,
+) -> Result<(String, u64, u64), ExecError> {
     let mut work = Work::new(st, job_id, total);
-    let done = Arc::new(AtomicU64::new(0));
-    let seen = done.clone();
-    let tasks = {
-        let writing = super::export::write_tree(&*st.store, root, &mut out, move |n| {
-            seen.store(n, Ordering::Relaxed)
-        });
-        tokio::pin!(writing);
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            tokio::select! {
-                r = &mut writing => break r.map_err(|e| match e {
-                    super::export::ExportError::Store(s) => store_error(s),
-                    other => ExecError::Retryable(other.to_string()),
-                })?,
-                _ = tick.tick() => work.report(done.load(Ordering::Relaxed) as i64, false).await,
-            }
+    tokio::pin!(writing);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let tasks = loop {
+        tokio::select! {
+            r = &mut writing => break r?,
+            _ = tick.tick() => work.report(done.load(Ordering::Relaxed) as i64, false).await,
         }
     };
-    drop(out);
+    // The writer flushed its last bytes before finishing.
     let bytes = tokio::fs::metadata(&tmp.0)
         .await
         .map_err(|e| ExecError::Retryable(e.to_string()))?
@@ -191,41 +182,52 @@ async fn export(st: &AppState, job_id: &str, root: Option<&str>) -> Result<Value
     st.files.put_file(&key, &tmp.0).await?;
     work.total = tasks as i64;
     work.report(tasks as i64, true).await;
+    Ok((key, tasks, bytes))
+}
+
+/// A new temporary file, buffered for writing.
+async fn temp_writer() -> Result<(TempFile, tokio::io::BufWriter<tokio::fs::File>), ExecError> {
+    let tmp = TempFile(temp_path());
+    let file = tokio::fs::File::create(&tmp.0)
+        .await
+        .map_err(|e| ExecError::Retryable(e.to_string()))?;
+    Ok((tmp, tokio::io::BufWriter::new(file)))
+}
+
+async fn export(st: &AppState, job_id: &str, root: Option<&str>) -> Result<Value, ExecError> {
+    let (tmp, mut out) = temp_writer().await?;
+    let total = match root {
+        Some(r) => st.store.tree_subtree_size(r).await.map_err(store_error)?,
+        None => 0,
+    };
+    let done = Arc::new(AtomicU64::new(0));
+    let seen = done.clone();
+    let writing = async {
+        super::export::write_tree(&*st.store, root, &mut out, move |n| {
+            seen.store(n, Ordering::Relaxed)
+        })
+        .await
+        .map_err(|e| match e {
+            super::export::ExportError::Store(s) => store_error(s),
+            other => ExecError::Retryable(other.to_string()),
+        })
+    };
+    let (key, tasks, bytes) = tree_file(st, job_id, total, &tmp, done, writing).await?;
     Ok(json!({ "file": key, "tasks": tasks, "bytes": bytes, "root": root }))
 }
 
 async fn generate(st: &AppState, job_id: &str, p: &GenerateParams) -> Result<Value, ExecError> {
     let seed = p.seed.unwrap_or(0);
-    let tmp = TempFile(temp_path());
-    let file = tokio::fs::File::create(&tmp.0)
-        .await
-        .map_err(|e| ExecError::Retryable(e.to_string()))?;
-    let mut out = tokio::io::BufWriter::new(file);
-    let mut work = Work::new(st, job_id, p.max_tasks as i64);
+    let (tmp, mut out) = temp_writer().await?;
     let done = Arc::new(AtomicU64::new(0));
     let seen = done.clone();
-    let tasks = {
-        let writing = super::generate::write_random(p, seed, &mut out, move |n| {
-            seen.store(n, Ordering::Relaxed)
-        });
-        tokio::pin!(writing);
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            tokio::select! {
-                r = &mut writing => break r.map_err(|e| ExecError::Retryable(e.to_string()))?,
-                _ = tick.tick() => work.report(done.load(Ordering::Relaxed) as i64, false).await,
-            }
-        }
+    let writing = async {
+        super::generate::write_random(p, seed, &mut out, move |n| seen.store(n, Ordering::Relaxed))
+            .await
+            .map_err(|e| ExecError::Retryable(e.to_string()))
     };
-    drop(out);
-    let bytes = tokio::fs::metadata(&tmp.0)
-        .await
-        .map_err(|e| ExecError::Retryable(e.to_string()))?
-        .len();
-    let key = tree_key(job_id);
-    st.files.put_file(&key, &tmp.0).await?;
-    work.total = tasks as i64;
-    work.report(tasks as i64, true).await;
+    let total = p.max_tasks as i64;
+    let (key, tasks, bytes) = tree_file(st, job_id, total, &tmp, done, writing).await?;
     Ok(json!({ "file": key, "tasks": tasks, "bytes": bytes, "seed": seed }))
 }
 

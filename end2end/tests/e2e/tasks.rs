@@ -104,6 +104,8 @@ async fn outline_board_import_and_live_updates() {
         .await
         .unwrap();
     wait_true(&page, &has_text("Write tests"), 10).await;
+    // Let the change notice of the new task come back and refresh the list first.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     let id = row_id(&page, "Write tests").await;
     assert!(!id.is_empty());
     page.locator(format!("[data-row][data-id='{id}'] span.truncate"))

@@ -182,15 +182,23 @@ pub fn Listing(
                     let empty = p.items.is_empty() && level == 1;
                     let hidden = ui.hidden.get();
                     let items: Vec<TreeTask> = p.items.into_iter().filter(|t| !hidden.contains(&t.id)).collect();
-                    let rows = items.iter().enumerate().map(|(i, t)| {
+                    // Rows are keyed by what they show, so a refresh rebuilds only the rows
+                    // that changed (a row being renamed keeps its editor).
+                    let keyed: Vec<(String, TreeTask, Place)> = items.iter().enumerate().map(|(i, t)| {
                         let place = Place {
                             parent: parent.clone(),
                             index: i,
                             prev: i.checked_sub(1).map(|j| items[j].id.clone()),
                             outer: outer.clone(),
                         };
-                        view! { <Node task=t.clone() level place /> }
-                    }).collect_view();
+                        let key = format!("{}|{}|{}|{}|{}|{:?}", t.id, t.updated_at, t.child_count, t.done_count, i, place.prev);
+                        (key, t.clone(), place)
+                    }).collect();
+                    let rows = view! {
+                        <For each=move || keyed.clone() key=|(k, _, _)| k.clone() let:row>
+                            <Node task=row.1 level place=row.2 />
+                        </For>
+                    };
                     view! {
                         {rows}
                         {empty.then(|| view! {
@@ -587,7 +595,12 @@ fn TitleEditor(task: TreeTask) -> impl IntoView {
                 }
                 ev.stop_propagation();
             }
-            on:blur=move |_| finish(true) />
+            on:blur=move |_| {
+                // A row rebuilt under the editor takes its field away: that is no "done".
+                if input.get_untracked().is_some_and(|el| el.is_connected()) {
+                    finish(true);
+                }
+            } />
     }
 }
 
