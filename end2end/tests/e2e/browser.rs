@@ -96,6 +96,13 @@ async fn pages_work_with_and_without_javascript() {
         5,
     )
     .await;
+    // The toggle works once the page is hydrated (the live stream is up).
+    wait_true(
+        &page,
+        "document.getElementById('live-indicator').innerText.includes('Live')",
+        30,
+    )
+    .await;
     page.locator("#theme-toggle").click(None).await.unwrap();
     wait_true(
         &page,

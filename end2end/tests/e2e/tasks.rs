@@ -148,6 +148,12 @@ async fn outline_board_import_and_live_updates() {
     // Expanded state survives a reload.
     page.reload(None).await.unwrap();
     wait_true(&page, &has_text("item 0"), 15).await;
+    wait_true(
+        &page,
+        "document.getElementById('live-indicator').innerText.includes('Live')",
+        30,
+    )
+    .await;
 
     // A second tab sees a change made in the first, without a reload.
     let other = ctx.new_page().await.unwrap();
@@ -174,6 +180,12 @@ async fn outline_board_import_and_live_updates() {
         .await
         .unwrap();
     wait_true(&page, &has_text("item 1"), 10).await;
+    wait_true(
+        &page,
+        "document.getElementById('live-indicator').innerText.includes('Live')",
+        30,
+    )
+    .await;
     page.locator("button[role=tab]:text('Board')")
         .click(None)
         .await

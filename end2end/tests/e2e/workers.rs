@@ -265,6 +265,13 @@ async fn drill_down_live_updates_and_removal() {
         10,
     )
     .await;
+    // The button works once the page is hydrated (the live stream is up).
+    wait_true(
+        &page,
+        "document.getElementById('live-indicator').innerText.includes('Live')",
+        30,
+    )
+    .await;
     page.locator("[data-testid=remove-worker]")
         .click(None)
         .await
