@@ -26,6 +26,12 @@ pub type FileReader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 pub trait FileStore: Send + Sync + 'static {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), FileError>;
     async fn get(&self, key: &str) -> Result<Vec<u8>, FileError>;
+    /// Reads several files, in the order of `keys`. The default fetches them all at once;
+    /// the local store reads them in one go on one blocking thread, which costs a task a
+    /// single hand-off instead of one per file.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Vec<u8>>, FileError> {
+        futures::future::try_join_all(keys.iter().map(|k| self.get(k))).await
+    }
     /// Reads a file as a stream, with its size in bytes. Stores that can stream override
     /// this; the default reads the file whole first.
     async fn reader(&self, key: &str) -> Result<(FileReader, u64), FileError> {
@@ -84,25 +90,54 @@ fn io(e: std::io::Error) -> FileError {
     FileError::Io(e.to_string())
 }
 
+/// Runs blocking file work on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(std::io::Error::other)
+}
+
 #[async_trait]
 impl FileStore for LocalFiles {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), FileError> {
         let path = self.path(key)?;
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(io)?;
-        }
-        // Write then rename, so a reader never sees half a file.
-        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-        tokio::fs::write(&tmp, bytes).await.map_err(io)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(io)
+        // Folder, write and rename on one blocking thread: one hand-off per file.
+        blocking(move || {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            // Write then rename, so a reader never sees half a file.
+            let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, &path)
+        })
+        .await
+        .and_then(|r| r)
+        .map_err(io)
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, FileError> {
-        let path = self.path(key)?;
-        tokio::fs::read(&path).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => FileError::NotFound(key.to_string()),
-            _ => io(e),
+        Ok(self.get_many(&[key.to_string()]).await?.remove(0))
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Vec<u8>>, FileError> {
+        let paths = keys
+            .iter()
+            .map(|k| self.path(k).map(|p| (k.clone(), p)))
+            .collect::<Result<Vec<_>, _>>()?;
+        blocking(move || {
+            paths
+                .into_iter()
+                .map(|(key, path)| {
+                    std::fs::read(&path).map_err(|e| match e.kind() {
+                        std::io::ErrorKind::NotFound => FileError::NotFound(key),
+                        _ => io(e),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
         })
+        .await
+        .map_err(io)?
     }
 
     async fn reader(&self, key: &str) -> Result<(FileReader, u64), FileError> {

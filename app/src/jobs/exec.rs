@@ -166,10 +166,9 @@ async fn run_file_average(task: &LeasedTask, files: &dyn FileStore) -> Result<Va
         }
         "map" => {
             let (first, end) = file_range(&task.payload)?;
-            // The group's files are fetched at once: one wait instead of one per file, which
-            // matters most when they come from a bucket.
+            // The group's files are fetched together: one wait instead of one per file.
             let keys: Vec<String> = (first..end).map(|i| input_key(&task.job_id, i)).collect();
-            let contents = futures::future::try_join_all(keys.iter().map(|k| files.get(k))).await?;
+            let contents = files.get_many(&keys).await?;
             let mut total = Partial::default();
             for (key, bytes) in keys.iter().zip(&contents) {
                 total = total.merge(sum_file(key, bytes)?);

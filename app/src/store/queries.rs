@@ -318,72 +318,35 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                         }
                     }
                 }
-                // Jobs in id order: the lock order every batch follows.
+                // Jobs in id order. On Postgres each job row is locked first (the lock order
+                // every batch and claim follows). SQLite has one writer and nothing to lock:
+                // the update itself requires an active job, and the job is read only when
+                // some completion was refused.
+                let lock_first = $backend == $crate::store::Backend::Postgres;
                 for (job_id, idx) in by_job {
-                    let (job_state, _) = Self::lock_job(tx, &job_id).await?;
-                    if !is_active(&job_state) {
-                        for i in idx {
-                            // The result is refused, but the lease ends now rather than
-                            // lingering until it expires.
-                            sqlx::query(
-                                "UPDATE job_tasks SET state = 'cancelled', lease_owner = NULL, \
-                                 lease_expires_at = NULL WHERE id = $1 AND job_id = $2 \
-                                 AND state = 'leased' AND lease_owner = $3 AND attempt = $4",
-                            )
-                            .bind(&items[i].task_id)
-                            .bind(&job_id)
-                            .bind(worker_id)
-                            .bind(items[i].attempt)
-                            .execute(&mut **tx)
-                            .await?;
-                            results[i] = Some(Err(StoreError::Conflict(format!(
-                                "job {job_id} is {job_state}; its tasks no longer accept results"
-                            ))));
+                    let mut inactive = None;
+                    let mut done = Vec::new();
+                    if lock_first {
+                        let (state, _) = Self::lock_job(tx, &job_id).await?;
+                        if !is_active(&state) {
+                            inactive = Some(state);
                         }
+                    }
+                    if inactive.is_none() {
+                        done = Self::finish_leased(tx, worker_id, items, &idx, &job_id, now).await?;
+                        if !lock_first && done.len() < idx.len() {
+                            let (state, _) = Self::lock_job(tx, &job_id).await?;
+                            if !is_active(&state) {
+                                inactive = Some(state);
+                            }
+                        }
+                    }
+                    if let Some(state) = inactive {
+                        // Nothing was accepted; the leases end now rather than at expiry.
+                        Self::refuse_inactive(tx, worker_id, items, &idx, &job_id, &state, &mut results)
+                            .await?;
                         continue;
                     }
-                    // Ids in a plain IN list (and per-item values by CASE) rather than a
-                    // join with a VALUES list: both databases then look each row up by its
-                    // key, whatever their statistics say about a freshly filled table.
-                    let case = |qb: &mut sqlx::QueryBuilder<'_, $db>, value: &dyn Fn(usize, &mut sqlx::QueryBuilder<'_, $db>)| {
-                        qb.push("CASE id");
-                        for &i in &idx {
-                            qb.push(" WHEN ");
-                            qb.push_bind(items[i].task_id.clone());
-                            qb.push(" THEN ");
-                            value(i, qb);
-                        }
-                        qb.push(" END");
-                    };
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(
-                        "UPDATE job_tasks SET state = 'done', lease_owner = NULL, \
-                         lease_expires_at = NULL, output = ",
-                    );
-                    case(&mut qb, &|i, qb| {
-                        qb.push_bind(items[i].output.to_string());
-                    });
-                    qb.push(", finished_at = ");
-                    qb.push_bind(now);
-                    qb.push(", worker_id = ");
-                    qb.push_bind(worker_id.to_string());
-                    qb.push(" WHERE id IN (");
-                    let mut list = qb.separated(", ");
-                    for &i in &idx {
-                        list.push_bind(items[i].task_id.clone());
-                    }
-                    qb.push(") AND job_id = ");
-                    qb.push_bind(job_id.clone());
-                    qb.push(" AND state = 'leased' AND lease_owner = ");
-                    qb.push_bind(worker_id.to_string());
-                    qb.push(" AND attempt = ");
-                    case(&mut qb, &|i, qb| {
-                        qb.push_bind(items[i].attempt);
-                    });
-                    qb.push(" RETURNING id, parent_id, phase, started_at");
-                    let done = qb
-                        .build_query_as::<(String, Option<String>, String, Option<i64>)>()
-                        .fetch_all(&mut **tx)
-                        .await?;
                     let mut parents = std::collections::BTreeMap::<String, i64>::new();
                     let mut root = None;
                     for (id, parent, phase, started_at) in &done {
@@ -408,25 +371,7 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                         }
                     }
                     if !done.is_empty() {
-                        sqlx::query("UPDATE jobs SET done = done + $2 WHERE id = $1")
-                            .bind(&job_id)
-                            .bind(done.len() as i64)
-                            .execute(&mut **tx)
-                            .await?;
-                    }
-                    for (parent, k) in parents {
-                        sqlx::query(
-                            "UPDATE job_tasks SET deps_pending = deps_pending - $2, \
-                             state = CASE WHEN deps_pending = $2 AND state = 'waiting' \
-                               THEN 'ready' ELSE state END, \
-                             ready_at = CASE WHEN deps_pending = $2 THEN $3 ELSE ready_at END \
-                             WHERE id = $1",
-                        )
-                        .bind(&parent)
-                        .bind(k)
-                        .bind(now)
-                        .execute(&mut **tx)
-                        .await?;
+                        Self::count_done(tx, &job_id, done.len() as i64, &parents, now).await?;
                     }
                     if let Some(i) = root {
                         sqlx::query(
@@ -474,6 +419,143 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                     .into_iter()
                     .map(|r| r.unwrap_or_else(|| Err(StoreError::Corrupt("unanswered completion".into()))))
                     .collect())
+            }
+
+            /// Adds `n` to a job's done count and takes each parent's finished children off
+            /// its pending count (a parent with none left becomes ready). SQLite runs it all
+            /// as one multi-statement call on its connection's thread; Postgres, whose
+            /// prepared statements hold one statement each, one statement at a time.
+            async fn count_done(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                job_id: &str,
+                n: i64,
+                parents: &std::collections::BTreeMap<String, i64>,
+                now: i64,
+            ) -> $crate::store::StoreResult<()> {
+                const JOB: &str = "UPDATE jobs SET done = done + $2 WHERE id = $1";
+                // The parent is parameter `p`, its finished children `k`, the time $3.
+                let parent_sql = |p: usize, k: usize| {
+                    format!(
+                        "UPDATE job_tasks SET deps_pending = deps_pending - ${k}, \
+                         state = CASE WHEN deps_pending = ${k} AND state = 'waiting' \
+                           THEN 'ready' ELSE state END, \
+                         ready_at = CASE WHEN deps_pending = ${k} THEN $3 ELSE ready_at END \
+                         WHERE id = ${p}"
+                    )
+                };
+                if $backend == $crate::store::Backend::Sqlite {
+                    let mut sql = format!("{JOB};");
+                    for j in 0..parents.len() {
+                        sql.push_str(&parent_sql(4 + 2 * j, 5 + 2 * j));
+                        sql.push(';');
+                    }
+                    let mut q = sqlx::query(&sql).bind(job_id).bind(n).bind(now);
+                    for (parent, k) in parents {
+                        q = q.bind(parent).bind(*k);
+                    }
+                    q.execute(&mut **tx).await?;
+                    return Ok(());
+                }
+                sqlx::query(JOB).bind(job_id).bind(n).execute(&mut **tx).await?;
+                let sql = parent_sql(1, 2);
+                for (parent, k) in parents {
+                    sqlx::query(&sql)
+                        .bind(parent)
+                        .bind(*k)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            /// Refuses completions for a job that is no longer active, ending their leases.
+            async fn refuse_inactive(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                worker_id: &str,
+                items: &[$crate::jobs::protocol::CompletedTask],
+                idx: &[usize],
+                job_id: &str,
+                job_state: &str,
+                results: &mut [Option<$crate::store::StoreResult<$crate::store::Completion>>],
+            ) -> $crate::store::StoreResult<()> {
+                for &i in idx {
+                    sqlx::query(
+                        "UPDATE job_tasks SET state = 'cancelled', lease_owner = NULL, \
+                         lease_expires_at = NULL WHERE id = $1 AND job_id = $2 \
+                         AND state = 'leased' AND lease_owner = $3 AND attempt = $4",
+                    )
+                    .bind(&items[i].task_id)
+                    .bind(job_id)
+                    .bind(worker_id)
+                    .bind(items[i].attempt)
+                    .execute(&mut **tx)
+                    .await?;
+                    results[i] = Some(Err($crate::store::StoreError::Conflict(format!(
+                        "job {job_id} is {job_state}; its tasks no longer accept results"
+                    ))));
+                }
+                Ok(())
+            }
+
+            /// Marks done those of `idx` whose lease `worker_id` still holds at the attempt
+            /// given; returns (id, parent, phase, started_at) of each. On SQLite the update
+            /// also requires the job to be active (no job lock was taken first).
+            async fn finish_leased(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                worker_id: &str,
+                items: &[$crate::jobs::protocol::CompletedTask],
+                idx: &[usize],
+                job_id: &str,
+                now: i64,
+            ) -> $crate::store::StoreResult<Vec<(String, Option<String>, String, Option<i64>)>> {
+                // Ids in a plain IN list (and per-item values by CASE) rather than a
+                // join with a VALUES list: both databases then look each row up by its
+                // key, whatever their statistics say about a freshly filled table.
+                let case = |qb: &mut sqlx::QueryBuilder<'_, $db>, value: &dyn Fn(usize, &mut sqlx::QueryBuilder<'_, $db>)| {
+                    qb.push("CASE id");
+                    for &i in idx {
+                        qb.push(" WHEN ");
+                        qb.push_bind(items[i].task_id.clone());
+                        qb.push(" THEN ");
+                        value(i, qb);
+                    }
+                    qb.push(" END");
+                };
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "UPDATE job_tasks SET state = 'done', lease_owner = NULL, \
+                     lease_expires_at = NULL, output = ",
+                );
+                case(&mut qb, &|i, qb| {
+                    qb.push_bind(items[i].output.to_string());
+                });
+                qb.push(", finished_at = ");
+                qb.push_bind(now);
+                qb.push(", worker_id = ");
+                qb.push_bind(worker_id.to_string());
+                qb.push(" WHERE id IN (");
+                let mut list = qb.separated(", ");
+                for &i in idx {
+                    list.push_bind(items[i].task_id.clone());
+                }
+                qb.push(") AND job_id = ");
+                qb.push_bind(job_id.to_string());
+                qb.push(" AND state = 'leased' AND lease_owner = ");
+                qb.push_bind(worker_id.to_string());
+                qb.push(" AND attempt = ");
+                case(&mut qb, &|i, qb| {
+                    qb.push_bind(items[i].attempt);
+                });
+                if $backend == $crate::store::Backend::Sqlite {
+                    qb.push(" AND EXISTS (SELECT 1 FROM jobs WHERE id = ");
+                    qb.push_bind(job_id.to_string());
+                    qb.push(" AND state IN ('queued', 'running'))");
+                }
+                qb.push(" RETURNING id, parent_id, phase, started_at");
+                Ok(qb
+                    .build_query_as::<(String, Option<String>, String, Option<i64>)>()
+                    .fetch_all(&mut **tx)
+                    .await?)
             }
 
             /// The phase of the first unfinished task, or "done".
