@@ -31,8 +31,12 @@ impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let opts = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("bad Postgres URL: {e}")))?;
+        // No ping before each use: it is a network round trip per transaction and per read.
+        // A connection broken by a database restart fails its next statement once and is
+        // then replaced; the workers retry, and a request sees one error.
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await?;

@@ -40,13 +40,18 @@ impl SqliteStore {
         // The writer keeps up to 64 MiB of pages: a large write (a tree import) then finds
         // its indexes in memory instead of spilling and re-reading them, and memory stays
         // bounded however large the write.
+        // The connections live in this process and cannot go stale, so the pools hand them
+        // out without the usual health check: that ping is a round trip to the connection's
+        // thread before every transaction and every read.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(opts.clone().pragma("cache_size", "-65536"))
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(opts.read_only(true))
             .await?;
         Ok(Self {
