@@ -368,4 +368,28 @@ mod tests {
         fs.delete_prefix("jobs/j1").await.unwrap();
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    #[tokio::test]
+    async fn local_get_many_keeps_order_and_names_a_missing_file() {
+        let dir = std::env::temp_dir().join(format!("orchard-files-{}", uuid::Uuid::new_v4()));
+        let fs = LocalFiles::new(&dir);
+        fs.put("g/a.txt", b"a".to_vec()).await.unwrap();
+        fs.put("g/b.txt", b"b".to_vec()).await.unwrap();
+        let keys = ["g/b.txt", "g/a.txt"].map(String::from);
+        assert_eq!(
+            fs.get_many(&keys).await.unwrap(),
+            vec![b"b".to_vec(), b"a".to_vec()]
+        );
+        let keys = ["g/a.txt", "g/none.txt"].map(String::from);
+        match fs.get_many(&keys).await {
+            Err(FileError::NotFound(k)) => assert_eq!(k, "g/none.txt"),
+            other => panic!("expected NotFound, got {other:?}"),
+        }
+        let keys = ["g/../x".to_string()];
+        assert!(matches!(
+            fs.get_many(&keys).await,
+            Err(FileError::BadKey(_))
+        ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -325,20 +325,15 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                 let lock_first = $backend == $crate::store::Backend::Postgres;
                 for (job_id, idx) in by_job {
                     let mut inactive = None;
-                    let mut done = Vec::new();
                     if lock_first {
-                        let (state, _) = Self::lock_job(tx, &job_id).await?;
-                        if !is_active(&state) {
-                            inactive = Some(state);
-                        }
+                        inactive = Self::inactive_state(tx, &job_id).await?;
                     }
+                    let mut done = Vec::new();
                     if inactive.is_none() {
-                        done = Self::finish_leased(tx, worker_id, items, &idx, &job_id, now).await?;
+                        done = Self::finish_leased(tx, worker_id, items, &idx, &job_id, now, !lock_first)
+                            .await?;
                         if !lock_first && done.len() < idx.len() {
-                            let (state, _) = Self::lock_job(tx, &job_id).await?;
-                            if !is_active(&state) {
-                                inactive = Some(state);
-                            }
+                            inactive = Self::inactive_state(tx, &job_id).await?;
                         }
                     }
                     if let Some(state) = inactive {
@@ -498,9 +493,18 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                 Ok(())
             }
 
+            /// The job's state when it is no longer active (locking its row on Postgres).
+            async fn inactive_state(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                job_id: &str,
+            ) -> $crate::store::StoreResult<Option<String>> {
+                let (state, _) = Self::lock_job(tx, job_id).await?;
+                Ok((!is_active(&state)).then_some(state))
+            }
+
             /// Marks done those of `idx` whose lease `worker_id` still holds at the attempt
-            /// given; returns (id, parent, phase, started_at) of each. On SQLite the update
-            /// also requires the job to be active (no job lock was taken first).
+            /// given; returns (id, parent, phase, started_at) of each. With `require_active`
+            /// (when no job lock was taken first) the job must also be active.
             async fn finish_leased(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 worker_id: &str,
@@ -508,6 +512,7 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                 idx: &[usize],
                 job_id: &str,
                 now: i64,
+                require_active: bool,
             ) -> $crate::store::StoreResult<Vec<(String, Option<String>, String, Option<i64>)>> {
                 // Ids in a plain IN list (and per-item values by CASE) rather than a
                 // join with a VALUES list: both databases then look each row up by its
@@ -546,7 +551,7 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                 case(&mut qb, &|i, qb| {
                     qb.push_bind(items[i].attempt);
                 });
-                if $backend == $crate::store::Backend::Sqlite {
+                if require_active {
                     qb.push(" AND EXISTS (SELECT 1 FROM jobs WHERE id = ");
                     qb.push_bind(job_id.to_string());
                     qb.push(" AND state IN ('queued', 'running'))");
