@@ -5,10 +5,12 @@
 pub mod accounts;
 mod error;
 pub mod fleet;
+mod pg_leases;
 mod postgres;
 mod queries;
 mod rows;
 mod sqlite;
+mod sqlite_leases;
 pub mod tree;
 
 pub use error::{StoreError, StoreResult};

@@ -47,6 +47,50 @@ impl PgStore {
         })
     }
 
+    /// Inserts a new job's tasks: one statement per 10,000, the columns bound as arrays
+    /// (a statement with a placeholder per value costs more to send and plan than to run).
+    /// Parents come later in a plan and foreign keys are checked at the end of each
+    /// statement, so the last block goes first.
+    async fn insert_tasks(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        job_id: &str,
+        ids: &[String],
+        tasks: &[crate::jobs::plan::TaskSpec],
+        now: i64,
+    ) -> StoreResult<()> {
+        for (c, chunk) in tasks.chunks(10_000).enumerate().rev() {
+            let first = c * 10_000;
+            let seqs: Vec<i64> = (first..first + chunk.len()).map(|i| i as i64).collect();
+            let parents: Vec<Option<&str>> = chunk
+                .iter()
+                .map(|t| t.parent.map(|p| ids[p].as_str()))
+                .collect();
+            let phases: Vec<&str> = chunk.iter().map(|t| t.phase).collect();
+            let payloads: Vec<String> = chunk.iter().map(|t| t.payload.to_string()).collect();
+            let deps: Vec<i64> = chunk.iter().map(|t| t.deps).collect();
+            sqlx::query(
+                "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, payload, state, \
+                 deps_pending, fan_in, ready_at) \
+                 SELECT t.id, $1, t.parent, t.phase, t.seq, t.payload, \
+                   CASE WHEN t.deps = 0 THEN 'ready' ELSE 'waiting' END, t.deps, t.deps, \
+                   CASE WHEN t.deps = 0 THEN $2::BIGINT END \
+                 FROM UNNEST($3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[], $7::TEXT[], \
+                   $8::BIGINT[]) AS t (id, parent, phase, seq, payload, deps)",
+            )
+            .bind(job_id)
+            .bind(now)
+            .bind(&ids[first..first + chunk.len()])
+            .bind(&parents)
+            .bind(&phases)
+            .bind(&seqs)
+            .bind(&payloads)
+            .bind(&deps)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Progress inside running tasks is stored in the jobs table, for every replica.
     fn work_board(&self) -> Option<&super::WorkBoard> {
         None

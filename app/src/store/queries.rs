@@ -12,6 +12,20 @@ pub(super) fn is_active(job_state: &str) -> bool {
     job_state == "queued" || job_state == "running"
 }
 
+/// The refusal of a call made under a lease the caller no longer holds.
+pub(super) fn lease_conflict(
+    task_id: &str,
+    worker_id: &str,
+    attempt: i64,
+    state: &str,
+    current_attempt: i64,
+) -> super::StoreError {
+    super::StoreError::Conflict(format!(
+        "task {task_id} is not leased to worker {worker_id} at attempt {attempt} \
+         (it is {state}, attempt {current_attempt}): the lease expired or was taken over"
+    ))
+}
+
 /// Order of a job's phases; the SQL in `claim` spells out the same order.
 pub(super) fn phase_rank(phase: &str) -> i64 {
     match phase {
@@ -26,7 +40,7 @@ macro_rules! store_impl {
     ($store:ty, $db:ty, $backend:expr, $lock:literal, $skip:literal) => {
         impl $store {
             /// Locks the job row and returns its state and attempt budget.
-            async fn lock_job(
+            pub(super) async fn lock_job(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 job_id: &str,
             ) -> $crate::store::StoreResult<(String, i64)> {
@@ -42,7 +56,7 @@ macro_rules! store_impl {
 
             /// Ends a transaction that found a reason to refuse, releasing its row locks now
             /// (a dropped transaction would hold them until its connection is next used).
-            async fn abort<T>(
+            pub(super) async fn abort<T>(
                 tx: sqlx::Transaction<'_, $db>,
                 e: $crate::store::StoreError,
             ) -> $crate::store::StoreResult<T> {
@@ -93,7 +107,7 @@ macro_rules! store_impl {
             }
 
             /// Checks that `(worker, attempt)` holds the lease on a task; `Conflict` if not.
-            async fn check_lease(
+            pub(super) async fn check_lease(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 task_id: &str,
                 lease: &$crate::jobs::protocol::LeaseRef,
@@ -110,457 +124,15 @@ macro_rules! store_impl {
                     || owner.as_deref() != Some(lease.worker_id.as_str())
                     || attempt != lease.attempt
                 {
-                    return Err($crate::store::StoreError::Conflict(format!(
-                        "task {task_id} is not leased to worker {} at attempt {} \
-                         (it is {state}, attempt {attempt}): the lease expired or was taken over",
-                        lease.worker_id, lease.attempt
-                    )));
+                    return Err(super::queries::lease_conflict(
+                        task_id,
+                        &lease.worker_id,
+                        lease.attempt,
+                        &state,
+                        attempt,
+                    ));
                 }
                 Ok((phase, seq))
-            }
-
-            /// Records a worker's sign of life; false for an unknown worker.
-            async fn touch_worker_tx(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                worker_id: &str,
-                now: i64,
-            ) -> $crate::store::StoreResult<bool> {
-                let seen = sqlx::query("UPDATE workers SET last_seen_at = $2 WHERE id = $1")
-                    .bind(worker_id)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
-                Ok(seen.rows_affected() > 0)
-            }
-
-            /// Leases up to `max` ready tasks to `worker_id` inside `tx`: jobs oldest first,
-            /// tasks in plan order, never more than a job's concurrency at once.
-            async fn claim_tx(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                worker_id: &str,
-                max: i64,
-                lease_ms: i64,
-                now: i64,
-            ) -> $crate::store::StoreResult<Vec<$crate::jobs::protocol::LeasedTask>> {
-                let mut out = Vec::new();
-                let jobs = sqlx::query_as::<_, (String, i64, String, String, String, String)>(concat!(
-                    "SELECT j.id, j.concurrency, j.kind, j.params, j.state, j.phase \
-                     FROM jobs j WHERE j.state IN ('queued', 'running') \
-                       AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
-                          AND t.state = 'ready' AND t.run_after <= $1) \
-                       AND (j.kind NOT IN ('tree_import', 'tree_export', 'tree_generate') \
-                          OR EXISTS (SELECT 1 FROM workers w WHERE w.id = $2 \
-                          AND w.kind = 'inprocess')) \
-                     ORDER BY j.created_at, j.id LIMIT 64",
-                    $skip
-                ))
-                .bind(now)
-                .bind(worker_id)
-                .fetch_all(&mut **tx)
-                .await?;
-                for (job_id, concurrency, kind, params, job_state, job_phase) in jobs {
-                    let want = max - out.len() as i64;
-                    if want <= 0 {
-                        break;
-                    }
-                    // The job's leased tasks are counted inside the claiming statement, which
-                    // starts after the job row is locked: on Postgres its snapshot then sees
-                    // every claim that committed while this one waited for the lock.
-                    let mut rows = sqlx::query_as::<_, $crate::store::rows::LeasedRow>(
-                        "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
-                         lease_owner = $2, lease_expires_at = $3, started_at = $4 \
-                         WHERE id IN (SELECT id FROM job_tasks WHERE job_id = $1 \
-                           AND state = 'ready' AND run_after <= $4 ORDER BY seq \
-                           LIMIT (SELECT CASE WHEN $6 - COUNT(*) <= 0 THEN 0 \
-                             WHEN $6 - COUNT(*) < $5 THEN $6 - COUNT(*) ELSE $5 END \
-                             FROM job_tasks WHERE job_id = $1 AND state = 'leased')) \
-                         RETURNING id, job_id, phase, payload, parent_id, attempt, \
-                         lease_expires_at, seq, fan_in",
-                    )
-                    .bind(&job_id)
-                    .bind(worker_id)
-                    .bind(now + lease_ms)
-                    .bind(now)
-                    .bind(want)
-                    .bind(concurrency)
-                    .fetch_all(&mut **tx)
-                    .await?;
-                    if rows.is_empty() {
-                        continue;
-                    }
-                    rows.sort_by_key(|r| r.seq);
-                    let fed: Vec<&str> = rows
-                        .iter()
-                        .filter(|r| r.fan_in > 0)
-                        .map(|r| r.id.as_str())
-                        .collect();
-                    let mut inputs = if fed.is_empty() {
-                        Default::default()
-                    } else {
-                        Self::inputs_tx(tx, fed.into_iter()).await?
-                    };
-                    // The job runs now, and its phase is the furthest one it has reached.
-                    let furthest = rows
-                        .iter()
-                        .max_by_key(|r| phase_rank(&r.phase))
-                        .map(|r| r.phase.clone())
-                        .unwrap_or_default();
-if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
-                    sqlx::query(
-                            "UPDATE jobs SET state = 'running', \
-                             started_at = COALESCE(started_at, $2), \
-                             phase = CASE WHEN (CASE phase WHEN 'generate' THEN 0 WHEN 'map' THEN 1 \
-                               WHEN 'reduce' THEN 2 ELSE 3 END) < $3 THEN $4 ELSE phase END \
-                             WHERE id = $1",
-                        )
-                        .bind(&job_id)
-                        .bind(now)
-                        .bind(phase_rank(&furthest))
-                        .bind(&furthest)
-                        .execute(&mut **tx)
-                        .await?;
-                    }
-                    let params = $crate::store::rows::parse_json(&params, "job params")?;
-                    for row in rows {
-                        out.push($crate::jobs::protocol::LeasedTask {
-                            inputs: inputs.remove(&row.id).unwrap_or_default(),
-                            job_kind: kind.clone(),
-                            job_params: params.clone(),
-                            payload: $crate::store::rows::parse_json(&row.payload, "task payload")?,
-                            is_root: row.parent_id.is_none(),
-                            attempt: row.attempt,
-                            lease_expires_at: row.lease_expires_at.unwrap_or(now + lease_ms),
-                            task_id: row.id,
-                            job_id: row.job_id,
-                            phase: row.phase,
-                        });
-                    }
-                }
-                Ok(out)
-            }
-
-            /// The outputs of the tasks feeding each of `ids`, in their order.
-            async fn inputs_tx<'a>(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                ids: impl Iterator<Item = &'a str>,
-            ) -> $crate::store::StoreResult<
-                std::collections::HashMap<String, Vec<serde_json::Value>>,
-            > {
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT parent_id, output FROM job_tasks WHERE parent_id IN (",
-                );
-                let mut list = qb.separated(", ");
-                for id in ids {
-                    list.push_bind(id.to_string());
-                }
-                qb.push(") ORDER BY parent_id, seq");
-                let rows = qb
-                    .build_query_as::<(String, Option<String>)>()
-                    .fetch_all(&mut **tx)
-                    .await?;
-                let mut map = std::collections::HashMap::<String, Vec<serde_json::Value>>::new();
-                for (parent, output) in rows {
-                    let v = match output {
-                        Some(s) => $crate::store::rows::parse_json(&s, "task output")?,
-                        None => serde_json::Value::Null,
-                    };
-                    map.entry(parent).or_default().push(v);
-                }
-                Ok(map)
-            }
-
-            /// Records completions of `worker_id`'s tasks inside `tx`. Each item is fenced on
-            /// its own: one whose lease the worker no longer holds is refused with the reason
-            /// and changes nothing, while the others go through.
-            async fn complete_tx(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                worker_id: &str,
-                items: &[$crate::jobs::protocol::CompletedTask],
-                now: i64,
-            ) -> $crate::store::StoreResult<
-                Vec<$crate::store::StoreResult<$crate::store::Completion>>,
-            > {
-                use $crate::store::StoreError;
-                let mut results: Vec<Option<$crate::store::StoreResult<$crate::store::Completion>>> =
-                    items.iter().map(|_| None).collect();
-                if items.is_empty() {
-                    return Ok(Vec::new());
-                }
-                // Items name their job (the update below checks it); look up the others.
-                let unnamed: Vec<&str> = items
-                    .iter()
-                    .filter(|it| it.job_id.is_none())
-                    .map(|it| it.task_id.as_str())
-                    .collect();
-                let mut owners = std::collections::HashMap::<String, String>::new();
-                if !unnamed.is_empty() {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(
-                        "SELECT id, job_id FROM job_tasks WHERE id IN (",
-                    );
-                    let mut list = qb.separated(", ");
-                    for id in unnamed {
-                        list.push_bind(id.to_string());
-                    }
-                    qb.push(")");
-                    owners = qb
-                        .build_query_as::<(String, String)>()
-                        .fetch_all(&mut **tx)
-                        .await?
-                        .into_iter()
-                        .collect();
-                }
-                let mut by_job = std::collections::BTreeMap::<String, Vec<usize>>::new();
-                for (i, it) in items.iter().enumerate() {
-                    match it.job_id.as_ref().or_else(|| owners.get(&it.task_id)) {
-                        Some(job) => by_job.entry(job.clone()).or_default().push(i),
-                        None => {
-                            results[i] = Some(Err(StoreError::NotFound(format!("task {}", it.task_id))))
-                        }
-                    }
-                }
-                // Jobs in id order. On Postgres each job row is locked first (the lock order
-                // every batch and claim follows). SQLite has one writer and nothing to lock:
-                // the update itself requires an active job, and the job is read only when
-                // some completion was refused.
-                let lock_first = $backend == $crate::store::Backend::Postgres;
-                for (job_id, idx) in by_job {
-                    let mut inactive = None;
-                    if lock_first {
-                        inactive = Self::inactive_state(tx, &job_id).await?;
-                    }
-                    let mut done = Vec::new();
-                    if inactive.is_none() {
-                        done = Self::finish_leased(tx, worker_id, items, &idx, &job_id, now, !lock_first)
-                            .await?;
-                        if !lock_first && done.len() < idx.len() {
-                            inactive = Self::inactive_state(tx, &job_id).await?;
-                        }
-                    }
-                    if let Some(state) = inactive {
-                        // Nothing was accepted; the leases end now rather than at expiry.
-                        Self::refuse_inactive(tx, worker_id, items, &idx, &job_id, &state, &mut results)
-                            .await?;
-                        continue;
-                    }
-                    let mut parents = std::collections::BTreeMap::<String, i64>::new();
-                    let mut root = None;
-                    for (id, parent, phase, started_at) in &done {
-                        let Some(&i) = idx
-                            .iter()
-                            .find(|&&i| items[i].task_id == *id && results[i].is_none())
-                        else {
-                            continue;
-                        };
-                        results[i] = Some(Ok($crate::store::Completion {
-                            job_id: job_id.clone(),
-                            phase: phase.clone(),
-                            duration_ms: items[i]
-                                .run_ms
-                                .unwrap_or_else(|| started_at.map(|s| now - s).unwrap_or(0))
-                                .max(0),
-                            job_finished: false,
-                        }));
-                        match parent {
-                            Some(p) => *parents.entry(p.clone()).or_default() += 1,
-                            None => root = Some(i),
-                        }
-                    }
-                    if !done.is_empty() {
-                        Self::count_done(tx, &job_id, done.len() as i64, &parents, now).await?;
-                    }
-                    if let Some(i) = root {
-                        sqlx::query(
-                            "UPDATE jobs SET state = 'succeeded', phase = 'done', result = $2, \
-                             finished_at = $3 WHERE id = $1",
-                        )
-                        .bind(&job_id)
-                        .bind(items[i].output.to_string())
-                        .bind(now)
-                        .execute(&mut **tx)
-                        .await?;
-                        if let Some(Ok(c)) = results[i].as_mut() {
-                            c.job_finished = true;
-                        }
-                    }
-                    // Say why the others were refused.
-                    for i in idx {
-                        if results[i].is_some() {
-                            continue;
-                        }
-                        let dup = items[..i]
-                            .iter()
-                            .zip(&results[..i])
-                            .any(|(o, r)| o.task_id == items[i].task_id && matches!(r, Some(Ok(_))));
-                        let lease = $crate::jobs::protocol::LeaseRef {
-                            worker_id: worker_id.to_string(),
-                            attempt: items[i].attempt,
-                        };
-                        results[i] = Some(match Self::check_lease(tx, &items[i].task_id, &lease).await {
-                            Err(e) => Err(e),
-                            Ok(_) if dup => {
-                                Err(StoreError::Conflict(format!(
-                                    "task {} appears twice in one batch",
-                                    items[i].task_id
-                                )))
-                            }
-                            Ok(_) => Err(StoreError::Invalid(format!(
-                                "task {} is not a task of job {job_id}",
-                                items[i].task_id
-                            ))),
-                        });
-                    }
-                }
-                Ok(results
-                    .into_iter()
-                    .map(|r| r.unwrap_or_else(|| Err(StoreError::Corrupt("unanswered completion".into()))))
-                    .collect())
-            }
-
-            /// Adds `n` to a job's done count and takes each parent's finished children off
-            /// its pending count (a parent with none left becomes ready). SQLite runs it all
-            /// as one multi-statement call on its connection's thread; Postgres, whose
-            /// prepared statements hold one statement each, one statement at a time.
-            async fn count_done(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                job_id: &str,
-                n: i64,
-                parents: &std::collections::BTreeMap<String, i64>,
-                now: i64,
-            ) -> $crate::store::StoreResult<()> {
-                const JOB: &str = "UPDATE jobs SET done = done + $2 WHERE id = $1";
-                // The parent is parameter `p`, its finished children `k`, the time $3.
-                let parent_sql = |p: usize, k: usize| {
-                    format!(
-                        "UPDATE job_tasks SET deps_pending = deps_pending - ${k}, \
-                         state = CASE WHEN deps_pending = ${k} AND state = 'waiting' \
-                           THEN 'ready' ELSE state END, \
-                         ready_at = CASE WHEN deps_pending = ${k} THEN $3 ELSE ready_at END \
-                         WHERE id = ${p}"
-                    )
-                };
-                if $backend == $crate::store::Backend::Sqlite {
-                    let mut sql = format!("{JOB};");
-                    for j in 0..parents.len() {
-                        sql.push_str(&parent_sql(4 + 2 * j, 5 + 2 * j));
-                        sql.push(';');
-                    }
-                    let mut q = sqlx::query(&sql).bind(job_id).bind(n).bind(now);
-                    for (parent, k) in parents {
-                        q = q.bind(parent).bind(*k);
-                    }
-                    q.execute(&mut **tx).await?;
-                    return Ok(());
-                }
-                sqlx::query(JOB).bind(job_id).bind(n).execute(&mut **tx).await?;
-                let sql = parent_sql(1, 2);
-                for (parent, k) in parents {
-                    sqlx::query(&sql)
-                        .bind(parent)
-                        .bind(*k)
-                        .bind(now)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                Ok(())
-            }
-
-            /// Refuses completions for a job that is no longer active, ending their leases.
-            async fn refuse_inactive(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                worker_id: &str,
-                items: &[$crate::jobs::protocol::CompletedTask],
-                idx: &[usize],
-                job_id: &str,
-                job_state: &str,
-                results: &mut [Option<$crate::store::StoreResult<$crate::store::Completion>>],
-            ) -> $crate::store::StoreResult<()> {
-                for &i in idx {
-                    sqlx::query(
-                        "UPDATE job_tasks SET state = 'cancelled', lease_owner = NULL, \
-                         lease_expires_at = NULL WHERE id = $1 AND job_id = $2 \
-                         AND state = 'leased' AND lease_owner = $3 AND attempt = $4",
-                    )
-                    .bind(&items[i].task_id)
-                    .bind(job_id)
-                    .bind(worker_id)
-                    .bind(items[i].attempt)
-                    .execute(&mut **tx)
-                    .await?;
-                    results[i] = Some(Err($crate::store::StoreError::Conflict(format!(
-                        "job {job_id} is {job_state}; its tasks no longer accept results"
-                    ))));
-                }
-                Ok(())
-            }
-
-            /// The job's state when it is no longer active (locking its row on Postgres).
-            async fn inactive_state(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                job_id: &str,
-            ) -> $crate::store::StoreResult<Option<String>> {
-                let (state, _) = Self::lock_job(tx, job_id).await?;
-                Ok((!is_active(&state)).then_some(state))
-            }
-
-            /// Marks done those of `idx` whose lease `worker_id` still holds at the attempt
-            /// given; returns (id, parent, phase, started_at) of each. With `require_active`
-            /// (when no job lock was taken first) the job must also be active.
-            async fn finish_leased(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                worker_id: &str,
-                items: &[$crate::jobs::protocol::CompletedTask],
-                idx: &[usize],
-                job_id: &str,
-                now: i64,
-                require_active: bool,
-            ) -> $crate::store::StoreResult<Vec<(String, Option<String>, String, Option<i64>)>> {
-                // Ids in a plain IN list (and per-item values by CASE) rather than a
-                // join with a VALUES list: both databases then look each row up by its
-                // key, whatever their statistics say about a freshly filled table.
-                let case = |qb: &mut sqlx::QueryBuilder<'_, $db>, value: &dyn Fn(usize, &mut sqlx::QueryBuilder<'_, $db>)| {
-                    qb.push("CASE id");
-                    for &i in idx {
-                        qb.push(" WHEN ");
-                        qb.push_bind(items[i].task_id.clone());
-                        qb.push(" THEN ");
-                        value(i, qb);
-                    }
-                    qb.push(" END");
-                };
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "UPDATE job_tasks SET state = 'done', lease_owner = NULL, \
-                     lease_expires_at = NULL, output = ",
-                );
-                case(&mut qb, &|i, qb| {
-                    qb.push_bind(items[i].output.to_string());
-                });
-                qb.push(", finished_at = ");
-                qb.push_bind(now);
-                qb.push(", worker_id = ");
-                qb.push_bind(worker_id.to_string());
-                qb.push(" WHERE id IN (");
-                let mut list = qb.separated(", ");
-                for &i in idx {
-                    list.push_bind(items[i].task_id.clone());
-                }
-                qb.push(") AND job_id = ");
-                qb.push_bind(job_id.to_string());
-                qb.push(" AND state = 'leased' AND lease_owner = ");
-                qb.push_bind(worker_id.to_string());
-                qb.push(" AND attempt = ");
-                case(&mut qb, &|i, qb| {
-                    qb.push_bind(items[i].attempt);
-                });
-                if require_active {
-                    qb.push(" AND EXISTS (SELECT 1 FROM jobs WHERE id = ");
-                    qb.push_bind(job_id.to_string());
-                    qb.push(" AND state IN ('queued', 'running'))");
-                }
-                qb.push(" RETURNING id, parent_id, phase, started_at");
-                Ok(qb
-                    .build_query_as::<(String, Option<String>, String, Option<i64>)>()
-                    .fetch_all(&mut **tx)
-                    .await?)
             }
 
             /// The phase of the first unfinished task, or "done".
@@ -799,30 +371,7 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                // Parents always come later in a plan, so inserting in reverse order lets each
-                // row's parent exist before it (foreign keys are checked per statement).
-                let order: Vec<usize> = (0..job.tasks.len()).rev().collect();
-                for chunk in order.chunks(500) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, payload, state, \
-                         deps_pending, fan_in, ready_at) ",
-                    );
-                    qb.push_values(chunk, |mut b, &i| {
-                        let t = &job.tasks[i];
-                        let ready = t.deps == 0;
-                        b.push_bind(ids[i].clone())
-                            .push_bind(job_id.clone())
-                            .push_bind(t.parent.map(|p| ids[p].clone()))
-                            .push_bind(t.phase)
-                            .push_bind(i as i64)
-                            .push_bind(t.payload.to_string())
-                            .push_bind(if ready { "ready" } else { "waiting" })
-                            .push_bind(t.deps)
-                            .push_bind(t.deps)
-                            .push_bind(if ready { Some(now) } else { None });
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
+                Self::insert_tasks(&mut tx, &job_id, &ids, &job.tasks, now).await?;
                 tx.commit().await?;
                 self.get_job(&job_id).await
             }
@@ -1119,17 +668,7 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                 if max <= 0 {
                     return Ok(Vec::new());
                 }
-                let mut tx = self.write.begin().await?;
-                if !Self::touch_worker_tx(&mut tx, worker_id, now).await? {
-                    return Self::abort(
-                        tx,
-                        $crate::store::StoreError::NotFound(format!("worker {worker_id}")),
-                    )
-                    .await;
-                }
-                let out = Self::claim_tx(&mut tx, worker_id, max, lease_ms, now).await?;
-                tx.commit().await?;
-                Ok(out)
+                self.claim_impl(worker_id, max, lease_ms, now).await
             }
 
             async fn claimable(&self, now: i64) -> $crate::store::StoreResult<bool> {
@@ -1192,10 +731,12 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                     output: req.output.clone(),
                     run_ms: None,
                 };
-                let mut tx = self.write.begin().await?;
-                let mut done = Self::complete_tx(&mut tx, &req.worker_id, &[item], now).await?;
-                // A refusal changes nothing but ending a cancelled job's lease: commit either way.
-                tx.commit().await?;
+                // A refusal changes nothing but ending a cancelled job's lease, and is
+                // committed like any other answer.
+                let mut done = self
+                    .complete_batch_impl(&req.worker_id, &[item], 0, 0, now)
+                    .await?
+                    .completed;
                 done.pop().unwrap_or_else(|| {
                     Err($crate::store::StoreError::Corrupt("completion lost its answer".into()))
                 })
@@ -1209,19 +750,7 @@ if job_state != "running" || phase_rank(&job_phase) < phase_rank(&furthest) {
                 lease_ms: i64,
                 now: i64,
             ) -> $crate::store::StoreResult<$crate::store::BatchOutcome> {
-                let mut tx = self.write.begin().await?;
-                let completed = Self::complete_tx(&mut tx, worker_id, items, now).await?;
-                // A worker that held a lease exists; otherwise look it up (and record its
-                // sign of life): an unknown worker gets no new work.
-                let known = completed.iter().any(|c| c.is_ok())
-                    || Self::touch_worker_tx(&mut tx, worker_id, now).await?;
-                let claimed = if known && claim > 0 {
-                    Self::claim_tx(&mut tx, worker_id, claim, lease_ms, now).await?
-                } else {
-                    Vec::new()
-                };
-                tx.commit().await?;
-                Ok($crate::store::BatchOutcome { completed, claimed })
+                self.complete_batch_impl(worker_id, items, claim, lease_ms, now).await
             }
 
             async fn fail(

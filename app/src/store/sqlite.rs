@@ -13,6 +13,8 @@ use std::time::Duration;
 pub struct SqliteStore {
     pub(super) read: SqlitePool,
     pub(super) write: SqlitePool,
+    /// Claims and completions (see `sqlite_leases.rs`), used while holding `write`.
+    leases: super::sqlite_leases::LeaseDb,
     /// Progress inside running tasks stays in memory: one process owns the file, and a
     /// long import holds the one writer the progress would otherwise wait for.
     work: super::WorkBoard,
@@ -49,6 +51,7 @@ impl SqliteStore {
             .connect_with(opts.clone().pragma("cache_size", "-65536"))
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&write).await?;
+        let leases = super::sqlite_leases::LeaseDb::open(&path, in_memory)?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -57,8 +60,71 @@ impl SqliteStore {
         Ok(Self {
             read,
             write,
+            leases,
             work: Default::default(),
         })
+    }
+
+    /// Leases up to `max` tasks to a worker (see `Store::claim`).
+    async fn claim_impl(
+        &self,
+        worker_id: &str,
+        max: i64,
+        lease_ms: i64,
+        now: i64,
+    ) -> StoreResult<Vec<crate::jobs::protocol::LeasedTask>> {
+        // Holding the one sqlx writer keeps every other write out meanwhile.
+        let _writer = self.write.acquire().await?;
+        self.leases.claim(worker_id, max, lease_ms, now)
+    }
+
+    /// Records completions and leases more tasks (see `Store::complete_batch`).
+    async fn complete_batch_impl(
+        &self,
+        worker_id: &str,
+        items: &[crate::jobs::protocol::CompletedTask],
+        claim: i64,
+        lease_ms: i64,
+        now: i64,
+    ) -> StoreResult<super::BatchOutcome> {
+        let _writer = self.write.acquire().await?;
+        self.leases
+            .complete_batch(worker_id, items, claim, lease_ms, now)
+    }
+
+    /// Inserts a new job's tasks. Parents always come later in a plan, so inserting in
+    /// reverse order lets each row's parent exist before it (SQLite checks foreign keys per
+    /// row).
+    async fn insert_tasks(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        job_id: &str,
+        ids: &[String],
+        tasks: &[crate::jobs::plan::TaskSpec],
+        now: i64,
+    ) -> StoreResult<()> {
+        let order: Vec<usize> = (0..tasks.len()).rev().collect();
+        for chunk in order.chunks(500) {
+            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, payload, state, \
+                 deps_pending, fan_in, ready_at) ",
+            );
+            qb.push_values(chunk, |mut b, &i| {
+                let t = &tasks[i];
+                let ready = t.deps == 0;
+                b.push_bind(ids[i].clone())
+                    .push_bind(job_id.to_string())
+                    .push_bind(t.parent.map(|p| ids[p].clone()))
+                    .push_bind(t.phase)
+                    .push_bind(i as i64)
+                    .push_bind(t.payload.to_string())
+                    .push_bind(if ready { "ready" } else { "waiting" })
+                    .push_bind(t.deps)
+                    .push_bind(t.deps)
+                    .push_bind(if ready { Some(now) } else { None });
+            });
+            qb.build().execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     fn work_board(&self) -> Option<&super::WorkBoard> {

@@ -596,6 +596,32 @@ async fn batches_fence_each_item_and_claim_within_w(db: Db) {
         .unwrap();
     assert!(out.completed.iter().all(|r| r.is_err()));
     assert!(out.claimed.is_empty());
+
+    // An item naming a job that does not exist fails the whole batch, and the good items
+    // before it are rolled back with it.
+    let job = s.create_job(new_job(10, 5, 2, 3), now + 5).await.unwrap();
+    let t = s.claim(&w, 1, 30_000, now + 6).await.unwrap();
+    let items = vec![
+        item(&t[0], t[0].attempt),
+        CompletedTask {
+            job_id: Some("no-such-job".into()),
+            ..item(&t[0], t[0].attempt)
+        },
+    ];
+    let err = s
+        .complete_batch(&w, &items, 2, 30_000, now + 7)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(s.get_job(&job.id).await.unwrap().progress.done, 0);
+    assert_eq!(leased(&*s, &job.id).await, 1);
+    // The same completion on its own still goes through.
+    let out = s
+        .complete_batch(&w, &items[..1], 0, 30_000, now + 8)
+        .await
+        .unwrap();
+    assert!(out.completed[0].is_ok());
+    assert_eq!(s.get_job(&job.id).await.unwrap().progress.done, 1);
 }
 
 mod accounts {

@@ -1,0 +1,430 @@
+//! SQLite's lease path: claims and completions run as one synchronous transaction on a
+//! connection of their own, whose prepared statements live as long as the store.
+//!
+//! Through sqlx every statement is a hand-off to the connection's thread and back; a round
+//! of "complete two tasks, lease two more" took six of them, and those hand-offs rather
+//! than SQLite bounded how fast the queue ran. Here the whole round is a handful of
+//! in-process calls. The caller holds the store's one sqlx writer connection meanwhile
+//! (`SqliteStore::lease_db`), so this connection and sqlx's writes never contend for
+//! SQLite's write lock.
+//!
+//! The rules are those of the Postgres path (`pg_leases.rs`), and the store conformance
+//! suite runs the same cases on both: each completion is fenced on its own (holder and
+//! attempt), a completion for a job no longer active is refused and ends its lease, a claim
+//! never leases more than a job's concurrency.
+
+use super::queries::{is_active, phase_rank};
+use super::{BatchOutcome, Completion, StoreError, StoreResult};
+use crate::jobs::protocol::{CompletedTask, LeasedTask};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The lease connection. Use it only while holding the store's sqlx writer.
+pub(super) struct LeaseDb(Mutex<Connection>);
+
+/// Jobs with a ready task, oldest first; tree jobs only for in-process workers.
+const CLAIM_JOBS: &str = "SELECT j.id, j.concurrency, j.kind, j.params, j.state, j.phase \
+     FROM jobs j WHERE j.state IN ('queued', 'running') \
+       AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
+          AND t.state = 'ready' AND t.run_after <= ?1) \
+       AND (j.kind NOT IN ('tree_import', 'tree_export', 'tree_generate') \
+          OR EXISTS (SELECT 1 FROM workers w WHERE w.id = ?2 AND w.kind = 'inprocess')) \
+     ORDER BY j.created_at, j.id LIMIT 64";
+
+/// Leases a job's next ready tasks, as many as asked and its concurrency leaves room for.
+const CLAIM_TASKS: &str = "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
+     lease_owner = ?2, lease_expires_at = ?3, started_at = ?4 \
+     WHERE id IN (SELECT id FROM job_tasks WHERE job_id = ?1 \
+       AND state = 'ready' AND run_after <= ?4 ORDER BY seq \
+       LIMIT (SELECT CASE WHEN ?6 - COUNT(*) <= 0 THEN 0 \
+         WHEN ?6 - COUNT(*) < ?5 THEN ?6 - COUNT(*) ELSE ?5 END \
+         FROM job_tasks WHERE job_id = ?1 AND state = 'leased')) \
+     RETURNING id, phase, payload, parent_id, attempt, seq, fan_in";
+
+/// Marks a task done if this worker holds its lease at this attempt and its job is active.
+const FINISH: &str = "UPDATE job_tasks SET state = 'done', lease_owner = NULL, \
+     lease_expires_at = NULL, output = ?5, finished_at = ?6, worker_id = ?3 \
+     WHERE id = ?1 AND job_id = ?2 AND state = 'leased' AND lease_owner = ?3 \
+       AND attempt = ?4 \
+       AND EXISTS (SELECT 1 FROM jobs WHERE id = ?2 AND state IN ('queued', 'running')) \
+     RETURNING parent_id, phase, started_at";
+
+/// Takes a parent's finished children (?2) off its pending count; with none left it is ready.
+const PARENT_DONE: &str = "UPDATE job_tasks SET deps_pending = deps_pending - ?2, \
+     state = CASE WHEN deps_pending = ?2 AND state = 'waiting' THEN 'ready' ELSE state END, \
+     ready_at = CASE WHEN deps_pending = ?2 THEN ?3 ELSE ready_at END \
+     WHERE id = ?1";
+
+impl LeaseDb {
+    /// Opens the database file the store's pools use (already migrated), with their settings.
+    pub fn open(path: &Path, in_memory: bool) -> StoreResult<Self> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        if in_memory {
+            // sqlx names its in-memory database and shares its cache between connections.
+            flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
+        }
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(Self(Mutex::new(conn)))
+    }
+
+    /// Runs `f` in one write transaction: committed when it returns `Ok`, rolled back
+    /// otherwise (also when it panics: the transaction's drop rolls back).
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Records the worker's sign of life and leases it up to `max` tasks; `NotFound` for an
+    /// unknown worker.
+    pub fn claim(
+        &self,
+        worker_id: &str,
+        max: i64,
+        lease_ms: i64,
+        now: i64,
+    ) -> StoreResult<Vec<LeasedTask>> {
+        self.write(|tx| {
+            if !touch_worker(tx, worker_id, now)? {
+                return Err(StoreError::NotFound(format!("worker {worker_id}")));
+            }
+            claim_tx(tx, worker_id, max, lease_ms, now)
+        })
+    }
+
+    /// Records a worker's completions (each fenced on its own), then leases it up to
+    /// `claim` more tasks, all in one transaction.
+    pub fn complete_batch(
+        &self,
+        worker_id: &str,
+        items: &[CompletedTask],
+        claim: i64,
+        lease_ms: i64,
+        now: i64,
+    ) -> StoreResult<BatchOutcome> {
+        self.write(|tx| {
+            let completed = complete_tx(tx, worker_id, items, now)?;
+            // A worker that held a lease exists; otherwise look it up (and record its sign
+            // of life): an unknown worker gets no new work.
+            let mut claimed = Vec::new();
+            if claim > 0
+                && (completed.iter().any(|c| c.is_ok()) || touch_worker(tx, worker_id, now)?)
+            {
+                claimed = claim_tx(tx, worker_id, claim, lease_ms, now)?;
+            }
+            Ok(BatchOutcome { completed, claimed })
+        })
+    }
+}
+
+fn touch_worker(tx: &Transaction<'_>, worker_id: &str, now: i64) -> StoreResult<bool> {
+    let n = tx
+        .prepare_cached("UPDATE workers SET last_seen_at = ?2 WHERE id = ?1")?
+        .execute((worker_id, now))?;
+    Ok(n > 0)
+}
+
+fn json(s: &str, what: &str) -> StoreResult<serde_json::Value> {
+    super::rows::parse_json(s, what)
+}
+
+/// Leases up to `max` ready tasks: jobs oldest first, tasks in plan order, never more than
+/// a job's concurrency at once.
+fn claim_tx(
+    tx: &Transaction<'_>,
+    worker_id: &str,
+    max: i64,
+    lease_ms: i64,
+    now: i64,
+) -> StoreResult<Vec<LeasedTask>> {
+    type JobRow = (String, i64, String, String, String, String);
+    let jobs = tx
+        .prepare_cached(CLAIM_JOBS)?
+        .query_map((now, worker_id), |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<Result<Vec<JobRow>, _>>()?;
+    let mut out = Vec::new();
+    let mut claim = tx.prepare_cached(CLAIM_TASKS)?;
+    for (job_id, concurrency, kind, params, job_state, job_phase) in jobs {
+        let want = max - out.len() as i64;
+        if want <= 0 {
+            break;
+        }
+        type TaskRow = (String, String, String, Option<String>, i64, i64, i64);
+        let mut rows = claim
+            .query_map(
+                (&job_id, worker_id, now + lease_ms, now, want, concurrency),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )?
+            .collect::<Result<Vec<TaskRow>, _>>()?;
+        if rows.is_empty() {
+            continue;
+        }
+        rows.sort_by_key(|r| r.5);
+        // The job runs now, and its phase is the furthest one it has reached.
+        let furthest = rows
+            .iter()
+            .map(|r| r.1.as_str())
+            .max_by_key(|p| phase_rank(p))
+            .unwrap_or_default();
+        if job_state != "running" || phase_rank(&job_phase) < phase_rank(furthest) {
+            tx.prepare_cached(
+                "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?2), \
+                 phase = CASE WHEN (CASE phase WHEN 'generate' THEN 0 WHEN 'map' THEN 1 \
+                   WHEN 'reduce' THEN 2 ELSE 3 END) < ?3 THEN ?4 ELSE phase END \
+                 WHERE id = ?1",
+            )?
+            .execute((&job_id, now, phase_rank(furthest), furthest))?;
+        }
+        let params = json(&params, "job params")?;
+        for (id, phase, payload, parent_id, attempt, _seq, fan_in) in rows {
+            let inputs = if fan_in > 0 {
+                inputs(tx, &id)?
+            } else {
+                Vec::new()
+            };
+            out.push(LeasedTask {
+                inputs,
+                job_kind: kind.clone(),
+                job_params: params.clone(),
+                payload: json(&payload, "task payload")?,
+                is_root: parent_id.is_none(),
+                attempt,
+                lease_expires_at: now + lease_ms,
+                task_id: id,
+                job_id: job_id.clone(),
+                phase,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The outputs of the tasks feeding `id`, in their order.
+fn inputs(tx: &Transaction<'_>, id: &str) -> StoreResult<Vec<serde_json::Value>> {
+    let mut stmt =
+        tx.prepare_cached("SELECT output FROM job_tasks WHERE parent_id = ?1 ORDER BY seq")?;
+    let outputs = stmt
+        .query_map([id], |r| r.get::<_, Option<String>>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    outputs
+        .into_iter()
+        .map(|o| match o {
+            Some(s) => json(&s, "task output"),
+            None => Ok(serde_json::Value::Null),
+        })
+        .collect()
+}
+
+/// Records completions of `worker_id`'s tasks. Each item is fenced on its own: one whose
+/// lease the worker no longer holds is refused with the reason and changes nothing, while
+/// the others go through.
+fn complete_tx(
+    tx: &Transaction<'_>,
+    worker_id: &str,
+    items: &[CompletedTask],
+    now: i64,
+) -> StoreResult<Vec<StoreResult<Completion>>> {
+    let mut results: Vec<Option<StoreResult<Completion>>> = items.iter().map(|_| None).collect();
+    // Items name their job (the update checks it); look up the others.
+    let mut by_job = BTreeMap::<String, Vec<usize>>::new();
+    {
+        let mut owner = tx.prepare_cached("SELECT job_id FROM job_tasks WHERE id = ?1")?;
+        for (i, it) in items.iter().enumerate() {
+            let job = match &it.job_id {
+                Some(j) => Some(j.clone()),
+                None => owner
+                    .query_row([&it.task_id], |r| r.get::<_, String>(0))
+                    .optional()?,
+            };
+            match job {
+                Some(j) => by_job.entry(j).or_default().push(i),
+                None => {
+                    results[i] = Some(Err(StoreError::NotFound(format!("task {}", it.task_id))))
+                }
+            }
+        }
+    }
+    let mut finish = tx.prepare_cached(FINISH)?;
+    for (job_id, idx) in by_job {
+        let mut parents = BTreeMap::<String, i64>::new();
+        let mut root = None;
+        let mut accepted = 0;
+        for &i in &idx {
+            let it = &items[i];
+            let row = finish
+                .query_row(
+                    (
+                        &it.task_id,
+                        &job_id,
+                        worker_id,
+                        it.attempt,
+                        it.output.to_string(),
+                        now,
+                    ),
+                    |r| {
+                        Ok((
+                            r.get::<_, Option<String>>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((parent, phase, started_at)) = row else {
+                continue;
+            };
+            accepted += 1;
+            results[i] = Some(Ok(Completion {
+                job_id: job_id.clone(),
+                phase,
+                duration_ms: it
+                    .run_ms
+                    .unwrap_or_else(|| started_at.map(|s| now - s).unwrap_or(0))
+                    .max(0),
+                job_finished: false,
+            }));
+            match parent {
+                Some(p) => *parents.entry(p).or_default() += 1,
+                None => root = Some(i),
+            }
+        }
+        if accepted < idx.len() {
+            let state = tx
+                .prepare_cached("SELECT state FROM jobs WHERE id = ?1")?
+                .query_row([&job_id], |r| r.get::<_, String>(0))
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("job {job_id}")))?;
+            if !is_active(&state) {
+                // Nothing was accepted (the update requires an active job); the leases end
+                // now rather than at expiry.
+                refuse_inactive(tx, worker_id, items, &idx, &job_id, &state, &mut results)?;
+                continue;
+            }
+        }
+        if accepted > 0 {
+            tx.prepare_cached("UPDATE jobs SET done = done + ?2 WHERE id = ?1")?
+                .execute((&job_id, accepted as i64))?;
+            let mut parent_done = tx.prepare_cached(PARENT_DONE)?;
+            for (parent, k) in &parents {
+                parent_done.execute((parent, k, now))?;
+            }
+        }
+        if let Some(i) = root {
+            tx.prepare_cached(
+                "UPDATE jobs SET state = 'succeeded', phase = 'done', result = ?2, \
+                 finished_at = ?3 WHERE id = ?1",
+            )?
+            .execute((&job_id, items[i].output.to_string(), now))?;
+            if let Some(Ok(c)) = results[i].as_mut() {
+                c.job_finished = true;
+            }
+        }
+        // Say why the others were refused.
+        for i in idx {
+            if results[i].is_none() {
+                results[i] = Some(refusal(tx, worker_id, items, &results, i, &job_id)?);
+            }
+        }
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(StoreError::Corrupt("unanswered completion".into()))))
+        .collect())
+}
+
+/// Why item `i` of a batch for an active job was not accepted.
+fn refusal(
+    tx: &Transaction<'_>,
+    worker_id: &str,
+    items: &[CompletedTask],
+    results: &[Option<StoreResult<Completion>>],
+    i: usize,
+    job_id: &str,
+) -> StoreResult<StoreResult<Completion>> {
+    let it = &items[i];
+    let row = tx
+        .prepare_cached("SELECT state, lease_owner, attempt FROM job_tasks WHERE id = ?1")?
+        .query_row([&it.task_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .optional()?;
+    let Some((state, owner, attempt)) = row else {
+        return Ok(Err(StoreError::NotFound(format!("task {}", it.task_id))));
+    };
+    if state != "leased" || owner.as_deref() != Some(worker_id) || attempt != it.attempt {
+        return Ok(Err(super::queries::lease_conflict(
+            &it.task_id,
+            worker_id,
+            it.attempt,
+            &state,
+            attempt,
+        )));
+    }
+    let dup = items[..i]
+        .iter()
+        .zip(&results[..i])
+        .any(|(o, r)| o.task_id == it.task_id && matches!(r, Some(Ok(_))));
+    Ok(Err(if dup {
+        StoreError::Conflict(format!("task {} appears twice in one batch", it.task_id))
+    } else {
+        StoreError::Invalid(format!("task {} is not a task of job {job_id}", it.task_id))
+    }))
+}
+
+/// Refuses completions for a job that is no longer active, ending their leases.
+fn refuse_inactive(
+    tx: &Transaction<'_>,
+    worker_id: &str,
+    items: &[CompletedTask],
+    idx: &[usize],
+    job_id: &str,
+    job_state: &str,
+    results: &mut [Option<StoreResult<Completion>>],
+) -> StoreResult<()> {
+    let mut end = tx.prepare_cached(
+        "UPDATE job_tasks SET state = 'cancelled', lease_owner = NULL, \
+         lease_expires_at = NULL WHERE id = ?1 AND job_id = ?2 \
+         AND state = 'leased' AND lease_owner = ?3 AND attempt = ?4",
+    )?;
+    for &i in idx {
+        end.execute((&items[i].task_id, job_id, worker_id, items[i].attempt))?;
+        results[i] = Some(Err(StoreError::Conflict(format!(
+            "job {job_id} is {job_state}; its tasks no longer accept results"
+        ))));
+    }
+    Ok(())
+}
