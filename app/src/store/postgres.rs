@@ -47,6 +47,34 @@ impl PgStore {
         })
     }
 
+    /// Inserts a new job and its tasks (`ids[i]` is task `i`'s id) in one transaction.
+    async fn insert_job(
+        &self,
+        job_id: &str,
+        job: &super::NewJob,
+        ids: &[String],
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, params, state, phase, concurrency, max_attempts, \
+             done, total, created_at) VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, $8)",
+        )
+        .bind(job_id)
+        .bind(job.kind)
+        .bind(job.params.to_string())
+        .bind(job.phase)
+        .bind(job.concurrency)
+        .bind(job.max_attempts)
+        .bind(job.tasks.len() as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        Self::insert_tasks(&mut tx, job_id, ids, &job.tasks, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Inserts a new job's tasks: one statement per 10,000, the columns bound as arrays
     /// (a statement with a placeholder per value costs more to send and plan than to run).
     /// Parents come later in a plan and foreign keys are checked at the end of each

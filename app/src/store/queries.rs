@@ -352,27 +352,12 @@ macro_rules! store_impl {
                 job: $crate::store::NewJob,
                 now: i64,
             ) -> $crate::store::StoreResult<$crate::jobs::model::Job> {
+                // Time-ordered ids: each new row goes to the end of the primary key's index.
                 let job_id = uuid::Uuid::now_v7().to_string();
                 let ids: Vec<String> = (0..job.tasks.len())
-                    .map(|_| uuid::Uuid::new_v4().to_string())
+                    .map(|_| uuid::Uuid::now_v7().to_string())
                     .collect();
-                let mut tx = self.write.begin().await?;
-                sqlx::query(
-                    "INSERT INTO jobs (id, kind, params, state, phase, concurrency, max_attempts, \
-                     done, total, created_at) VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, $8)",
-                )
-                .bind(&job_id)
-                .bind(job.kind)
-                .bind(job.params.to_string())
-                .bind(job.phase)
-                .bind(job.concurrency)
-                .bind(job.max_attempts)
-                .bind(job.tasks.len() as i64)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                Self::insert_tasks(&mut tx, &job_id, &ids, &job.tasks, now).await?;
-                tx.commit().await?;
+                self.insert_job(&job_id, &job, &ids, now).await?;
                 self.get_job(&job_id).await
             }
 

@@ -92,39 +92,22 @@ impl SqliteStore {
             .complete_batch(worker_id, items, claim, lease_ms, now)
     }
 
-    /// Inserts a new job's tasks. Parents always come later in a plan, so inserting in
-    /// reverse order lets each row's parent exist before it (SQLite checks foreign keys per
-    /// row).
-    async fn insert_tasks(
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    /// Inserts a new job and its tasks (`ids[i]` is task `i`'s id) in one transaction.
+    async fn insert_job(
+        &self,
         job_id: &str,
+        job: &super::NewJob,
         ids: &[String],
-        tasks: &[crate::jobs::plan::TaskSpec],
         now: i64,
     ) -> StoreResult<()> {
-        let order: Vec<usize> = (0..tasks.len()).rev().collect();
-        for chunk in order.chunks(500) {
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, payload, state, \
-                 deps_pending, fan_in, ready_at) ",
-            );
-            qb.push_values(chunk, |mut b, &i| {
-                let t = &tasks[i];
-                let ready = t.deps == 0;
-                b.push_bind(ids[i].clone())
-                    .push_bind(job_id.to_string())
-                    .push_bind(t.parent.map(|p| ids[p].clone()))
-                    .push_bind(t.phase)
-                    .push_bind(i as i64)
-                    .push_bind(t.payload.to_string())
-                    .push_bind(if ready { "ready" } else { "waiting" })
-                    .push_bind(t.deps)
-                    .push_bind(t.deps)
-                    .push_bind(if ready { Some(now) } else { None });
-            });
-            qb.build().execute(&mut **tx).await?;
+        let _writer = self.write.acquire().await?;
+        // A large job takes a while to write: let the runtime move this thread's other
+        // work elsewhere meanwhile.
+        let insert = || self.leases.insert_job(job_id, job, ids, now);
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::CurrentThread => insert(),
+            _ => tokio::task::block_in_place(insert),
         }
-        Ok(())
     }
 
     fn work_board(&self) -> Option<&super::WorkBoard> {

@@ -14,7 +14,7 @@
 //! never leases more than a job's concurrency.
 
 use super::queries::{is_active, phase_rank};
-use super::{BatchOutcome, Completion, StoreError, StoreResult};
+use super::{BatchOutcome, Completion, NewJob, StoreError, StoreResult};
 use crate::jobs::protocol::{CompletedTask, LeasedTask};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::BTreeMap;
@@ -72,6 +72,11 @@ impl LeaseDb {
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // As the sqlx writer: up to 64 MiB of pages. Statement journals (each statement of
+        // a transaction keeps one, to undo just itself) stay in memory rather than in a
+        // temporary file.
+        conn.pragma_update(None, "cache_size", -65536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.set_prepared_statement_cache_capacity(32);
         Ok(Self(Mutex::new(conn)))
     }
@@ -84,6 +89,52 @@ impl LeaseDb {
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Inserts a new job and its tasks (`ids[i]` is task `i`'s id). Parents come later in a
+    /// plan and SQLite checks foreign keys per statement, so tasks go in in reverse order.
+    pub fn insert_job(
+        &self,
+        job_id: &str,
+        job: &NewJob,
+        ids: &[String],
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO jobs (id, kind, params, state, phase, concurrency, max_attempts, \
+                 done, total, created_at) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, 0, ?7, ?8)",
+            )?
+            .execute((
+                job_id,
+                job.kind,
+                job.params.to_string(),
+                job.phase,
+                job.concurrency,
+                job.max_attempts,
+                job.tasks.len() as i64,
+                now,
+            ))?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, payload, state, \
+                 deps_pending, fan_in, ready_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+            )?;
+            for (i, t) in job.tasks.iter().enumerate().rev() {
+                let ready = t.deps == 0;
+                insert.execute((
+                    &ids[i],
+                    job_id,
+                    t.parent.map(|p| ids[p].as_str()),
+                    t.phase,
+                    i as i64,
+                    t.payload.to_string(),
+                    if ready { "ready" } else { "waiting" },
+                    t.deps,
+                    ready.then_some(now),
+                ))?;
+            }
+            Ok(())
+        })
     }
 
     /// Records the worker's sign of life and leases it up to `max` tasks; `NotFound` for an
