@@ -202,16 +202,7 @@ fn claim_tx(
     type JobRow = (String, i64, String, String, String, String);
     let jobs = tx
         .prepare_cached(CLAIM_JOBS)?
-        .query_map((now, worker_id), |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })?
+        .query_map((now, worker_id), |r| JobRow::try_from(r))?
         .collect::<Result<Vec<JobRow>, _>>()?;
     let mut out = Vec::new();
     let mut claim = tx.prepare_cached(CLAIM_TASKS)?;
@@ -224,17 +215,7 @@ fn claim_tx(
         let mut rows = claim
             .query_map(
                 (&job_id, worker_id, now + lease_ms, now, want, concurrency),
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                },
+                |r| TaskRow::try_from(r),
             )?
             .collect::<Result<Vec<TaskRow>, _>>()?;
         if rows.is_empty() {
