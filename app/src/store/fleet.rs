@@ -794,8 +794,9 @@ macro_rules! fleet_impl {
                 &self,
                 worker_id: Option<&str>,
             ) -> $crate::store::StoreResult<Vec<$crate::workers::fleet::ProcessSummary>> {
-                // One worker's tasks come straight from the (worker_id, state) and
-                // (lease_owner, state) indexes; the whole fleet scans the finished tasks.
+                // One worker's finished tasks come from the index of done tasks by worker,
+                // its active ones from the index of leased tasks; the whole fleet scans the
+                // finished tasks.
                 let filter = if worker_id.is_some() {
                     "(t.state IN ('done', 'failed') AND t.worker_id = $1) \
                      OR (t.state = 'leased' AND t.lease_owner = $1)"

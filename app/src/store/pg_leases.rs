@@ -179,7 +179,9 @@ impl PgStore {
         for id in ids {
             list.push_bind(id.to_string());
         }
-        qb.push(") ORDER BY parent_id, seq");
+        // A task is ready only once every input is done: the partial index of done tasks
+        // by parent answers this.
+        qb.push(") AND state = 'done' ORDER BY parent_id, seq");
         let rows = qb
             .build_query_as::<(String, Option<String>)>()
             .fetch_all(&mut **tx)
