@@ -76,9 +76,8 @@ impl PgStore {
     }
 
     /// Inserts a new job's tasks: one statement per 10,000, the columns bound as arrays
-    /// (a statement with a placeholder per value costs more to send and plan than to run).
-    /// Parents come later in a plan and foreign keys are checked at the end of each
-    /// statement, so the last block goes first.
+    /// (a statement with a placeholder per value costs more to send and plan than to run),
+    /// in plan order.
     async fn insert_tasks(
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         job_id: &str,
@@ -86,7 +85,7 @@ impl PgStore {
         tasks: &[crate::jobs::plan::TaskSpec],
         now: i64,
     ) -> StoreResult<()> {
-        for (c, chunk) in tasks.chunks(10_000).enumerate().rev() {
+        for (c, chunk) in tasks.chunks(10_000).enumerate() {
             let first = c * 10_000;
             let seqs: Vec<i64> = (first..first + chunk.len()).map(|i| i as i64).collect();
             let parents: Vec<Option<&str>> = chunk

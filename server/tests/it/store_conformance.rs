@@ -409,6 +409,25 @@ async fn workers_and_health(db: Db) {
     ));
     let o = s.overview(h, 55_000).await.unwrap();
     assert_eq!(o.workers_total, 1);
+    // Each worker's running and completed tasks, counted from the tasks themselves.
+    s.create_job(new_job(30, 5, 4, 3), 58_000).await.unwrap();
+    let tasks = s.claim(&a, 3, 30_000, 58_000).await.unwrap();
+    assert_eq!(tasks.len(), 3);
+    let t = &tasks[0];
+    s.complete(
+        &t.task_id,
+        &done(&a, t.attempt, json!({"files": 5})),
+        58_100,
+    )
+    .await
+    .unwrap();
+    let ws = s.list_workers(h, 58_200).await.unwrap();
+    let counts = |id: &str| {
+        let w = ws.iter().find(|w| w.id == id).unwrap();
+        (w.active, w.tasks_done)
+    };
+    assert_eq!(counts(&a), (2, 1));
+    assert_eq!(counts(&b), (0, 0));
 }
 
 /// Many claimers at once: no task is leased twice and W is never exceeded.
