@@ -244,7 +244,8 @@ impl PgStore {
                 }
             }
         }
-        // Jobs in id order, each job row locked before its tasks.
+        // Jobs in id order, each job row locked before its tasks; the worker's row last.
+        let mut finished = 0;
         for (job_id, idx) in by_job {
             if let Some(state) = Self::inactive_state(tx, &job_id).await? {
                 // Nothing is accepted; the leases end now rather than at expiry.
@@ -279,6 +280,7 @@ impl PgStore {
             if !done.is_empty() {
                 Self::count_done(tx, &job_id, done.len() as i64, &parents, now).await?;
             }
+            finished += done.len() as i64;
             if let Some(i) = root {
                 sqlx::query(
                     "UPDATE jobs SET state = 'succeeded', phase = 'done', result = $2, \
@@ -320,6 +322,13 @@ impl PgStore {
                     },
                 );
             }
+        }
+        if finished > 0 {
+            sqlx::query("UPDATE workers SET tasks_done = tasks_done + $2 WHERE id = $1")
+                .bind(worker_id)
+                .bind(finished)
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(results
             .into_iter()

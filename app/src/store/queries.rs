@@ -315,9 +315,7 @@ macro_rules! store_impl {
                 let rows = sqlx::query_as::<_, $crate::store::rows::WorkerRow>(
                     "SELECT w.id, w.name, w.kind, w.hostname, w.version, w.concurrency, \
                      w.registered_at, w.last_seen_at, w.stopped_at, \
-                     COALESCE(a.active, 0) AS active, \
-                     (SELECT COUNT(*) FROM job_tasks t WHERE t.worker_id = w.id \
-                        AND t.state = 'done') AS tasks_done \
+                     COALESCE(a.active, 0) AS active, w.tasks_done \
                      FROM workers w LEFT JOIN (SELECT lease_owner, COUNT(*) AS active \
                         FROM job_tasks WHERE state = 'leased' GROUP BY lease_owner) a \
                        ON a.lease_owner = w.id \

@@ -307,6 +307,7 @@ fn complete_tx(
         }
     }
     let mut finish = tx.prepare_cached(FINISH)?;
+    let mut finished = 0;
     for (job_id, idx) in by_job {
         let mut parents = BTreeMap::<String, i64>::new();
         let mut root = None;
@@ -363,6 +364,7 @@ fn complete_tx(
                 continue;
             }
         }
+        finished += accepted;
         if accepted > 0 {
             tx.prepare_cached("UPDATE jobs SET done = done + ?2 WHERE id = ?1")?
                 .execute((&job_id, accepted as i64))?;
@@ -387,6 +389,10 @@ fn complete_tx(
                 results[i] = Some(refusal(tx, worker_id, items, &results, i, &job_id)?);
             }
         }
+    }
+    if finished > 0 {
+        tx.prepare_cached("UPDATE workers SET tasks_done = tasks_done + ?2 WHERE id = ?1")?
+            .execute((worker_id, finished as i64))?;
     }
     Ok(results
         .into_iter()

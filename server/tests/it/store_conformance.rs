@@ -409,7 +409,8 @@ async fn workers_and_health(db: Db) {
     ));
     let o = s.overview(h, 55_000).await.unwrap();
     assert_eq!(o.workers_total, 1);
-    // Each worker's running and completed tasks, counted from the tasks themselves.
+    // Each worker's running tasks (counted from the leases) and completed ones (counted as
+    // they complete).
     s.create_job(new_job(30, 5, 4, 3), 58_000).await.unwrap();
     let tasks = s.claim(&a, 3, 30_000, 58_000).await.unwrap();
     assert_eq!(tasks.len(), 3);
