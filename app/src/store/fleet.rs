@@ -794,9 +794,8 @@ macro_rules! fleet_impl {
                 &self,
                 worker_id: Option<&str>,
             ) -> $crate::store::StoreResult<Vec<$crate::workers::fleet::ProcessSummary>> {
-                // One worker's finished tasks come from the index of done tasks by worker,
-                // its active ones from the index of leased tasks; the whole fleet scans the
-                // finished tasks.
+                // One worker's tasks and the whole fleet's alike come from a scan of the
+                // job tasks: no index holds finished tasks by worker.
                 let filter = if worker_id.is_some() {
                     "(t.state IN ('done', 'failed') AND t.worker_id = $1) \
                      OR (t.state = 'leased' AND t.lease_owner = $1)"
