@@ -67,22 +67,49 @@ async fn reap_once(st: &AppState, metrics: &Metrics) {
     }
 }
 
-/// Sends this replica's change events to the other replicas (Postgres `NOTIFY`).
+/// How long the relay gathers events before sending them.
+const RELAY_WINDOW: Duration = Duration::from_millis(50);
+
+/// Sends this replica's change events to the other replicas (Postgres `NOTIFY`). Events
+/// are gathered for a moment and each distinct one is sent once: a busy job's stream of
+/// progress events costs a notice per window, not one per batch of completions.
 pub async fn relay_out(
     st: AppState,
     mut outgoing: mpsc::UnboundedReceiver<Relayed>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let relayed = tokio::select! {
+    let mut open = true;
+    while open {
+        let first = tokio::select! {
             r = outgoing.recv() => match r { Some(r) => r, None => return },
             _ = shutdown.wait_for(|s| *s) => return,
         };
-        let Ok(payload) = serde_json::to_string(&relayed) else {
-            continue;
-        };
-        if let Err(e) = st.store.notify_change(&payload).await {
-            tracing::warn!(error = %e, "change notice not relayed");
+        let mut pending = vec![first];
+        let until = tokio::time::Instant::now() + RELAY_WINDOW;
+        loop {
+            tokio::select! {
+                r = tokio::time::timeout_at(until, outgoing.recv()) => match r {
+                    Ok(Some(r)) => {
+                        if !pending.contains(&r) {
+                            pending.push(r);
+                        }
+                    }
+                    Ok(None) => {
+                        open = false;
+                        break;
+                    }
+                    Err(_) => break,
+                },
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+        }
+        for relayed in pending {
+            let Ok(payload) = serde_json::to_string(&relayed) else {
+                continue;
+            };
+            if let Err(e) = st.store.notify_change(&payload).await {
+                tracing::warn!(error = %e, "change notice not relayed");
+            }
         }
     }
 }

@@ -234,6 +234,10 @@ pub async fn claim(st: &AppState, req: &ClaimRequest) -> AppResult<Vec<LeasedTas
                 .await?;
             if !tasks.is_empty() {
                 announce(st, tasks.iter().map(|t| (t.job_id.as_str(), false)));
+                // A claim that took all it asked for may have left more behind.
+                if tasks.len() as i64 >= req.max {
+                    st.work_ready.notify_waiters();
+                }
                 return Ok(tasks);
             }
         }
@@ -329,7 +333,10 @@ pub async fn complete_batch(st: &AppState, req: &CompleteBatch) -> AppResult<Bat
             .map(|(j, f)| (j.as_str(), *f))
             .chain(out.claimed.iter().map(|t| (t.job_id.as_str(), false))),
     );
-    if accepted {
+    // A claim that got fewer tasks than it asked for took all there was to take (the
+    // freed concurrency and the tasks these completions made ready included): waking the
+    // other claimers would only send them looking.
+    if accepted && (req.claim == 0 || out.claimed.len() as i64 >= req.claim) {
         st.work_ready.notify_waiters();
     }
     Ok(BatchReply {

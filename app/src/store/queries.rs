@@ -657,10 +657,13 @@ macro_rules! store_impl {
             }
 
             async fn claimable(&self, now: i64) -> $crate::store::StoreResult<bool> {
+                // A subquery per job rather than a join: a job's ready tasks are one range
+                // of the claim index, however many tasks the planner guesses are ready.
                 let found = sqlx::query_scalar::<_, i64>(
                     "SELECT 1 FROM jobs j WHERE j.state IN ('queued', 'running') \
-                     AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
-                        AND t.state = 'ready' AND t.run_after <= $1) \
+                     AND (SELECT t.seq FROM job_tasks t WHERE t.job_id = j.id \
+                        AND t.state = 'ready' AND t.run_after <= $1 \
+                        ORDER BY t.seq LIMIT 1) IS NOT NULL \
                      AND (SELECT COUNT(*) FROM job_tasks t WHERE t.job_id = j.id \
                         AND t.state = 'leased') < j.concurrency \
                      LIMIT 1",

@@ -77,20 +77,6 @@ pub(super) struct WorkerRow {
     pub tasks_done: i64,
 }
 
-/// A leased task as read back after the claim's update.
-#[derive(sqlx::FromRow)]
-pub(super) struct LeasedRow {
-    pub id: String,
-    pub job_id: String,
-    pub phase: String,
-    pub payload: String,
-    pub parent_id: Option<String>,
-    pub attempt: i64,
-    pub lease_expires_at: Option<i64>,
-    pub seq: i64,
-    pub fan_in: i64,
-}
-
 pub(super) fn parse_json(s: &str, what: &str) -> StoreResult<serde_json::Value> {
     json(s, what)
 }
