@@ -1,9 +1,9 @@
 //! Postgres's lease path: a claim, and a worker's batch of completions with its claim for
 //! more work, are each one call of a function the migrations define (`orchard_claim`,
 //! `orchard_report`), so a job's row lock is held only while the database works, never
-//! across round trips. Both lock a
-//! job's row before its tasks, jobs in id order, and the worker's row last — the order
-//! every failure, release and reaper pass follows too, so none can deadlock.
+//! across round trips. Both lock a job's row before its tasks, jobs in id order, and the
+//! worker's row last — the order every failure, release and reaper pass follows too, so
+//! none can deadlock.
 
 use super::PgStore;
 use crate::jobs::protocol::{CompletedTask, LeaseRef, LeasedTask};
@@ -163,33 +163,33 @@ impl PgStore {
             .into_iter()
             .collect()
         };
+        // The items whose job is known, by index, and their columns for the function.
         let mut named = Vec::new();
+        let (mut ids, mut jobs, mut attempts, mut outputs) = (vec![], vec![], vec![], vec![]);
         for (i, it) in items.iter().enumerate() {
             match it.job_id.as_ref().or_else(|| owners.get(&it.task_id)) {
-                Some(job) => named.push((i, job.clone())),
+                Some(job) => {
+                    named.push((i, job.clone()));
+                    ids.push(it.task_id.clone());
+                    jobs.push(job.clone());
+                    attempts.push(it.attempt);
+                    outputs.push(it.output.to_string());
+                }
                 None => {
                     results[i] = Some(Err(StoreError::NotFound(format!("task {}", it.task_id))))
                 }
             }
         }
-        let pick = |f: &dyn Fn(&CompletedTask) -> String| -> Vec<String> {
-            named.iter().map(|(i, _)| f(&items[*i])).collect()
-        };
         let rows = sqlx::query_as::<_, ReportRow>(
             "SELECT claimed, id, job_id, parent_id, phase, started_at, job_state, payload, \
              attempt, lease_expires_at, job_kind, job_params, inputs \
              FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(worker_id)
-        .bind(pick(&|it| it.task_id.clone()))
-        .bind(named.iter().map(|(_, j)| j.clone()).collect::<Vec<_>>())
-        .bind(
-            named
-                .iter()
-                .map(|(i, _)| items[*i].attempt)
-                .collect::<Vec<_>>(),
-        )
-        .bind(pick(&|it| it.output.to_string()))
+        .bind(ids)
+        .bind(jobs)
+        .bind(attempts)
+        .bind(outputs)
         .bind(now)
         .bind(claim)
         .bind(lease_ms)
