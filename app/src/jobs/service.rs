@@ -333,10 +333,10 @@ pub async fn complete_batch(st: &AppState, req: &CompleteBatch) -> AppResult<Bat
             .map(|(j, f)| (j.as_str(), *f))
             .chain(out.claimed.iter().map(|t| (t.job_id.as_str(), false))),
     );
-    // A claim that got fewer tasks than it asked for took all there was to take (the
+    // Unless the claim may have left work behind, it took all there was to take (the
     // freed concurrency and the tasks these completions made ready included): waking the
     // other claimers would only send them looking.
-    if accepted && (req.claim == 0 || out.claimed.len() as i64 >= req.claim) {
+    if accepted && (req.claim == 0 || out.more) {
         st.work_ready.notify_waiters();
     }
     Ok(BatchReply {

@@ -82,6 +82,9 @@ pub struct Completion {
 pub struct BatchOutcome {
     pub completed: Vec<StoreResult<Completion>>,
     pub claimed: Vec<LeasedTask>,
+    /// The claim may have left claimable work behind (it stopped at what it was asked for
+    /// while a job still had room); false when it took all there was to take.
+    pub more: bool,
 }
 
 /// What a failure report changed.

@@ -26,13 +26,14 @@ struct ClaimedRow {
 }
 
 /// A row of `orchard_report`: a task its completions marked done (with its parent, phase
-/// and start), a job that no longer accepts results (its state, no task), or a task its
-/// claim leased (`claimed`).
+/// and start), a job that no longer accepts results (its state, no task), a task its claim
+/// leased (`claimed`), or, claimed but with no task, the sign that the claim may have left
+/// work behind.
 #[derive(sqlx::FromRow)]
 struct ReportRow {
     claimed: bool,
     id: Option<String>,
-    job_id: String,
+    job_id: Option<String>,
     parent_id: Option<String>,
     phase: Option<String>,
     started_at: Option<i64>,
@@ -50,7 +51,7 @@ impl ReportRow {
         let corrupt = || StoreError::Corrupt("claimed task without its columns".into());
         Ok(ClaimedRow {
             id: self.id.ok_or_else(corrupt)?,
-            job_id: self.job_id,
+            job_id: self.job_id.ok_or_else(corrupt)?,
             phase: self.phase.ok_or_else(corrupt)?,
             payload: self.payload.ok_or_else(corrupt)?,
             parent_id: self.parent_id,
@@ -120,7 +121,8 @@ impl PgStore {
     ) -> StoreResult<Vec<LeasedTask>> {
         let rows = sqlx::query_as::<_, ClaimedRow>(
             "SELECT id, job_id, phase, payload, parent_id, attempt, lease_expires_at, \
-             job_kind, job_params, inputs FROM orchard_claim($1, $2, $3, $4, true)",
+             job_kind, job_params, inputs FROM orchard_claim($1, $2, $3, $4, true) \
+             WHERE id IS NOT NULL",
         )
         .bind(worker_id)
         .bind(max)
@@ -198,23 +200,32 @@ impl PgStore {
         .map_err(missing)?;
         let mut inactive = BTreeMap::<String, String>::new();
         let mut leased = Vec::new();
+        let mut more = false;
         for row in rows {
             if row.claimed {
-                leased.push(row.leased()?);
+                if row.id.is_none() {
+                    more = true;
+                } else {
+                    leased.push(row.leased()?);
+                }
                 continue;
             }
+            let job_id = row
+                .job_id
+                .ok_or_else(|| StoreError::Corrupt("completion without its job".into()))?;
             let (Some(id), None) = (row.id, &row.job_state) else {
-                inactive.insert(row.job_id, row.job_state.unwrap_or_default());
+                inactive.insert(job_id, row.job_state.unwrap_or_default());
                 continue;
             };
             // A task named twice counts once, for its first entry.
-            let Some(&(i, _)) = named.iter().find(|(i, j)| {
-                items[*i].task_id == id && *j == row.job_id && results[*i].is_none()
-            }) else {
+            let Some(&(i, _)) = named
+                .iter()
+                .find(|(i, j)| items[*i].task_id == id && *j == job_id && results[*i].is_none())
+            else {
                 continue;
             };
             results[i] = Some(Ok(Completion {
-                job_id: row.job_id,
+                job_id,
                 phase: row.phase.unwrap_or_default(),
                 duration_ms: items[i]
                     .run_ms
@@ -233,6 +244,7 @@ impl PgStore {
                 })
                 .collect(),
             claimed: leased_tasks(leased, lease_ms, now)?,
+            more,
         })
     }
 

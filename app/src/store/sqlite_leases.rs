@@ -174,7 +174,13 @@ impl LeaseDb {
             {
                 claimed = claim_tx(tx, worker_id, claim, lease_ms, now)?;
             }
-            Ok(BatchOutcome { completed, claimed })
+            // Every claim that got all it asked for may have left more behind.
+            let more = claim > 0 && claimed.len() as i64 >= claim;
+            Ok(BatchOutcome {
+                completed,
+                claimed,
+                more,
+            })
         })
     }
 }
