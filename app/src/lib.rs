@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod overview;
 pub mod tasks;
 pub mod ui;
+pub mod wire;
 pub mod workers;
 
 #[cfg(feature = "ssr")]

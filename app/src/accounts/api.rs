@@ -13,7 +13,7 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_me() -> Result<Option<Me>, AppError> {
     Ok(super::service::current().me())
 }
@@ -30,7 +30,7 @@ fn set_session_cookie(st: &crate::state::AppState, value: Option<&str>) {
     }
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn login(
     username: String,
     password: String,
@@ -49,7 +49,7 @@ pub async fn login(
 }
 
 /// Signs out here, or (with `everywhere`) in every browser; returns the sessions ended.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn logout(everywhere: Option<bool>) -> Result<u64, AppError> {
     let st = crate::state::AppState::from_context()?;
     let caller = super::service::current();
@@ -64,7 +64,7 @@ pub async fn logout(everywhere: Option<bool>) -> Result<u64, AppError> {
     Ok(ended)
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn setup_admin(
     token: String,
     username: String,
@@ -82,14 +82,14 @@ pub async fn setup_admin(
     })
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_list_users() -> Result<Vec<User>, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::require(super::model::Role::Admin)?;
     Ok(st.store.list_users(crate::now_millis()).await?)
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_create_user(
     username: String,
     password: String,
@@ -101,7 +101,7 @@ pub async fn admin_create_user(
     super::service::create_user(&st, &username, &password, role).await
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_set_role(username: String, role: String) -> Result<User, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::require(super::model::Role::Admin)?;
@@ -109,14 +109,14 @@ pub async fn admin_set_role(username: String, role: String) -> Result<User, AppE
     Ok(st.store.set_role(&username, role).await?)
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_reset_password(username: String, password: String) -> Result<(), AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::require(super::model::Role::Admin)?;
     super::service::set_password(&st, &username, &password).await
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_set_disabled(username: String, disabled: bool) -> Result<User, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::require(super::model::Role::Admin)?;
@@ -126,7 +126,7 @@ pub async fn admin_set_disabled(username: String, disabled: bool) -> Result<User
         .await?)
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_list_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::require(super::model::Role::Admin)?;

@@ -5,25 +5,25 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The retry policy the browser follows while polling a running job.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_poll_policy() -> Result<crate::ui::poll::RetryPolicy, AppError> {
     Ok(crate::state::AppState::from_context()?.engine.poll)
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn list_jobs() -> Result<Vec<Job>, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::list_jobs(&st, 100).await
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_job_detail(id: String) -> Result<JobDetail, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::job_detail(&st, &id).await
 }
 
 /// Creates a file-average job from the form; `seed` may be empty for a random one.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn create_file_average_job(
     workers: u32,
     files: u32,
@@ -49,25 +49,25 @@ pub async fn create_file_average_job(
     super::service::create_file_average(&st, req).await
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn cancel_job(id: String) -> Result<Job, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::cancel_job(&st, &id).await
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn retry_job(id: String) -> Result<Job, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::retry_job(&st, &id).await
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn delete_job(id: String) -> Result<(), AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::delete_job(&st, &id).await
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn verify_job(id: String) -> Result<Verification, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::verify_job(&st, &id).await

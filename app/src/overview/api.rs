@@ -5,7 +5,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 /// Live counts of jobs, queued tasks and workers.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_overview() -> Result<Overview, AppError> {
     let st = crate::state::AppState::from_context()?;
     Ok(st

@@ -8,7 +8,7 @@ use crate::jobs::model::Job;
 use leptos::prelude::*;
 
 /// A page of the children of `parent` (the roots when `None`), after `cursor`.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn list_children(
     parent: Option<String>,
     cursor: Option<String>,
@@ -18,28 +18,28 @@ pub async fn list_children(
     super::service::list_children(&st, parent.as_deref(), cursor.as_deref(), limit).await
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_task(id: String) -> Result<TreeTask, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::get_task(&st, &id).await
 }
 
 /// The task's ancestors and the task itself, root first (breadcrumbs).
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_task_path(id: String) -> Result<Vec<Crumb>, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::path(&st, &id).await
 }
 
 /// Titles containing `q` (case-insensitive) anywhere in the forest, each with its path.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_search(q: String) -> Result<SearchResults, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::search(&st, &q, 50).await
 }
 
 /// How many tasks a delete of this one would remove (itself and every descendant).
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_subtree_size(id: String) -> Result<i64, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::subtree_size(&st, &id).await
@@ -47,7 +47,7 @@ pub async fn get_subtree_size(id: String) -> Result<i64, AppError> {
 
 /// Creates a task under `parent_id` (a root when `None`): right after the sibling `after`,
 /// or last when `after` is `None`.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn create_task(
     parent_id: Option<String>,
     title: String,
@@ -64,7 +64,7 @@ pub async fn create_task(
 }
 
 /// Changes what is given; a status change follows the done rule (see `model`).
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn update_task(
     id: String,
     title: Option<String>,
@@ -82,7 +82,7 @@ pub async fn update_task(
 
 /// Moves a task (with its subtree) to index `position` among the children of `parent_id`
 /// (the roots when `None`). Moving a task into its own subtree is refused.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn move_task(
     id: String,
     parent_id: Option<String>,
@@ -93,28 +93,28 @@ pub async fn move_task(
 }
 
 /// Deletes a task and its subtree; answers how many tasks went.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn delete_task(id: String) -> Result<i64, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::delete(&st, &id).await
 }
 
 /// Starts a job writing the forest (or the subtree of `root`) to a file.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn create_export_job(root: Option<String>) -> Result<Job, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::start_export(&st, root.as_deref()).await
 }
 
 /// Starts a job writing a random tree to a file (and importing it when asked).
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn create_generate_job(params: GenerateParams) -> Result<Job, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::start_generate(&st, params).await
 }
 
 /// Tree files written by generate and export jobs, newest first.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn list_tree_files() -> Result<Vec<TreeFile>, AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::tree_files(&st).await

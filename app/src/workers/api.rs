@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Every worker with its health and load.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn list_workers() -> Result<Vec<Worker>, AppError> {
     let st = crate::state::AppState::from_context()?;
     Ok(st
@@ -25,7 +25,7 @@ pub struct FleetView {
     pub now: Millis,
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_fleet() -> Result<FleetView, AppError> {
     let st = crate::state::AppState::from_context()?;
     let now = crate::now_millis();
@@ -37,7 +37,7 @@ pub async fn get_fleet() -> Result<FleetView, AppError> {
 }
 
 /// A worker's most recent processes (at most 200), newest first.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_worker_processes(id: String) -> Result<Vec<ProcessSummary>, AppError> {
     let st = crate::state::AppState::from_context()?;
     let mut ps = st.store.worker_processes(&id, 200).await?;
@@ -45,14 +45,14 @@ pub async fn get_worker_processes(id: String) -> Result<Vec<ProcessSummary>, App
     Ok(ps)
 }
 
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_process(id: String) -> Result<ProcessDetail, AppError> {
     let st = crate::state::AppState::from_context()?;
     Ok(st.store.process_detail(&id).await?)
 }
 
 /// Removes a dead or stopped worker and its processes.
-#[server(prefix = "/fn")]
+#[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn remove_worker(id: String) -> Result<(), AppError> {
     let st = crate::state::AppState::from_context()?;
     super::service::remove_worker(&st, &id).await
