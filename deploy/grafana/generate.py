@@ -78,6 +78,10 @@ workers = dash("orchard-workers", "Orchard · Workers", "Fleet health and what e
   panel(8, "Task outcomes / min", "timeseries", [('sum by (outcome) (rate(orchard_worker_tasks_finished_total[5m])) * 60', "{{outcome}}")], 12, 13, 12, 9, stack=True),
   panel(9, "Task time on workers (p95 by phase)", "timeseries", [('histogram_quantile(0.95, sum by (le, phase) (rate(orchard_worker_task_duration_seconds_bucket{outcome="completed"}[5m])))', "{{phase}}")], 0, 22, 12, 9, "s"),
   panel(10, "Lease call errors / min", "timeseries", [('sum by (call) (rate(orchard_worker_lease_call_errors_total[5m])) * 60', "{{call}}")], 12, 22, 12, 9),
+  panel(11, "Lease call round trip (p50 and p99)", "timeseries", [
+      ('histogram_quantile(0.50, sum by (le, call) (rate(orchard_worker_lease_call_duration_seconds_bucket[5m])))', "p50 {{call}}"),
+      ('histogram_quantile(0.99, sum by (le, call) (rate(orchard_worker_lease_call_duration_seconds_bucket[5m])))', "p99 {{call}}")], 0, 31, 24, 9, "s",
+        desc="A worker waits for each completion batch before it starts the tasks the batch's claim leased: at low W this bounds a job of quick tasks"),
 ])
 here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dashboards")
 check = "--check" in sys.argv[1:]

@@ -254,10 +254,14 @@ pub struct WorkerMetrics {
     duration: HistogramVec,
     running: IntGaugeVec,
     call_errors: IntCounterVec,
+    call_duration: HistogramVec,
     info: IntGaugeVec,
     /// Leased tasks not yet reported, with when and in which phase they were claimed.
     in_flight: Mutex<HashMap<String, (String, Instant)>>,
 }
+
+/// The lease calls whose round trip is timed (a claim may wait for work on purpose).
+const TIMED_CALLS: [&str; 4] = ["complete", "heartbeat", "fail", "release"];
 
 /// How a leased task ended, as the worker reported it.
 const OUTCOMES: [&str; 4] = ["completed", "failed", "released", "lease_lost"];
@@ -303,6 +307,19 @@ impl WorkerMetrics {
             ),
             &["call"],
         ));
+        let call_duration = must(HistogramVec::new(
+            HistogramOpts::new(
+                "orchard_worker_lease_call_duration_seconds",
+                "Round trip of this process's workers' lease calls: completion batches (each \
+                 with the claim riding along), heartbeats, failures and releases; a claim's \
+                 long poll is not timed",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5,
+            ]),
+            &["call"],
+        ));
         let info = must(IntGaugeVec::new(
             Opts::new(
                 "orchard_worker_info",
@@ -313,12 +330,16 @@ impl WorkerMetrics {
         for call in ["claim", "heartbeat", "complete", "fail", "release"] {
             call_errors.with_label_values(&[call]);
         }
+        for call in TIMED_CALLS {
+            call_duration.with_label_values(&[call]);
+        }
         for c in [
             Box::new(claimed.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(finished.clone()),
             Box::new(duration.clone()),
             Box::new(running.clone()),
             Box::new(call_errors.clone()),
+            Box::new(call_duration.clone()),
             Box::new(info.clone()),
         ] {
             must(registry.register(c));
@@ -329,6 +350,7 @@ impl WorkerMetrics {
             duration,
             running,
             call_errors,
+            call_duration,
             info,
             in_flight: Mutex::new(HashMap::new()),
         })
@@ -379,6 +401,12 @@ impl WorkerMetrics {
         self.running.with_label_values(&[worker_id]).dec();
     }
 
+    fn timed(&self, call: &str, since: Instant) {
+        self.call_duration
+            .with_label_values(&[call])
+            .observe(since.elapsed().as_secs_f64());
+    }
+
     /// Classifies a report's result: lost leases are an outcome, other errors are counted.
     fn reported(
         &self,
@@ -422,7 +450,9 @@ impl Leases for MeteredLeases {
         r
     }
     async fn heartbeat(&self, task_id: &str, lease: &LeaseRef) -> AppResult<HeartbeatReply> {
+        let since = Instant::now();
         let r = self.inner.heartbeat(task_id, lease).await;
+        self.metrics.timed("heartbeat", since);
         match &r {
             Ok(_) => {}
             // The worker drops the task without another call: it ends here.
@@ -439,7 +469,9 @@ impl Leases for MeteredLeases {
         r
     }
     async fn complete_batch(&self, req: &CompleteBatch) -> AppResult<BatchReply> {
+        let since = Instant::now();
         let r = self.inner.complete_batch(req).await;
+        self.metrics.timed("complete", since);
         match &r {
             Ok(reply) => {
                 for o in &reply.results {
@@ -468,13 +500,17 @@ impl Leases for MeteredLeases {
         r
     }
     async fn fail(&self, task_id: &str, req: &FailRequest) -> AppResult<()> {
+        let since = Instant::now();
         let r = self.inner.fail(task_id, req).await;
+        self.metrics.timed("fail", since);
         self.metrics
             .reported("fail", &req.worker_id, task_id, "failed", &r);
         r
     }
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()> {
+        let since = Instant::now();
         let r = self.inner.release(task_id, lease).await;
+        self.metrics.timed("release", since);
         self.metrics
             .reported("release", &lease.worker_id, task_id, "released", &r);
         r

@@ -175,6 +175,11 @@ const SERVER_FAMILIES: &[(&str, &str, &[&str])] = &[
         "counter",
         &["call"],
     ),
+    (
+        "orchard_worker_lease_call_duration_seconds",
+        "histogram",
+        &["call"],
+    ),
 ];
 
 fn assert_family(families: &BTreeMap<String, Family>, name: &str, kind: &str, labels: &[&str]) {
