@@ -28,7 +28,7 @@ pub trait FileStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Vec<u8>, FileError>;
     /// Reads several files, in the order of `keys`. The default fetches them all at once;
     /// the local store reads them in one go on one blocking thread, which costs a task a
-    /// single hand-off instead of one per file.
+    /// single hand-off instead of one per file (and none when they are small).
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Vec<u8>>, FileError> {
         futures::future::try_join_all(keys.iter().map(|k| self.get(k))).await
     }
@@ -90,6 +90,9 @@ fn io(e: std::io::Error) -> FileError {
     FileError::Io(e.to_string())
 }
 
+/// Most bytes `get_many` reads without handing off to a blocking thread.
+const INLINE_READ_MAX: u64 = 128 * 1024;
+
 /// Runs blocking file work on tokio's blocking pool.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> std::io::Result<T> {
     tokio::task::spawn_blocking(f)
@@ -125,7 +128,7 @@ impl FileStore for LocalFiles {
             .iter()
             .map(|k| self.path(k).map(|p| (k.clone(), p)))
             .collect::<Result<Vec<_>, _>>()?;
-        blocking(move || {
+        let read_all = move || {
             paths
                 .into_iter()
                 .map(|(key, path)| {
@@ -135,9 +138,17 @@ impl FileStore for LocalFiles {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(io)?
+        };
+        // A few small files are read where the task runs: the hand-off to a blocking
+        // thread and back would take longer than reading them.
+        let small = keys.iter().try_fold(0u64, |total, k| {
+            let len = std::fs::metadata(self.path(k).ok()?).ok()?.len();
+            Some(total + len).filter(|t| *t <= INLINE_READ_MAX)
+        });
+        if small.is_some() {
+            return read_all();
+        }
+        blocking(read_all).await.map_err(io)?
     }
 
     async fn reader(&self, key: &str) -> Result<(FileReader, u64), FileError> {

@@ -162,7 +162,12 @@ impl Pool {
     }
 }
 
-type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<LeasedTask>>>;
+/// The local queue: every runner waits on it by itself, so tasks the reporter queues
+/// together wake runners that can run on different threads. (Runners taking turns at one
+/// receiver behind a lock woke each other from the thread that then ran the first task,
+/// and tokio kept the second on that same thread: two tasks leased together ran one
+/// after the other.)
+type Queue = flume::Receiver<LeasedTask>;
 
 /// Runs `slots` task runners until `shutdown` turns true; then finishes or releases what
 /// it holds.
@@ -181,8 +186,7 @@ pub async fn run_worker(
         room: Notify::new(),
         running: AtomicUsize::new(0),
     });
-    let (queue_tx, queue_rx) = mpsc::unbounded_channel::<LeasedTask>();
-    let queue: Queue = Arc::new(tokio::sync::Mutex::new(queue_rx));
+    let (queue_tx, queue) = flume::unbounded::<LeasedTask>();
     let (out_tx, out_rx) = mpsc::unbounded_channel::<Outcome>();
 
     // Spawned tasks do not inherit spans: each gets one naming the worker.
@@ -227,10 +231,9 @@ pub async fn run_worker(
     }
     // Every runner has gone, so the reporter sends what is left and stops.
     let _ = reporter.await;
-    // Tasks claimed but never started go back to the queue at once.
-    let mut rx = queue.lock().await;
-    rx.close();
-    while let Some(task) = rx.recv().await {
+    // Tasks claimed but never started go back to the queue at once (the claimer and the
+    // reporter have stopped, so nothing more arrives).
+    while let Ok(task) = queue.try_recv() {
         let lease = LeaseRef {
             worker_id: cfg.worker_id.clone(),
             attempt: task.attempt,
@@ -245,7 +248,7 @@ pub async fn run_worker(
 async fn claimer(
     leases: Arc<dyn Leases>,
     pool: Arc<Pool>,
-    queue: mpsc::UnboundedSender<LeasedTask>,
+    queue: flume::Sender<LeasedTask>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut failures = 0u32;
@@ -309,12 +312,9 @@ async fn runner(
         if *shutdown.borrow() {
             break;
         }
-        let next = {
-            let mut rx = queue.lock().await;
-            tokio::select! {
-                t = rx.recv() => t,
-                _ = shutdown.changed() => None,
-            }
+        let next = tokio::select! {
+            t = queue.recv_async() => t.ok(),
+            _ = shutdown.changed() => None,
         };
         let Some(task) = next else { break };
         let started = Instant::now();
@@ -343,7 +343,7 @@ async fn runner(
 async fn reporter(
     leases: Arc<dyn Leases>,
     pool: Arc<Pool>,
-    queue: mpsc::UnboundedSender<LeasedTask>,
+    queue: flume::Sender<LeasedTask>,
     mut outcomes: mpsc::UnboundedReceiver<Outcome>,
     shutdown: watch::Receiver<bool>,
 ) {
