@@ -128,6 +128,12 @@ impl FileStore for LocalFiles {
             .iter()
             .map(|k| self.path(k).map(|p| (k.clone(), p)))
             .collect::<Result<Vec<_>, _>>()?;
+        // A few small files are read where the task runs: the hand-off to a blocking
+        // thread and back would take longer than reading them.
+        let small = paths.iter().try_fold(0u64, |total, (_, path)| {
+            let len = std::fs::metadata(path).ok()?.len();
+            Some(total + len).filter(|t| *t <= INLINE_READ_MAX)
+        });
         let read_all = move || {
             paths
                 .into_iter()
@@ -139,13 +145,10 @@ impl FileStore for LocalFiles {
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
-        // A few small files are read where the task runs: the hand-off to a blocking
-        // thread and back would take longer than reading them.
-        let small = keys.iter().try_fold(0u64, |total, k| {
-            let len = std::fs::metadata(self.path(k).ok()?).ok()?.len();
-            Some(total + len).filter(|t| *t <= INLINE_READ_MAX)
-        });
         if small.is_some() {
+            // Reads that never wait still count against the task's turn, so a loop of them
+            // lets other tasks run now and then.
+            tokio::task::consume_budget().await;
             return read_all();
         }
         blocking(read_all).await.map_err(io)?

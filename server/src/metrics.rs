@@ -401,10 +401,14 @@ impl WorkerMetrics {
         self.running.with_label_values(&[worker_id]).dec();
     }
 
-    fn timed(&self, call: &str, since: Instant) {
+    /// Awaits a lease call, recording its round trip under `call`.
+    async fn timed<T>(&self, call: &str, f: impl std::future::Future<Output = T>) -> T {
+        let since = Instant::now();
+        let out = f.await;
         self.call_duration
             .with_label_values(&[call])
             .observe(since.elapsed().as_secs_f64());
+        out
     }
 
     /// Classifies a report's result: lost leases are an outcome, other errors are counted.
@@ -450,9 +454,10 @@ impl Leases for MeteredLeases {
         r
     }
     async fn heartbeat(&self, task_id: &str, lease: &LeaseRef) -> AppResult<HeartbeatReply> {
-        let since = Instant::now();
-        let r = self.inner.heartbeat(task_id, lease).await;
-        self.metrics.timed("heartbeat", since);
+        let r = self
+            .metrics
+            .timed("heartbeat", self.inner.heartbeat(task_id, lease))
+            .await;
         match &r {
             Ok(_) => {}
             // The worker drops the task without another call: it ends here.
@@ -469,9 +474,10 @@ impl Leases for MeteredLeases {
         r
     }
     async fn complete_batch(&self, req: &CompleteBatch) -> AppResult<BatchReply> {
-        let since = Instant::now();
-        let r = self.inner.complete_batch(req).await;
-        self.metrics.timed("complete", since);
+        let r = self
+            .metrics
+            .timed("complete", self.inner.complete_batch(req))
+            .await;
         match &r {
             Ok(reply) => {
                 for o in &reply.results {
@@ -500,17 +506,19 @@ impl Leases for MeteredLeases {
         r
     }
     async fn fail(&self, task_id: &str, req: &FailRequest) -> AppResult<()> {
-        let since = Instant::now();
-        let r = self.inner.fail(task_id, req).await;
-        self.metrics.timed("fail", since);
+        let r = self
+            .metrics
+            .timed("fail", self.inner.fail(task_id, req))
+            .await;
         self.metrics
             .reported("fail", &req.worker_id, task_id, "failed", &r);
         r
     }
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()> {
-        let since = Instant::now();
-        let r = self.inner.release(task_id, lease).await;
-        self.metrics.timed("release", since);
+        let r = self
+            .metrics
+            .timed("release", self.inner.release(task_id, lease))
+            .await;
         self.metrics
             .reported("release", &lease.worker_id, task_id, "released", &r);
         r
