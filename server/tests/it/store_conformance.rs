@@ -88,6 +88,7 @@ conformance!(
     workers_and_health,
     concurrent_claimers_never_exceed_w,
     batches_fence_each_item_and_claim_within_w,
+    batch_claims_say_whether_they_left_work_behind,
 );
 
 async fn ping_and_backend(db: Db) {
@@ -642,6 +643,51 @@ async fn batches_fence_each_item_and_claim_within_w(db: Db) {
         .unwrap();
     assert!(out.completed[0].is_ok());
     assert_eq!(s.get_job(&job.id).await.unwrap().progress.done, 1);
+}
+
+/// `BatchOutcome::more`: true when the claim riding along may have left claimable work
+/// behind, which is what makes the queue wake other claimers. Postgres also knows when the
+/// claim filled its job's concurrency; SQLite answers true whenever the claim got all it
+/// asked for.
+async fn batch_claims_say_whether_they_left_work_behind(db: Db) {
+    let s = store(db).await;
+    let w = worker(&*s, "w").await;
+    // Twenty ready generate tasks, at most four leased at once.
+    let job = s.create_job(new_job(100, 5, 4, 3), 1_000).await.unwrap();
+    let held = s.claim(&w, 2, 30_000, 2_000).await.unwrap();
+    assert_eq!(held.len(), 2);
+    // Room for three, asked for one: more is left.
+    let out = s
+        .complete_batch(&w, &[item(&held[0], held[0].attempt)], 1, 30_000, 2_010)
+        .await
+        .unwrap();
+    assert_eq!(out.claimed.len(), 1);
+    assert!(out.more);
+    // Two more fill the job's four; then a completion frees one place and the claim takes it.
+    let more = s.claim(&w, 2, 30_000, 2_020).await.unwrap();
+    assert_eq!(more.len(), 2);
+    assert_eq!(leased(&*s, &job.id).await, 4);
+    let out = s
+        .complete_batch(&w, &[item(&held[1], held[1].attempt)], 1, 30_000, 2_030)
+        .await
+        .unwrap();
+    assert_eq!(out.claimed.len(), 1);
+    assert_eq!(leased(&*s, &job.id).await, 4);
+    assert_eq!(out.more, db == Db::Sqlite, "the job is full");
+    // A claim that got fewer than it asked for took all there was.
+    let out = s
+        .complete_batch(&w, &[item(&more[0], more[0].attempt)], 4, 30_000, 2_040)
+        .await
+        .unwrap();
+    assert_eq!(out.claimed.len(), 1);
+    assert!(!out.more);
+    // A batch that claims nothing says nothing is left behind.
+    let out = s
+        .complete_batch(&w, &[item(&more[1], more[1].attempt)], 0, 30_000, 2_050)
+        .await
+        .unwrap();
+    assert!(out.claimed.is_empty());
+    assert!(!out.more);
 }
 
 mod accounts {
