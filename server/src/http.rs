@@ -20,9 +20,18 @@ use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The app's page routes, found once per process. Finding them renders the app with every
+/// resource held back by one process-wide switch: a page another server in this process
+/// (as in the test suite) rendered meanwhile would wait for its data forever.
+fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>>) -> Router {
     let options = state.leptos_options.clone();
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let ctx_state = state.clone();
     let pages = Router::new()
         .leptos_routes_with_context(

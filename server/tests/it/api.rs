@@ -211,6 +211,34 @@ async fn pages_render_on_the_server() {
     app.running.stop().await;
 }
 
+/// Servers starting in the same process (each finds its page routes by rendering the app
+/// with resources held back) must not leave another server's page waiting for its data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_other_servers_start() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    let starting = tokio::spawn(async {
+        for _ in 0..12 {
+            spawn_app(Db::Sqlite, 0).await.running.stop().await;
+        }
+    });
+    let quick = common::client(Some(common::SERVICE_TOKEN));
+    let mut renders = 0;
+    while !starting.is_finished() || renders < 50 {
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            quick.get(app.url("/workers")).send(),
+        )
+        .await
+        .expect("a page render waited for data that never came")
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.text().await.unwrap().contains("No workers yet"));
+        renders += 1;
+    }
+    starting.await.unwrap();
+    app.running.stop().await;
+}
+
 #[tokio::test]
 async fn worker_api_requires_the_token_when_set() {
     let dir = common::temp_dir("token");
