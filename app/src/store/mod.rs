@@ -11,6 +11,7 @@ mod queries;
 mod rows;
 mod sqlite;
 mod sqlite_leases;
+mod sqlite_writer;
 pub mod tree;
 
 pub use error::{StoreError, StoreResult};

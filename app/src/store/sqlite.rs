@@ -15,6 +15,8 @@ pub struct SqliteStore {
     pub(super) write: SqlitePool,
     /// Claims and completions (see `sqlite_leases.rs`), used while holding `write`.
     leases: super::sqlite_leases::LeaseDb,
+    /// Keeps `write` across quick runs of lease transactions (see `sqlite_writer.rs`).
+    writer: super::sqlite_writer::WriterHold,
     /// Progress inside running tasks stays in memory: one process owns the file, and a
     /// long import holds the one writer the progress would otherwise wait for.
     work: super::WorkBoard,
@@ -61,6 +63,7 @@ impl SqliteStore {
             read,
             write,
             leases,
+            writer: Default::default(),
             work: Default::default(),
         })
     }
@@ -74,8 +77,11 @@ impl SqliteStore {
         now: i64,
     ) -> StoreResult<Vec<crate::jobs::protocol::LeasedTask>> {
         // Holding the one sqlx writer keeps every other write out meanwhile.
-        let _writer = self.write.acquire().await?;
-        self.leases.claim(worker_id, max, lease_ms, now)
+        self.writer
+            .run(&self.write, || {
+                self.leases.claim(worker_id, max, lease_ms, now)
+            })
+            .await
     }
 
     /// Records completions and leases more tasks (see `Store::complete_batch`).
@@ -87,9 +93,12 @@ impl SqliteStore {
         lease_ms: i64,
         now: i64,
     ) -> StoreResult<super::BatchOutcome> {
-        let _writer = self.write.acquire().await?;
-        self.leases
-            .complete_batch(worker_id, items, claim, lease_ms, now)
+        self.writer
+            .run(&self.write, || {
+                self.leases
+                    .complete_batch(worker_id, items, claim, lease_ms, now)
+            })
+            .await
     }
 
     /// Inserts a new job and its tasks (`ids[i]` is task `i`'s id) in one transaction.
