@@ -99,6 +99,8 @@ struct Counts {
     inflight: usize,
     /// Moving average of how long a task runs, in milliseconds (`None` until one ran).
     avg_ms: Option<f64>,
+    /// Moving average of how long reporting finished tasks takes, in milliseconds.
+    report_ms: Option<f64>,
 }
 
 impl Pool {
@@ -153,12 +155,31 @@ impl Pool {
     }
 
     fn ran_for(&self, d: Duration) {
-        let ms = d.as_secs_f64() * 1000.0;
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        c.avg_ms = Some(match c.avg_ms {
-            Some(avg) => avg * 0.9 + ms * 0.1,
-            None => ms,
-        });
+        c.avg_ms = Some(moving_average(c.avg_ms, d));
+    }
+
+    fn reported_in(&self, d: Duration) {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        c.report_ms = Some(moving_average(c.report_ms, d));
+    }
+
+    /// Whether a runner with nothing queued should report its task itself: its tasks take
+    /// at least half as long as a report. Quicker tasks are better off sharing a report
+    /// (the reporter waits for them), and where a report costs several tasks' time (a
+    /// remote database, where reports of one job also wait for each other on its row)
+    /// sharing it is what keeps the pace.
+    fn reports_alone(&self) -> bool {
+        let c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        matches!((c.avg_ms, c.report_ms), (Some(task), Some(report)) if task >= report / 2.0)
+    }
+}
+
+fn moving_average(avg: Option<f64>, d: Duration) -> f64 {
+    let ms = d.as_secs_f64() * 1000.0;
+    match avg {
+        Some(avg) => avg * 0.9 + ms * 0.1,
+        None => ms,
     }
 }
 
@@ -182,6 +203,7 @@ pub async fn run_worker(
         counts: Mutex::new(Counts {
             inflight: 0,
             avg_ms: None,
+            report_ms: None,
         }),
         room: Notify::new(),
         running: AtomicUsize::new(0),
@@ -204,7 +226,7 @@ pub async fn run_worker(
         reporter(
             leases.clone(),
             pool.clone(),
-            queue_tx,
+            queue_tx.clone(),
             out_rx,
             shutdown.clone(),
         )
@@ -216,7 +238,7 @@ pub async fn run_worker(
             leases.clone(),
             files.clone(),
             pool.clone(),
-            queue.clone(),
+            (queue_tx.clone(), queue.clone()),
             out_tx.clone(),
             shutdown.clone(),
         );
@@ -300,23 +322,43 @@ async fn claimer(
 }
 
 /// Takes tasks from the local queue and runs them one at a time.
+///
+/// A runner whose queue is empty when its task ends, in a worker whose tasks take longer
+/// than a report, reports that task itself, claiming more in the same call, and runs the
+/// first task it gets without a hand-off. Nothing would keep it busy while it waited for the
+/// reporter, and when a job's concurrency is full (W tasks leased, W runners) each runner's
+/// report then overlaps the other runners' work instead of all of them waiting for one
+/// shared round trip. Otherwise finished tasks go to the reporter, which sends them in
+/// batches: quick tasks share one transaction.
 async fn runner(
     leases: Arc<dyn Leases>,
     files: Arc<dyn FileStore>,
     pool: Arc<Pool>,
-    queue: Queue,
+    queue: (flume::Sender<LeasedTask>, Queue),
     out: mpsc::UnboundedSender<Outcome>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let (requeue, queue) = queue;
+    let mut next: Option<LeasedTask> = None;
     loop {
         if *shutdown.borrow() {
+            // Released with the rest of the local queue when the worker stops.
+            if let Some(t) = next.take() {
+                let _ = requeue.send(t);
+            }
             break;
         }
-        let next = tokio::select! {
-            t = queue.recv_async() => t.ok(),
-            _ = shutdown.changed() => None,
+        let task = match next.take() {
+            Some(t) => t,
+            None => {
+                let t = tokio::select! {
+                    t = queue.recv_async() => t.ok(),
+                    _ = shutdown.changed() => None,
+                };
+                let Some(t) = t else { break };
+                t
+            }
         };
-        let Some(task) = next else { break };
         let started = Instant::now();
         pool.running.fetch_add(1, Ordering::SeqCst);
         let span = tracing::info_span!(
@@ -330,10 +372,26 @@ async fn runner(
             .instrument(span)
             .await;
         pool.ran_for(started.elapsed());
-        let sent = out.send(outcome);
-        pool.running.fetch_sub(1, Ordering::SeqCst);
-        if sent.is_err() {
-            break;
+        match outcome {
+            Outcome::Done(item)
+                if queue.is_empty() && !*shutdown.borrow() && pool.reports_alone() =>
+            {
+                pool.running.fetch_sub(1, Ordering::SeqCst);
+                let mut tasks = deliver(&*leases, &pool, vec![item], false)
+                    .await
+                    .into_iter();
+                next = tasks.next();
+                for t in tasks {
+                    let _ = requeue.send(t);
+                }
+            }
+            outcome => {
+                let sent = out.send(outcome);
+                pool.running.fetch_sub(1, Ordering::SeqCst);
+                if sent.is_err() {
+                    break;
+                }
+            }
         }
     }
 }
@@ -413,38 +471,54 @@ async fn reporter(
         if batch.is_empty() {
             continue;
         }
-        let finished = batch.len();
-        let claim = if *shutdown.borrow() {
-            pool.release(finished);
-            0
-        } else {
-            pool.reserve(finished)
-        };
-        let req = CompleteBatch {
-            worker_id: pool.cfg.worker_id.clone(),
-            items: batch,
-            claim: claim as i64,
-        };
-        let sent = Instant::now();
-        match send_batch(&*leases, &req, pool.cfg.lease_ms).await {
-            Some(reply) => {
-                tracing::debug!(
-                    completed = req.items.len(),
-                    asked = claim,
-                    claimed = reply.tasks.len(),
-                    ms = sent.elapsed().as_secs_f64() * 1000.0,
-                    "batch reported"
-                );
-                for r in reply.results.iter().filter(|r| !r.ok) {
-                    // Another worker took over after this lease expired: correct, nothing to do.
-                    tracing::warn!(task_id = %r.task_id, error = ?r.error, "completion refused");
-                }
-                pool.release(claim.saturating_sub(reply.tasks.len()));
-                for t in reply.tasks {
-                    let _ = queue.send(t);
-                }
+        let stopping = *shutdown.borrow();
+        for t in deliver(&*leases, &pool, batch, stopping).await {
+            let _ = queue.send(t);
+        }
+    }
+}
+
+/// Sends finished tasks back with a claim for as many as there is room for (none when
+/// shutting down), and returns the tasks claimed.
+async fn deliver(
+    leases: &dyn Leases,
+    pool: &Pool,
+    items: Vec<CompletedTask>,
+    stopping: bool,
+) -> Vec<LeasedTask> {
+    let finished = items.len();
+    let claim = if stopping {
+        pool.release(finished);
+        0
+    } else {
+        pool.reserve(finished)
+    };
+    let req = CompleteBatch {
+        worker_id: pool.cfg.worker_id.clone(),
+        items,
+        claim: claim as i64,
+    };
+    let sent = Instant::now();
+    match send_batch(leases, &req, pool.cfg.lease_ms).await {
+        Some(reply) => {
+            pool.reported_in(sent.elapsed());
+            tracing::debug!(
+                completed = req.items.len(),
+                asked = claim,
+                claimed = reply.tasks.len(),
+                ms = sent.elapsed().as_secs_f64() * 1000.0,
+                "batch reported"
+            );
+            for r in reply.results.iter().filter(|r| !r.ok) {
+                // Another worker took over after this lease expired: correct, nothing to do.
+                tracing::warn!(task_id = %r.task_id, error = ?r.error, "completion refused");
             }
-            None => pool.release(claim),
+            pool.release(claim.saturating_sub(reply.tasks.len()));
+            reply.tasks
+        }
+        None => {
+            pool.release(claim);
+            Vec::new()
         }
     }
 }
