@@ -10,6 +10,7 @@ mod postgres;
 mod queries;
 mod rows;
 mod sqlite;
+mod sqlite_checkpoint;
 mod sqlite_leases;
 mod sqlite_writer;
 pub mod tree;
@@ -254,6 +255,15 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
             "unsupported database URL scheme in {:?}: use sqlite:… or postgres://…",
             url.split(':').next().unwrap_or_default()
         )))
+    }
+}
+
+/// Runs blocking work on this thread, letting the runtime move this thread's other tasks
+/// elsewhere meanwhile (where it can: a single-threaded runtime just runs it).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => f(),
+        _ => tokio::task::block_in_place(f),
     }
 }
 

@@ -16,10 +16,21 @@ pub struct SqliteStore {
     /// Claims and completions (see `sqlite_leases.rs`), used while holding `write`.
     leases: super::sqlite_leases::LeaseDb,
     /// Keeps `write` across quick runs of lease transactions (see `sqlite_writer.rs`).
-    writer: super::sqlite_writer::WriterHold,
+    writer: std::sync::Arc<super::sqlite_writer::WriterHold>,
+    /// Checkpoints the log for the lease connection (see `sqlite_checkpoint.rs`); none for
+    /// an in-memory database.
+    checkpoints: Option<std::sync::Arc<super::sqlite_checkpoint::Checkpointer>>,
     /// Progress inside running tasks stays in memory: one process owns the file, and a
     /// long import holds the one writer the progress would otherwise wait for.
     work: super::WorkBoard,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Some(c) = &self.checkpoints {
+            c.stop();
+        }
+    }
 }
 
 impl SqliteStore {
@@ -54,6 +65,17 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&write).await?;
         let leases = super::sqlite_leases::LeaseDb::open(&path, in_memory)?;
+        let writer = std::sync::Arc::new(super::sqlite_writer::WriterHold::default());
+        let checkpoints = if in_memory {
+            None
+        } else {
+            leases.leave_checkpoints_to_others()?;
+            Some(super::sqlite_checkpoint::Checkpointer::start(
+                &path,
+                write.clone(),
+                writer.clone(),
+            )?)
+        };
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -63,7 +85,8 @@ impl SqliteStore {
             read,
             write,
             leases,
-            writer: Default::default(),
+            writer,
+            checkpoints,
             work: Default::default(),
         })
     }
@@ -77,11 +100,14 @@ impl SqliteStore {
         now: i64,
     ) -> StoreResult<Vec<crate::jobs::protocol::LeasedTask>> {
         // Holding the one sqlx writer keeps every other write out meanwhile.
-        self.writer
+        let out = self
+            .writer
             .run(&self.write, || {
                 self.leases.claim(worker_id, max, lease_ms, now)
             })
-            .await
+            .await;
+        self.committed();
+        out
     }
 
     /// Records completions and leases more tasks (see `Store::complete_batch`).
@@ -93,12 +119,15 @@ impl SqliteStore {
         lease_ms: i64,
         now: i64,
     ) -> StoreResult<super::BatchOutcome> {
-        self.writer
+        let out = self
+            .writer
             .run(&self.write, || {
                 self.leases
                     .complete_batch(worker_id, items, claim, lease_ms, now)
             })
-            .await
+            .await;
+        self.committed();
+        out
     }
 
     /// Inserts a new job and its tasks (`ids[i]` is task `i`'s id) in one transaction.
@@ -112,10 +141,15 @@ impl SqliteStore {
         let _writer = self.write.acquire().await?;
         // A large job takes a while to write: let the runtime move this thread's other
         // work elsewhere meanwhile.
-        let insert = || self.leases.insert_job(job_id, job, ids, now);
-        match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::CurrentThread => insert(),
-            _ => tokio::task::block_in_place(insert),
+        let out = super::blocking(|| self.leases.insert_job(job_id, job, ids, now));
+        self.committed();
+        out
+    }
+
+    /// Counts a lease-connection transaction towards the next checkpoint.
+    fn committed(&self) {
+        if let Some(c) = &self.checkpoints {
+            c.committed();
         }
     }
 

@@ -81,6 +81,14 @@ impl LeaseDb {
         Ok(Self(Mutex::new(conn)))
     }
 
+    /// Stops this connection's own checkpoints: they would run inside a report
+    /// (`sqlite_checkpoint.rs` runs them instead).
+    pub fn leave_checkpoints_to_others(&self) -> StoreResult<()> {
+        let conn = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(())
+    }
+
     /// Runs `f` in one write transaction: committed when it returns `Ok`, rolled back
     /// otherwise (also when it panics: the transaction's drop rolls back).
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
