@@ -30,6 +30,22 @@ fn set_session_cookie(st: &crate::state::AppState, value: Option<&str>) {
     }
 }
 
+/// Sends a plain form post (no JavaScript) on to `path`. A page running the client loads
+/// the next page itself, afresh (`reload_after`): a redirect for it too would first move
+/// its router there, then the page would load again.
+#[cfg(feature = "ssr")]
+fn redirect_form_post(path: &str) {
+    let plain = use_context::<axum::http::request::Parts>().is_some_and(|req| {
+        req.headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    });
+    if plain {
+        leptos_axum::redirect(path);
+    }
+}
+
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn login(
     username: String,
@@ -40,7 +56,7 @@ pub async fn login(
     let (token, user) = super::service::sign_in(&st, &username, &password).await?;
     set_session_cookie(&st, Some(&token));
     tracing::info!(username = %user.username, "signed in");
-    leptos_axum::redirect(&safe_next(next.as_deref()));
+    redirect_form_post(&safe_next(next.as_deref()));
     Ok(Me {
         name: user.username,
         role: user.role,
@@ -60,7 +76,7 @@ pub async fn logout(everywhere: Option<bool>) -> Result<u64, AppError> {
         1
     };
     set_session_cookie(&st, None);
-    leptos_axum::redirect("/login");
+    redirect_form_post("/login");
     Ok(ended)
 }
 
@@ -74,7 +90,7 @@ pub async fn setup_admin(
     let (session, user) =
         super::service::set_up_first_admin(&st, &token, &username, &password).await?;
     set_session_cookie(&st, Some(&session));
-    leptos_axum::redirect("/");
+    redirect_form_post("/");
     Ok(Me {
         name: user.username,
         role: user.role,
