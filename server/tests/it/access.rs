@@ -578,3 +578,31 @@ async fn sign_in_is_rate_limited_and_pages_carry_security_headers() {
     assert_eq!(r.status(), 401);
     app.running.stop().await;
 }
+
+/// A plain form post (no JavaScript) is sent on to the next page; the client, which loads
+/// the next page itself, gets the answer without a redirect to follow first.
+#[tokio::test]
+async fn only_plain_form_sign_ins_are_redirected() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    add_user(&app, "ana", Role::Editor).await;
+    let form = "username=ana&password=a+long+password+1&next=%2Fjobs";
+    let post = |accept: &'static str| {
+        app.anon
+            .post(app.url(&fn_path("login")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", accept)
+            .header("origin", app.base.clone())
+            .body(form)
+            .send()
+    };
+    let plain = post("text/html,application/xhtml+xml").await.unwrap();
+    assert_eq!(plain.status(), 302);
+    assert_eq!(plain.headers()["location"], "/jobs");
+    assert!(session_of(&plain).is_some());
+    let client = post("application/json").await.unwrap();
+    assert_eq!(client.status(), 200);
+    assert!(session_of(&client).is_some());
+    assert!(client.headers().get("location").is_none());
+    assert!(client.headers().get("serverfnredirect").is_none());
+    app.running.stop().await;
+}
