@@ -48,8 +48,8 @@ impl Checkpointer {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         // Readers end within milliseconds; a restart waiting longer for one (while holding
-        // the writer) gives up and leaves it to the next checkpoint.
-        conn.busy_timeout(Duration::from_millis(20))?;
+        // the writer) gives up, and the next try waits for the log to grow again.
+        conn.busy_timeout(Duration::from_millis(10))?;
         let this = Arc::new(Self {
             conn: Mutex::new(conn),
             commits: AtomicU64::new(0),
@@ -72,45 +72,55 @@ impl Checkpointer {
         self.wake.notify_one();
     }
 
-    /// A checkpoint (`PASSIVE` or `RESTART`): (pages in the log, pages of it now in the
-    /// database file).
-    fn checkpoint(&self, mode: &str) -> rusqlite::Result<(i64, i64)> {
+    /// A checkpoint (`PASSIVE` or `RESTART`): (whether a reader or writer kept it from
+    /// finishing, pages in the log, pages of it now in the database file).
+    fn checkpoint(&self, mode: &str) -> rusqlite::Result<(bool, i64, i64)> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-            Ok((r.get(1)?, r.get(2)?))
+            Ok((r.get::<_, i64>(0)? != 0, r.get(1)?, r.get(2)?))
         })
     }
 }
 
 async fn run(this: Arc<Checkpointer>, write: SqlitePool, writer: Arc<WriterHold>) {
+    // The log size at which to start it over; moved on when a reader kept a restart from
+    // finishing (a long read, such as a tree export, keeps it from finishing meanwhile).
+    let mut restart_at = COMPLETE_AT;
     loop {
         this.wake.notified().await;
         if this.stopped.load(Ordering::SeqCst) {
             return;
         }
         let ck = this.clone();
-        let (log, left) = match tokio::task::spawn_blocking(move || ck.checkpoint("PASSIVE")).await
-        {
-            Ok(Ok((log, copied))) => (log, log - copied),
+        let log = match tokio::task::spawn_blocking(move || ck.checkpoint("PASSIVE")).await {
+            Ok(Ok((_, log, copied))) => {
+                tracing::debug!(log, copied, "checkpoint");
+                log
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "checkpoint failed");
                 continue;
             }
             Err(_) => return,
         };
-        tracing::debug!(log, left, "checkpoint");
-        if log >= COMPLETE_AT {
-            let ck = this.clone();
-            let done = writer
-                .run(&write, || {
-                    super::blocking(|| ck.checkpoint("RESTART")).map_err(Into::into)
-                })
-                .await;
-            tracing::debug!(result = ?done, "checkpoint with writes held");
-            if let Err(e) = done {
-                tracing::warn!(error = %e, "checkpoint failed");
-            }
+        if log < restart_at {
+            continue;
         }
+        let ck = this.clone();
+        let done = writer
+            .run(&write, || {
+                super::blocking(|| ck.checkpoint("RESTART")).map_err(Into::into)
+            })
+            .await;
+        tracing::debug!(result = ?done, "checkpoint with writes held");
+        restart_at = match done {
+            Ok((false, _, _)) => COMPLETE_AT,
+            Ok((true, _, _)) => log + COMPLETE_AT,
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoint failed");
+                log + COMPLETE_AT
+            }
+        };
     }
 }
 
