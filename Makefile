@@ -32,8 +32,11 @@ build:
 	$(call stamp,build)
 	cargo leptos build
 
+## Optimized binary and site; each site file also gets a brotli and a gzip copy beside it
+## (scripts/precompress), which the server sends to browsers that accept them
 release: bootstrap
 	cargo leptos build --release
+	scripts/precompress
 
 lint:
 	$(call stamp,lint)
@@ -68,6 +71,7 @@ fmt:
 bench:
 	@scripts/bootstrap --test
 	cargo leptos build --release
+	scripts/precompress
 	scripts/with-postgres scripts/bench
 
 ## Fuzz every target under fuzz/ for FUZZ_SECONDS each (default 60); fails on a crash

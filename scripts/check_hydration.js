@@ -1,5 +1,6 @@
 // Loads pages of a running Orchard in headless Chromium and reports, as one JSON line,
-// which of them hydrated (the live indicator turns "Live") and any console errors.
+// which of them hydrated (the live indicator turns "Live"), any console errors, and the
+// encoding the client's .wasm arrived in.
 // Usage: node scripts/check_hydration.js BASE_URL TOKEN PATH[,PATH…]
 const path = require('path');
 const { chromium } = require(path.join(__dirname, '..', 'node_modules', 'playwright-core'));
@@ -18,6 +19,10 @@ const { chromium } = require(path.join(__dirname, '..', 'node_modules', 'playwri
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text().split('\n')[0]); });
   page.on('pageerror', (e) => errors.push(String(e).split('\n')[0]));
   const hydrated = [];
+  let wasmEncoding = null;
+  page.on('response', (r) => {
+    if (r.url().endsWith('.wasm')) wasmEncoding = r.headers()['content-encoding'] || 'identity';
+  });
   for (const p of paths.split(',')) {
     await page.goto(base + p);
     try {
@@ -28,6 +33,6 @@ const { chromium } = require(path.join(__dirname, '..', 'node_modules', 'playwri
       hydrated.push(p);
     } catch (_) { /* reported as not hydrated */ }
   }
-  console.log(JSON.stringify({ hydrated, errors }));
+  console.log(JSON.stringify({ hydrated, errors, wasm_encoding: wasmEncoding }));
   await browser.close();
 })().catch((e) => { console.log(JSON.stringify({ hydrated: [], errors: [String(e)] })); });

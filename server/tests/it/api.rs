@@ -211,6 +211,47 @@ async fn pages_render_on_the_server() {
     app.running.stop().await;
 }
 
+/// A site file with compressed copies beside it (as `make release` writes them) goes to each
+/// browser in the encoding it accepts, brotli first, to anyone signed in or not, typed so a
+/// browser compiles wasm as it arrives; a browser that accepts neither gets the file itself.
+#[tokio::test]
+async fn site_files_are_sent_precompressed() {
+    let dir = common::temp_dir("site");
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::write(site.join("pkg/orchard.wasm"), b"\0asm plain bytes").unwrap();
+    std::fs::write(site.join("pkg/orchard.wasm.br"), b"brotli bytes").unwrap();
+    std::fs::write(site.join("pkg/orchard.wasm.gz"), b"gzip bytes").unwrap();
+    let url = common::fresh_database(Db::Sqlite, &dir).await;
+    let mut s = common::settings(url, &dir, 0);
+    s.site_root = Some(site.display().to_string());
+    let app = common::spawn_with(s, dir).await;
+    for (accept, encoding, body) in [
+        (Some("gzip, deflate, br"), Some("br"), &b"brotli bytes"[..]),
+        (Some("gzip"), Some("gzip"), &b"gzip bytes"[..]),
+        (None, None, &b"\0asm plain bytes"[..]),
+    ] {
+        let mut req = app.anon.get(app.url("/pkg/orchard.wasm"));
+        if let Some(a) = accept {
+            req = req.header("accept-encoding", a);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 200, "{accept:?}");
+        let got = r
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(got.as_deref(), encoding, "{accept:?}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/wasm",
+            "{accept:?}"
+        );
+        assert_eq!(&r.bytes().await.unwrap()[..], body, "{accept:?}");
+    }
+    app.running.stop().await;
+}
+
 /// Servers starting in the same process (each finds its page routes by rendering the app
 /// with resources held back) must not leave another server's page waiting for its data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
