@@ -15,6 +15,8 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -73,6 +75,7 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>
         ))
         .layer(
             ServiceBuilder::new()
+                .layer(compression())
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -101,6 +104,25 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>
                     .into_response_boxed()
                 })),
         )
+}
+
+/// Pages, server functions' answers and API JSON go out compressed to a client that asks
+/// (brotli or gzip at their fastest levels: a page is compressed as it is sent). The event
+/// stream, downloads (an attachment keeps its length, so the browser shows progress) and
+/// files already compressed go out as they are.
+fn compression() -> CompressionLayer<impl Predicate> {
+    use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+    let textual = |_: axum::http::StatusCode,
+                   _: axum::http::Version,
+                   headers: &axum::http::HeaderMap,
+                   _: &axum::http::Extensions| {
+        let kind = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        kind.is_some_and(|t| t.starts_with("text/html") || t.starts_with("application/json"))
+            && !headers.contains_key(CONTENT_DISPOSITION)
+    };
+    CompressionLayer::new()
+        .quality(CompressionLevel::Fastest)
+        .compress_when(SizeAbove::new(1024).and(textual))
 }
 
 /// Hands the request's CSP nonce to the page, so its inline scripts carry it.

@@ -252,6 +252,72 @@ async fn site_files_are_sent_precompressed() {
     app.running.stop().await;
 }
 
+/// Pages and JSON go out compressed to a client that asks, and as they are to one that does
+/// not; the event stream and downloads are never compressed.
+#[tokio::test]
+async fn pages_and_json_are_compressed_when_asked() {
+    use std::io::Read;
+    let app = spawn_app(Db::Sqlite, 0).await;
+    let gunzip = |bytes: &[u8]| {
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut out)
+            .expect("a gzip body");
+        out
+    };
+    let get = |path: &str, accept: Option<&str>| {
+        let mut req = app.http.get(app.url(path));
+        if let Some(a) = accept {
+            req = req.header("accept-encoding", a);
+        }
+        req.send()
+    };
+    let encoding = |r: &reqwest::Response| {
+        r.headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+
+    let r = get("/", Some("gzip")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(encoding(&r).as_deref(), Some("gzip"));
+    assert!(gunzip(&r.bytes().await.unwrap()).contains("Jobs running"));
+    let r = get("/", None).await.unwrap();
+    assert_eq!(encoding(&r), None);
+    assert!(r.text().await.unwrap().contains("Jobs running"));
+
+    let r = get("/api/openapi.json", Some("gzip")).await.unwrap();
+    assert_eq!(encoding(&r).as_deref(), Some("gzip"));
+    let doc: serde_json::Value = serde_json::from_str(&gunzip(&r.bytes().await.unwrap())).unwrap();
+    assert!(doc["paths"].is_object());
+    let r = get("/api/openapi.json", Some("br, gzip")).await.unwrap();
+    assert_eq!(encoding(&r).as_deref(), Some("br"));
+
+    // The event stream: headers come at once, unencoded, while the stream stays open.
+    let r = get("/api/v1/events", Some("gzip, br")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    assert_eq!(encoding(&r), None);
+    drop(r);
+
+    // A download keeps its bytes as they are.
+    let (status, _) = app
+        .post_json("/api/v1/tasks", json!({ "title": "Export me" }))
+        .await;
+    assert_eq!(status, 201);
+    let r = get("/api/v1/tasks/export", Some("gzip, br")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("content-disposition"));
+    assert_eq!(encoding(&r), None);
+    assert!(r.text().await.unwrap().contains("Export me"));
+    app.running.stop().await;
+}
+
 /// Servers starting in the same process (each finds its page routes by rendering the app
 /// with resources held back) must not leave another server's page waiting for its data.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
