@@ -211,6 +211,13 @@ async fn pages_render_on_the_server() {
     app.running.stop().await;
 }
 
+/// The encoding a response says its body is in, if any.
+fn content_encoding(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap().to_string())
+}
+
 /// A site file with compressed copies beside it (as `make release` writes them) goes to each
 /// browser in the encoding it accepts, brotli first, to anyone signed in or not, typed so a
 /// browser compiles wasm as it arrives; a browser that accepts neither gets the file itself.
@@ -237,11 +244,7 @@ async fn site_files_are_sent_precompressed() {
         }
         let r = req.send().await.unwrap();
         assert_eq!(r.status(), 200, "{accept:?}");
-        let got = r
-            .headers()
-            .get("content-encoding")
-            .map(|v| v.to_str().unwrap().to_string());
-        assert_eq!(got.as_deref(), encoding, "{accept:?}");
+        assert_eq!(content_encoding(&r).as_deref(), encoding, "{accept:?}");
         assert_eq!(
             r.headers()["content-type"],
             "application/wasm",
@@ -272,26 +275,20 @@ async fn pages_and_json_are_compressed_when_asked() {
         }
         req.send()
     };
-    let encoding = |r: &reqwest::Response| {
-        r.headers()
-            .get("content-encoding")
-            .map(|v| v.to_str().unwrap().to_string())
-    };
-
     let r = get("/", Some("gzip")).await.unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(encoding(&r).as_deref(), Some("gzip"));
+    assert_eq!(content_encoding(&r).as_deref(), Some("gzip"));
     assert!(gunzip(&r.bytes().await.unwrap()).contains("Jobs running"));
     let r = get("/", None).await.unwrap();
-    assert_eq!(encoding(&r), None);
+    assert_eq!(content_encoding(&r), None);
     assert!(r.text().await.unwrap().contains("Jobs running"));
 
     let r = get("/api/openapi.json", Some("gzip")).await.unwrap();
-    assert_eq!(encoding(&r).as_deref(), Some("gzip"));
+    assert_eq!(content_encoding(&r).as_deref(), Some("gzip"));
     let doc: serde_json::Value = serde_json::from_str(&gunzip(&r.bytes().await.unwrap())).unwrap();
     assert!(doc["paths"].is_object());
     let r = get("/api/openapi.json", Some("br, gzip")).await.unwrap();
-    assert_eq!(encoding(&r).as_deref(), Some("br"));
+    assert_eq!(content_encoding(&r).as_deref(), Some("br"));
 
     // The event stream: headers come at once, unencoded, while the stream stays open.
     let r = get("/api/v1/events", Some("gzip, br")).await.unwrap();
@@ -302,7 +299,7 @@ async fn pages_and_json_are_compressed_when_asked() {
             .unwrap()
             .starts_with("text/event-stream")
     );
-    assert_eq!(encoding(&r), None);
+    assert_eq!(content_encoding(&r), None);
     drop(r);
 
     // A download keeps its bytes as they are.
@@ -313,7 +310,7 @@ async fn pages_and_json_are_compressed_when_asked() {
     let r = get("/api/v1/tasks/export", Some("gzip, br")).await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers().contains_key("content-disposition"));
-    assert_eq!(encoding(&r), None);
+    assert_eq!(content_encoding(&r), None);
     assert!(r.text().await.unwrap().contains("Export me"));
     app.running.stop().await;
 }
