@@ -491,6 +491,58 @@ async fn sqlite_is_configured_for_concurrency() {
     assert!(dir.join("orchard.db").exists());
 }
 
+/// Postgres's lease functions find tasks through indexes on a connection's first call, when
+/// the table is young and small: the plan they keep for the connection must not read the
+/// whole task table on every claim once it has grown.
+#[tokio::test]
+async fn postgres_leases_never_scan_the_task_table() {
+    use sqlx::{Connection, Row};
+    let dir = common::temp_dir("pg-plans");
+    let url = common::fresh_database(Db::Postgres, &dir).await;
+    let s = app::store::connect(&url).await.unwrap();
+    let w = worker(&*s, "w").await;
+    s.create_job(new_job(200, 5, 2, 3), 1_000).await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    let claimed = sqlx::query(
+        "SELECT id, job_id, attempt FROM orchard_claim($1, 2, 30000, 2000, true) \
+         WHERE id IS NOT NULL",
+    )
+    .bind(&w)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 2, "W = 2 bounds the claim");
+    let ids: Vec<String> = claimed.iter().map(|r| r.get("id")).collect();
+    let jobs: Vec<String> = claimed.iter().map(|r| r.get("job_id")).collect();
+    let attempts: Vec<i64> = claimed.iter().map(|r| r.get("attempt")).collect();
+    let outputs = vec![r#"{"files": 5}"#.to_string(); 2];
+    // Both completions go through, and the same call leases the next two.
+    let report = sqlx::query(
+        "SELECT claimed, id FROM orchard_report($1, $2, $3, $4, $5, 3000, 2, 30000) \
+         WHERE id IS NOT NULL",
+    )
+    .bind(&w)
+    .bind(&ids)
+    .bind(&jobs)
+    .bind(&attempts)
+    .bind(&outputs)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let claimed_again = report.iter().filter(|r| r.get::<bool, _>("claimed")).count();
+    assert_eq!((report.len() - claimed_again, claimed_again), (2, 2));
+    let (seq, idx): (i64, i64) = sqlx::query_as(
+        "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'job_tasks'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(seq, 0, "a lease function read job_tasks sequentially");
+    assert!(idx > 0);
+    tx.rollback().await.unwrap();
+}
+
 fn output_for(t: &LeasedTask) -> serde_json::Value {
     match t.phase.as_str() {
         "generate" => json!({"files": 5}),
