@@ -530,7 +530,10 @@ async fn postgres_leases_never_scan_the_task_table() {
     .fetch_all(&mut *tx)
     .await
     .unwrap();
-    let claimed_again = report.iter().filter(|r| r.get::<bool, _>("claimed")).count();
+    let claimed_again = report
+        .iter()
+        .filter(|r| r.get::<bool, _>("claimed"))
+        .count();
     assert_eq!((report.len() - claimed_again, claimed_again), (2, 2));
     let (seq, idx): (i64, i64) = sqlx::query_as(
         "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'job_tasks'",
