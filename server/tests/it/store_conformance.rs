@@ -89,6 +89,7 @@ conformance!(
     concurrent_claimers_never_exceed_w,
     batches_fence_each_item_and_claim_within_w,
     batch_claims_say_whether_they_left_work_behind,
+    workers_reporting_at_once_keep_w_and_exact_progress,
 );
 
 async fn ping_and_backend(db: Db) {
@@ -535,6 +536,30 @@ async fn postgres_leases_never_scan_the_task_table() {
         .filter(|r| r.get::<bool, _>("claimed"))
         .count();
     assert_eq!((report.len() - claimed_again, claimed_again), (2, 2));
+    // The two now leased are handed off to the next two.
+    let ids: Vec<String> = report
+        .iter()
+        .filter(|r| r.get::<bool, _>("claimed"))
+        .map(|r| r.get("id"))
+        .collect();
+    let attempts = vec![1_i64; 2];
+    let handoff = sqlx::query(
+        "SELECT claimed, id FROM orchard_handoff($1, $2, $3, $4, $5, 4000, 2, 30000) \
+         WHERE id IS NOT NULL",
+    )
+    .bind(&w)
+    .bind(&jobs[0])
+    .bind(&ids)
+    .bind(&attempts)
+    .bind(&outputs)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let handed = handoff
+        .iter()
+        .filter(|r| r.get::<bool, _>("claimed"))
+        .count();
+    assert_eq!((handoff.len() - handed, handed), (2, 2));
     let (seq, idx): (i64, i64) = sqlx::query_as(
         "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'job_tasks'",
     )
@@ -743,6 +768,82 @@ async fn batch_claims_say_whether_they_left_work_behind(db: Db) {
         .unwrap();
     assert!(out.claimed.is_empty());
     assert!(!out.more);
+}
+
+/// Two workers each report their own tasks, at once, asking for more than they return: W
+/// is never exceeded, every task runs once, and progress and result come out exact. On
+/// Postgres these reports are handoffs (the job's row held in share mode), which count their
+/// progress apart from the job's row.
+async fn workers_reporting_at_once_keep_w_and_exact_progress(db: Db) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let dir = common::temp_dir("handoff");
+    let url = common::fresh_database(db, &dir).await;
+    let s = app::store::connect(&url).await.unwrap();
+    let job = s.create_job(new_job(200, 5, 2, 3), 1_000).await.unwrap();
+    let clock = Arc::new(AtomicI64::new(2_000));
+    let maps = Arc::new(AtomicI64::new(0));
+    let mut loops = Vec::new();
+    for name in ["a", "b"] {
+        let (s, clock, maps, job_id) = (s.clone(), clock.clone(), maps.clone(), job.id.clone());
+        let w = worker(&*s, name).await;
+        loops.push(tokio::spawn(async move {
+            let mut held = Vec::new();
+            loop {
+                let now = clock.fetch_add(1, Ordering::SeqCst);
+                if held.is_empty() {
+                    let state = s.get_job(&job_id).await.unwrap().state;
+                    if !matches!(state.as_str(), "queued" | "running") {
+                        return;
+                    }
+                    held = s.claim(&w, 1, 30_000, now).await.unwrap();
+                    if held.is_empty() {
+                        tokio::task::yield_now().await;
+                    }
+                    continue;
+                }
+                let map_tasks = held.iter().filter(|t| t.phase == "map").count() as i64;
+                maps.fetch_add(map_tasks, Ordering::SeqCst);
+                let items: Vec<CompletedTask> = held.iter().map(|t| item(t, t.attempt)).collect();
+                let out = s.complete_batch(&w, &items, 3, 30_000, now).await.unwrap();
+                assert!(
+                    out.completed.iter().all(|r| r.is_ok()),
+                    "{:?}",
+                    out.completed
+                );
+                let leased = s.job_detail(&job_id).await.unwrap().counts.leased;
+                assert!(leased <= 2, "{leased} tasks leased under W = 2");
+                held = out.claimed;
+            }
+        }));
+    }
+    for l in loops {
+        l.await.unwrap();
+    }
+    let j = s.get_job(&job.id).await.unwrap();
+    assert_eq!(j.state.as_str(), "succeeded");
+    assert_eq!(j.progress.done, j.progress.total);
+    let maps = maps.load(Ordering::SeqCst);
+    assert_eq!(maps, 40, "each map task ran once");
+    assert_eq!(
+        j.result.unwrap(),
+        json!({"sum": 10 * maps, "count": 2 * maps})
+    );
+    if db == Db::Postgres {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let (handed, rows): (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(done), 0) AS BIGINT), COUNT(*) FROM job_progress \
+             WHERE job_id = $1",
+        )
+        .bind(&job.id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert!(
+            handed > 0 && rows == 2,
+            "both workers handed off ({handed} tasks, {rows} rows)"
+        );
+    }
 }
 
 mod accounts {
