@@ -4,12 +4,6 @@
 //! across round trips. Both lock a job's row before its tasks, jobs in id order, and the
 //! worker's row last — the order every failure, release and reaper pass follows too, so
 //! none can deadlock.
-//!
-//! A report whose completions are all of one running job first tries `orchard_handoff`,
-//! which hands the worker's places in the job to its next ready tasks while holding the
-//! job's row only in share mode, so the reports of a job's workers do not wait for each
-//! other. What a handoff cannot settle it refuses before changing anything, and the report
-//! takes the full path.
 
 use super::PgStore;
 use crate::jobs::protocol::{CompletedTask, LeaseRef, LeasedTask};
@@ -188,30 +182,22 @@ impl PgStore {
                 }
             }
         }
-        let rows = match self
-            .handoff(
-                worker_id, &ids, &jobs, &attempts, &outputs, now, claim, lease_ms,
-            )
-            .await?
-        {
-            Some(rows) => rows,
-            None => sqlx::query_as::<_, ReportRow>(
-                "SELECT claimed, id, job_id, parent_id, phase, started_at, job_state, \
-                 payload, attempt, lease_expires_at, job_kind, job_params, inputs \
-                 FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(worker_id)
-            .bind(ids)
-            .bind(jobs)
-            .bind(attempts)
-            .bind(outputs)
-            .bind(now)
-            .bind(claim)
-            .bind(lease_ms)
-            .fetch_all(&self.write)
-            .await
-            .map_err(missing)?,
-        };
+        let rows = sqlx::query_as::<_, ReportRow>(
+            "SELECT claimed, id, job_id, parent_id, phase, started_at, job_state, payload, \
+             attempt, lease_expires_at, job_kind, job_params, inputs \
+             FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(worker_id)
+        .bind(ids)
+        .bind(jobs)
+        .bind(attempts)
+        .bind(outputs)
+        .bind(now)
+        .bind(claim)
+        .bind(lease_ms)
+        .fetch_all(&self.write)
+        .await
+        .map_err(missing)?;
         let mut inactive = BTreeMap::<String, String>::new();
         let mut leased = Vec::new();
         let mut more = false;
@@ -260,73 +246,6 @@ impl PgStore {
             claimed: leased_tasks(leased, lease_ms, now)?,
             more,
         })
-    }
-
-    /// A report's completions and claim as a handoff (`orchard_handoff`), when they are
-    /// all of one job: `None` when the handoff refused them (having changed nothing) and
-    /// the report takes the full path. A job whose handoff found room for a claim sends
-    /// its next `ROOM_SKIPS` reports straight to the full path, which can fill it.
-    #[allow(clippy::too_many_arguments)]
-    async fn handoff(
-        &self,
-        worker_id: &str,
-        ids: &[String],
-        jobs: &[String],
-        attempts: &[i64],
-        outputs: &[String],
-        now: i64,
-        claim: i64,
-        lease_ms: i64,
-    ) -> StoreResult<Option<Vec<ReportRow>>> {
-        const ROOM_SKIPS: u32 = 64;
-        let Some(job) = jobs.first() else {
-            return Ok(None);
-        };
-        if jobs.iter().any(|j| j != job) {
-            return Ok(None);
-        }
-        {
-            let mut skips = self.handoff_skips.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(left) = skips.get_mut(job) {
-                *left -= 1;
-                if *left == 0 {
-                    skips.remove(job);
-                }
-                return Ok(None);
-            }
-        }
-        let out = sqlx::query_as::<_, ReportRow>(
-            "SELECT claimed, id, job_id, parent_id, phase, started_at, job_state, payload, \
-             attempt, lease_expires_at, job_kind, job_params, inputs \
-             FROM orchard_handoff($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(worker_id)
-        .bind(job)
-        .bind(ids)
-        .bind(attempts)
-        .bind(outputs)
-        .bind(now)
-        .bind(claim)
-        .bind(lease_ms)
-        .fetch_all(&self.write)
-        .await;
-        let code = match &out {
-            Err(sqlx::Error::Database(e)) => e.code().map(|c| c.into_owned()),
-            _ => None,
-        };
-        match code.as_deref() {
-            Some("OR001") => Ok(None),
-            Some("OR002") => {
-                let mut skips = self.handoff_skips.lock().unwrap_or_else(|e| e.into_inner());
-                // Bounded: a job that ended while skipped is forgotten with the rest.
-                if skips.len() >= 1024 {
-                    skips.clear();
-                }
-                skips.insert(job.clone(), ROOM_SKIPS);
-                Ok(None)
-            }
-            _ => Ok(Some(out?)),
-        }
     }
 
     /// Says why the completions that did not go through were refused.

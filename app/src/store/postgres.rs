@@ -24,9 +24,6 @@ impl super::ChangeFeed for Feed {
 pub struct PgStore {
     pub(super) read: PgPool,
     pub(super) write: PgPool,
-    /// Jobs whose last handoff found room for a claim, each with how many more of its
-    /// reports go straight to the full path (see `pg_leases`).
-    pub(super) handoff_skips: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 impl PgStore {
@@ -47,7 +44,6 @@ impl PgStore {
         Ok(Self {
             read: pool.clone(),
             write: pool,
-            handoff_skips: Default::default(),
         })
     }
 

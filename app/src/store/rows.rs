@@ -23,12 +23,8 @@ pub(super) struct JobRow {
     pub finished_at: Option<i64>,
 }
 
-/// A job's done count is its row's plus what its workers' handoffs counted apart
-/// (`job_progress`, which only Postgres writes).
 pub(super) const JOB_COLUMNS: &str = "id, kind, state, phase, params, concurrency, max_attempts, \
-     done + CAST(COALESCE((SELECT SUM(p.done) FROM job_progress p WHERE p.job_id = jobs.id), 0) \
-     AS BIGINT) AS done, total, work_done, work_total, result, error, created_at, started_at, \
-     finished_at";
+     done, total, work_done, work_total, result, error, created_at, started_at, finished_at";
 
 fn json(s: &str, what: &str) -> StoreResult<serde_json::Value> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
