@@ -242,7 +242,8 @@ pub struct WorkerContribution {
     pub tasks_done: i64,
 }
 
-/// Tasks completed per time bucket, for the throughput chart.
+/// Tasks completed in one throughput bucket: `at` is the bucket's start. Buckets are
+/// `JobDetail::throughput_bucket_ms` wide and counted from the job's start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ThroughputPoint {
@@ -272,7 +273,24 @@ pub struct JobDetail {
     pub phases: Vec<PhaseCounts>,
     pub contributions: Vec<WorkerContribution>,
     pub throughput: Vec<ThroughputPoint>,
+    /// Width of each throughput bucket: at most sixty over the job's life, a round number of
+    /// milliseconds (10 ms at the least).
+    pub throughput_bucket_ms: i64,
     pub errors: Vec<TaskError>,
+}
+
+/// The throughput bucket width for a job that has run `span_ms`: the smallest round width
+/// that covers the span in at most sixty buckets.
+pub fn throughput_bucket(span_ms: i64) -> i64 {
+    const WIDTHS: [i64; 16] = [
+        10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000,
+        300_000, 600_000,
+    ];
+    let want = (span_ms.max(0) + 59) / 60;
+    WIDTHS
+        .into_iter()
+        .find(|w| *w >= want)
+        .unwrap_or_else(|| (want + 599_999) / 600_000 * 600_000)
 }
 
 /// The outcome of recomputing a file-average job in one pass over its files.
@@ -285,4 +303,22 @@ pub struct Verification {
     pub average: f64,
     pub matches: bool,
     pub files_read: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::throughput_bucket;
+
+    #[test]
+    fn throughput_buckets_are_round_and_about_sixty_to_a_job() {
+        assert_eq!(throughput_bucket(-5), 10);
+        assert_eq!(throughput_bucket(75), 10);
+        assert_eq!(throughput_bucket(600), 10);
+        assert_eq!(throughput_bucket(601), 20);
+        assert_eq!(throughput_bucket(1_500), 50);
+        assert_eq!(throughput_bucket(60_000), 1_000);
+        assert_eq!(throughput_bucket(3_600_000), 60_000);
+        assert_eq!(throughput_bucket(36_000_000), 600_000);
+        assert_eq!(throughput_bucket(360_000_000), 6_000_000);
+    }
 }

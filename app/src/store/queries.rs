@@ -458,17 +458,18 @@ macro_rules! store_impl {
                     tasks_done: n,
                 })
                 .collect();
-                // About 60 buckets over the job's life, at least one second each.
+                // At most 60 buckets over the job's life, counted from its start.
                 let start = job.started_at.unwrap_or(job.created_at);
                 let end = job.finished_at.unwrap_or_else($crate::now_millis);
-                let bucket = (((end - start) / 60).max(1_000) + 999) / 1_000 * 1_000;
+                let bucket = $crate::jobs::model::throughput_bucket(end - start);
                 let throughput = sqlx::query_as::<_, (i64, i64)>(
-                    "SELECT (finished_at / $2) * $2 AS at, COUNT(*) FROM job_tasks \
-                     WHERE job_id = $1 AND state = 'done' AND finished_at IS NOT NULL \
-                     GROUP BY (finished_at / $2) * $2 ORDER BY at",
+                    "SELECT $3 + ((finished_at - $3) / $2) * $2 AS at, COUNT(*) FROM job_tasks \
+                     WHERE job_id = $1 AND state = 'done' AND finished_at >= $3 \
+                     GROUP BY 1 ORDER BY 1",
                 )
                 .bind(id)
                 .bind(bucket)
+                .bind(start)
                 .fetch_all(&self.read)
                 .await?
                 .into_iter()
@@ -495,6 +496,7 @@ macro_rules! store_impl {
                     phases,
                     contributions,
                     throughput,
+                    throughput_bucket_ms: bucket,
                     errors,
                 })
             }

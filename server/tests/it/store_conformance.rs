@@ -174,7 +174,18 @@ async fn job_runs_to_completion_exactly_once(db: Db) {
     assert_eq!(d.counts.done, j.progress.total);
     assert_eq!(d.contributions.len(), 1);
     assert_eq!(d.contributions[0].tasks_done, j.progress.total);
-    assert!(!d.throughput.is_empty());
+    // Throughput buckets are counted from the job's start and hold every completion.
+    let start = d.job.started_at.unwrap();
+    assert!(d.throughput_bucket_ms >= 10);
+    assert!(
+        d.throughput
+            .iter()
+            .all(|p| p.at >= start && (p.at - start) % d.throughput_bucket_ms == 0)
+    );
+    assert_eq!(
+        d.throughput.iter().map(|p| p.tasks).sum::<i64>(),
+        j.progress.total
+    );
     assert_eq!(
         d.phases
             .iter()

@@ -162,7 +162,12 @@ fn Detail(d: JobDetail) -> impl IntoView {
             </section>
             <section class="min-w-0 rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                 <h2 class="mb-2 font-semibold">"Throughput"</h2>
-                <ThroughputChart points=d.throughput.clone() />
+                {
+                    let start = d.job.started_at.unwrap_or(d.job.created_at);
+                    let last_end = d.throughput.last().map(|p| p.at + d.throughput_bucket_ms).unwrap_or(start);
+                    let span = d.job.finished_at.unwrap_or(last_end) - start;
+                    view! { <ThroughputChart points=d.throughput.clone() bucket_ms=d.throughput_bucket_ms start=start span_ms=span /> }
+                }
             </section>
             <section class="min-w-0 rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                 <h2 class="mb-2 font-semibold">"Workers"</h2>

@@ -1,56 +1,72 @@
-//! Tasks completed over time, as an SVG bar chart (no script needed to draw it).
+//! Tasks completed over time, as an SVG bar chart (no script needed to draw it): one bar per
+//! bucket across the job's life, its height the rate in tasks per second.
 
 use crate::jobs::model::ThroughputPoint;
+use crate::ui::format;
 use leptos::prelude::*;
 
+/// `start` is the job's start (where buckets are counted from) and `span_ms` how long it
+/// has run, or ran.
 #[component]
-pub fn ThroughputChart(points: Vec<ThroughputPoint>) -> impl IntoView {
+pub fn ThroughputChart(
+    points: Vec<ThroughputPoint>,
+    bucket_ms: i64,
+    start: i64,
+    span_ms: i64,
+) -> impl IntoView {
     if points.is_empty() {
         return view! { <p class="text-sm text-slate-500 dark:text-slate-400">"No tasks finished yet."</p> }
             .into_any();
     }
     let (w, h) = (600.0_f64, 160.0_f64);
-    let first = points.first().map(|p| p.at).unwrap_or_default();
-    let last = points.last().map(|p| p.at).unwrap_or_default();
-    let step = if points.len() > 1 {
-        points
-            .windows(2)
-            .map(|p| p[1].at - p[0].at)
-            .min()
-            .unwrap_or(1000)
-            .max(1)
-    } else {
-        1000
-    };
-    let slots = ((last - first) / step + 1).max(1) as f64;
-    let max = points.iter().map(|p| p.tasks).max().unwrap_or(1).max(1) as f64;
-    // At least 30 slots wide, so a short job does not draw one wall-to-wall bar.
-    let bar_w = (w / slots.max(30.0)).max(1.0);
+    let bucket = bucket_ms.max(1);
+    let index = |p: &ThroughputPoint| ((p.at - start) / bucket).max(0);
+    let last = points.iter().map(index).max().unwrap_or(0);
+    let slots = ((span_ms + bucket - 1) / bucket).max(last + 1);
+    let rate = |tasks: i64| tasks as f64 * 1000.0 / bucket as f64;
+    let peak = points
+        .iter()
+        .map(|p| rate(p.tasks))
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
+    // At least ten slots wide, so a job of a few milliseconds does not draw one
+    // wall-to-wall bar.
+    let bar_w = w / (slots.max(10) as f64);
     let total: i64 = points.iter().map(|p| p.tasks).sum();
     let label = format!(
-        "Throughput: {total} tasks over {} buckets of {} s, peak {} per bucket",
-        points.len(),
-        step / 1000,
-        max as i64
+        "Throughput: {total} tasks in {}, at most {} tasks/s ({} buckets)",
+        format::duration(span_ms),
+        rounded(peak),
+        format::duration(bucket)
     );
     view! {
         <figure>
             <svg viewBox=format!("0 0 {w} {}", h + 20.0) class="h-44 w-full" role="img" aria-label=label.clone()>
                 <line x1="0" y1=h x2=w y2=h class="stroke-slate-300 dark:stroke-slate-700" stroke-width="1" />
                 {points.into_iter().map(|p| {
-                    let x = ((p.at - first) / step) as f64 * bar_w;
-                    let bh = (p.tasks as f64 / max) * (h - 10.0);
+                    let x = index(&p) as f64 * bar_w;
+                    let bh = (rate(p.tasks) / peak) * (h - 18.0);
                     view! {
                         <rect x=format!("{x:.1}") y=format!("{:.1}", h - bh) width=format!("{:.1}", (bar_w - 1.0).max(0.5)) height=format!("{bh:.1}") class="fill-emerald-500">
-                            <title>{format!("{} tasks", p.tasks)}</title>
+                            <title>{format!("{} tasks in {} from {} ({} tasks/s)", p.tasks, format::duration(bucket), format::duration(p.at - start), rounded(rate(p.tasks)))}</title>
                         </rect>
                     }
                 }).collect_view()}
-                <text x="0" y=h + 16.0 class="fill-slate-500 text-[10px]">"start"</text>
-                <text x=w y=h + 16.0 text-anchor="end" class="fill-slate-500 text-[10px]">{format!("peak {} / {} s", max as i64, step / 1000)}</text>
+                <text x="0" y=h + 16.0 class="fill-slate-500 text-[10px]">"0 s"</text>
+                <text x=w y="8" text-anchor="end" class="fill-slate-500 text-[10px]">{format!("peak {} tasks/s", rounded(peak))}</text>
+                <text x=(slots as f64 * bar_w).min(w) y=h + 16.0 text-anchor="end" class="fill-slate-500 text-[10px]">{format::duration(span_ms)}</text>
             </svg>
             <figcaption class="sr-only">{label}</figcaption>
         </figure>
     }
     .into_any()
+}
+
+/// A rate as a whole number, or with one decimal below ten.
+fn rounded(r: f64) -> String {
+    if r < 10.0 {
+        format!("{r:.1}")
+    } else {
+        format!("{r:.0}")
+    }
 }
