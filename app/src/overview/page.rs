@@ -1,7 +1,9 @@
 //! `/`: what is happening across Orchard, at a glance.
 
 use super::api::get_overview;
-use super::model::Overview;
+use super::model::{ACTIVITY_BUCKET_MS, ACTIVITY_SPAN_MS, Overview};
+use crate::jobs::components::job_row::JobRow;
+use crate::jobs::components::throughput_chart::ThroughputChart;
 use crate::ui::error_view::ErrorBox;
 use crate::ui::live::use_live;
 use leptos::prelude::*;
@@ -26,7 +28,47 @@ fn Stat(
     }
 }
 
+/// The newest jobs, and the tasks every job completed over the last hour.
+fn activity(o: &Overview) -> impl IntoView {
+    let card = "min-w-0 rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900";
+    let jobs = if o.recent_jobs.is_empty() {
+        view! { <p class="px-4 pb-4 text-sm text-slate-500 dark:text-slate-400">"No jobs yet."</p> }
+            .into_any()
+    } else {
+        view! {
+            <ul class="divide-y divide-slate-100 dark:divide-slate-800">
+                {o.recent_jobs.iter().cloned().map(|job| view! { <JobRow job=job /> }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+    view! {
+        <div class="mt-6 grid gap-6 lg:grid-cols-2">
+            <section class=card data-testid="recent-jobs">
+                <div class="flex items-baseline justify-between px-4 pb-2 pt-4">
+                    <h2 class="font-semibold">"Recent jobs"</h2>
+                    <a href="/jobs" class="text-sm text-emerald-700 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 dark:text-emerald-400">"All jobs →"</a>
+                </div>
+                {jobs}
+            </section>
+            <section class=format!("{card} p-4") data-testid="activity">
+                <h2 class="mb-2 font-semibold">"Tasks completed, last hour"</h2>
+                <ThroughputChart
+                    points=o.activity.clone()
+                    bucket_ms=ACTIVITY_BUCKET_MS
+                    start=o.activity_since
+                    span_ms=ACTIVITY_SPAN_MS
+                    from_label="1 h ago"
+                    to_label="now"
+                    empty="No tasks finished in the last hour."
+                />
+            </section>
+        </div>
+    }
+}
+
 fn stats(o: Overview) -> impl IntoView {
+    let recent = activity(&o);
     view! {
         <div class="grid grid-cols-2 gap-4 md:grid-cols-4">
             <Stat label="Jobs running" value=o.jobs_running href="/jobs" testid="jobs-running" />
@@ -38,6 +80,7 @@ fn stats(o: Overview) -> impl IntoView {
             <Stat label="Workers healthy" value=o.workers_healthy href="/workers" testid="workers-healthy" />
             <Stat label="Workers registered" value=o.workers_total href="/workers" testid="workers-total" />
         </div>
+        {recent}
         <p class="mt-4 text-xs text-slate-500 dark:text-slate-400">"Database: " {o.database}</p>
     }
 }

@@ -221,6 +221,25 @@ macro_rules! store_impl {
                 )
                 .fetch_all(&self.read)
                 .await?;
+                o.recent_jobs = self.list_jobs(5).await?;
+                // Through each recently active job's done tasks by finish time: no index holds
+                // every job's done tasks by finish time alone.
+                let since = now - $crate::overview::model::ACTIVITY_SPAN_MS;
+                o.activity_since = since;
+                o.activity = sqlx::query_as::<_, (i64, i64)>(
+                    "SELECT $1 + ((t.finished_at - $1) / $2) * $2 AS at, COUNT(*) \
+                     FROM jobs j JOIN job_tasks t ON t.job_id = j.id \
+                     WHERE (j.finished_at IS NULL OR j.finished_at >= $1) \
+                       AND t.state = 'done' AND t.finished_at >= $1 \
+                     GROUP BY 1 ORDER BY 1",
+                )
+                .bind(since)
+                .bind($crate::overview::model::ACTIVITY_BUCKET_MS)
+                .fetch_all(&self.read)
+                .await?
+                .into_iter()
+                .map(|(at, tasks)| $crate::jobs::model::ThroughputPoint { at, tasks })
+                .collect();
                 o.workers_total = seen.len() as i64;
                 o.workers_healthy = seen
                     .into_iter()

@@ -186,6 +186,25 @@ async fn job_runs_to_completion_exactly_once(db: Db) {
         d.throughput.iter().map(|p| p.tasks).sum::<i64>(),
         j.progress.total
     );
+    // The overview lists the job and counts its completions in the last hour, by minute.
+    let o = s.overview(HealthThresholds::default(), now).await.unwrap();
+    assert_eq!(o.recent_jobs.len(), 1);
+    assert_eq!(o.recent_jobs[0].id, job.id);
+    assert_eq!(o.activity_since, now - 3_600_000);
+    assert_eq!(
+        o.activity.iter().map(|p| p.tasks).sum::<i64>(),
+        j.progress.total
+    );
+    assert!(
+        o.activity
+            .iter()
+            .all(|p| (p.at - o.activity_since) % 60_000 == 0)
+    );
+    let later = s
+        .overview(HealthThresholds::default(), now + 3_600_001)
+        .await
+        .unwrap();
+    assert!(later.activity.is_empty(), "an hour later none are recent");
     assert_eq!(
         d.phases
             .iter()

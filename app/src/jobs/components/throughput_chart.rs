@@ -5,17 +5,24 @@ use crate::jobs::model::ThroughputPoint;
 use crate::ui::format;
 use leptos::prelude::*;
 
-/// `start` is the job's start (where buckets are counted from) and `span_ms` how long it
-/// has run, or ran.
+/// `start` is where buckets are counted from (a job's start) and `span_ms` how long the chart
+/// covers (how long the job has run, or ran). The axis reads "0 s" to the span unless
+/// `from_label` and `to_label` say otherwise.
 #[component]
 pub fn ThroughputChart(
     points: Vec<ThroughputPoint>,
     bucket_ms: i64,
     start: i64,
     span_ms: i64,
+    #[prop(optional, into)] from_label: Option<String>,
+    #[prop(optional, into)] to_label: Option<String>,
+    /// What to say when no task finished in the span.
+    #[prop(optional, into)]
+    empty: Option<String>,
 ) -> impl IntoView {
     if points.is_empty() {
-        return view! { <p class="text-sm text-slate-500 dark:text-slate-400">"No tasks finished yet."</p> }
+        let empty = empty.unwrap_or_else(|| "No tasks finished yet.".into());
+        return view! { <p class="text-sm text-slate-500 dark:text-slate-400">{empty}</p> }
             .into_any();
     }
     let (w, h) = (600.0_f64, 160.0_f64);
@@ -52,9 +59,9 @@ pub fn ThroughputChart(
                         </rect>
                     }
                 }).collect_view()}
-                <text x="0" y=h + 16.0 class="fill-slate-500 text-[10px]">"0 s"</text>
+                <text x="0" y=h + 16.0 class="fill-slate-500 text-[10px]">{from_label.unwrap_or_else(|| "0 s".into())}</text>
                 <text x=w y="8" text-anchor="end" class="fill-slate-500 text-[10px]">{format!("peak {} tasks/s", rounded(peak))}</text>
-                <text x=(slots as f64 * bar_w).min(w) y=h + 16.0 text-anchor="end" class="fill-slate-500 text-[10px]">{format::duration(span_ms)}</text>
+                <text x=(slots as f64 * bar_w).min(w) y=h + 16.0 text-anchor="end" class="fill-slate-500 text-[10px]">{to_label.unwrap_or_else(|| format::duration(span_ms))}</text>
             </svg>
             <figcaption class="sr-only">{label}</figcaption>
         </figure>
