@@ -250,6 +250,18 @@ pub struct ThroughputPoint {
     #[cfg_attr(feature = "ssr", schema(value_type = i64))]
     pub at: Millis,
     pub tasks: i64,
+    /// The bucket's tasks by phase, in the job's phase order (absent where phases are not
+    /// told apart).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseTasks>,
+}
+
+/// Tasks of one phase finished in a throughput bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PhaseTasks {
+    pub phase: String,
+    pub tasks: i64,
 }
 
 /// A failed task's last error, shown on the job page.

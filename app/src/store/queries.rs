@@ -238,7 +238,11 @@ macro_rules! store_impl {
                 .fetch_all(&self.read)
                 .await?
                 .into_iter()
-                .map(|(at, tasks)| $crate::jobs::model::ThroughputPoint { at, tasks })
+                .map(|(at, tasks)| $crate::jobs::model::ThroughputPoint {
+                    at,
+                    tasks,
+                    phases: Vec::new(),
+                })
                 .collect();
                 o.workers_total = seen.len() as i64;
                 o.workers_healthy = seen
@@ -481,19 +485,36 @@ macro_rules! store_impl {
                 let start = job.started_at.unwrap_or(job.created_at);
                 let end = job.finished_at.unwrap_or_else($crate::now_millis);
                 let bucket = $crate::jobs::model::throughput_bucket(end - start);
-                let throughput = sqlx::query_as::<_, (i64, i64)>(
-                    "SELECT $3 + ((finished_at - $3) / $2) * $2 AS at, COUNT(*) FROM job_tasks \
+                let rows = sqlx::query_as::<_, (i64, String, i64)>(
+                    "SELECT $3 + ((finished_at - $3) / $2) * $2 AS at, phase, COUNT(*) \
+                     FROM job_tasks \
                      WHERE job_id = $1 AND state = 'done' AND finished_at >= $3 \
-                     GROUP BY 1 ORDER BY 1",
+                     GROUP BY 1, 2 ORDER BY 1",
                 )
                 .bind(id)
                 .bind(bucket)
                 .bind(start)
                 .fetch_all(&self.read)
-                .await?
-                .into_iter()
-                .map(|(at, tasks)| ThroughputPoint { at, tasks })
-                .collect();
+                .await?;
+                let mut throughput: Vec<ThroughputPoint> = Vec::new();
+                for (at, phase, tasks) in rows {
+                    let part = $crate::jobs::model::PhaseTasks { phase, tasks };
+                    match throughput.last_mut() {
+                        Some(p) if p.at == at => {
+                            p.tasks += tasks;
+                            p.phases.push(part);
+                        }
+                        _ => throughput.push(ThroughputPoint {
+                            at,
+                            tasks,
+                            phases: vec![part],
+                        }),
+                    }
+                }
+                for p in &mut throughput {
+                    p.phases
+                        .sort_by_key(|t| phase_rank(&t.phase));
+                }
                 let errors = sqlx::query_as::<_, (String, String, i64, String)>(
                     "SELECT id, phase, attempt, last_error FROM job_tasks \
                      WHERE job_id = $1 AND last_error IS NOT NULL ORDER BY seq LIMIT 20",

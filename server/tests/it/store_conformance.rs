@@ -186,6 +186,27 @@ async fn job_runs_to_completion_exactly_once(db: Db) {
         d.throughput.iter().map(|p| p.tasks).sum::<i64>(),
         j.progress.total
     );
+    // Each bucket's tasks by phase, in phase order, add up to its count.
+    let rank = |p: &str| ["generate", "map", "reduce"].iter().position(|x| *x == p);
+    for p in &d.throughput {
+        assert_eq!(p.phases.iter().map(|t| t.tasks).sum::<i64>(), p.tasks);
+        assert!(
+            p.phases
+                .windows(2)
+                .all(|w| rank(&w[0].phase) < rank(&w[1].phase))
+        );
+    }
+    let reduce: i64 = d
+        .throughput
+        .iter()
+        .flat_map(|p| &p.phases)
+        .filter(|t| t.phase == "reduce")
+        .map(|t| t.tasks)
+        .sum();
+    assert_eq!(
+        reduce, 3,
+        "6 map tasks reduce in two groups, then once more"
+    );
     // The overview lists the job and counts its completions in the last hour, by minute.
     let o = s.overview(HealthThresholds::default(), now).await.unwrap();
     assert_eq!(o.recent_jobs.len(), 1);

@@ -1,5 +1,6 @@
 //! Tasks completed over time, as an SVG bar chart (no script needed to draw it): one bar per
-//! bucket across the job's life, its height the rate in tasks per second.
+//! bucket across the job's life, its height the rate in tasks per second, stacked by phase
+//! where the points tell phases apart.
 
 use crate::jobs::model::ThroughputPoint;
 use crate::ui::format;
@@ -40,6 +41,13 @@ pub fn ThroughputChart(
     // wall-to-wall bar.
     let bar_w = w / (slots.max(10) as f64);
     let total: i64 = points.iter().map(|p| p.tasks).sum();
+    // The phases the chart tells apart, in the order they first appear.
+    let mut phases: Vec<String> = Vec::new();
+    for t in points.iter().flat_map(|p| &p.phases) {
+        if !phases.contains(&t.phase) {
+            phases.push(t.phase.clone());
+        }
+    }
     let label = format!(
         "Throughput: {total} tasks in {}, at most {} tasks/s ({} buckets)",
         format::duration(span_ms),
@@ -52,21 +60,54 @@ pub fn ThroughputChart(
                 <line x1="0" y1=h x2=w y2=h class="stroke-slate-300 dark:stroke-slate-700" stroke-width="1" />
                 {points.into_iter().map(|p| {
                     let x = index(&p) as f64 * bar_w;
-                    let bh = (rate(p.tasks) / peak) * (h - 18.0);
-                    view! {
-                        <rect x=format!("{x:.1}") y=format!("{:.1}", h - bh) width=format!("{:.1}", (bar_w - 1.0).max(0.5)) height=format!("{bh:.1}") class="fill-emerald-500">
-                            <title>{format!("{} tasks in {} from {} ({} tasks/s)", p.tasks, format::duration(bucket), format::duration(p.at - start), rounded(rate(p.tasks)))}</title>
-                        </rect>
-                    }
+                    let when = format!("in {} from {}", format::duration(bucket), format::duration(p.at - start));
+                    // One segment per phase, stacked in phase order from the axis up.
+                    let parts: Vec<(String, i64)> = if p.phases.is_empty() {
+                        vec![(String::new(), p.tasks)]
+                    } else {
+                        p.phases.iter().map(|t| (t.phase.clone(), t.tasks)).collect()
+                    };
+                    let mut top = h;
+                    parts.into_iter().map(|(phase, tasks)| {
+                        let bh = (rate(tasks) / peak) * (h - 18.0);
+                        top -= bh;
+                        let what = if phase.is_empty() { String::new() } else { format!(" {phase}") };
+                        view! {
+                            <rect x=format!("{x:.1}") y=format!("{top:.1}") width=format!("{:.1}", (bar_w - 1.0).max(0.5)) height=format!("{bh:.1}") class=phase_fill(&phase)>
+                                <title>{format!("{tasks}{what} tasks {when} ({} tasks/s)", rounded(rate(tasks)))}</title>
+                            </rect>
+                        }
+                    }).collect_view()
                 }).collect_view()}
                 <text x="0" y=h + 16.0 class="fill-slate-500 text-[10px]">{from_label.unwrap_or_else(|| "0 s".into())}</text>
                 <text x=w y="8" text-anchor="end" class="fill-slate-500 text-[10px]">{format!("peak {} tasks/s", rounded(peak))}</text>
                 <text x=(slots as f64 * bar_w).min(w) y=h + 16.0 text-anchor="end" class="fill-slate-500 text-[10px]">{to_label.unwrap_or_else(|| format::duration(span_ms))}</text>
             </svg>
+            {(!phases.is_empty()).then(|| view! {
+                <ul class="mt-1 flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-600 dark:text-slate-400" aria-hidden="true">
+                    {phases.into_iter().map(|phase| view! {
+                        <li class="flex items-center gap-1.5">
+                            <svg viewBox="0 0 10 10" class="h-2.5 w-2.5"><rect width="10" height="10" class=phase_fill(&phase) /></svg>
+                            {phase}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            })}
             <figcaption class="sr-only">{label}</figcaption>
         </figure>
     }
     .into_any()
+}
+
+/// The fill of a phase's bars (one colour where phases are not told apart).
+fn phase_fill(phase: &str) -> &'static str {
+    match phase {
+        "generate" => "fill-sky-500",
+        "map" => "fill-emerald-500",
+        "reduce" => "fill-violet-500",
+        "" => "fill-emerald-500",
+        _ => "fill-amber-500",
+    }
 }
 
 /// A rate as a whole number, or with one decimal below ten.
