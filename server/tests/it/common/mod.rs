@@ -174,12 +174,12 @@ impl TestApp {
         id: &str,
         secs: u64,
         ready: impl Fn(&serde_json::Value) -> bool,
-    ) {
+    ) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        while tokio::time::Instant::now() < deadline {
+        loop {
             let (_, d) = self.get_json(&format!("/api/v1/jobs/{id}")).await;
-            if ready(&d) {
-                return;
+            if ready(&d) || tokio::time::Instant::now() >= deadline {
+                return d;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
