@@ -26,7 +26,7 @@ pub fn ThroughputChart(
         return view! { <p class="text-sm text-slate-500 dark:text-slate-400">{empty}</p> }
             .into_any();
     }
-    let (w, h) = (600.0_f64, 160.0_f64);
+    let (w, h) = (600.0_f64, 140.0_f64);
     let bucket = bucket_ms.max(1);
     let index = |p: &ThroughputPoint| ((p.at - start) / bucket).max(0);
     let last = points.iter().map(index).max().unwrap_or(0);
@@ -56,8 +56,11 @@ pub fn ThroughputChart(
     );
     view! {
         <figure>
-            <svg viewBox=format!("0 0 {w} {}", h + 20.0) class="h-44 w-full" role="img" aria-label=label.clone()>
-                <line x1="0" y1=h x2=w y2=h class="stroke-slate-300 dark:stroke-slate-700" stroke-width="1" />
+            <div class="mb-1 text-right text-xs text-slate-500 dark:text-slate-400">{format!("peak {} tasks/s", rounded(peak))}</div>
+            // Only bars and the axis are drawn, stretched to the box; the labels are text
+            // outside the drawing, so they read the same at any width.
+            <svg viewBox=format!("0 0 {w} {h}") preserveAspectRatio="none" class="h-36 w-full" role="img" aria-label=label.clone()>
+                <line x1="0" y1=h x2=w y2=h class="stroke-slate-300 dark:stroke-slate-700" stroke-width="1" vector-effect="non-scaling-stroke" />
                 {points.into_iter().map(|p| {
                     let x = index(&p) as f64 * bar_w;
                     let when = format!("in {} from {}", format::duration(bucket), format::duration(p.at - start));
@@ -69,7 +72,7 @@ pub fn ThroughputChart(
                     };
                     let mut top = h;
                     parts.into_iter().map(|(phase, tasks)| {
-                        let bh = (rate(tasks) / peak) * (h - 18.0);
+                        let bh = (rate(tasks) / peak) * (h - 4.0);
                         top -= bh;
                         let what = if phase.is_empty() { String::new() } else { format!(" {phase}") };
                         view! {
@@ -79,10 +82,14 @@ pub fn ThroughputChart(
                         }
                     }).collect_view()
                 }).collect_view()}
-                <text x="0" y=h + 16.0 class="fill-slate-500 text-[10px]">{from_label.unwrap_or_else(|| "0 s".into())}</text>
-                <text x=w y="8" text-anchor="end" class="fill-slate-500 text-[10px]">{format!("peak {} tasks/s", rounded(peak))}</text>
-                <text x=(slots as f64 * bar_w).min(w) y=h + 16.0 text-anchor="end" class="fill-slate-500 text-[10px]">{to_label.unwrap_or_else(|| format::duration(span_ms))}</text>
             </svg>
+            <div class="relative mt-1 h-4 text-xs text-slate-500 dark:text-slate-400">
+                <span class="absolute left-0">{from_label.unwrap_or_else(|| "0 s".into())}</span>
+                // The end of the span, under the last slot (a short job fills part of the width).
+                <span class="absolute" style=format!("right: {:.1}%", 100.0 - (slots as f64 * bar_w / w * 100.0).clamp(25.0, 100.0))>
+                    {to_label.unwrap_or_else(|| format::duration(span_ms))}
+                </span>
+            </div>
             {(!phases.is_empty()).then(|| view! {
                 <ul class="mt-1 flex flex-wrap gap-x-4 gap-y-1 text-xs text-slate-600 dark:text-slate-400" aria-hidden="true">
                     {phases.into_iter().map(|phase| view! {
