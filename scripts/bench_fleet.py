@@ -16,7 +16,7 @@ import argparse, asyncio, json, os, shutil, socket, statistics, subprocess, sys,
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOKEN = "bench-fleet-token"
+TOKEN = "bench-fleet-token-0123456789abcdef01"
 
 
 def percentile(xs, p):

@@ -21,6 +21,9 @@ pub enum AppError {
     /// The caller is known but may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many attempts too fast; the message says how long to wait.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// Something failed on the server; details are in the server log.
     #[error("the server could not complete the request")]
     Internal,
@@ -49,6 +52,7 @@ impl AppError {
             AppError::Conflict(_) => 409,
             AppError::Unauthorized(_) => 401,
             AppError::Forbidden(_) => 403,
+            AppError::TooManyRequests(_) => 429,
             AppError::Internal => 500,
             AppError::Unreachable(_) => 502,
         }

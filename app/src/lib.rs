@@ -4,6 +4,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod accounts;
 pub mod error;
 pub mod events;
@@ -22,7 +23,7 @@ pub mod state;
 pub mod store;
 
 mod shell;
-pub use shell::{App, shell};
+pub use shell::{App, PAGES, shell};
 
 /// Milliseconds since the Unix epoch, the one time representation Orchard stores and sends.
 pub type Millis = i64;

@@ -1,6 +1,7 @@
 //! The HTML document and the router: every page Orchard serves, rendered on the server and
 //! hydrated in the browser.
 
+use crate::access::{Access, PageAccess};
 use crate::accounts::components::{
     audit_page::AuditPage, login_page::LoginPage, provide_me, setup_page::SetupPage,
     users_page::UsersPage,
@@ -38,6 +39,28 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Who may open each page of [`App`]'s router, in the server router's path syntax. Keep it
+/// beside the `<Route>`s below: the HTTP layer refuses a page missing here, and the access
+/// test fails on any route of one without the other.
+pub const PAGES: [PageAccess; 12] = [
+    page("/", Access::Viewer),
+    page("/tasks", Access::Viewer),
+    page("/tasks/{id}", Access::Viewer),
+    page("/workers", Access::Viewer),
+    page("/workers/{id}", Access::Viewer),
+    page("/workers/{id}/processes/{pid}", Access::Viewer),
+    page("/jobs", Access::Viewer),
+    page("/jobs/{id}", Access::Viewer),
+    page("/login", Access::Public),
+    page("/setup/{token}", Access::Public),
+    page("/admin/users", Access::Admin),
+    page("/admin/audit", Access::Admin),
+];
+
+const fn page(path: &'static str, access: Access) -> PageAccess {
+    PageAccess { path, access }
 }
 
 /// Routes render with `SsrMode::Async`: the server waits for a page's data and sends it

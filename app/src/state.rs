@@ -23,6 +23,10 @@ pub struct EngineSettings {
     pub max_claim_wait_ms: i64,
     /// How browsers poll a running job.
     pub poll: crate::ui::poll::RetryPolicy,
+    /// Most levels a task tree may have (inclusive), so every tree exports and imports.
+    pub max_tree_depth: u64,
+    /// Most bytes all job files may take together (reserved as jobs are created).
+    pub max_files_bytes: u64,
 }
 
 impl Default for EngineSettings {
@@ -34,6 +38,8 @@ impl Default for EngineSettings {
             health: HealthThresholds::default(),
             max_claim_wait_ms: 30_000,
             poll: Default::default(),
+            max_tree_depth: crate::tasks::import::DEFAULT_MAX_DEPTH,
+            max_files_bytes: u64::MAX,
         }
     }
 }
@@ -67,11 +73,14 @@ pub struct AppState {
     pub work_ready: Arc<Notify>,
     pub observer: Arc<dyn EngineObserver>,
     pub sessions: Arc<crate::accounts::service::SessionSettings>,
+    /// Limits on sign-in attempts and on password hashes running at once.
+    pub sign_in: Arc<crate::accounts::throttle::Throttle>,
 }
 
 impl AppState {
-    /// The state of the current server function or page render.
-    pub fn from_context() -> Result<Self, crate::error::AppError> {
+    /// The state of the current server function or page render. Only
+    /// [`crate::access::grant`] reads it, after checking the caller.
+    pub(crate) fn from_context() -> Result<Self, crate::error::AppError> {
         leptos::prelude::use_context::<AppState>().ok_or_else(|| {
             tracing::error!("AppState missing from Leptos context");
             crate::error::AppError::Internal

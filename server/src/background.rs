@@ -156,6 +156,7 @@ pub async fn in_process_workers(
                 hostname: host,
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 concurrency: slots as i64,
+                secret_hash: None,
             },
             app::now_millis(),
         )

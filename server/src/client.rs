@@ -12,13 +12,19 @@ use async_trait::async_trait;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// A registered worker's id and, for a remote worker, its own secret.
+type Me = (String, Option<String>);
 
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    /// This worker's id and own secret, from its registration.
+    me: Arc<Mutex<Option<Me>>>,
 }
 
 impl Client {
@@ -33,12 +39,24 @@ impl Client {
             http,
             base: format!("{}/api/v1", server.trim_end_matches('/')),
             token,
+            me: Arc::default(),
         })
     }
 
     fn auth(&self, rb: RequestBuilder) -> RequestBuilder {
-        match &self.token {
+        let rb = match &self.token {
             Some(t) => rb.bearer_auth(t),
+            None => rb,
+        };
+        let me = self.me.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match me {
+            Some((id, secret)) => {
+                let rb = rb.header(crate::api::files::WORKER_HEADER, id);
+                match secret {
+                    Some(s) => rb.header(crate::api::worker_secret::HEADER, s),
+                    None => rb,
+                }
+            }
             None => rb,
         }
     }
@@ -86,8 +104,12 @@ impl Client {
             .map(|_| ())
     }
 
+    /// Registers this worker; later calls carry the secret the server answered with.
     pub async fn register(&self, req: &RegisterWorker) -> AppResult<Registered> {
-        self.post("/workers/register", req).await
+        let r: Registered = self.post("/workers/register", req).await?;
+        *self.me.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((r.worker_id.clone(), r.worker_secret.clone()));
+        Ok(r)
     }
 
     pub async fn worker_heartbeat(&self, id: &str) -> AppResult<()> {

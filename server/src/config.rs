@@ -40,6 +40,11 @@ pub struct ServeSettings {
     #[arg(long, env = "ORCHARD_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
 
+    /// A file holding the shared token (its first line), so it need not appear in the
+    /// process list or the environment.
+    #[arg(long, env = "ORCHARD_API_TOKEN_FILE", conflicts_with = "api_token")]
+    pub api_token_file: Option<PathBuf>,
+
     /// Seconds without a heartbeat before a worker counts as late.
     #[arg(long, env = "ORCHARD_WORKER_LATE_SECS", default_value_t = 15)]
     pub worker_late_secs: u64,
@@ -81,6 +86,36 @@ pub struct ServeSettings {
     /// Path of the Leptos site settings file.
     #[arg(long, env = "ORCHARD_LEPTOS_TOML", default_value = "Leptos.toml")]
     pub leptos_toml: PathBuf,
+
+    /// Proxies (addresses or networks, comma-separated, e.g. `10.0.0.0/8,127.0.0.1`) whose
+    /// `X-Forwarded-For`, `-Host` and `-Proto` headers are believed. From anyone else these
+    /// headers are ignored. None by default.
+    #[arg(long, env = "ORCHARD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
+    /// Let anyone read `/dashboard_workers` (cached for a second) without the wpipe token.
+    #[arg(long, env = "ORCHARD_WPIPE_PUBLIC_DASHBOARD", default_value_t = false)]
+    pub wpipe_public_dashboard: bool,
+
+    /// Seconds a request may take before it is answered 503 (not the event stream, lease
+    /// claims, imports or job files).
+    #[arg(long, env = "ORCHARD_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
+    /// Most levels a task tree may have (inclusive); imports, creates, moves and generated
+    /// trees that would go deeper are refused, so every tree exports and imports.
+    #[arg(long, env = "ORCHARD_MAX_TREE_DEPTH", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_tree_depth: u64,
+
+    /// Most bytes all job files may take together (file-average inputs and results,
+    /// generated trees); a job that would pass it is refused before it writes anything.
+    /// Unlimited when unset.
+    #[arg(long, env = "ORCHARD_MAX_FILES_BYTES")]
+    pub max_files_bytes: Option<u64>,
+
+    /// Password hashes (sign-ins, new passwords) allowed to run at once.
+    #[arg(long, env = "ORCHARD_MAX_PASSWORD_HASHES", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub max_password_hashes: u64,
 }
 
 /// The database to use; its URL scheme picks SQLite or Postgres.
@@ -106,6 +141,10 @@ pub struct WorkerSettings {
     /// Bearer token for the server's worker API.
     #[arg(long, env = "ORCHARD_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+
+    /// A file holding the token (its first line).
+    #[arg(long, env = "ORCHARD_API_TOKEN_FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
 
     /// Tasks to run at once.
     #[arg(long, env = "ORCHARD_WORKER_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1024))]
@@ -141,6 +180,40 @@ impl ServeSettings {
         }
         <Only as clap::Parser>::parse_from(["orchard"]).serve
     }
+}
+
+/// Shortest shared token `orchard serve` accepts.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// A secret given directly or as a file (its first line, trimmed); empty means none.
+pub fn secret(
+    given: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> Result<Option<String>, String> {
+    let value = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?;
+            Some(text.lines().next().unwrap_or("").trim().to_string())
+        }
+        None => given.map(|g| g.trim().to_string()),
+    };
+    Ok(value.filter(|v| !v.is_empty()))
+}
+
+/// The shared token `orchard serve` runs with, refused when it is short enough to guess.
+pub fn service_token(s: &ServeSettings) -> Result<Option<String>, String> {
+    let token = secret(s.api_token.as_deref(), s.api_token_file.as_deref())?;
+    if let Some(t) = &token
+        && t.chars().count() < MIN_TOKEN_CHARS
+    {
+        return Err(format!(
+            "ORCHARD_API_TOKEN is {} characters long; use at least {MIN_TOKEN_CHARS} \
+             (e.g. `openssl rand -hex 32`)",
+            t.chars().count()
+        ));
+    }
+    Ok(token)
 }
 
 /// Number of in-process task slots when `--workers` is not given.

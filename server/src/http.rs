@@ -5,11 +5,12 @@
 use crate::access;
 use crate::api;
 use crate::metrics::{self, Metrics};
-use crate::ops;
+use crate::openapi;
 use app::state::AppState;
 use app::{App, shell};
 use axum::Router;
 use axum::http::{HeaderName, Request};
+use axum::response::{IntoResponse, Response};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::sync::Arc;
@@ -25,16 +26,23 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The app's page routes, found once per process. Finding them renders the app with every
 /// resource held back by one process-wide switch: a page another server in this process
 /// (as in the test suite) rendered meanwhile would wait for its data forever.
-fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
+pub fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
     static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
         std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>>) -> Router {
+/// The whole service. Every route it serves is declared in one [`access::AccessTable`]
+/// (REST, wpipe and operations routes from the OpenAPI document, pages from `app::PAGES`,
+/// server functions from their `require!` lines, site files from the build's output); the
+/// access guard refuses anything else.
+pub fn router(state: AppState, metrics: Arc<Metrics>, settings: &access::Settings) -> Router {
     let options = state.leptos_options.clone();
     let routes = page_routes();
     let ctx_state = state.clone();
+    let (api_routes, doc, mut table) = api::router(&settings.api);
+    table.declare_pages();
+    let files = crate::site_files::router(std::path::Path::new(&*options.site_root), &mut table);
     let pages = Router::new()
         .leptos_routes_with_context(
             &state,
@@ -48,26 +56,17 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>
                 move || shell(options.clone())
             },
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(
-            {
-                let st = state.clone();
-                move || {
-                    provide_context(st.clone());
-                    provide_request_nonce();
-                }
-            },
-            shell,
-        ))
+        .fallback(not_found)
+        .layer(api::timeout(&settings.api))
         .with_state(state.clone());
 
-    let access = access::Access::new(state.clone(), api_token.clone());
+    let access = access::Access::new(state.clone(), table, settings, metrics.clone());
     Router::new()
-        .merge(api::router(state.clone(), api_token))
-        .merge(ops::router(state, metrics.clone()))
+        .merge(api_routes.with_state(state.clone()))
+        .merge(files.with_state(state.clone()))
         .merge(pages)
+        .layer(axum::Extension(openapi::DocPages::new(&doc)))
+        .layer(axum::Extension(metrics.clone()))
         .layer(axum::middleware::from_fn_with_state(access, access::guard))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
@@ -76,6 +75,7 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>
         .layer(
             ServiceBuilder::new()
                 .layer(compression())
+                .layer(axum::middleware::map_request(drop_unsafe_request_id))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -104,6 +104,49 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, api_token: Option<Arc<str>
                     .into_response_boxed()
                 })),
         )
+}
+
+/// What answers a path no route matched: a JSON 404 under `/api/`, else the app's own
+/// "not found" page (no route of the app matches either, as every page is a route here).
+async fn not_found(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        return crate::error::ApiError::not_found("no such API route").into_response();
+    }
+    let options = st.leptos_options.clone();
+    let render = leptos_axum::render_app_to_stream_with_context(
+        move || {
+            provide_context(st.clone());
+            provide_request_nonce();
+        },
+        move || shell(options.clone()),
+    );
+    let mut resp = render(req).await.into_response();
+    *resp.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    resp
+}
+
+/// A client's own `X-Request-Id` is kept only when it is a short token of safe characters
+/// (it ends up in logs and the audit log); otherwise the server makes one.
+async fn drop_unsafe_request_id(mut req: axum::extract::Request) -> axum::extract::Request {
+    let safe = |v: &[u8]| {
+        !v.is_empty()
+            && v.len() <= 64
+            && v.iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    };
+    let values: Vec<bool> = req
+        .headers()
+        .get_all(REQUEST_ID)
+        .iter()
+        .map(|v| safe(v.as_bytes()))
+        .collect();
+    if values.len() > 1 || values.first() == Some(&false) {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
 }
 
 /// Pages, server functions' answers and API JSON go out compressed to a client that asks

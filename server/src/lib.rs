@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod serve;
+pub mod site_files;
 pub mod telemetry;
 pub mod tokens;
 pub mod user_cmd;

@@ -38,6 +38,8 @@ pub struct Metrics {
     sse_clients: IntGauge,
     db_connections: IntGaugeVec,
     jobs_finished: IntCounterVec,
+    /// Requests the access guard refused, by reason.
+    pub refused: IntCounterVec,
     /// The in-process workers of this server.
     pub workers_local: Arc<WorkerMetrics>,
 }
@@ -134,6 +136,14 @@ impl Metrics {
         for state in ["succeeded", "failed", "cancelled"] {
             jobs_finished.with_label_values(&[state]);
         }
+        let refused = must(IntCounterVec::new(
+            Opts::new(
+                "orchard_http_refused_total",
+                "Requests refused by the access guard, by reason (path, anonymous, forbidden, \
+                 token, undeclared, cross_site)",
+            ),
+            &["reason"],
+        ));
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -149,6 +159,7 @@ impl Metrics {
             Box::new(sse_clients.clone()),
             Box::new(db_connections.clone()),
             Box::new(jobs_finished.clone()),
+            Box::new(refused.clone()),
         ] {
             must(registry.register(c));
         }
@@ -168,6 +179,7 @@ impl Metrics {
             sse_clients,
             db_connections,
             jobs_finished,
+            refused,
             workers_local,
         })
     }
@@ -561,7 +573,7 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
                 "unmatched".into()
             }
         });
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method()).to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
     m.http_duration
@@ -573,9 +585,25 @@ pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> R
     resp
 }
 
-pub async fn handler(State((st, m)): State<(AppState, Arc<Metrics>)>) -> impl IntoResponse {
+/// A method as a metric label: the standard ones by name, anything else `other`, so a
+/// client inventing methods cannot grow the label set.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+pub async fn handler(st: &AppState, m: &Metrics) -> impl IntoResponse + use<> {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        m.render(&st).await,
+        m.render(st).await,
     )
 }

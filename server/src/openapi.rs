@@ -1,18 +1,24 @@
 //! The OpenAPI 3.1 document of Orchard's HTTP API, built from the `#[utoipa::path]`
 //! annotations on the handlers themselves (the `/api/v1` routers register through
-//! `OpenApiRouter`, so a route cannot exist without its description). Served as JSON at
-//! `/api/openapi.json` and as a self-contained HTML page at `/api/docs` (rendered here, no
-//! scripts or assets from elsewhere).
+//! `OpenApiRouter`, so a route cannot exist without its description). Each operation also
+//! says who may call it (`x-orchard-access`, and its security requirement), as declared
+//! where the route is added. Served as JSON at `/api/openapi.json` and as an HTML page at
+//! `/api/docs` with its stylesheet at `/api/docs.css` (no inline styles or scripts, so the
+//! site's own Content-Security-Policy holds there too).
 
-use axum::Json;
-use axum::Router;
+use crate::access::allow;
+use app::access::Access;
+use app::state::AppState;
+use axum::extract::Extension;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
 use serde_json::Value;
 use std::fmt::Write;
 use std::sync::Arc;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub const JOBS: &str = "jobs";
 pub const TASKS: &str = "tasks";
@@ -30,14 +36,20 @@ pub struct ErrorBody {
     pub error: String,
 }
 
-struct BearerToken;
+struct Schemes;
 
-impl utoipa::Modify for BearerToken {
+impl utoipa::Modify for Schemes {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "token",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                app::accounts::service::SESSION_COOKIE,
+            ))),
         );
     }
 }
@@ -47,20 +59,14 @@ impl utoipa::Modify for BearerToken {
     info(
         title = "Orchard",
         description = "Jobs on a durable leased queue, workers, live events and job files. \
-            Every error is a 4xx/5xx with `{\"error\": \"…\"}`. Routes marked with the `token` \
-            scheme need `Authorization: Bearer <ORCHARD_API_TOKEN>` when the server has one.",
+            Every error is a 4xx/5xx with `{\"error\": \"…\"}`. Each operation names who may call \
+            it: `public`, a role (`viewer`, `editor`, `admin`: a signed-in session, or \
+            `Authorization: Bearer <token>` with the `read` or `write` scope), or a token scope \
+            (`worker-token`, `wpipe-token`).",
         license(name = "MIT"),
     ),
-    paths(
-        crate::ops::healthz,
-        crate::ops::readyz,
-        crate::ops::version,
-        crate::ops::metrics,
-        openapi_json,
-        docs_page,
-    ),
     components(schemas(ErrorBody)),
-    modifiers(&BearerToken),
+    modifiers(&Schemes),
     tags(
         (name = "tasks", description = "The task forest: children a page at a time, edits, moves, search, import and export"),
         (name = "jobs", description = "Create, follow and manage jobs"),
@@ -87,35 +93,49 @@ pub fn document(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// `/api/openapi.json` and `/api/docs`.
-pub fn router<S: Clone + Send + Sync + 'static>(doc: utoipa::openapi::OpenApi) -> Router<S> {
-    let json: Arc<Value> = Arc::new(serde_json::to_value(&doc).unwrap_or_default());
-    let page: Arc<str> = render(&json).into();
-    Router::new()
-        .route(
-            "/api/openapi.json",
-            get({
-                let json = json.clone();
-                move || async move { Json(json.as_ref().clone()) }
-            }),
-        )
-        .route(
-            "/api/docs",
-            get(move || async move { Html(page.to_string()).into_response() }),
-        )
+/// The document as the docs routes serve it, made once at start.
+pub struct DocPages {
+    json: Value,
+    page: String,
+}
+
+impl DocPages {
+    pub fn new(doc: &utoipa::openapi::OpenApi) -> Arc<Self> {
+        let json = serde_json::to_value(doc).unwrap_or_default();
+        let page = render(&json);
+        Arc::new(Self { json, page })
+    }
+}
+
+/// `/api/openapi.json`, `/api/docs` and its stylesheet; the document reaches them as an
+/// extension, added once it is built.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(allow(Access::Public, routes!(openapi_json)))
+        .routes(allow(Access::Public, routes!(docs_page)))
+        .routes(allow(Access::Public, routes!(docs_style)))
 }
 
 /// This document, as JSON (OpenAPI 3.1).
 #[utoipa::path(get, path = "/api/openapi.json", tag = OPS,
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
-#[allow(dead_code)]
-fn openapi_json() {}
+async fn openapi_json(Extension(doc): Extension<Arc<DocPages>>) -> impl IntoResponse {
+    axum::Json(doc.json.clone())
+}
 
 /// This document, as a page for people.
 #[utoipa::path(get, path = "/api/docs", tag = OPS,
     responses((status = 200, description = "HTML", body = String, content_type = "text/html")))]
-#[allow(dead_code)]
-fn docs_page() {}
+async fn docs_page(Extension(doc): Extension<Arc<DocPages>>) -> impl IntoResponse {
+    Html(doc.page.clone())
+}
+
+/// The docs page's stylesheet.
+#[utoipa::path(get, path = "/api/docs.css", tag = OPS,
+    responses((status = 200, description = "CSS", body = String, content_type = "text/css")))]
+async fn docs_style() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
+}
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -212,7 +232,7 @@ pub fn render(doc: &Value) -> String {
         out,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t} API</title><style>{STYLE}</style></head><body><main>\
+         <title>{t} API</title><link rel=\"stylesheet\" href=\"/api/docs.css\"></head><body><main>\
          <h1>{t} API <span class=\"muted\">{v}</span></h1><p>{d}</p>\
          <p>OpenAPI {o}: <a href=\"/api/openapi.json\">/api/openapi.json</a></p><nav aria-label=\"Sections\">",
         t = esc(title),
@@ -279,19 +299,17 @@ pub fn render(doc: &Value) -> String {
 }
 
 fn operation(out: &mut String, method: &str, path: &str, op: &Value) {
-    let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+    let access = op[crate::access::EXTENSION]
+        .as_str()
+        .unwrap_or("undeclared");
     let _ = write!(
         out,
-        "<div class=\"op\" id=\"op-{m}-{anchor}\"><h3><span class=\"m {m}\">{m}</span> <code>{p}</code>{lock}</h3>\
-         <p>{s}</p>",
+        "<div class=\"op\" id=\"op-{m}-{anchor}\"><h3><span class=\"m {m}\">{m}</span> <code>{p}</code> \
+         <span class=\"lock\" title=\"Who may call it\">{lock}</span></h3><p>{s}</p>",
         m = esc(method),
         anchor = esc(&path.replace(['/', '{', '}', '.', '*'], "_")),
         p = esc(path),
-        lock = if secured {
-            " <span class=\"lock\" title=\"Authorization: Bearer token\">token</span>"
-        } else {
-            ""
-        },
+        lock = esc(access),
         s = prose(op["summary"].as_str().unwrap_or("")),
     );
     if let Some(params) = op["parameters"].as_array().filter(|p| !p.is_empty()) {
@@ -359,7 +377,7 @@ mod tests {
 
     #[test]
     fn catch_all_parameters_become_path_parameters() {
-        let doc = document(crate::api::documented(None).into_openapi());
+        let doc = document(crate::api::documented(&Default::default()).into_openapi());
         assert!(doc.paths.paths.contains_key("/api/v1/files/{key}"));
         assert!(doc.paths.paths.keys().all(|p| !p.contains("{*")));
         assert_eq!(doc.info.version, env!("CARGO_PKG_VERSION"));

@@ -1,27 +1,26 @@
-//! Operations endpoints: liveness, readiness, version (seed 002's shape) and metrics.
+//! Operations endpoints: liveness, readiness, version (seed 002's shape) and metrics, all
+//! public (a deploy keeps `/metrics` off the public port; see the README).
 
+use crate::access::allow;
 use crate::metrics::{self, Metrics};
 use crate::openapi::OPS;
+use app::access::Access;
 use app::state::AppState;
 use axum::Json;
-use axum::Router;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/version", get(version))
-        .with_state(state.clone())
-        .merge(
-            Router::new()
-                .route("/metrics", get(metrics::handler))
-                .with_state((state, metrics)),
-        )
+/// The routes; `/metrics` reads the [`Metrics`] extension the HTTP layer adds.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(allow(Access::Public, routes!(healthz)))
+        .routes(allow(Access::Public, routes!(readyz)))
+        .routes(allow(Access::Public, routes!(version)))
+        .routes(allow(Access::Public, routes!(prometheus)))
 }
 
 /// Liveness: the process answers HTTP.
@@ -65,5 +64,9 @@ pub async fn version() -> impl IntoResponse {
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = OPS,
     responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain")))]
-#[allow(dead_code)]
-pub(crate) fn metrics() {}
+pub async fn prometheus(
+    State(st): State<AppState>,
+    Extension(m): Extension<Arc<Metrics>>,
+) -> impl IntoResponse {
+    metrics::handler(&st, &m).await
+}

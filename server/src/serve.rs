@@ -6,6 +6,7 @@ use crate::config::{ServeSettings, default_workers};
 use crate::http;
 use crate::metrics::Metrics;
 use app::accounts::service::SessionSettings;
+use app::accounts::throttle::Throttle;
 use app::events::EventBus;
 use app::state::{AppState, EngineSettings};
 use app::store::Backoff;
@@ -84,6 +85,8 @@ fn leptos_options(s: &ServeSettings, addr: SocketAddr) -> LeptosOptions {
 
 /// Starts everything `orchard serve` runs. Binding to port 0 picks a free port (tests).
 pub async fn start(s: &ServeSettings) -> Result<Running, String> {
+    let service_token = crate::config::service_token(s)?;
+    let proxies = crate::access::TrustedProxies::parse(&s.trusted_proxies)?;
     let store = app::store::connect(&s.db.database_url)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
@@ -121,6 +124,8 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
             max_delay_ms: 30_000.max(s.poll_base_ms),
             max_retries: s.poll_max_retries,
         },
+        max_tree_depth: s.max_tree_depth,
+        max_files_bytes: s.max_files_bytes.unwrap_or(u64::MAX),
     };
     let metrics = Metrics::new();
     let state = AppState {
@@ -136,13 +141,17 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
             max_ms: (s.session_max_hours * 3_600_000) as i64,
             secure_always: s.secure_cookies,
         }),
+        sign_in: Arc::new(Throttle::new(s.max_password_hashes as usize)),
     };
-    let token = s
-        .api_token
-        .clone()
-        .filter(|t| !t.is_empty())
-        .map(Arc::<str>::from);
-    let router = http::router(state.clone(), metrics.clone(), token);
+    let access = crate::access::Settings {
+        api: crate::api::ApiSettings {
+            wpipe_public_dashboard: s.wpipe_public_dashboard,
+            request_timeout: std::time::Duration::from_secs(s.request_timeout_secs),
+        },
+        service_token: service_token.map(Arc::<str>::from),
+        proxies,
+    };
+    let router = http::router(state.clone(), metrics.clone(), &access);
     let router = match crate::cors::layer(&s.cors_origins)? {
         Some(cors) => router.layer(cors),
         None => router,

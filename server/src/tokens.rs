@@ -22,12 +22,39 @@ const CACHE_TTL: Duration = Duration::from_secs(1);
 /// `last_used_at` is written at most this often per token.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
-#[derive(Default)]
-struct Cache {
-    valid: HashMap<String, (Instant, String)>,
+/// A token's scope outside the roles: what the worker protocol and the wpipe routes need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The worker protocol: register, heartbeat, leases, job files.
+    Worker,
+    /// The process-monitor (wpipe) routes: telemetry only.
+    Wpipe,
 }
 
-/// Decides whether a request's bearer token is accepted.
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Worker => "worker",
+            Scope::Wpipe => "wpipe",
+        }
+    }
+}
+
+/// A verified token: its id and whether it may act for workers and for pipelines.
+#[derive(Clone)]
+struct Verified {
+    at: Instant,
+    id: String,
+    worker: bool,
+    wpipe: bool,
+}
+
+#[derive(Default)]
+struct Cache {
+    valid: HashMap<String, Verified>,
+}
+
+/// Decides whether a request's bearer token is accepted for a scope.
 pub struct TokenCheck {
     shared: Option<Arc<str>>,
     store: Arc<dyn Store>,
@@ -43,43 +70,57 @@ impl TokenCheck {
         }
     }
 
-    /// Whether `given` (the text after `Bearer `, if any) may pass.
+    /// The stored token's id when `given` (the text after `Bearer `, if any) carries
+    /// `scope`; `Some("service")` for the shared token, which carries every scope.
     /// With no token configured at all nothing passes: workers and pipelines need one
-    /// (`orchard token create`), so the worker API is never open to anyone on the network.
-    pub async fn allows(&self, given: Option<&str>) -> bool {
-        let Some(given) = given.filter(|g| !g.is_empty()) else {
-            return false;
-        };
+    /// (`orchard token create`), so these routes are never open to anyone on the network.
+    pub async fn allows(&self, given: Option<&str>, scope: Scope) -> Option<String> {
+        let given = given.filter(|g| !g.is_empty())?;
         if let Some(shared) = &self.shared
             && constant_time_eq(given.as_bytes(), shared.as_bytes())
         {
-            return true;
+            return Some("service".into());
         }
         let h = hash(given);
         let cached = self.cache.lock().ok().and_then(|c| {
             c.valid
                 .get(&h)
-                .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-                .map(|(_, id)| id.clone())
+                .filter(|v| v.at.elapsed() < CACHE_TTL)
+                .cloned()
         });
         let fresh = cached.is_none();
-        let id = match cached {
-            Some(id) => id,
-            None => match self.store.token_by_hash(&h).await {
-                Ok(Some(id)) => id,
-                Ok(None) => return false,
+        let v = match cached {
+            Some(v) => v,
+            None => match self.store.token_grant(&h).await {
+                Ok(Some(g)) if !g.owner.is_some_and(|(_, disabled)| disabled) => {
+                    let has = |s: &str| g.scopes.split_whitespace().any(|x| x == s);
+                    Verified {
+                        at: Instant::now(),
+                        worker: has("worker"),
+                        wpipe: has("wpipe"),
+                        id: g.id,
+                    }
+                }
+                Ok(_) => return None,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read API tokens");
-                    return false;
+                    return None;
                 }
             },
         };
         // Believed for one TTL from the database read, not from its last use.
         if fresh && let Ok(mut c) = self.cache.lock() {
-            c.valid.insert(h, (Instant::now(), id.clone()));
+            c.valid.insert(h, v.clone());
         }
-        note_use(&*self.store, &id).await;
-        true
+        let allowed = match scope {
+            Scope::Worker => v.worker,
+            Scope::Wpipe => v.wpipe,
+        };
+        if !allowed {
+            return None;
+        }
+        note_use(&*self.store, &v.id).await;
+        Some(v.id)
     }
 }
 
@@ -119,8 +160,9 @@ pub enum TokenAction {
         /// A unique name, e.g. the worker, machine or script it is for.
         #[arg(long)]
         name: String,
-        /// What it may do: `worker` (the worker protocol and wpipe routes), `read` (what a
-        /// viewer reads), `write` (what an editor changes). Repeat for several.
+        /// What it may do: `worker` (the worker protocol), `wpipe` (the process-monitor
+        /// routes), `read` (what a viewer reads), `write` (what an editor changes). Repeat
+        /// for several.
         #[arg(long = "scope", default_value = "worker")]
         scopes: Vec<String>,
         /// The person it belongs to: it never does more than their role allows.
@@ -145,10 +187,10 @@ pub fn check_scopes(scopes: &[String]) -> Result<String, String> {
         .filter(|s| !s.is_empty())
     {
         let s = match s {
-            "worker" | "read" | "write" => s,
+            "worker" | "wpipe" | "read" | "write" => s,
             other => {
                 return Err(format!(
-                    "unknown scope {other:?}: use worker, read or write"
+                    "unknown scope {other:?}: use worker, wpipe, read or write"
                 ));
             }
         };

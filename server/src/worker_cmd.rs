@@ -11,7 +11,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub async fn run(s: WorkerSettings) -> Result<(), String> {
-    let client = Client::new(&s.server, s.token.clone())?;
+    let token = crate::config::secret(s.token.as_deref(), s.token_file.as_deref())?;
+    let client = Client::new(&s.server, token)?;
     let (registry, metrics) = crate::metrics::WorkerMetrics::standalone();
     // Bound before registering, so a wrong address fails at once.
     let metrics_server = match s.metrics_addr {

@@ -5,8 +5,10 @@
 //! durations are end − start, a process's outcome comes from its tasks and what its details
 //! say, and no input produces a 500. Errors answer `{"detail": "…"}` as FastAPI did.
 
+use crate::access::allow;
 use crate::openapi::WPIPE;
-use crate::tokens::TokenCheck;
+use app::access::Access;
+use app::accounts::service::{Caller, CallerKind};
 use app::error::AppError;
 use app::state::AppState;
 use app::store::fleet::EndOutcome;
@@ -14,9 +16,8 @@ use app::workers::fleet::{ProcessSummary, ProcessTask, StepState, details_report
 use app::workers::model::Health;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -29,21 +30,26 @@ const MAX_PROCESSES: i64 = 10_000;
 /// Most task templates a worker may register.
 const MAX_TEMPLATES: usize = 1_000;
 
-/// The routes with their OpenAPI description (tag `wpipe`).
-pub fn router(check: Arc<TokenCheck>) -> OpenApiRouter<AppState> {
-    let guarded = OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(healthcheck))
-        .routes(routes!(new_process))
-        .routes(routes!(update_task))
-        .routes(routes!(end_process))
-        .routes(routes!(dashboard_process))
-        .routes(routes!(dashboard_tasks))
-        .layer(axum::middleware::from_fn_with_state(check, require_token));
+/// The routes with their OpenAPI description (tag `wpipe`). Every one needs a token with
+/// the `wpipe` scope, as the wpipe client sends on every call; `public_dashboard` opens
+/// `/dashboard_workers` to anyone (`ORCHARD_WPIPE_PUBLIC_DASHBOARD`).
+pub fn router(public_dashboard: bool) -> OpenApiRouter<AppState> {
+    let dashboard = if public_dashboard {
+        Access::Public
+    } else {
+        Access::WpipeToken
+    };
     OpenApiRouter::new()
-        .routes(routes!(dashboard_workers))
-        .merge(guarded)
+        .routes(allow(Access::WpipeToken, routes!(register)))
+        .routes(allow(Access::WpipeToken, routes!(healthcheck)))
+        .routes(allow(Access::WpipeToken, routes!(new_process)))
+        .routes(allow(Access::WpipeToken, routes!(update_task)))
+        .routes(allow(Access::WpipeToken, routes!(end_process)))
+        .routes(allow(Access::WpipeToken, routes!(dashboard_process)))
+        .routes(allow(Access::WpipeToken, routes!(dashboard_tasks)))
+        .routes(allow(dashboard, routes!(dashboard_workers)))
         .layer(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
+        .layer(Extension(Arc::new(DashboardCache::default())))
 }
 
 /// An error as FastAPI shaped it.
@@ -63,6 +69,7 @@ impl From<AppError> for WpipeError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal | AppError::Unreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         WpipeError(status, e.to_string())
@@ -76,13 +83,6 @@ impl From<app::store::StoreError> for WpipeError {
 }
 
 type WResult<T> = Result<T, WpipeError>;
-
-async fn require_token(State(check): State<Arc<TokenCheck>>, req: Request, next: Next) -> Response {
-    if !check.allows(crate::api::auth::bearer(&req)).await {
-        return WpipeError(StatusCode::UNAUTHORIZED, "Unauthorized".into()).into_response();
-    }
-    next.run(req).await
-}
 
 /// A JSON body, whatever its content type (the seed's clients do not all send one): bad
 /// JSON is a 400, a body of the wrong shape a 422, both saying what was wrong.
@@ -137,7 +137,7 @@ fn check_text(what: &str, s: &str, max: usize) -> WResult<()> {
     Ok(())
 }
 
-#[utoipa::path(post, path = "/matricula", tag = WPIPE, request_body = RegisterIn, security(("token" = [])),
+#[utoipa::path(post, path = "/matricula", tag = WPIPE, request_body = RegisterIn,
     responses(
         (status = 200, description = "The new worker's id", body = IdOut),
         (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
@@ -192,7 +192,7 @@ struct HealthOut {
     health: u8,
 }
 
-#[utoipa::path(post, path = "/healthchecker", tag = WPIPE, request_body = IdIn, security(("token" = [])),
+#[utoipa::path(post, path = "/healthchecker", tag = WPIPE, request_body = IdIn,
     responses(
         (status = 200, description = "1 when the worker was healthy as the heartbeat arrived", body = HealthOut),
         (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
@@ -231,7 +231,7 @@ struct NewProcessOut {
     sons: Vec<Son>,
 }
 
-#[utoipa::path(post, path = "/newprocess", tag = WPIPE, request_body = IdIn, security(("token" = [])),
+#[utoipa::path(post, path = "/newprocess", tag = WPIPE, request_body = IdIn,
     responses(
         (status = 200, description = "The process and one pending task per registered task", body = NewProcessOut),
         (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
@@ -269,7 +269,7 @@ struct StatusOk {
     status: &'static str,
 }
 
-#[utoipa::path(post, path = "/actualizar_task", tag = WPIPE, request_body = TaskUpdateIn, security(("token" = [])),
+#[utoipa::path(post, path = "/actualizar_task", tag = WPIPE, request_body = TaskUpdateIn,
     responses(
         (status = 200, description = "Recorded", body = StatusOk),
         (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
@@ -317,7 +317,7 @@ struct EndOut {
     status: bool,
 }
 
-#[utoipa::path(post, path = "/endprocess", tag = WPIPE, request_body = EndIn, security(("token" = [])),
+#[utoipa::path(post, path = "/endprocess", tag = WPIPE, request_body = EndIn,
     responses(
         (status = 200, description = "true when it ended now, false when it had already ended", body = EndOut),
         (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
@@ -353,7 +353,11 @@ async fn end_process(State(st): State<AppState>, Body(req): Body<EndIn>) -> WRes
 #[derive(Serialize, utoipa::ToSchema)]
 struct WorkerRow {
     id: String,
+    /// `online` when the last heartbeat is within the late threshold, else `ofline` (the
+    /// original server's spelling, which its clients compare against).
     status: &'static str,
+    /// Orchard's finer health: `healthy`, `late`, `dead` or `stopped`.
+    orchard_health: &'static str,
     processed: i64,
     active: i64,
     successed: i64,
@@ -365,27 +369,74 @@ struct WorkerRow {
     responses(
         (status = 200, description = "Every worker with health and process counts", body = Vec<WorkerRow>),
     ))]
-/// Every worker: health (`healthy`, `late`, `dead`, `stopped`), process counts and the
-/// mean process duration in seconds (`"NA"` before any process ended).
-async fn dashboard_workers(State(st): State<AppState>) -> WResult<Json<Vec<WorkerRow>>> {
+/// Every worker: `status` as the original server answered it (`online` / `ofline`), Orchard's
+/// own health in `orchard_health`, process counts and the mean process duration in seconds
+/// (`"NA"` before any process ended). Anonymous readers (with
+/// `ORCHARD_WPIPE_PUBLIC_DASHBOARD`) share one answer for a second; token holders always get
+/// a fresh one.
+async fn dashboard_workers(
+    State(st): State<AppState>,
+    Extension(cache): Extension<Arc<DashboardCache>>,
+    Extension(caller): Extension<Caller>,
+) -> WResult<Response> {
+    let anonymous = matches!(caller.kind, CallerKind::Anonymous);
+    if anonymous && let Some(body) = cache.fresh() {
+        return Ok(json_bytes(body));
+    }
     let fleet = st.store.fleet(st.engine.health, app::now_millis()).await?;
-    Ok(Json(
-        fleet
-            .into_iter()
-            .map(|f| WorkerRow {
-                load_average: f
-                    .avg_process_ms
-                    .map(|ms| format!("{:?}", ms as f64 / 1000.0))
-                    .unwrap_or_else(|| "NA".into()),
-                id: f.worker.id,
-                status: f.worker.health.as_str(),
-                processed: f.processes,
-                active: f.running,
-                successed: f.succeeded,
-                failed: f.failed,
-            })
-            .collect(),
-    ))
+    let rows: Vec<WorkerRow> = fleet
+        .into_iter()
+        .map(|f| WorkerRow {
+            load_average: f
+                .avg_process_ms
+                .map(|ms| format!("{:?}", ms as f64 / 1000.0))
+                .unwrap_or_else(|| "NA".into()),
+            id: f.worker.id,
+            status: if f.worker.health == Health::Healthy {
+                "online"
+            } else {
+                "ofline"
+            },
+            orchard_health: f.worker.health.as_str(),
+            processed: f.processes,
+            active: f.running,
+            successed: f.succeeded,
+            failed: f.failed,
+        })
+        .collect();
+    let body = Bytes::from(serde_json::to_vec(&rows).unwrap_or_default());
+    if anonymous {
+        cache.keep(body.clone());
+    }
+    Ok(json_bytes(body))
+}
+
+fn json_bytes(body: Bytes) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// The last answer given to an anonymous reader, kept for [`DASHBOARD_CACHE`].
+#[derive(Default)]
+pub struct DashboardCache(std::sync::Mutex<Option<(std::time::Instant, Bytes)>>);
+
+/// How long anonymous readers of `/dashboard_workers` share one answer.
+const DASHBOARD_CACHE: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl DashboardCache {
+    fn fresh(&self) -> Option<Bytes> {
+        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.as_ref()
+            .filter(|(at, _)| at.elapsed() < DASHBOARD_CACHE)
+            .map(|(_, b)| b.clone())
+    }
+
+    fn keep(&self, body: Bytes) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((std::time::Instant::now(), body));
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -411,7 +462,7 @@ impl From<ProcessSummary> for ProcessRow {
     }
 }
 
-#[utoipa::path(get, path = "/dashboard_process/{id}", tag = WPIPE, params(("id" = String, Path, description = "Worker id")), security(("token" = [])),
+#[utoipa::path(get, path = "/dashboard_process/{id}", tag = WPIPE, params(("id" = String, Path, description = "Worker id")),
     responses(
         (status = 200, description = "The worker's processes, newest first", body = Vec<ProcessRow>),
         (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),
@@ -455,7 +506,7 @@ fn task_row(t: ProcessTask, total: usize, now: i64) -> TaskRow {
     }
 }
 
-#[utoipa::path(get, path = "/dashboard_tasks/{id}", tag = WPIPE, params(("id" = String, Path, description = "Process id")), security(("token" = [])),
+#[utoipa::path(get, path = "/dashboard_tasks/{id}", tag = WPIPE, params(("id" = String, Path, description = "Process id")),
     responses(
         (status = 200, description = "The process's tasks in registration order", body = Vec<TaskRow>),
         (status = 401, description = "Missing or wrong token: `{\"detail\": \"Unauthorized\"}`"),

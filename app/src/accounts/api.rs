@@ -1,21 +1,33 @@
-//! Server functions for signing in and out, first-run setup and administration. Names
-//! follow the access policy's convention: `get_`/`list_` read, `admin_` needs an admin.
+//! Server functions for signing in and out, first-run setup and administration. Each
+//! declares its access on its first line (`require!`).
 
 use super::model::{AuditEntry, AuditFilter, Me, User};
 use crate::error::AppError;
 use leptos::prelude::*;
 
-/// Only a path on this site may follow a sign-in (no open redirects).
+/// Only a path on this site may follow a sign-in (no open redirects): an absolute path,
+/// not `//host` or `/\\host` (which browsers read as another site), with no backslash,
+/// whitespace or control character anywhere (browsers drop tabs and newlines from URLs, so
+/// `/\t/evil.example` would become `//evil.example`), and no longer than 2 KiB. Anything
+/// else lands on the overview.
 pub fn safe_next(next: Option<&str>) -> String {
+    let ok = |n: &str| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && n.len() <= 2048
+            && !n
+                .chars()
+                .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+    };
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n) if ok(n) => n.to_string(),
         _ => "/".to_string(),
     }
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_me() -> Result<Option<Me>, AppError> {
-    Ok(super::service::current().me())
+    Ok(crate::require!(GetMe, Public, reads)?.caller.me())
 }
 
 #[cfg(feature = "ssr")]
@@ -52,7 +64,7 @@ pub async fn login(
     password: String,
     next: Option<String>,
 ) -> Result<Me, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(Login, Public)?.st;
     let (token, user) = super::service::sign_in(&st, &username, &password).await?;
     set_session_cookie(&st, Some(&token));
     tracing::info!(username = %user.username, "signed in");
@@ -67,8 +79,7 @@ pub async fn login(
 /// Signs out here, or (with `everywhere`) in every browser; returns the sessions ended.
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn logout(everywhere: Option<bool>) -> Result<u64, AppError> {
-    let st = crate::state::AppState::from_context()?;
-    let caller = super::service::current();
+    let crate::access::Granted { st, caller } = crate::require!(Logout, Public)?;
     let ended = if everywhere.unwrap_or(false) {
         super::service::sign_out_everywhere(&st, &caller).await?
     } else {
@@ -86,7 +97,7 @@ pub async fn setup_admin(
     username: String,
     password: String,
 ) -> Result<Me, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(SetupAdmin, Public)?.st;
     let (session, user) =
         super::service::set_up_first_admin(&st, &token, &username, &password).await?;
     set_session_cookie(&st, Some(&session));
@@ -100,8 +111,7 @@ pub async fn setup_admin(
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_list_users() -> Result<Vec<User>, AppError> {
-    let st = crate::state::AppState::from_context()?;
-    super::service::require(super::model::Role::Admin)?;
+    let st = crate::require!(AdminListUsers, Admin)?.st;
     Ok(st.store.list_users(crate::now_millis()).await?)
 }
 
@@ -111,31 +121,27 @@ pub async fn admin_create_user(
     password: String,
     role: String,
 ) -> Result<User, AppError> {
-    let st = crate::state::AppState::from_context()?;
-    super::service::require(super::model::Role::Admin)?;
+    let st = crate::require!(AdminCreateUser, Admin)?.st;
     let role = super::model::Role::parse(&role).map_err(AppError::Invalid)?;
     super::service::create_user(&st, &username, &password, role).await
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_set_role(username: String, role: String) -> Result<User, AppError> {
-    let st = crate::state::AppState::from_context()?;
-    super::service::require(super::model::Role::Admin)?;
+    let st = crate::require!(AdminSetRole, Admin)?.st;
     let role = super::model::Role::parse(&role).map_err(AppError::Invalid)?;
     Ok(st.store.set_role(&username, role).await?)
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_reset_password(username: String, password: String) -> Result<(), AppError> {
-    let st = crate::state::AppState::from_context()?;
-    super::service::require(super::model::Role::Admin)?;
+    let st = crate::require!(AdminResetPassword, Admin)?.st;
     super::service::set_password(&st, &username, &password).await
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_set_disabled(username: String, disabled: bool) -> Result<User, AppError> {
-    let st = crate::state::AppState::from_context()?;
-    super::service::require(super::model::Role::Admin)?;
+    let st = crate::require!(AdminSetDisabled, Admin)?.st;
     Ok(st
         .store
         .set_disabled(&username, disabled, crate::now_millis())
@@ -144,8 +150,7 @@ pub async fn admin_set_disabled(username: String, disabled: bool) -> Result<User
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_list_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
-    let st = crate::state::AppState::from_context()?;
-    super::service::require(super::model::Role::Admin)?;
+    let st = crate::require!(AdminListAudit, Admin)?.st;
     super::service::list_audit(&st, &filter).await
 }
 
@@ -157,6 +162,14 @@ mod tests {
         assert_eq!(super::safe_next(Some("//evil.example")), "/");
         assert_eq!(super::safe_next(Some("https://evil.example")), "/");
         assert_eq!(super::safe_next(Some("/\\evil")), "/");
+        assert_eq!(super::safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(super::safe_next(Some("/\n")), "/");
+        assert_eq!(super::safe_next(Some("/a\r\nSet-Cookie: x=1")), "/");
+        assert_eq!(super::safe_next(Some("/\u{0}x")), "/");
+        assert_eq!(
+            super::safe_next(Some("/tasks?q=a%20b#x")),
+            "/tasks?q=a%20b#x"
+        );
         assert_eq!(super::safe_next(None), "/");
     }
 }

@@ -10,3 +10,5 @@ pub mod password;
 pub mod secret;
 #[cfg(feature = "ssr")]
 pub mod service;
+#[cfg(feature = "ssr")]
+pub mod throttle;

@@ -48,6 +48,26 @@ pub async fn dummy_verify(password: &str) {
     let _ = verify(password, &stored).await;
 }
 
+/// Refuses a new password a guesser would find quickly: zxcvbn's estimate (which knows
+/// common passwords, words, names, keyboard walks, dates and the username itself) must
+/// reach 3 of 4, about 10^8 guesses.
+pub fn check_strength(password: &str, username: &str) -> Result<(), String> {
+    let estimate = zxcvbn::zxcvbn(password, &[username, "orchard"]);
+    if u8::from(estimate.score()) >= 3 {
+        return Ok(());
+    }
+    let hint = estimate
+        .feedback()
+        .and_then(|f| f.warning().map(|w| w.to_string()))
+        .filter(|w| !w.is_empty())
+        .map(|w| format!(" ({w})"))
+        .unwrap_or_default();
+    Err(format!(
+        "this password is too easy to guess{hint}: add words or characters that do not \
+         follow a pattern"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     #[tokio::test]
@@ -59,5 +79,20 @@ mod tests {
         assert!(super::verify("correct horse battery", &a).await);
         assert!(!super::verify("wrong horse battery", &a).await);
         assert!(!super::verify("x", "not a hash").await);
+    }
+
+    #[test]
+    fn guessable_passwords_are_refused() {
+        use super::check_strength;
+        for weak in ["password123", "qwertyuiop", "adaada12345", "orchard2026!"] {
+            assert!(check_strength(weak, "ada").is_err(), "{weak}");
+        }
+        assert!(check_strength("correct horse battery staple", "ada").is_ok());
+        assert!(check_strength("v7#Lq9!xTz2@wB", "ada").is_ok());
+        assert!(
+            check_strength("a long password 1", "zed").is_ok(),
+            "{:?}",
+            check_strength("a long password 1", "zed")
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Signing in and out, the first admin, user management and the audit log. The HTTP layer
-//! resolves each request's [`Caller`]; server functions and pages ask it with [`require`].
+//! resolves each request's [`Caller`]; server functions check it with [`crate::require!`].
 
 use super::model::{AuditEntry, AuditFilter, Me, Role, User, check_password, check_username};
 use super::{password, secret};
@@ -9,6 +9,9 @@ use crate::state::AppState;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "orchard_session";
+/// Its name over HTTPS: the `__Host-` prefix makes browsers refuse it unless it is
+/// `Secure`, set by this host itself and for the whole site, so no subdomain can plant one.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-orchard_session";
 
 /// Who is making a request; the HTTP layer puts one in every request's extensions.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,18 +69,12 @@ impl Caller {
     }
 }
 
-/// The caller of the current server function or page render.
-pub fn current() -> Caller {
+/// The caller of the current server function or page render (read through
+/// [`crate::access::grant`], which checks it first).
+pub(crate) fn current() -> Caller {
     leptos::prelude::use_context::<axum::http::request::Parts>()
         .and_then(|p| p.extensions.get::<Caller>().cloned())
         .unwrap_or_else(Caller::anonymous)
-}
-
-/// The current caller, if their role includes `needed`.
-pub fn require(needed: Role) -> AppResult<Caller> {
-    let c = current();
-    c.check(needed)?;
-    Ok(c)
 }
 
 /// How sessions behave.
@@ -106,15 +103,21 @@ fn wrong_credentials() -> AppError {
 }
 
 /// Checks a username and password and opens a session; returns the cookie value.
+/// Attempts are throttled per client address and per username (see `throttle`).
 pub async fn sign_in(st: &AppState, username: &str, pw: &str) -> AppResult<(String, User)> {
     let username = username.trim();
+    st.sign_in.admit(crate::access::client_addr(), username)?;
+    let _hashing = st.sign_in.hashing().await;
     let Some(cred) = st.store.credentials(username).await? else {
         password::dummy_verify(pw).await;
+        st.sign_in.record(username, false);
         return Err(wrong_credentials());
     };
     if !password::verify(pw, &cred.password_hash).await || cred.user.disabled {
+        st.sign_in.record(username, false);
         return Err(wrong_credentials());
     }
+    st.sign_in.record(username, true);
     let token = open_session(st, &cred.user.id).await?;
     Ok((token, cred.user))
 }
@@ -181,13 +184,16 @@ pub async fn set_up_first_admin(
     pw: &str,
 ) -> AppResult<(String, User)> {
     let username = username.trim();
+    st.sign_in.admit(crate::access::client_addr(), "")?;
     check_username(username).map_err(AppError::Invalid)?;
     check_password(pw).map_err(AppError::Invalid)?;
+    password::check_strength(pw, username).map_err(AppError::Invalid)?;
     if st.store.count_users().await? > 0 {
         return Err(AppError::Conflict(
             "Orchard is already set up: sign in instead".into(),
         ));
     }
+    let _hashing = st.sign_in.hashing().await;
     let hash = password::hash(pw).await.map_err(|e| {
         tracing::error!(error = %e, "password hashing failed");
         AppError::Internal
@@ -214,6 +220,8 @@ pub async fn create_user(st: &AppState, username: &str, pw: &str, role: Role) ->
     let username = username.trim();
     check_username(username).map_err(AppError::Invalid)?;
     check_password(pw).map_err(AppError::Invalid)?;
+    password::check_strength(pw, username).map_err(AppError::Invalid)?;
+    let _hashing = st.sign_in.hashing().await;
     let hash = password::hash(pw).await.map_err(|e| {
         tracing::error!(error = %e, "password hashing failed");
         AppError::Internal
@@ -228,6 +236,8 @@ pub async fn create_user(st: &AppState, username: &str, pw: &str, role: Role) ->
 
 pub async fn set_password(st: &AppState, username: &str, pw: &str) -> AppResult<()> {
     check_password(pw).map_err(AppError::Invalid)?;
+    password::check_strength(pw, username).map_err(AppError::Invalid)?;
+    let _hashing = st.sign_in.hashing().await;
     let hash = password::hash(pw).await.map_err(|e| {
         tracing::error!(error = %e, "password hashing failed");
         AppError::Internal
@@ -267,10 +277,14 @@ pub async fn list_audit(st: &AppState, filter: &AuditFilter) -> AppResult<Vec<Au
 /// The `Set-Cookie` value that stores a session (`Some`) or clears it (`None`): never
 /// readable by scripts, not sent on cross-site subrequests, `Secure` behind HTTPS.
 pub fn session_cookie(value: Option<&str>, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
+    let (name, secure) = if secure {
+        (SECURE_SESSION_COOKIE, "; Secure")
+    } else {
+        (SESSION_COOKIE, "")
+    };
     match value {
-        Some(v) => format!("{SESSION_COOKIE}={v}; Path=/; HttpOnly; SameSite=Lax{secure}"),
-        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        Some(v) => format!("{name}={v}; Path=/; HttpOnly; SameSite=Lax{secure}"),
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     }
 }
 

@@ -7,18 +7,19 @@ use leptos::prelude::*;
 /// The retry policy the browser follows while polling a running job.
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_poll_policy() -> Result<crate::ui::poll::RetryPolicy, AppError> {
-    Ok(crate::state::AppState::from_context()?.engine.poll)
+    let g = crate::require!(GetPollPolicy, Viewer)?;
+    Ok(g.st.engine.poll)
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn list_jobs() -> Result<Vec<Job>, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(ListJobs, Viewer)?.st;
     super::service::list_jobs(&st, 100).await
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_job_detail(id: String) -> Result<JobDetail, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(GetJobDetail, Viewer)?.st;
     super::service::job_detail(&st, &id).await
 }
 
@@ -31,6 +32,7 @@ pub async fn create_file_average_job(
     group_size: u32,
     seed: String,
 ) -> Result<Job, AppError> {
+    let g = crate::require!(CreateFileAverageJob, Editor)?;
     let seed = match seed.trim() {
         "" => None,
         s => Some(
@@ -38,7 +40,7 @@ pub async fn create_file_average_job(
                 .map_err(|_| AppError::Invalid(format!("seed {s:?} is not a whole number")))?,
         ),
     };
-    let st = crate::state::AppState::from_context()?;
+    let st = g.st;
     let req = super::params::FileAverageRequest {
         workers,
         files,
@@ -51,24 +53,24 @@ pub async fn create_file_average_job(
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn cancel_job(id: String) -> Result<Job, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(CancelJob, Editor)?.st;
     super::service::cancel_job(&st, &id).await
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn retry_job(id: String) -> Result<Job, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(RetryJob, Editor)?.st;
     super::service::retry_job(&st, &id).await
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn delete_job(id: String) -> Result<(), AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(DeleteJob, Editor)?.st;
     super::service::delete_job(&st, &id).await
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn verify_job(id: String) -> Result<Verification, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(VerifyJob, Editor)?.st;
     super::service::verify_job(&st, &id).await
 }

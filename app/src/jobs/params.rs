@@ -78,6 +78,13 @@ pub struct FileAverageParams {
 }
 
 impl FileAverageParams {
+    /// The most bytes of files the job writes: every number at its widest, a newline each,
+    /// and the result file.
+    pub fn most_file_bytes(&self) -> u64 {
+        let widest = MAX_VALUE.to_string().len() as u64 + 1;
+        self.files as u64 * self.entries as u64 * widest + 4096
+    }
+
     /// Checks every bound and fills in a seed when none was given.
     pub fn parse(req: FileAverageRequest, fallback_seed: u64) -> Result<Self, String> {
         fn within(name: &str, v: u32, max: u32) -> Result<u32, String> {

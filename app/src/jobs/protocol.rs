@@ -26,6 +26,11 @@ fn one() -> i64 {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Registered {
     pub worker_id: String,
+    /// A remote worker's own secret: every later call for this worker carries it in the
+    /// `X-Orchard-Worker-Secret` header, so workers sharing one token cannot act for each
+    /// other. Shown once; only its hash is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_secret: Option<String>,
     /// How long a lease lasts without a heartbeat, in milliseconds.
     pub lease_ms: i64,
 }

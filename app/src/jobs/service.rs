@@ -21,17 +21,53 @@ pub async fn create_file_average(st: &AppState, req: FileAverageRequest) -> AppR
     let params =
         FileAverageParams::parse(req, rand::random::<u32>() as u64).map_err(AppError::Invalid)?;
     let tasks = plan::file_average(&params);
-    let job = enqueue(
-        st,
-        JobKind::FileAverage,
-        &params,
-        params.workers,
-        "generate",
-        tasks,
-    )
+    let job = reserving_files(st, params.most_file_bytes(), || {
+        enqueue(
+            st,
+            JobKind::FileAverage,
+            &params,
+            params.workers,
+            "generate",
+            tasks,
+        )
+    })
     .await?;
     tracing::info!(job_id = %job.id, files = params.files, entries = params.entries, "job created");
     Ok(job)
+}
+
+/// Creates a job with `make` once `bytes` of job files are reserved for it within
+/// `ORCHARD_MAX_FILES_BYTES`; refused (409) before anything is written when they are not.
+pub(crate) async fn reserving_files<F, Fut>(st: &AppState, bytes: u64, make: F) -> AppResult<Job>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = AppResult<Job>>,
+{
+    let key = format!("pending:{}", uuid::Uuid::now_v7());
+    let cap = st.engine.max_files_bytes.min(i64::MAX as u64) as i64;
+    let bytes = bytes.min(i64::MAX as u64) as i64;
+    if !st.store.reserve_file_bytes(&key, bytes, cap).await? {
+        let used = st.store.reserved_file_bytes().await.unwrap_or(0);
+        return Err(AppError::Conflict(format!(
+            "this job would write up to {} of files, and {} of the {} allowed for job files \
+             (ORCHARD_MAX_FILES_BYTES) are taken: delete finished jobs or ask for a larger cap",
+            crate::ui::format::bytes(bytes),
+            crate::ui::format::bytes(used.max(0)),
+            crate::ui::format::bytes(cap),
+        )));
+    }
+    match make().await {
+        Ok(job) => {
+            st.store.rename_file_reservation(&key, &job.id).await?;
+            Ok(job)
+        }
+        Err(e) => {
+            if let Err(re) = st.store.release_file_bytes(&key).await {
+                tracing::warn!(error = %re, "file reservation not released");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Creates a no-op job (a queue benchmark).
@@ -98,6 +134,9 @@ pub async fn delete_job(st: &AppState, id: &str) -> AppResult<()> {
     st.store.delete_job(id).await?;
     if let Err(e) = st.files.delete_prefix(&format!("jobs/{id}")).await {
         tracing::warn!(job_id = %id, error = %e, "job files not removed");
+    }
+    if let Err(e) = st.store.release_file_bytes(id).await {
+        tracing::warn!(job_id = %id, error = %e, "job file reservation not released");
     }
     tracing::info!(job_id = %id, "job deleted");
     st.events.publish("job", id, "deleted");
@@ -173,6 +212,7 @@ pub async fn register_worker(
         ));
     }
     let clip = |s: &str| s.chars().take(200).collect::<String>();
+    let secret = (kind == WorkerKind::Remote).then(|| crate::accounts::secret::generate("ows_"));
     let id = st
         .store
         .register_worker(
@@ -182,6 +222,7 @@ pub async fn register_worker(
                 hostname: clip(&req.hostname),
                 version: clip(&req.version),
                 concurrency: req.concurrency,
+                secret_hash: secret.as_deref().map(crate::accounts::secret::hash),
             },
             now_millis(),
         )
@@ -189,6 +230,7 @@ pub async fn register_worker(
     tracing::info!(worker_id = %id, name, "worker registered");
     st.events.publish("worker", &id, "created");
     Ok(Registered {
+        worker_secret: secret,
         worker_id: id,
         lease_ms: st.engine.lease_ms,
     })

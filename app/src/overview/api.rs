@@ -7,7 +7,7 @@ use leptos::prelude::*;
 /// Live counts of jobs, queued tasks and workers.
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_overview() -> Result<Overview, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(GetOverview, Viewer)?.st;
     Ok(st
         .store
         .overview(st.engine.health, crate::now_millis())

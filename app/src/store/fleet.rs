@@ -117,8 +117,6 @@ pub trait FleetStore: Send + Sync {
     async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>>;
     /// Revokes the token with this name or id; `NotFound` when there is none.
     async fn revoke_token(&self, name_or_id: &str, now: Millis) -> StoreResult<TokenInfo>;
-    /// The id of the unrevoked token with this hash, if it has the `worker` scope.
-    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<String>>;
     /// What the unrevoked token with this hash grants: its id, name, scopes and, for a
     /// person's token, that person's role and whether they are disabled.
     async fn token_grant(&self, hash: &str) -> StoreResult<Option<TokenGrant>>;
@@ -699,19 +697,6 @@ macro_rules! fleet_impl {
                     .ok_or_else(|| {
                         $crate::store::StoreError::NotFound(format!("token {name_or_id:?}"))
                     })
-            }
-
-            async fn token_by_hash(
-                &self,
-                hash: &str,
-            ) -> $crate::store::StoreResult<Option<String>> {
-                let grant = $crate::store::fleet::FleetStore::token_grant(self, hash).await?;
-                Ok(grant
-                    .filter(|g| {
-                        g.scopes.split_whitespace().any(|s| s == "worker")
-                            && !g.owner.is_some_and(|(_, disabled)| disabled)
-                    })
-                    .map(|g| g.id))
             }
 
             async fn token_grant(

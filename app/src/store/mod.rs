@@ -54,6 +54,9 @@ pub struct NewWorker {
     pub hostname: String,
     pub version: String,
     pub concurrency: i64,
+    /// SHA-256 of the secret a remote worker shows on every later call (none for the
+    /// server's own workers).
+    pub secret_hash: Option<String>,
 }
 
 /// A new job with its planned tasks.
@@ -166,6 +169,19 @@ pub trait Store:
     async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats>;
 
     async fn register_worker(&self, w: NewWorker, now: Millis) -> StoreResult<String>;
+    /// Reserves `bytes` of job files under `key` if the total reserved stays within `cap`;
+    /// false (and nothing reserved) when it would not.
+    async fn reserve_file_bytes(&self, key: &str, bytes: i64, cap: i64) -> StoreResult<bool>;
+    /// Moves a reservation to another key (from a placeholder to the job made with it).
+    async fn rename_file_reservation(&self, from: &str, to: &str) -> StoreResult<()>;
+    async fn release_file_bytes(&self, key: &str) -> StoreResult<()>;
+    /// Bytes of job files reserved in all.
+    async fn reserved_file_bytes(&self) -> StoreResult<i64>;
+    /// Whether the worker holds a lease on one of the job's tasks now.
+    async fn holds_lease_in_job(&self, worker_id: &str, job_id: &str) -> StoreResult<bool>;
+    /// The hash of a worker's secret: `None` for no such worker, `Some(None)` for a worker
+    /// registered without one.
+    async fn worker_secret_hash(&self, id: &str) -> StoreResult<Option<Option<String>>>;
     /// Records a heartbeat; `NotFound` for an unknown worker.
     async fn touch_worker(&self, id: &str, now: Millis) -> StoreResult<()>;
     async fn stop_worker(&self, id: &str, now: Millis) -> StoreResult<()>;

@@ -289,7 +289,8 @@ macro_rules! store_impl {
                 let id = uuid::Uuid::now_v7().to_string();
                 sqlx::query(
                     "INSERT INTO workers (id, name, kind, hostname, version, concurrency, \
-                     registered_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                     registered_at, last_seen_at, secret_hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
                 )
                 .bind(&id)
                 .bind(&w.name)
@@ -298,9 +299,88 @@ macro_rules! store_impl {
                 .bind(&w.version)
                 .bind(w.concurrency)
                 .bind(now)
+                .bind(&w.secret_hash)
                 .execute(&self.write)
                 .await?;
                 Ok(id)
+            }
+
+            async fn reserve_file_bytes(
+                &self,
+                key: &str,
+                bytes: i64,
+                cap: i64,
+            ) -> $crate::store::StoreResult<bool> {
+                // One statement: two jobs reserving at once cannot both pass the cap.
+                let r = sqlx::query(
+                    "INSERT INTO file_reservations (job_id, bytes) \
+                     SELECT $1, $2 WHERE \
+                       $2 <= $3 - (SELECT COALESCE(SUM(bytes), 0) FROM file_reservations)",
+                )
+                .bind(key)
+                .bind(bytes)
+                .bind(cap)
+                .execute(&self.write)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn rename_file_reservation(
+                &self,
+                from: &str,
+                to: &str,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE file_reservations SET job_id = $2 WHERE job_id = $1")
+                    .bind(from)
+                    .bind(to)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn release_file_bytes(&self, key: &str) -> $crate::store::StoreResult<()> {
+                sqlx::query("DELETE FROM file_reservations WHERE job_id = $1")
+                    .bind(key)
+                    .execute(&self.write)
+                    .await?;
+                Ok(())
+            }
+
+            async fn reserved_file_bytes(&self) -> $crate::store::StoreResult<i64> {
+                Ok(sqlx::query_scalar::<_, Option<i64>>(
+                    "SELECT CAST(SUM(bytes) AS BIGINT) FROM file_reservations",
+                )
+                .fetch_one(&self.read)
+                .await?
+                .unwrap_or(0))
+            }
+
+            async fn holds_lease_in_job(
+                &self,
+                worker_id: &str,
+                job_id: &str,
+            ) -> $crate::store::StoreResult<bool> {
+                Ok(sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM job_tasks \
+                     WHERE lease_owner = $1 AND state = 'leased' AND job_id = $2",
+                )
+                .bind(worker_id)
+                .bind(job_id)
+                .fetch_one(&self.read)
+                .await?
+                    > 0)
+            }
+
+            async fn worker_secret_hash(
+                &self,
+                id: &str,
+            ) -> $crate::store::StoreResult<Option<Option<String>>> {
+                Ok(sqlx::query_scalar::<_, Option<String>>(
+                    "SELECT secret_hash FROM workers WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?)
             }
 
             async fn touch_worker(&self, id: &str, now: i64) -> $crate::store::StoreResult<()> {

@@ -116,6 +116,8 @@ pub trait TreeStore: Send + Sync {
     async fn tree_search(&self, pattern: &str, limit: i64) -> StoreResult<Vec<TreeTask>>;
     /// The task and all its descendants.
     async fn tree_subtree_size(&self, id: &str) -> StoreResult<i64>;
+    /// Levels in the task's subtree, itself included (1 for a leaf).
+    async fn tree_height(&self, id: &str) -> StoreResult<u64>;
     /// `NotFound` for an unknown parent or `after`; `Conflict` when `after` is not a child of
     /// the parent or the id is taken.
     async fn tree_create(&self, new: &NewTreeTask, now: Millis) -> StoreResult<TreeChange>;
@@ -444,6 +446,23 @@ macro_rules! tree_impl {
                 let t = Self::tree_row(&mut tx, id).await?;
                 tx.commit().await?;
                 Ok(t)
+            }
+
+            async fn tree_height(&self, id: &str) -> $crate::store::StoreResult<u64> {
+                let h = sqlx::query_scalar::<_, Option<i64>>(
+                    "WITH RECURSIVE down(id, level) AS (\
+                       SELECT id, CAST(1 AS BIGINT) FROM tree_tasks WHERE id = $1 \
+                       UNION ALL SELECT t.id, down.level + 1 \
+                       FROM tree_tasks t JOIN down ON t.parent_id = down.id) \
+                     SELECT MAX(level) FROM down",
+                )
+                .bind(id)
+                .fetch_one(&self.read)
+                .await?;
+                match h {
+                    Some(h) => Ok(h as u64),
+                    None => Err($crate::store::StoreError::NotFound(format!("task {id}"))),
+                }
             }
 
             async fn tree_path(

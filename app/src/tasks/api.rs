@@ -14,34 +14,34 @@ pub async fn list_children(
     cursor: Option<String>,
     limit: Option<u32>,
 ) -> Result<TaskPage, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(ListChildren, Viewer)?.st;
     super::service::list_children(&st, parent.as_deref(), cursor.as_deref(), limit).await
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_task(id: String) -> Result<TreeTask, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(GetTask, Viewer)?.st;
     super::service::get_task(&st, &id).await
 }
 
 /// The task's ancestors and the task itself, root first (breadcrumbs).
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_task_path(id: String) -> Result<Vec<Crumb>, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(GetTaskPath, Viewer)?.st;
     super::service::path(&st, &id).await
 }
 
 /// Titles containing `q` (case-insensitive) anywhere in the forest, each with its path.
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_search(q: String) -> Result<SearchResults, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(GetSearch, Viewer)?.st;
     super::service::search(&st, &q, 50).await
 }
 
 /// How many tasks a delete of this one would remove (itself and every descendant).
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_subtree_size(id: String) -> Result<i64, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(GetSubtreeSize, Viewer)?.st;
     super::service::subtree_size(&st, &id).await
 }
 
@@ -53,7 +53,7 @@ pub async fn create_task(
     title: String,
     after: Option<String>,
 ) -> Result<TreeTask, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(CreateTask, Editor)?.st;
     let new = super::service::NewTask {
         parent_id,
         title,
@@ -71,7 +71,7 @@ pub async fn update_task(
     notes: Option<String>,
     status: Option<Status>,
 ) -> Result<TreeTask, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(UpdateTask, Editor)?.st;
     let patch = super::service::TaskPatch {
         title,
         notes,
@@ -88,34 +88,34 @@ pub async fn move_task(
     parent_id: Option<String>,
     position: i64,
 ) -> Result<TreeTask, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(MoveTask, Editor)?.st;
     super::service::move_to(&st, &id, parent_id.as_deref(), position).await
 }
 
 /// Deletes a task and its subtree; answers how many tasks went.
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn delete_task(id: String) -> Result<i64, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(DeleteTask, Editor)?.st;
     super::service::delete(&st, &id).await
 }
 
 /// Starts a job writing the forest (or the subtree of `root`) to a file.
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn create_export_job(root: Option<String>) -> Result<Job, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(CreateExportJob, Editor)?.st;
     super::service::start_export(&st, root.as_deref()).await
 }
 
 /// Starts a job writing a random tree to a file (and importing it when asked).
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn create_generate_job(params: GenerateParams) -> Result<Job, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(CreateGenerateJob, Editor)?.st;
     super::service::start_generate(&st, params).await
 }
 
 /// Tree files written by generate and export jobs, newest first.
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn list_tree_files() -> Result<Vec<TreeFile>, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(ListTreeFiles, Viewer)?.st;
     super::service::tree_files(&st).await
 }

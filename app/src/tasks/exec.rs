@@ -257,12 +257,19 @@ pub async fn import(
 ) -> Result<Value, ExecError> {
     let started = Instant::now();
     let (reader, len) = st.files.reader(key).await?;
+    let parent_depth = match parent {
+        Some(p) => super::service::depth_of(st, p)
+            .await
+            .map_err(|e| ExecError::Fatal(e.to_string()))?,
+        None => 0,
+    };
     let (mut tx_import, last) = st.store.tree_import(parent).await.map_err(store_error)?;
     let opts = ParseOptions {
         parent: parent.map(str::to_string),
         base_position: last,
         new_ids,
         now: now_millis(),
+        max_depth: st.engine.max_tree_depth.saturating_sub(parent_depth),
     };
     let read = Arc::new(AtomicU64::new(0));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(TreeTask, u64)>>(4);

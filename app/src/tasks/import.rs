@@ -24,8 +24,11 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// How deep a tree may be unless configured otherwise (`ORCHARD_MAX_TREE_DEPTH`).
+pub const DEFAULT_MAX_DEPTH: u64 = 100_000;
+
 /// How a file's tasks are placed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ParseOptions {
     /// Parent of the file's top-level tasks (`None`: they become roots).
     pub parent: Option<String>,
@@ -35,6 +38,21 @@ pub struct ParseOptions {
     pub new_ids: bool,
     /// Timestamp for tasks the file gives none.
     pub now: Millis,
+    /// Levels the file may nest (the tree's limit less the parent's own depth); a deeper
+    /// file is refused where it first goes too deep, before its frames can pile up.
+    pub max_depth: u64,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        Self {
+            parent: None,
+            base_position: 0,
+            new_ids: false,
+            now: 0,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
 }
 
 /// What a file held.
@@ -53,13 +71,15 @@ const MAX_SKIPPED_DEPTH: usize = 100_000;
 /// Longest string the reader holds, in bytes (anything longer is refused early).
 const MAX_STRING: usize = 4 * MAX_NOTES + 16;
 
-/// Ids are kept as given when they are 1–100 characters of `[A-Za-z0-9_.:-]`.
+/// Ids are kept as given when they are 1–100 characters of `[A-Za-z0-9_.:-]`, not all of
+/// them dots (`.` and `..` would be path segments, so no URL could name the task).
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_ID
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+        && !id.bytes().all(|b| b == b'.')
 }
 
 /// A task whose object is still open.
@@ -434,9 +454,18 @@ fn describe(b: u8) -> String {
 }
 
 /// `tasks[3].tasks[0]` for the open frames, plus the key being read.
+/// Levels of a path named one by one at each end; a deeper path names how many it skips.
+const PATH_ENDS: usize = 8;
+
 fn path_of(stack: &[Frame], key: Option<&str>) -> String {
     let mut p = String::new();
-    for f in stack {
+    for (i, f) in stack.iter().enumerate() {
+        if stack.len() > 2 * PATH_ENDS && i >= PATH_ENDS && i < stack.len() - PATH_ENDS {
+            if i == PATH_ENDS {
+                p.push_str(&format!(".…{} levels…", stack.len() - 2 * PATH_ENDS));
+            }
+            continue;
+        }
         if !p.is_empty() {
             p.push('.');
         }
@@ -553,6 +582,13 @@ pub fn parse<R: BufRead>(
                         if lx.peek_token()? != Some(b'{') {
                             lx.expect(b'{')?;
                         }
+                        if stack.len() as u64 >= opts.max_depth {
+                            return Err(format!(
+                                "the tree goes deeper than {} levels, the most allowed here \
+                                 (ORCHARD_MAX_TREE_DEPTH)",
+                                opts.max_depth
+                            ));
+                        }
                         let offset = lx.offset;
                         lx.bump();
                         let index = match stack.last_mut() {
@@ -613,7 +649,7 @@ pub fn parse<R: BufRead>(
                                 if !valid_id(&id) {
                                     return Err(format!(
                                         "invalid id {id:?}: use 1–{MAX_ID} characters of \
-                                         letters, digits, '_', '-', '.', ':'"
+                                         letters, digits, '_', '-', '.', ':' (not only dots)"
                                     ));
                                 }
                                 frame.id = Some(id);
@@ -747,6 +783,44 @@ fn close(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_tree_deeper_than_allowed_is_refused_where_it_goes_too_deep() {
+        let open = r#"{"name":"x","tasks":["#;
+        let deep = |n: usize| format!(r#"{{"tasks":[{}{}]}}"#, open.repeat(n), "]}".repeat(n));
+        let opts = ParseOptions {
+            max_depth: 50,
+            ..Default::default()
+        };
+        assert_eq!(
+            read(&deep(50), &opts).unwrap().len(),
+            50,
+            "the limit is inclusive"
+        );
+        let e = read(&deep(51), &opts).unwrap_err();
+        assert!(e.message.contains("deeper than 50 levels"), "{e}");
+        assert!(e.path.contains("…34 levels…"), "{}", e.path);
+        assert_eq!(
+            e.offset,
+            (r#"{"tasks":["#.len() + 50 * open.len()) as u64,
+            "{e}"
+        );
+        // A file of nothing but openings, far deeper than any limit, stops at the limit.
+        let endless = format!("{{\"tasks\":[{}", "{\"tasks\":[".repeat(1_000_000));
+        let e = read(&endless, &ParseOptions::default()).unwrap_err();
+        assert!(e.message.contains("deeper than 100000"), "{e}");
+    }
+
+    #[test]
+    fn ids_of_only_dots_are_refused() {
+        for bad in [".", "..", "...", "", "a/b", "a b"] {
+            assert!(!valid_id(bad), "{bad:?}");
+        }
+        for good in ["a.b", ".a", "a..", "1", "x:y-z_0"] {
+            assert!(valid_id(good), "{good:?}");
+        }
+        assert!(!valid_id(&"a".repeat(MAX_ID + 1)));
+    }
+
     fn read(text: &str, opts: &ParseOptions) -> Result<Vec<TreeTask>, ParseError> {
         let mut out = Vec::new();
         parse(text.as_bytes(), opts, |t, _| {
@@ -855,6 +929,7 @@ mod tests {
             parent: Some("p".into()),
             base_position: 10,
             now: 5,
+            ..Default::default()
         };
         let rows = read(
             r#"{"version":1,"tasks":[{"id":"a","x":{"y":[1,{"z":null}]},"name":"A",

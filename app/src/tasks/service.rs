@@ -72,7 +72,8 @@ fn check_id(id: &str) -> AppResult<()> {
         Ok(())
     } else {
         Err(AppError::Invalid(format!(
-            "invalid task id {id:?}: use 1–{} characters of letters, digits, '_', '-', '.', ':'",
+            "invalid task id {id:?}: use 1–{} characters of letters, digits, '_', '-', '.', ':' \
+             (not only dots)",
             super::import::MAX_ID
         )))
     }
@@ -207,6 +208,12 @@ pub async fn create(st: &AppState, new: NewTask) -> AppResult<TreeTask> {
     for p in new.parent_id.iter().chain(new.after.iter()) {
         check_id(p)?;
     }
+    if let Some(p) = &new.parent_id {
+        let d = depth_of(st, p).await?;
+        if d + 1 > st.engine.max_tree_depth {
+            return Err(too_deep(st, p, d));
+        }
+    }
     let row = NewTreeTask {
         id,
         parent_id: new.parent_id,
@@ -245,12 +252,38 @@ pub async fn move_to(
     if position < 0 {
         return Err(AppError::Invalid("position cannot be negative".into()));
     }
+    if let Some(p) = parent {
+        // Only a move to a deeper place can make the tree too deep; those measure the
+        // subtree that goes along.
+        let to = depth_of(st, p).await?;
+        let from = depth_of(st, id).await?.saturating_sub(1);
+        if to > from {
+            let height = st.store.tree_height(id).await?;
+            if to + height > st.engine.max_tree_depth {
+                return Err(too_deep(st, p, to));
+            }
+        }
+    }
     let c = st
         .store
         .tree_move(id, parent, position, now_millis())
         .await?;
     announce_change(st, &c, "moved");
     Ok(c.task)
+}
+
+/// How many levels down a task is (a root is at level 1).
+pub async fn depth_of(st: &AppState, id: &str) -> AppResult<u64> {
+    let (crumbs, hidden) = st.store.tree_path(id, 2).await?;
+    Ok(crumbs.len() as u64 + hidden.max(0) as u64)
+}
+
+fn too_deep(st: &AppState, parent: &str, level: u64) -> AppError {
+    AppError::Invalid(format!(
+        "a tree may be at most {} levels deep (ORCHARD_MAX_TREE_DEPTH) and {parent} is at \
+         level {level}: this would go deeper",
+        st.engine.max_tree_depth
+    ))
 }
 
 pub async fn delete(st: &AppState, id: &str) -> AppResult<i64> {
@@ -321,6 +354,12 @@ pub async fn start_export(st: &AppState, root: Option<&str>) -> AppResult<Job> {
 
 pub async fn start_generate(st: &AppState, mut params: GenerateParams) -> AppResult<Job> {
     super::generate::validate(&params).map_err(AppError::Invalid)?;
+    if params.max_depth as u64 > st.engine.max_tree_depth {
+        return Err(AppError::Invalid(format!(
+            "max_depth may be at most {} (ORCHARD_MAX_TREE_DEPTH)",
+            st.engine.max_tree_depth
+        )));
+    }
     params.seed = Some(params.seed.unwrap_or_else(|| rand::random::<u32>() as u64));
     let value = serde_json::to_value(&params).map_err(|_| AppError::Internal)?;
     let tasks = if params.import {
@@ -341,7 +380,14 @@ pub async fn start_generate(st: &AppState, mut params: GenerateParams) -> AppRes
     } else {
         one_task("generate")
     };
-    enqueue(st, JobKind::TreeGenerate, value, "generate", tasks).await
+    // Each task written is its name and about 80 bytes of keys, id and punctuation.
+    let most = params
+        .max_tasks
+        .saturating_mul(params.name_length as u64 + 80);
+    crate::jobs::service::reserving_files(st, most, || {
+        enqueue(st, JobKind::TreeGenerate, value, "generate", tasks)
+    })
+    .await
 }
 
 /// Files written by finished export and generate jobs.

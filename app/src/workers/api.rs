@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Every worker with its health and load.
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn list_workers() -> Result<Vec<Worker>, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(ListWorkers, Viewer)?.st;
     Ok(st
         .store
         .list_workers(st.engine.health, crate::now_millis())
@@ -27,7 +27,7 @@ pub struct FleetView {
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_fleet() -> Result<FleetView, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(GetFleet, Viewer)?.st;
     let now = crate::now_millis();
     Ok(FleetView {
         workers: st.store.fleet(st.engine.health, now).await?,
@@ -39,7 +39,7 @@ pub async fn get_fleet() -> Result<FleetView, AppError> {
 /// A worker's most recent processes (at most 200), newest first.
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_worker_processes(id: String) -> Result<Vec<ProcessSummary>, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(GetWorkerProcesses, Viewer)?.st;
     let mut ps = st.store.worker_processes(&id, 200).await?;
     ps.reverse();
     Ok(ps)
@@ -47,13 +47,13 @@ pub async fn get_worker_processes(id: String) -> Result<Vec<ProcessSummary>, App
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_process(id: String) -> Result<ProcessDetail, AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(GetProcess, Viewer)?.st;
     Ok(st.store.process_detail(&id).await?)
 }
 
 /// Removes a dead or stopped worker and its processes.
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn remove_worker(id: String) -> Result<(), AppError> {
-    let st = crate::state::AppState::from_context()?;
+    let st = crate::require!(RemoveWorker, Admin)?.st;
     super::service::remove_worker(&st, &id).await
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 async fn server() -> Running {
     server_with(1, |s| {
-        s.api_token = Some("e2e-token".into());
+        s.api_token = Some("e2e-token-0123456789abcdef0123456789".into());
         // Short thresholds so a silent worker is dead within the test.
         s.worker_late_secs = 2;
         s.worker_dead_secs = 3;
@@ -31,7 +31,7 @@ impl Api {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
-            .bearer_auth("e2e-token")
+            .bearer_auth("e2e-token-0123456789abcdef0123456789")
             .json(&body)
             .send()
             .await

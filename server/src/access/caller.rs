@@ -2,7 +2,7 @@
 
 use app::accounts::model::Role;
 use app::accounts::secret::constant_time_eq;
-use app::accounts::service::{self, Caller, CallerKind, SESSION_COOKIE};
+use app::accounts::service::{self, Caller, CallerKind, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use app::error::AppError;
 use app::state::AppState;
 use axum::http::HeaderMap;
@@ -17,17 +17,20 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
-/// The session cookie of a request, if it sent one.
+/// The session cookie of a request, if it sent one (the `__Host-` one first).
 pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
+    let find = |name: &str| {
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    find(SECURE_SESSION_COOKIE).or_else(|| find(SESSION_COOKIE))
 }
 
 /// Resolves the caller. A bearer token that matches nothing is an error (a typo should not

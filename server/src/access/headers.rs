@@ -1,6 +1,7 @@
 //! Security headers on every answer: a Content-Security-Policy that lets the hydration
 //! script run by its nonce (no `unsafe-inline` for scripts), no sniffing, no framing, no
-//! referrer leaving the site.
+//! referrer leaving the site, HSTS over HTTPS, and no caching of what a signed-in person
+//! was shown.
 
 use axum::http::{HeaderMap, HeaderValue};
 
@@ -14,7 +15,19 @@ pub fn csp(nonce: &str) -> String {
     )
 }
 
-pub fn apply(headers: &mut HeaderMap, nonce: &str) {
+/// Pages and JSON answered to a signed-in caller are theirs alone: no cache keeps them.
+pub fn no_store_if_private(headers: &mut HeaderMap) {
+    let kind = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let private = kind.starts_with("text/html") || kind.starts_with("application/json");
+    if private && !headers.contains_key("cache-control") {
+        headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    }
+}
+
+pub fn apply(headers: &mut HeaderMap, nonce: &str, https: bool) {
     let set = |h: &mut HeaderMap, k: &'static str, v: &str| {
         if let Ok(v) = HeaderValue::from_str(v) {
             h.insert(k, v);
@@ -31,4 +44,7 @@ pub fn apply(headers: &mut HeaderMap, nonce: &str) {
         "permissions-policy",
         "camera=(), microphone=(), geolocation=()",
     );
+    if https {
+        set(headers, "strict-transport-security", "max-age=31536000");
+    }
 }

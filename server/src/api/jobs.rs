@@ -1,8 +1,10 @@
 //! `/api/v1/jobs`: create, list, inspect, cancel, retry, delete, verify, download.
 
+use crate::access::allow;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::openapi::{ErrorBody, JOBS};
 use crate::telemetry::record_job;
+use app::access::Access;
 use app::jobs::model::{Job, JobDetail, Verification};
 use app::jobs::params::FileAverageRequest;
 use app::jobs::service;
@@ -18,12 +20,14 @@ use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list, create))
-        .routes(routes!(detail, remove))
-        .routes(routes!(cancel))
-        .routes(routes!(retry))
-        .routes(routes!(verify))
-        .routes(routes!(result))
+        .routes(allow(Access::Viewer, routes!(list)))
+        .routes(allow(Access::Editor, routes!(create)))
+        .routes(allow(Access::Viewer, routes!(detail)))
+        .routes(allow(Access::Editor, routes!(remove)))
+        .routes(allow(Access::Editor, routes!(cancel)))
+        .routes(allow(Access::Editor, routes!(retry)))
+        .routes(allow(Access::Editor, routes!(verify)))
+        .routes(allow(Access::Viewer, routes!(result)))
 }
 
 /// `{"kind": "file_average", "params": {…}}`

@@ -1,72 +1,87 @@
 //! REST API `/api/v1`: JSON in, JSON out, errors as `{"error": …}`. Routers by module.
-//! The worker-facing routes (registration, leases, files) require the API token when one
-//! is configured.
 //!
 //! Every route is declared through an [`OpenApiRouter`] from a handler carrying
 //! `#[utoipa::path]`, so the router and the OpenAPI document (`/api/openapi.json`, rendered
 //! at `/api/docs`) are built from the same declarations and cannot drift apart. A new module
-//! adds its handlers with `.routes(routes!(…))` and merges its router here.
+//! adds each handler with `.routes(allow(Access::Viewer, routes!(handler)))`, which also
+//! declares who may call it, and merges its router here.
 
-pub mod auth;
 mod events;
-mod files;
+pub mod files;
 mod jobs;
 mod leases;
 mod tasks;
+pub mod worker_secret;
 mod workers;
 
-use crate::error::ApiError;
+use crate::access::AccessTable;
 use crate::openapi;
 use app::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use std::sync::Arc;
+use axum::http::StatusCode;
+use std::time::Duration;
+use tower_http::timeout::TimeoutLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 /// JSON bodies are small; job files have their own, larger limit.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 pub const FILE_BODY_LIMIT: usize = 256 * 1024 * 1024;
 
-/// The `/api/v1` routes together with their OpenAPI description.
-/// The `/api/v1` routes with their OpenAPI description; `check` guards the worker-facing
-/// ones (absent only when the document alone is wanted).
-pub fn documented(check: Option<Arc<crate::tokens::TokenCheck>>) -> OpenApiRouter<AppState> {
-    let mut worker_facing = OpenApiRouter::new()
-        .merge(workers::worker_router())
-        .merge(leases::router())
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .merge(files::router().layer(DefaultBodyLimit::max(FILE_BODY_LIMIT)));
-    if let Some(check) = check {
-        worker_facing = worker_facing.layer(axum::middleware::from_fn_with_state(
-            check,
-            auth::require_token,
-        ));
-    }
-    let open = OpenApiRouter::new()
-        .merge(jobs::router())
-        .merge(workers::router())
-        .merge(events::router())
-        .merge(tasks::router())
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .merge(tasks::import_router());
-    OpenApiRouter::new().nest(
-        "/api/v1",
-        open.merge(worker_facing)
-            .fallback(|| async { ApiError::not_found("no such API route") }),
-    )
+/// What changes the routes themselves.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// `/dashboard_workers` answers anyone (`ORCHARD_WPIPE_PUBLIC_DASHBOARD`).
+    pub wpipe_public_dashboard: bool,
+    /// How long a request may take before it is answered 503 (`ORCHARD_REQUEST_TIMEOUT_SECS`);
+    /// not applied to the event stream, lease claims (a long poll), imports and job files.
+    pub request_timeout: Duration,
 }
 
-pub fn router(state: AppState, token: Option<Arc<str>>) -> Router {
-    let check = Arc::new(crate::tokens::TokenCheck::new(token, state.store.clone()));
-    let (v1, doc) = documented(Some(check.clone()))
-        .merge(crate::wpipe::router(check))
-        .split_for_parts();
-    Router::new()
-        .merge(v1)
-        .merge(openapi::router(openapi::document(doc)))
-        .route(
-            "/api/{*rest}",
-            axum::routing::any(|| async { ApiError::not_found("no such API route") }),
-        )
-        .with_state(state)
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            wpipe_public_dashboard: false,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The request timeout as a layer.
+pub fn timeout(s: &ApiSettings) -> TimeoutLayer {
+    TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, s.request_timeout)
+}
+
+/// Every documented route: `/api/v1`, the wpipe routes at the root, the operations
+/// endpoints and the docs, each declared with its access.
+pub fn documented(s: &ApiSettings) -> OpenApiRouter<AppState> {
+    let timed = OpenApiRouter::new()
+        .merge(jobs::router())
+        .merge(workers::router())
+        .merge(workers::worker_router())
+        .merge(tasks::router())
+        .layer(timeout(s));
+    let v1 = timed
+        .merge(leases::router())
+        .merge(events::router())
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .merge(files::router().layer(DefaultBodyLimit::max(FILE_BODY_LIMIT)))
+        .merge(tasks::import_router());
+    let root = OpenApiRouter::new()
+        .merge(crate::wpipe::router(s.wpipe_public_dashboard))
+        .merge(crate::ops::router())
+        .merge(openapi::router())
+        .layer(timeout(s));
+    let v1 = v1.layer(axum::Extension(std::sync::Arc::new(
+        worker_secret::WorkerSecrets::default(),
+    )));
+    OpenApiRouter::new().nest("/api/v1", v1).merge(root)
+}
+
+/// The routes, the OpenAPI document served at `/api/openapi.json`, and their declared
+/// access read back from that document.
+pub fn router(s: &ApiSettings) -> (Router<AppState>, utoipa::openapi::OpenApi, AccessTable) {
+    let (routes, doc) = documented(s).split_for_parts();
+    let table = AccessTable::from_doc(&doc);
+    (routes, openapi::document(doc), table)
 }

@@ -2,9 +2,11 @@
 //! search, paths — and tree files: import (a job), export (a streamed download) and
 //! generate (a job).
 
+use crate::access::allow;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::openapi::{ErrorBody, TASKS};
 use crate::telemetry::record_job;
+use app::access::Access;
 use app::state::AppState;
 use app::tasks::model::{Crumb, GenerateParams, SearchResults, Status, TaskPage, TreeTask};
 use app::tasks::service::{self, NewTask, TaskPatch};
@@ -25,18 +27,22 @@ pub const IMPORT_BODY_LIMIT: u64 = 1024 * 1024 * 1024;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list, create))
-        .routes(routes!(search))
-        .routes(routes!(export, export_job))
-        .routes(routes!(generate))
-        .routes(routes!(get_one, patch, remove))
-        .routes(routes!(path))
-        .routes(routes!(move_task))
+        .routes(allow(Access::Viewer, routes!(list)))
+        .routes(allow(Access::Editor, routes!(create)))
+        .routes(allow(Access::Viewer, routes!(search)))
+        .routes(allow(Access::Viewer, routes!(export)))
+        .routes(allow(Access::Editor, routes!(export_job)))
+        .routes(allow(Access::Editor, routes!(generate)))
+        .routes(allow(Access::Viewer, routes!(get_one)))
+        .routes(allow(Access::Editor, routes!(patch)))
+        .routes(allow(Access::Editor, routes!(remove)))
+        .routes(allow(Access::Viewer, routes!(path)))
+        .routes(allow(Access::Editor, routes!(move_task)))
 }
 
 /// The import route reads its body as a stream, so it lives outside the JSON body limit.
 pub fn import_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(import))
+    OpenApiRouter::new().routes(allow(Access::Editor, routes!(import)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

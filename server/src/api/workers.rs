@@ -1,8 +1,11 @@
 //! `/api/v1/workers`: the fleet list (open) and the worker lifecycle (token-guarded).
 
+use super::worker_secret::ShownSecret;
+use crate::access::allow;
 use crate::error::{ApiJson, ApiResult};
 use crate::openapi::{ErrorBody, WORKERS};
 use crate::telemetry::record_worker;
+use app::access::Access;
 use app::jobs::protocol::{RegisterWorker, Registered};
 use app::jobs::service;
 use app::state::AppState;
@@ -15,15 +18,15 @@ use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(remove))
+        .routes(allow(Access::Viewer, routes!(list)))
+        .routes(allow(Access::Admin, routes!(remove)))
 }
 
 pub fn worker_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(heartbeat))
-        .routes(routes!(stop))
+        .routes(allow(Access::WorkerToken, routes!(register)))
+        .routes(allow(Access::WorkerToken, routes!(heartbeat)))
+        .routes(allow(Access::WorkerToken, routes!(stop)))
 }
 
 /// The fleet: in-process and remote workers with their health.
@@ -40,7 +43,6 @@ async fn list(State(st): State<AppState>) -> ApiResult<Json<Vec<Worker>>> {
 
 /// Registers a remote worker; the answer carries its id and the lease length.
 #[utoipa::path(post, path = "/workers/register", tag = WORKERS, request_body = RegisterWorker,
-    security(("token" = [])),
     responses(
         (status = 201, description = "Registered", body = Registered),
         (status = 400, description = "Invalid registration", body = ErrorBody),
@@ -58,14 +60,19 @@ async fn register(
 /// Records that the worker is alive.
 #[utoipa::path(post, path = "/workers/{id}/heartbeat", tag = WORKERS,
     params(("id" = String, Path, description = "Worker id")),
-    security(("token" = [])),
     responses(
         (status = 204, description = "Recorded"),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 403, description = "Not this worker's own secret", body = ErrorBody),
         (status = 404, description = "No such worker", body = ErrorBody),
     ))]
-async fn heartbeat(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn heartbeat(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    secret: ShownSecret,
+) -> ApiResult<StatusCode> {
     record_worker(&id);
+    secret.check(&st, &id).await?;
     service::worker_heartbeat(&st, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -73,14 +80,19 @@ async fn heartbeat(State(st): State<AppState>, Path(id): Path<String>) -> ApiRes
 /// Records that the worker stopped.
 #[utoipa::path(post, path = "/workers/{id}/stop", tag = WORKERS,
     params(("id" = String, Path, description = "Worker id")),
-    security(("token" = [])),
     responses(
         (status = 204, description = "Recorded"),
         (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 403, description = "Not this worker's own secret", body = ErrorBody),
         (status = 404, description = "No such worker", body = ErrorBody),
     ))]
-async fn stop(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn stop(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    secret: ShownSecret,
+) -> ApiResult<StatusCode> {
     record_worker(&id);
+    secret.check(&st, &id).await?;
     service::stop_worker(&st, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

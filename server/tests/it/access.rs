@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 
 /// The path of a server function by its name.
-fn fn_path(name: &str) -> String {
+pub(crate) fn fn_path(name: &str) -> String {
     leptos::server_fn::axum::server_fn_paths()
         .map(|(p, _)| p.to_string())
         .find(|p| {
@@ -20,7 +20,7 @@ fn fn_path(name: &str) -> String {
 }
 
 /// Calls a server function as a form post, like a page does, with an optional cookie.
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     name: &str,
     cookie: Option<&str>,
@@ -51,7 +51,7 @@ async fn call(
     req.send().await.unwrap()
 }
 
-fn session_of(r: &reqwest::Response) -> Option<String> {
+pub(crate) fn session_of(r: &reqwest::Response) -> Option<String> {
     r.headers()
         .get_all("set-cookie")
         .iter()
@@ -60,7 +60,7 @@ fn session_of(r: &reqwest::Response) -> Option<String> {
         .map(|v| v.split(';').next().unwrap().to_string())
 }
 
-async fn add_user(app: &TestApp, name: &str, role: Role) {
+pub(crate) async fn add_user(app: &TestApp, name: &str, role: Role) {
     let hash = app::accounts::password::hash("a long password 1")
         .await
         .unwrap();
@@ -72,7 +72,7 @@ async fn add_user(app: &TestApp, name: &str, role: Role) {
         .unwrap();
 }
 
-async fn sign_in(app: &TestApp, name: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, name: &str) -> String {
     let r = call(
         app,
         "login",
@@ -515,12 +515,7 @@ async fn tokens_act_within_their_scopes(db: Db) {
     app.running.stop().await;
 }
 
-macro_rules! both {
-    ($($name:ident),*) => {
-        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(super::Db::Sqlite).await } )* }
-        mod postgres { $( #[tokio::test] async fn $name() { super::$name(super::Db::Postgres).await } )* }
-    };
-}
+use crate::common::both;
 
 both!(
     first_run_setup,

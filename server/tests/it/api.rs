@@ -348,10 +348,14 @@ async fn worker_api_requires_the_token_when_set() {
     let dir = common::temp_dir("token");
     let url = common::fresh_database(Db::Sqlite, &dir).await;
     let mut s = common::settings(url, &dir, 0);
-    s.api_token = Some("s3cret".into());
+    s.api_token = Some("s3cret-0123456789abcdef0123456789ab".into());
     let app = common::spawn_with(s, dir).await;
     let body = json!({"name": "w1"});
-    for (token, want) in [(None, 401), (Some("wrong"), 401), (Some("s3cret"), 201)] {
+    for (token, want) in [
+        (None, 401),
+        (Some("wrong"), 401),
+        (Some("s3cret-0123456789abcdef0123456789ab"), 201),
+    ] {
         let mut req = app
             .anon
             .post(app.url("/api/v1/workers/register"))
@@ -403,6 +407,7 @@ async fn batched_completions_over_rest() {
         .await;
     assert_eq!(s, 201, "{w}");
     let worker = w["worker_id"].as_str().unwrap().to_string();
+    let secret = w["worker_secret"].as_str().unwrap().to_string();
     let (s, job) = app
         .post_json(
             "/api/v1/jobs",
@@ -411,7 +416,8 @@ async fn batched_completions_over_rest() {
         .await;
     assert_eq!(s, 201, "{job}");
     let (s, tasks) = app
-        .post_json(
+        .post_as_worker(
+            &secret,
             "/api/v1/leases/claim",
             json!({"worker_id": worker, "max": 10, "wait_ms": 0}),
         )
@@ -427,7 +433,8 @@ async fn batched_completions_over_rest() {
         json!({"task_id": "nope", "attempt": 1, "output": {}}),
     ];
     let (s, reply) = app
-        .post_json(
+        .post_as_worker(
+            &secret,
             "/api/v1/leases/complete",
             json!({"worker_id": worker, "items": items, "claim": 10}),
         )
@@ -461,7 +468,9 @@ async fn batched_completions_over_rest() {
         json!({"worker_id": worker, "items": [], "claim": 1000}),
         json!({"worker_id": worker, "items": "nope"}),
     ] {
-        let (s, e) = app.post_json("/api/v1/leases/complete", body).await;
+        let (s, e) = app
+            .post_as_worker(&secret, "/api/v1/leases/complete", body)
+            .await;
         assert_eq!(s, 400, "{e}");
         assert!(e["error"].is_string(), "{e}");
     }

@@ -5,7 +5,9 @@ mod common;
 
 mod access;
 mod api;
+mod declared;
 mod deploy;
+mod hardening;
 mod monitoring;
 mod openapi;
 mod s3;

@@ -50,6 +50,7 @@ async fn worker(s: &dyn Store, name: &str) -> String {
             hostname: "h".into(),
             version: "1".into(),
             concurrency: 4,
+            secret_hash: None,
         },
         1_000,
     )
@@ -857,12 +858,7 @@ mod accounts {
     use super::*;
     use app::accounts::model::{AuditEntry, AuditFilter, Role};
 
-    macro_rules! both {
-        ($($name:ident),*) => {
-            mod sqlite { $( #[tokio::test] async fn $name() { super::$name(crate::common::Db::Sqlite).await } )* }
-            mod postgres { $( #[tokio::test] async fn $name() { super::$name(crate::common::Db::Postgres).await } )* }
-        };
-    }
+    use crate::common::both;
     both!(
         users_sessions_and_the_last_admin,
         audit_log_filters_and_pages

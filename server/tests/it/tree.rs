@@ -10,12 +10,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-macro_rules! both {
-    ($($name:ident),*) => {
-        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(crate::common::Db::Sqlite).await } )* }
-        mod postgres { $( #[tokio::test] async fn $name() { super::$name(crate::common::Db::Postgres).await } )* }
-    };
-}
+use crate::common::both;
 
 both!(
     rollups_and_the_done_rule,
@@ -485,7 +480,7 @@ async fn rest_shapes_and_refusals(db: Db) {
     assert_eq!(r.status().as_u16(), 401);
 }
 
-async fn import_file(app: &TestApp, query: &str, body: Vec<u8>) -> Value {
+pub(crate) async fn import_file(app: &TestApp, query: &str, body: Vec<u8>) -> Value {
     let r = app
         .http
         .post(app.url(&format!("/api/v1/tasks/import{query}")))

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use std::process::Command;
 use std::time::Duration;
 
-const TOKEN: &str = "s3cret-shared";
+const TOKEN: &str = "s3cret-shared-0123456789abcdef0123";
 
 async fn spawn(db: Db, tweak: impl FnOnce(&mut orchard_server::config::ServeSettings)) -> TestApp {
     let dir = common::temp_dir("wpipe");
@@ -97,16 +97,7 @@ fn seconds(duration: &Value) -> f64 {
         .unwrap()
 }
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name(super::Db::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$name(super::Db::Postgres).await } )*
-        }
-    };
-}
+use crate::common::both;
 
 both!(
     a_pipeline_run_end_to_end,
@@ -231,7 +222,7 @@ async fn a_pipeline_run_end_to_end(db: Db) {
     assert_eq!(pr["status"], "error", "a failed task fails its process");
     assert_eq!(pr["progress"], "66%");
 
-    let (status, workers) = call(&app, "GET", "/dashboard_workers", None, None).await;
+    let (status, workers) = call(&app, "GET", "/dashboard_workers", Some(TOKEN), None).await;
     assert_eq!(status, 200);
     let wr = row(&workers, &w);
     assert_eq!(
@@ -241,12 +232,14 @@ async fn a_pipeline_run_end_to_end(db: Db) {
             "failed",
             "id",
             "load_average",
+            "orchard_health",
             "processed",
             "status",
             "successed"
         ]
     );
-    assert_eq!(wr["status"], "healthy");
+    assert_eq!(wr["status"], "online");
+    assert_eq!(wr["orchard_health"], "healthy");
     assert_eq!(
         (
             &wr["processed"],
@@ -323,7 +316,7 @@ async fn clean_ends_and_error_details(db: Db) {
             .iter()
             .all(|p| p["step"] == "only")
     );
-    let (_, workers) = call(&app, "GET", "/dashboard_workers", None, None).await;
+    let (_, workers) = call(&app, "GET", "/dashboard_workers", Some(TOKEN), None).await;
     let wr = row(&workers, &w);
     assert_eq!((&wr["successed"], &wr["failed"]), (&json!(4), &json!(2)));
     app.running.stop().await;
@@ -471,7 +464,11 @@ async fn the_token_is_required_where_the_seed_documents_it(db: Db) {
         ("GET", format!("/dashboard_tasks/{pid}"), None),
     ];
     for (method, path, body) in &guarded {
-        for token in [None, Some("wrong"), Some("s3cret-sharedX")] {
+        for token in [
+            None,
+            Some("wrong"),
+            Some("s3cret-shared-0123456789abcdef0123X"),
+        ] {
             let (status, v) = call(&app, method, path, token, body.clone()).await;
             assert_eq!(status, 401, "{method} {path} with {token:?}");
             assert_eq!(v, json!({"detail": "Unauthorized"}));
@@ -487,10 +484,12 @@ async fn the_token_is_required_where_the_seed_documents_it(db: Db) {
             .unwrap();
         assert_eq!(r.status().as_u16(), 401, "{path}");
     }
-    for open in ["/version", "/dashboard_workers"] {
-        let (status, _) = call(&app, "GET", open, None, None).await;
-        assert_eq!(status, 200, "{open} is open");
-    }
+    let (status, _) = call(&app, "GET", "/version", None, None).await;
+    assert_eq!(status, 200, "/version is open");
+    // The dashboard needs the token too (the wpipe client sends it on every call), unless
+    // ORCHARD_WPIPE_PUBLIC_DASHBOARD opens it.
+    let (status, _) = call(&app, "GET", "/dashboard_workers", None, None).await;
+    assert_eq!(status, 401, "/dashboard_workers needs the token");
     // Nothing reached the store: the task is still pending.
     let tasks = get(&app, &format!("/dashboard_tasks/{pid}")).await;
     assert_eq!(tasks[0]["state"], "pending");
@@ -505,8 +504,8 @@ async fn health_comes_from_the_true_heartbeat_age(db: Db) {
     .await;
     let w = register(&app, "sleepy", &[]).await;
     let status_of = |workers: &Value| row(workers, &w)["status"].as_str().unwrap().to_string();
-    let (_, ws) = call(&app, "GET", "/dashboard_workers", None, None).await;
-    assert_eq!(status_of(&ws), "healthy");
+    let (_, ws) = call(&app, "GET", "/dashboard_workers", Some(TOKEN), None).await;
+    assert_eq!(status_of(&ws), "online");
     // A live worker cannot be removed.
     let (status, v) = call(
         &app,
@@ -518,8 +517,8 @@ async fn health_comes_from_the_true_heartbeat_age(db: Db) {
     .await;
     assert_eq!(status, 409, "{v}");
     tokio::time::sleep(Duration::from_millis(2_300)).await;
-    let (_, ws) = call(&app, "GET", "/dashboard_workers", None, None).await;
-    assert_eq!(status_of(&ws), "dead");
+    let (_, ws) = call(&app, "GET", "/dashboard_workers", Some(TOKEN), None).await;
+    assert_eq!(status_of(&ws), "ofline");
     // The heartbeat reports that it arrived from a dead worker, then it is healthy again.
     assert_eq!(
         post(&app, "/healthchecker", json!({"id": w})).await,
@@ -529,8 +528,8 @@ async fn health_comes_from_the_true_heartbeat_age(db: Db) {
         post(&app, "/healthchecker", json!({"id": w})).await,
         json!({"health": 1})
     );
-    let (_, ws) = call(&app, "GET", "/dashboard_workers", None, None).await;
-    assert_eq!(status_of(&ws), "healthy");
+    let (_, ws) = call(&app, "GET", "/dashboard_workers", Some(TOKEN), None).await;
+    assert_eq!(status_of(&ws), "online");
     tokio::time::sleep(Duration::from_millis(2_300)).await;
     let (status, _) = call(
         &app,
@@ -541,7 +540,7 @@ async fn health_comes_from_the_true_heartbeat_age(db: Db) {
     )
     .await;
     assert_eq!(status, 204);
-    let (_, ws) = call(&app, "GET", "/dashboard_workers", None, None).await;
+    let (_, ws) = call(&app, "GET", "/dashboard_workers", Some(TOKEN), None).await;
     assert!(ws.as_array().unwrap().iter().all(|r| r["id"] != w.as_str()));
     let (status, _) = call(
         &app,
@@ -583,7 +582,18 @@ fn token_cli(url: &str, args: &[&str]) -> String {
 async fn issued_tokens_work_and_revoked_ones_stop(db: Db) {
     let app = spawn(db, |_| {}).await;
     let url = app.database_url.clone();
-    let issued = token_cli(&url, &["create", "--name", "builder-7"]);
+    let issued = token_cli(
+        &url,
+        &[
+            "create",
+            "--name",
+            "builder-7",
+            "--scope",
+            "wpipe",
+            "--scope",
+            "worker",
+        ],
+    );
     let token = issued.trim().to_string();
     assert!(token.starts_with("orch_") && token.len() > 40, "{issued}");
     // Names are unique.
@@ -668,9 +678,12 @@ async fn without_any_token_the_routes_stay_closed(db: Db) {
     )
     .await;
     assert_eq!(status, 401, "the worker API too");
-    let token = token_cli(&app.database_url, &["create", "--name", "first"])
-        .trim()
-        .to_string();
+    let token = token_cli(
+        &app.database_url,
+        &["create", "--name", "first", "--scope", "wpipe"],
+    )
+    .trim()
+    .to_string();
     let (status, _) = call(&app, "POST", "/matricula", Some(&token), Some(body.clone())).await;
     assert_eq!(status, 200);
     let (status, _) = call(&app, "POST", "/matricula", None, Some(body)).await;
@@ -700,10 +713,10 @@ async fn orchard_workers_share_the_dashboards(db: Db) {
         .as_str()
         .unwrap()
         .to_string();
-    let (_, board) = call(&app, "GET", "/dashboard_workers", None, None).await;
+    let (_, board) = call(&app, "GET", "/dashboard_workers", Some(TOKEN), None).await;
     let r = row(&board, &remote);
     assert_eq!((&r["processed"], &r["successed"]), (&json!(1), &json!(1)));
-    assert_eq!(r["status"], "healthy");
+    assert_eq!(r["status"], "online");
     row(&board, &wpipe_worker);
 
     let procs = get(&app, &format!("/dashboard_process/{remote}")).await;
@@ -752,6 +765,7 @@ async fn an_orchard_task_failure_shows_on_its_process(db: Db) {
     .await;
     assert_eq!(status, 201, "{reg}");
     let wid = reg["worker_id"].as_str().unwrap().to_string();
+    let secret = reg["worker_secret"].as_str().unwrap().to_string();
     let (status, job) = call(
         &app,
         "POST",
@@ -761,24 +775,22 @@ async fn an_orchard_task_failure_shows_on_its_process(db: Db) {
     )
     .await;
     assert_eq!(status, 201, "{job}");
-    let (status, leased) = call(
-        &app,
-        "POST",
-        "/api/v1/leases/claim",
-        Some(TOKEN),
-        Some(json!({"worker_id": wid, "max": 1})),
-    )
-    .await;
+    let (status, leased) = app
+        .post_as_worker(
+            &secret,
+            "/api/v1/leases/claim",
+            json!({"worker_id": wid, "max": 1}),
+        )
+        .await;
     assert_eq!(status, 200, "{leased}");
     let task = &leased[0];
-    let (status, _) = call(
-        &app,
-        "POST",
-        &format!("/api/v1/tasks/{}/fail", task["task_id"].as_str().unwrap()),
-        Some(TOKEN),
-        Some(json!({"worker_id": wid, "attempt": task["attempt"], "error": "input unreadable", "retryable": false})),
-    )
-    .await;
+    let (status, _) = app
+        .post_as_worker(
+            &secret,
+            &format!("/api/v1/tasks/{}/fail", task["task_id"].as_str().unwrap()),
+            json!({"worker_id": wid, "attempt": task["attempt"], "error": "input unreadable", "retryable": false}),
+        )
+        .await;
     assert_eq!(status, 204);
     let procs = get(&app, &format!("/dashboard_process/{wid}")).await;
     assert_eq!(procs.as_array().unwrap().len(), 1, "{procs}");
@@ -791,7 +803,7 @@ async fn an_orchard_task_failure_shows_on_its_process(db: Db) {
     .await;
     assert_eq!(tasks[0]["state"], "error");
     assert_eq!(tasks[0]["details"], "input unreadable");
-    let (_, board) = call(&app, "GET", "/dashboard_workers", None, None).await;
+    let (_, board) = call(&app, "GET", "/dashboard_workers", Some(TOKEN), None).await;
     assert_eq!(row(&board, &wid)["failed"], 1);
     app.running.stop().await;
 }
@@ -847,7 +859,7 @@ async fn the_real_wpipe_client_reports_to_orchard(db: Db) {
         r["bad_process"].as_str().unwrap(),
     );
 
-    let (_, board) = call(&app, "GET", "/dashboard_workers", None, None).await;
+    let (_, board) = call(&app, "GET", "/dashboard_workers", Some(TOKEN), None).await;
     let g = row(&board, good_w);
     assert_eq!(
         (&g["processed"], &g["active"], &g["successed"], &g["failed"]),

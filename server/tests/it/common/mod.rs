@@ -74,7 +74,7 @@ pub fn settings(database_url: String, dir: &std::path::Path, workers: usize) -> 
 }
 
 /// The `ORCHARD_API_TOKEN` test servers run with; `TestApp::http` sends it.
-pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
+pub const SERVICE_TOKEN: &str = "test-service-token-0123456789abcdef";
 
 pub struct TestApp {
     pub running: Running,
@@ -141,6 +141,25 @@ impl TestApp {
         let r = self
             .http
             .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// A POST as a registered worker: the service token and the worker's own secret.
+    pub async fn post_as_worker(
+        &self,
+        secret: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .header("x-orchard-worker-secret", secret)
             .json(&body)
             .send()
             .await
@@ -258,3 +277,13 @@ pub async fn wait_exit(child: &mut Child, secs: u64) -> std::process::ExitStatus
     let _ = child.kill();
     panic!("worker did not exit within {secs}s");
 }
+
+/// Runs each named `async fn(Db)` test once on SQLite and once on Postgres:
+/// `both!(a, b)` makes `sqlite::a`, `postgres::a`, `sqlite::b`, `postgres::b`.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(crate::common::Db::Sqlite).await } )* }
+        mod postgres { $( #[tokio::test] async fn $name() { super::$name(crate::common::Db::Postgres).await } )* }
+    };
+}
+pub(crate) use both;
