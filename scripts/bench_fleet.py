@@ -122,14 +122,14 @@ def change_delay(base, port, worker_id):
     t.start()
     ready.wait(5)
     time.sleep(0.3)  # let the stream open on the server
-    before = next(r for r in json.loads(http(base, "/dashboard_workers", token=False)[1]) if r["id"] == worker_id)
+    before = next(r for r in json.loads(http(base, "/dashboard_workers")[1]) if r["id"] == worker_id)
     t0 = time.perf_counter()
     p = json.loads(http(base, "/newprocess", {"id": worker_id})[1])
     http(base, "/actualizar_task", {"task_id": p["sons"][0]["id"], "status": "start"})
     seen.wait(30)
     event = time.perf_counter() - t0 if seen.is_set() else float("nan")
     while True:
-        rows = json.loads(http(base, "/dashboard_workers", token=False)[1])
+        rows = json.loads(http(base, "/dashboard_workers")[1])
         now = next(r for r in rows if r["id"] == worker_id)
         if now["processed"] > before["processed"] and now["active"] > before["active"]:
             break

@@ -596,3 +596,48 @@ fn walk(dir: &std::path::Path) -> usize {
         })
         .sum()
 }
+
+/// A request that is not answered within `ORCHARD_REQUEST_TIMEOUT_SECS` gets 503; a lease
+/// claim (a long poll) may wait longer.
+#[tokio::test]
+async fn slow_requests_time_out_but_long_polls_do_not() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = common::temp_dir("timeout");
+    let url = common::fresh_database(Db::Sqlite, &dir).await;
+    let mut s = common::settings(url, &dir, 0);
+    s.request_timeout_secs = 1;
+    let app = spawn_with(s, dir).await;
+    // A body that never finishes arriving.
+    let mut conn = tokio::net::TcpStream::connect(app.running.addr)
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/v1/jobs HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"kind\":",
+        app.running.addr,
+        common::SERVICE_TOKEN
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut answer))
+        .await
+        .expect("answered before the client gave up")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+
+    let (_, w) = app
+        .post_json("/api/v1/workers/register", json!({"name": "poller"}))
+        .await;
+    // Nothing is queued, so the claim waits its 2.5 s: past the timeout, and still a 200.
+    let (s, tasks) = app
+        .post_as_worker(
+            w["worker_secret"].as_str().unwrap(),
+            "/api/v1/leases/claim",
+            json!({"worker_id": w["worker_id"], "max": 1, "wait_ms": 2500}),
+        )
+        .await;
+    assert_eq!(s, 200, "{tasks}");
+    assert_eq!(tasks, json!([]));
+    app.running.stop().await;
+}
