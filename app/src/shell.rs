@@ -68,8 +68,8 @@ const fn page(path: &'static str, access: Access) -> PageAccess {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_live_context();
     provide_me();
+    provide_live_context();
     view! {
         <Stylesheet id="leptos" href="/pkg/orchard.css" />
         <Title formatter=|t: String| if t.is_empty() { "Orchard".to_string() } else { format!("{t} · Orchard") } />

@@ -23,8 +23,22 @@ pub fn provide_live_context() {
         tree: RwSignal::new(0),
     };
     provide_context(ctx);
+    // Only a signed-in person has a stream to open: a signed-out page (sign-in, setup) opens
+    // none, so it shows no "reconnecting" and logs no refusal.
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| connect(ctx));
+    {
+        let me = crate::accounts::components::use_me();
+        Effect::new(move |opened: Option<bool>| {
+            if opened == Some(true) {
+                return true;
+            }
+            if me.get().is_some() {
+                connect(ctx);
+                return true;
+            }
+            false
+        });
+    }
 }
 
 /// The live context, or a still one when none was provided (e.g. in isolated components).
@@ -92,11 +106,16 @@ fn connect(ctx: LiveContext) {
 #[component]
 pub fn LiveIndicator() -> impl IntoView {
     let live = use_live();
+    let me = crate::accounts::components::use_me();
     view! {
         <span
             id="live-indicator"
             role="status"
-            class="flex items-center gap-1.5 text-xs text-slate-500 dark:text-slate-400"
+            class=move || if me.get().is_some() {
+                "flex items-center gap-1.5 text-xs text-slate-500 dark:text-slate-400"
+            } else {
+                "hidden"
+            }
         >
             {move || match live.connected.get() {
                 Some(true) => view! {

@@ -17,6 +17,9 @@ pub struct TreeUi {
     pub expanded: RwSignal<HashSet<String>>,
     pub selected: RwSignal<Option<String>>,
     pub editing: RwSignal<Option<String>>,
+    /// The title being typed in the open editor, so a row rebuilt by a live update while
+    /// someone types reopens with what they typed.
+    pub draft: RwSignal<Option<(String, String)>>,
     /// Tasks as the user last changed them, until the server's listing catches up.
     pub pending: RwSignal<HashMap<String, TreeTask>>,
     /// Tasks deleted here, hidden until the listing no longer has them.
@@ -34,6 +37,7 @@ impl TreeUi {
             expanded: RwSignal::new(HashSet::new()),
             selected: RwSignal::new(None),
             editing: RwSignal::new(None),
+            draft: RwSignal::new(None),
             pending: RwSignal::new(HashMap::new()),
             hidden: RwSignal::new(HashSet::new()),
             error: RwSignal::new(None),

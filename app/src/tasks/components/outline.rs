@@ -10,6 +10,8 @@ use crate::tasks::api::{create_task, delete_task, get_subtree_size, list_childre
 use crate::tasks::model::{DEFAULT_PAGE, MAX_PAGE, Status, TaskPage, TreeTask};
 use crate::ui::live::use_live;
 use leptos::prelude::*;
+use leptos::tachys::html::attribute::custom::custom_attribute;
+use leptos::tachys::view::add_attr::AddAnyAttr;
 use leptos::task::spawn_local;
 
 /// A move index past any list's end: "last".
@@ -55,15 +57,23 @@ pub fn move_to(ui: TreeUi, id: String, parent: Option<String>, index: i64) {
                     });
                 }
                 ui.local.update(|v| *v += 1);
-                focus_row(&id);
+                focus_row_after_change(&id);
             }
             Err(e) => ui.fail(format!("Not moved: {e}")),
         }
     });
 }
 
-/// Creates a task (after `after`, or last) and starts renaming it.
-pub fn create_under(ui: TreeUi, parent: Option<String>, after: Option<String>, title: String) {
+/// Creates a task (after `after`, or last); with `rename`, selects it and opens its title
+/// for typing (the placeholder title all selected, so typing replaces it). Quick-add passes
+/// `false`: the new task appears and the focus stays where the person is typing.
+pub fn create_under(
+    ui: TreeUi,
+    parent: Option<String>,
+    after: Option<String>,
+    title: String,
+    rename: bool,
+) {
     spawn_local(async move {
         match create_task(parent.clone(), title, after).await {
             Ok(t) => {
@@ -73,8 +83,10 @@ pub fn create_under(ui: TreeUi, parent: Option<String>, after: Option<String>, t
                     });
                 }
                 ui.local.update(|v| *v += 1);
-                ui.selected.set(Some(t.id.clone()));
-                ui.editing.set(Some(t.id));
+                if rename {
+                    ui.selected.set(Some(t.id.clone()));
+                    ui.editing.set(Some(t.id));
+                }
             }
             Err(e) => ui.fail(format!("Not created: {e}")),
         }
@@ -127,33 +139,32 @@ fn confirm(question: &str) -> bool {
     }
 }
 
-/// Focuses a task's row once it is on the page.
+/// Focuses a task's row now (keyboard navigation to a row on the page).
 pub fn focus_row(id: &str) {
     #[cfg(feature = "hydrate")]
     {
-        let id = id.to_string();
-        set_timeout(
-            move || {
-                use wasm_bindgen::JsCast;
-                if let Some(el) = web_sys::window()
-                    .and_then(|w| w.document())
-                    .and_then(|d| {
-                        d.query_selector(&format!("[data-row][data-id=\"{id}\"]"))
-                            .ok()
-                            .flatten()
-                    })
-                    .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-                {
-                    let _ = el.focus();
-                }
-            },
-            std::time::Duration::from_millis(150),
-        );
+        use wasm_bindgen::JsCast;
+        if let Some(el) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| {
+                d.query_selector(&format!("[data-row][data-id=\"{id}\"]"))
+                    .ok()
+                    .flatten()
+            })
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = el.focus();
+        }
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = id;
 }
 
+/// Gives a task's row the focus once a change has re-rendered it, unless the person has
+/// moved the focus elsewhere by then.
+pub fn focus_row_after_change(id: &str) {
+    selected_gets_focus(id.to_string(), std::time::Duration::from_millis(150));
+}
 /// One sibling list.
 #[component]
 pub fn Listing(
@@ -182,8 +193,9 @@ pub fn Listing(
                     let empty = p.items.is_empty() && level == 1;
                     let hidden = ui.hidden.get();
                     let items: Vec<TreeTask> = p.items.into_iter().filter(|t| !hidden.contains(&t.id)).collect();
-                    // Rows are keyed by what they show, so a refresh rebuilds only the rows
-                    // that changed (a row being renamed keeps its editor).
+                    // Each refresh makes this list anew, so every row is rebuilt: a row's
+                    // open editor and focus are carried over through `TreeUi` (`draft`,
+                    // `selected`), not kept by the row.
                     let keyed: Vec<(String, TreeTask, Place)> = items.iter().enumerate().map(|(i, t)| {
                         let place = Place {
                             parent: parent.clone(),
@@ -259,6 +271,31 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
     };
     let notes_open = RwSignal::new(false);
     let drop_zone = RwSignal::new(None::<Zone>);
+    // A change (done, indent, a live update) rebuilds rows; the rebuilt row of the selected
+    // task takes the focus back when the old one took it away with it.
+    let row = NodeRef::<leptos::html::Div>::new();
+    // The new row may also mount first and the old one leave after: then the old one hands
+    // the focus over as it goes.
+    {
+        let id = id.clone();
+        Effect::new(move |_| {
+            if let Some(el) = row.get()
+                && ui.selected.get_untracked().as_deref() == Some(id.as_str())
+                && !editing.get_untracked()
+                && focus_is_lost()
+            {
+                let _ = el.focus();
+            }
+        });
+    }
+    {
+        let id = id.clone();
+        on_cleanup(move || {
+            if ui.selected.try_get_untracked().flatten().as_deref() == Some(id.as_str()) {
+                refocus_if_lost(id.clone());
+            }
+        });
+    }
     let has_children = move || shown.get().child_count > 0;
 
     let toggle_done = move || {
@@ -435,13 +472,13 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
     let id_toggle = id.clone();
     let children_outer = place.with_value(|p| (p.parent.clone(), p.index));
     let child_parent = id.clone();
+    // `aria-level` is not among the attributes the view macro knows; added as written.
     view! {
         <li role="treeitem"
-            attr:aria-level=level.to_string()
             aria-expanded=move || has_children().then(|| expanded.get().to_string())
             aria-selected=move || selected.get().to_string()
             class="list-none">
-            <div data-row="" data-id=id_attr data-parent=parent_attr
+            <div node_ref=row data-row="" data-id=id_attr data-parent=parent_attr
                 tabindex=tab
                 draggable=move || ui.can_edit.get().to_string()
                 on:focus=move |_| ui.selected.set(Some(id_focus.clone()))
@@ -507,9 +544,9 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                         let (c, s, d) = (id_child.clone(), id_sibling.clone(), id_delete.clone());
                         view! {
                             <button type="button" tabindex="-1" title="Add a child" aria-label="Add a child" class="rounded px-1.5 py-0.5 text-slate-500 hover:bg-slate-200 dark:hover:bg-slate-700"
-                                on:click=move |_| create_under(ui, Some(c.clone()), None, "New task".into())>"+"</button>
+                                on:click=move |_| create_under(ui, Some(c.clone()), None, "New task".into(), true)>"+"</button>
                             <button type="button" tabindex="-1" title="Add a task below" aria-label="Add a task below" class="rounded px-1.5 py-0.5 text-slate-500 hover:bg-slate-200 dark:hover:bg-slate-700"
-                                on:click=move |_| create_under(ui, place.with_value(|p| p.parent.clone()), Some(s.clone()), "New task".into())>"↓+"</button>
+                                on:click=move |_| create_under(ui, place.with_value(|p| p.parent.clone()), Some(s.clone()), "New task".into(), true)>"↓+"</button>
                             <button type="button" tabindex="-1" title="Delete" aria-label="Delete" class="rounded px-1.5 py-0.5 text-red-600 hover:bg-red-50 dark:text-red-400 dark:hover:bg-red-950"
                                 on:click=move |_| delete_with_confirm(ui, d.clone(), shown.get_untracked().title)>"✕"</button>
                         }
@@ -524,6 +561,7 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
             }.into_any())}
         </li>
     }
+    .add_any_attr(custom_attribute("aria-level", level.to_string()))
 }
 
 /// Moves focus to the row `step` rows after (or before) this one, in page order.
@@ -555,38 +593,118 @@ fn step_focus(id: &str, step: i32) {
     let _ = (id, step);
 }
 
+/// Once the current changes to the page are done, gives the focus to the row of `id` if
+/// nothing holds it.
+fn refocus_if_lost(id: String) {
+    selected_gets_focus(id, std::time::Duration::ZERO);
+}
+
+/// After `delay`, focuses the row of `id` unless the person has put the focus somewhere
+/// else meanwhile (a later key, a click): only a focus that fell back to the page is taken.
+fn selected_gets_focus(id: String, delay: std::time::Duration) {
+    #[cfg(feature = "hydrate")]
+    set_timeout(
+        move || {
+            use wasm_bindgen::JsCast;
+            if !focus_is_lost() {
+                return;
+            }
+            if let Some(el) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| {
+                    d.query_selector(&format!("[data-row][data-id=\"{id}\"]"))
+                        .ok()
+                        .flatten()
+                })
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = el.focus();
+            }
+        },
+        delay,
+    );
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (id, delay);
+}
+/// Whether the keyboard focus went back to the page itself (the focused element was
+/// removed), rather than to something the person chose.
+fn focus_is_lost() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+            return false;
+        };
+        match (doc.active_element(), doc.body()) {
+            (None, _) => true,
+            (Some(active), Some(body)) => {
+                let body: &web_sys::Element = body.as_ref();
+                active == *body
+            }
+            _ => false,
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    false
+}
+
 /// Inline rename: Enter saves, Escape cancels, leaving the field saves.
 #[component]
 fn TitleEditor(task: TreeTask) -> impl IntoView {
     let ui = use_tree_ui();
-    let value = RwSignal::new(task.title.clone());
+    let resumed = ui
+        .draft
+        .get_untracked()
+        .filter(|(id, _)| *id == task.id)
+        .map(|(_, text)| text);
+    let value = RwSignal::new(resumed.clone().unwrap_or_else(|| task.title.clone()));
     let input = NodeRef::<leptos::html::Input>::new();
     let done = StoredValue::new(false);
     let task = StoredValue::new(task);
+    // Every read here may come after the row was rebuilt and this editor disposed (a
+    // blur fires as the field leaves the page): nothing is read that may be gone.
     let finish = move |save: bool| {
-        if done.get_value() {
+        if done.try_get_value().unwrap_or(true) {
             return;
         }
         done.set_value(true);
-        ui.editing.set(None);
-        let title = value.get_untracked();
-        let t = task.get_value();
+        let (Some(title), Some(t)) = (value.try_get_untracked(), task.try_get_value()) else {
+            return;
+        };
+        ui.editing.try_set(None);
+        ui.draft.try_set(None);
         if save && !title.trim().is_empty() && title.trim() != t.title {
             ui.edit(t.clone(), Some(title), None, None);
         }
+        // The field is gone once editing ends: the row takes the focus at once, and again
+        // after the save re-renders it if nothing else took the focus meanwhile.
         focus_row(&t.id);
+        focus_row_after_change(&t.id);
     };
     Effect::new(move |_| {
         if let Some(el) = input.get() {
+            // The value first: selecting before it is set would select nothing.
+            el.set_value(&value.get_untracked());
             let _ = el.focus();
-            el.select();
+            if resumed.is_some() {
+                // Reopened after a rebuild: carry on typing at the end.
+                let end = el.value().len() as u32;
+                let _ = el.set_selection_range(end, end);
+            } else {
+                el.select();
+            }
         }
     });
     view! {
         <input node_ref=input type="text" aria-label="Title" maxlength="500"
             class="min-w-0 flex-1 rounded border border-emerald-500 bg-white px-1.5 py-0.5 text-sm outline-none dark:bg-slate-900"
             prop:value=move || value.get()
-            on:input=move |ev| value.set(event_target_value(&ev))
+            on:input=move |ev| {
+                let text = event_target_value(&ev);
+                if let Some(t) = task.try_get_value() {
+                    ui.draft.set(Some((t.id, text.clone())));
+                }
+                value.set(text);
+            }
             on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                 match ev.key().as_str() {
                     "Enter" => { ev.prevent_default(); finish(true); }
@@ -597,7 +715,11 @@ fn TitleEditor(task: TreeTask) -> impl IntoView {
             }
             on:blur=move |_| {
                 // A row rebuilt under the editor takes its field away: that is no "done".
-                if input.get_untracked().is_some_and(|el| el.is_connected()) {
+                if input
+                    .try_get_untracked()
+                    .flatten()
+                    .is_some_and(|el| el.is_connected())
+                {
                     finish(true);
                 }
             } />
@@ -618,8 +740,10 @@ fn NotesEditor(task: TreeTask, level: usize) -> impl IntoView {
                 prop:value=move || value.get()
                 on:input=move |ev| value.set(event_target_value(&ev))
                 on:blur=move |_| {
-                    let notes = value.get_untracked();
-                    if notes != task.notes && ui.can_edit.get_untracked() {
+                    let Some(notes) = value.try_get_untracked() else {
+                        return;
+                    };
+                    if notes != task.notes && ui.can_edit.try_get_untracked().unwrap_or(false) {
                         ui.edit(task.clone(), None, Some(notes), None);
                     }
                 }></textarea>

@@ -60,7 +60,7 @@ pub fn SearchBox() -> impl IntoView {
                                         path.insert(1, format!("… {} more …", h.path_elided));
                                     }
                                     view! {
-                                        <a role="option" aria-selected="false" href=href on:click=move |_| text.set(String::new())
+                                        <a role="option" aria-selected="false" href=href on:click=move |_| { let _ = text.try_set(String::new()); }
                                             class="block rounded-md px-3 py-2 text-sm hover:bg-slate-100 focus:bg-slate-100 focus:outline-none dark:hover:bg-slate-800 dark:focus:bg-slate-800">
                                             <span class="block font-medium">{h.task.title.clone()}</span>
                                             <span class="block truncate text-xs text-slate-500">{if path.is_empty() { "A root task".to_string() } else { path.join(" › ") }}</span>

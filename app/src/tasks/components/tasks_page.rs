@@ -44,6 +44,7 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
         },
     );
     let add_parent = parent.clone();
+    let add_input = NodeRef::<leptos::html::Input>::new();
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let title = new_title.get_untracked();
@@ -51,8 +52,11 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
             return;
         }
         new_title.set(String::new());
-        create_under(ui, add_parent.clone(), None, title);
-        ui.editing.set(None);
+        create_under(ui, add_parent.clone(), None, title, false);
+        // The field keeps the focus for the next task.
+        if let Some(el) = add_input.get_untracked() {
+            let _ = el.focus();
+        }
     };
     let tab = |on: bool| {
         format!(
@@ -104,7 +108,7 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
         })}
         <Transition fallback=|| ()>{move || can_edit.get().then(|| view! {
             <form class="mb-3 flex gap-2" on:submit=add.clone()>
-                <input type="text" aria-label="New task" placeholder="Add a task…" maxlength="500"
+                <input node_ref=add_input type="text" aria-label="New task" placeholder="Add a task…" maxlength="500"
                     class=format!("{INPUT} flex-1") prop:value=move || new_title.get()
                     on:input=move |ev| new_title.set(event_target_value(&ev)) />
                 <button type="submit" class=PRIMARY>"Add"</button>

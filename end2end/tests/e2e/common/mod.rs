@@ -126,3 +126,48 @@ pub async fn sign_in(page: &Page, base: &str, name: &str) {
         .unwrap();
     wait_true(page, "location.pathname === '/jobs'", 30).await;
 }
+
+/// Everything a page reports as going wrong: console errors (a WASM panic is one) and
+/// uncaught exceptions or rejections, gathered from the moment the page is made.
+#[derive(Clone, Default)]
+pub struct Errors(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Errors {
+    /// Starts watching `page`; call before its first navigation.
+    pub async fn watch(page: &Page) -> Self {
+        let errors = Errors::default();
+        let sink = errors.0.clone();
+        page.on_console(move |msg| {
+            let sink = sink.clone();
+            async move {
+                if msg.type_() == "error" {
+                    sink.lock().unwrap().push(msg.text().to_string());
+                }
+                Ok(())
+            }
+        })
+        .await
+        .unwrap();
+        page.add_init_script(
+            "window.__orchardErrors = [];\
+             addEventListener('error', e => window.__orchardErrors.push(String(e.message)));\
+             addEventListener('unhandledrejection', e => window.__orchardErrors.push(String(e.reason)));",
+        )
+        .await
+        .unwrap();
+        errors
+    }
+
+    /// Fails the test if the page reported anything.
+    pub async fn assert_none(&self, page: &Page) {
+        let thrown = page
+            .evaluate_value("JSON.stringify(window.__orchardErrors || [])")
+            .await
+            .unwrap_or_default();
+        let logged = self.0.lock().unwrap().clone();
+        assert!(
+            logged.is_empty() && (thrown == "[]" || thrown.is_empty()),
+            "the page reported errors: console {logged:?}, thrown {thrown}"
+        );
+    }
+}
