@@ -91,6 +91,13 @@ pub async fn logout(everywhere: Option<bool>) -> Result<u64, AppError> {
     Ok(ended)
 }
 
+/// Whether Orchard still waits for its first admin (no account exists yet).
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn get_setup_needed() -> Result<bool, AppError> {
+    let st = crate::require!(GetSetupNeeded, Public, reads)?.st;
+    Ok(st.store.count_users().await? == 0)
+}
+
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn setup_admin(
     token: String,

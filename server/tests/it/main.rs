@@ -10,6 +10,7 @@ mod deploy;
 mod hardening;
 mod monitoring;
 mod openapi;
+mod pages;
 mod s3;
 mod schemathesis;
 mod store_conformance;

@@ -1,7 +1,7 @@
 //! `/setup/:token`: the one-time link printed at first start creates the first admin.
 
 use super::{BUTTON, CARD, INPUT};
-use crate::accounts::api::SetupAdmin;
+use crate::accounts::api::{SetupAdmin, get_setup_needed};
 use crate::ui::error_view::ErrorBox;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -18,9 +18,24 @@ pub fn SetupPage() -> impl IntoView {
     };
     let pending = action.pending();
     super::reload_after(action.value().into(), || "/".to_string());
+    // A link used already (or any link once an account exists) says so at once.
+    let needed = Resource::new(|| (), |_| get_setup_needed());
+    let done = move || matches!(needed.get(), Some(Ok(false)));
     view! {
         <Title text="Set up" />
         <div class="mx-auto mt-10 max-w-sm">
+            <Transition fallback=|| ()>
+            {move || done().then(|| view! {
+                <div class=CARD>
+                    <h1 class="text-xl font-semibold">"Orchard is already set up"</h1>
+                    <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
+                        "This setup link has been used. Sign in with your account, or ask an admin for one."
+                    </p>
+                    <a href="/login" class=format!("{BUTTON} mt-4 inline-block text-center")>"Sign in"</a>
+                </div>
+            })}
+            </Transition>
+            <div class:hidden=done>
             <ActionForm action=action attr:class=CARD attr:aria-label="Create the first admin">
                 <h1 class="text-xl font-semibold">"Welcome to Orchard"</h1>
                 <p class="mb-4 mt-1 text-sm text-slate-600 dark:text-slate-400">
@@ -43,6 +58,7 @@ pub fn SetupPage() -> impl IntoView {
                 </div>
                 {move || action.value().get().and_then(|r| r.err()).map(|e| view! { <div class="mt-3"><ErrorBox error=e /></div> })}
             </ActionForm>
+            </div>
         </div>
     }
 }

@@ -221,6 +221,8 @@ pub fn JobPage() -> impl IntoView {
     Effect::new(move |_| {
         let (finished, failed) = match &detail.get() {
             Some(Ok(d)) => (d.job.state.is_finished(), false),
+            // A job that does not exist will not start to: nothing to poll for.
+            Some(Err(crate::error::AppError::NotFound(_))) => (true, false),
             Some(Err(_)) => (false, true),
             None => return,
         };
@@ -256,6 +258,9 @@ pub fn JobPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
                 {move || detail.get().map(|r| match r {
                     Ok(d) => view! { <Detail d /> }.into_any(),
+                    Err(crate::error::AppError::NotFound(_)) => {
+                        view! { <crate::ui::not_found::NotFoundPage /> }.into_any()
+                    }
                     Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                 })}
             </Transition>

@@ -9,7 +9,9 @@ use super::outline::{Outline, create_under};
 use super::search::SearchBox;
 use crate::accounts::components::use_can;
 use crate::accounts::model::Role;
+use crate::error::AppError;
 use crate::tasks::api::get_task_path;
+use crate::ui::not_found::NotFoundPage;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -21,9 +23,29 @@ pub fn TasksPage() -> impl IntoView {
     view! {
         {move || {
             let parent = zoom();
-            view! { <TreeView parent /> }
+            view! { <Zoomed parent /> }
         }}
     }
+}
+
+/// The forest, or one task's subtree once the task is known to exist: an unknown id is the
+/// "not found" page with a 404, not an empty outline.
+#[component]
+fn Zoomed(parent: Option<String>) -> impl IntoView {
+    let Some(id) = parent else {
+        return view! { <TreeView parent=None /> }.into_any();
+    };
+    let key = id.clone();
+    let found = Resource::new(move || key.clone(), get_task_path);
+    view! {
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500" role="status">"Loading…"</p> }>
+            {move || found.get().map(|r| match r {
+                Err(AppError::NotFound(_)) => view! { <NotFoundPage /> }.into_any(),
+                _ => view! { <TreeView parent=Some(id.clone()) /> }.into_any(),
+            })}
+        </Transition>
+    }
+    .into_any()
 }
 
 #[component]

@@ -83,6 +83,9 @@ pub fn ProcessPanel(process_id: String, now: ReadSignal<Millis>) -> impl IntoVie
                 <Transition fallback=|| view! { <p class="text-sm text-slate-500" role="status">"Loading tasks…"</p> }>
                     {move || detail.get().map(|r| match r {
                         Ok(d) => tasks_table(d, now).into_any(),
+                        Err(crate::error::AppError::NotFound(_)) => {
+                            view! { <crate::ui::not_found::NotFoundPage /> }.into_any()
+                        }
                         Err(e) => view! { <ErrorBox error=e /> }.into_any(),
                     })}
                 </Transition>

@@ -29,8 +29,6 @@ fn Fleet(
     sort: Memo<String>,
     suffix: Memo<String>,
 ) -> impl IntoView {
-    let now = ticking(view_data.now);
-    let health = view_data.health;
     let info = worker.as_ref().and_then(|id| {
         view_data
             .workers
@@ -38,6 +36,12 @@ fn Fleet(
             .find(|f| &f.worker.id == id)
             .cloned()
     });
+    // A worker the fleet does not have is a 404, and nothing is asked about it.
+    if worker.is_some() && info.is_none() {
+        return view! { <crate::ui::not_found::NotFoundPage /> }.into_any();
+    }
+    let now = ticking(view_data.now);
+    let health = view_data.health;
     let all = view_data.workers.clone();
     let any = !all.is_empty();
     let counts = ["healthy", "late", "dead", "stopped"].map(|h| {
@@ -69,6 +73,7 @@ fn Fleet(
         })}
         {process.map(|pid| view! { <ProcessPanel process_id=pid now=now /> })}
     }
+    .into_any()
 }
 
 #[component]

@@ -1,0 +1,117 @@
+//! Pages as a newcomer meets them: an unknown id is a 404 with the "not found" page, and the
+//! audit log holds changes and refusals, not the reads every page makes.
+
+use crate::access::{add_user, call, sign_in};
+use crate::common::{Db, spawn_app};
+use app::accounts::model::Role;
+
+#[tokio::test]
+async fn unknown_ids_answer_404_with_the_not_found_page() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    add_user(&app, "vic", Role::Viewer).await;
+    let cookie = sign_in(&app, "vic").await;
+    for path in [
+        "/jobs/does-not-exist",
+        "/tasks/does-not-exist",
+        "/workers/nope",
+        "/no/such/page",
+    ] {
+        let r = app
+            .anon
+            .get(app.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Page not found"), "{path}: {html}");
+    }
+    app.running.stop().await;
+}
+
+#[tokio::test]
+async fn the_audit_log_holds_changes_not_reads() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    add_user(&app, "ed", Role::Editor).await;
+    let cookie = sign_in(&app, "ed").await;
+    for name in [
+        "list_children",
+        "get_fleet",
+        "list_jobs",
+        "get_poll_policy",
+        "get_me",
+    ] {
+        let r = call(&app, name, Some(&cookie), &[]).await;
+        assert!(r.status().as_u16() < 500, "{name}");
+    }
+    for page in ["/", "/tasks", "/jobs", "/workers"] {
+        let r = app
+            .anon
+            .get(app.url(page))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{page}");
+    }
+    let r = call(&app, "create_task", Some(&cookie), &[("title", "Pack")]).await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = call(&app, "admin_list_users", Some(&cookie), &[]).await;
+    assert_eq!(r.status(), 403);
+    let log = app
+        .running
+        .state
+        .store
+        .list_audit(&Default::default())
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.contains(&"fn create_task"), "{actions:?}");
+    assert!(
+        log.iter()
+            .any(|e| e.action == "fn admin_list_users" && e.status == 403),
+        "{actions:?}"
+    );
+    for read in [
+        "list_children",
+        "get_fleet",
+        "list_jobs",
+        "get_poll_policy",
+        "get_me",
+    ] {
+        assert!(
+            !actions.contains(&format!("fn {read}").as_str()),
+            "{read} is a read: {actions:?}"
+        );
+    }
+    app.running.stop().await;
+}
+
+/// A used setup link says at once that Orchard is set up, and where to sign in.
+#[tokio::test]
+async fn a_used_setup_link_says_sign_in() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    let fresh = app
+        .anon
+        .get(app.url("/setup/whatever"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!fresh.contains("already set up"), "no account yet");
+    add_user(&app, "ada", Role::Admin).await;
+    let r = app
+        .anon
+        .get(app.url("/setup/whatever"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Orchard is already set up"), "{html}");
+    assert!(html.contains("href=\"/login\""));
+    app.running.stop().await;
+}
