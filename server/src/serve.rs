@@ -62,6 +62,42 @@ pub async fn wait_for_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
+/// Where the built site is: the configured folder when it holds the client, else (started
+/// from another folder) the `site` folder beside the executable's own folder, as `cargo
+/// leptos` lays it out (`target/<profile>/orchard` and `target/site`). Neither: a clear
+/// refusal instead of a server whose pages never load their client.
+fn find_site(options: &mut LeptosOptions) -> Result<(), String> {
+    let has_client = |root: &std::path::Path| {
+        root.join(&*options.site_pkg_dir)
+            .join(format!("{}.js", options.output_name))
+            .is_file()
+    };
+    let configured = std::path::PathBuf::from(&*options.site_root);
+    if has_client(&configured) {
+        return Ok(());
+    }
+    let beside_exe = std::env::current_exe().ok().and_then(|exe| {
+        let dir = exe.parent()?;
+        [dir.join("site"), dir.parent()?.join("site")]
+            .into_iter()
+            .find(|c| has_client(c))
+    });
+    match beside_exe {
+        Some(found) => {
+            tracing::info!(site = %found.display(), "serving the site found beside the executable");
+            options.site_root = found.display().to_string().into();
+            Ok(())
+        }
+        None => Err(format!(
+            "no built site at {} (no {}/{}.js there or beside the executable): build it with \
+             `make build`, run from the checkout, or pass --site-root (ORCHARD_SITE_ROOT)",
+            configured.display(),
+            options.site_pkg_dir,
+            options.output_name
+        )),
+    }
+}
+
 fn leptos_options(s: &ServeSettings, addr: SocketAddr) -> LeptosOptions {
     let from_file = s
         .leptos_toml
@@ -127,9 +163,11 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
         max_tree_depth: s.max_tree_depth,
         max_files_bytes: s.max_files_bytes.unwrap_or(u64::MAX),
     };
+    let mut site_options = leptos_options(s, addr);
+    find_site(&mut site_options)?;
     let metrics = Metrics::new();
     let state = AppState {
-        leptos_options: leptos_options(s, addr),
+        leptos_options: site_options,
         store,
         files,
         events,

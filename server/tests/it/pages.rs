@@ -115,3 +115,44 @@ async fn a_used_setup_link_says_sign_in() {
     assert!(html.contains("href=\"/login\""));
     app.running.stop().await;
 }
+
+/// Started from any folder, `orchard serve` finds the site beside its executable and the
+/// pages load their client.
+#[tokio::test]
+async fn the_site_is_found_from_any_folder() {
+    let dir = crate::common::temp_dir("cwd");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_orchard"))
+        .arg("serve")
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ORCHARD_ADDR", format!("127.0.0.1:{port}"))
+        .env("ORCHARD_DATA_DIR", dir.join("data"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite:{}", dir.join("o.db").display()),
+        )
+        .env("ORCHARD_WORKERS", "0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut status = 0;
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{base}/pkg/orchard.js")).send().await {
+            status = r.status().as_u16();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200, "the client is served");
+}
