@@ -124,11 +124,39 @@ pub struct DbSettings {
     /// `sqlite:PATH` or `postgres://USER:PASS@HOST/DB`.
     #[arg(
         long,
+        global = true,
         env = "DATABASE_URL",
         default_value = "sqlite:./data/orchard.db",
         hide_env_values = true
     )]
     pub database_url: String,
+}
+
+impl DbSettings {
+    /// Opens the store of an Orchard that exists: a SQLite file that is not there is not
+    /// made (an admin command pointed at the wrong folder would otherwise manage an empty
+    /// new database and say nothing).
+    pub async fn open_existing(&self) -> Result<std::sync::Arc<dyn app::store::Store>, String> {
+        if let Some(path) = sqlite_path(&self.database_url)
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(format!(
+                "no database at {path}: pass --database-url (or DATABASE_URL) naming Orchard's \
+                 database, or create one with `orchard migrate --database-url …`"
+            ));
+        }
+        app::store::connect(&self.database_url)
+            .await
+            .map_err(|e| format!("cannot open the database: {e}"))
+    }
+}
+
+/// The file of a `sqlite:` URL (without its `?options`), if it is one.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
 /// Settings of `orchard worker`.

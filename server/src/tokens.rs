@@ -209,9 +209,7 @@ fn when(ms: Option<i64>) -> String {
 }
 
 pub async fn run(cmd: TokenCommand) -> Result<(), String> {
-    let store = app::store::connect(&cmd.db.database_url)
-        .await
-        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let store = cmd.db.open_existing().await?;
     match cmd.action {
         TokenAction::Create { name, scopes, user } => {
             let name = name.trim();

@@ -72,9 +72,7 @@ pub async fn audit(store: &dyn Store, action: &str, target: &str) {
 }
 
 pub async fn run(args: UserArgs) -> Result<(), String> {
-    let store = app::store::connect(&args.db.database_url)
-        .await
-        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let store = args.db.open_existing().await?;
     let now = app::now_millis();
     match args.action {
         UserAction::Create { username, role } => {
