@@ -735,10 +735,16 @@ fn close(
 ) -> Result<(), String> {
     let f = stack.last().expect("a task is open");
     let title = f.title.clone().ok_or("the task has no \"name\"")?;
-    let status = f.status.unwrap_or(match f.is_done {
-        Some(true) => Status::Done,
-        _ => Status::Todo,
-    });
+    // The file's own word, then the done rule over the children it already counted: a
+    // file from elsewhere may say a parent of only done tasks is not done (Orchard's own
+    // exports always agree with the rule, so they import as they are).
+    let status = f
+        .status
+        .unwrap_or(match f.is_done {
+            Some(true) => Status::Done,
+            _ => Status::Todo,
+        })
+        .settled(f.children, f.done_children);
     let f = stack.pop().expect("a task is open");
     let id = match f.id {
         Some(id) if !opts.new_ids || f.children_started => id,
@@ -808,6 +814,22 @@ mod tests {
         let endless = format!("{{\"tasks\":[{}", "{\"tasks\":[".repeat(1_000_000));
         let e = read(&endless, &ParseOptions::default()).unwrap_err();
         assert!(e.message.contains("deeper than 100000"), "{e}");
+    }
+
+    #[test]
+    fn the_done_rule_holds_on_import() {
+        let rows = read(
+            r#"{"tasks":[
+                {"name":"Trip","isDone":false,"tasks":[{"name":"Book","isDone":true},{"name":"Pack","isDone":true}]},
+                {"name":"Party","isDone":true,"tasks":[{"name":"Cake","isDone":false}]},
+                {"name":"Leaf","status":"doing"}]}"#,
+            &ParseOptions::default(),
+        )
+        .unwrap();
+        let by = |t: &str| rows.iter().find(|r| r.title == t).unwrap().status;
+        assert_eq!(by("Trip"), Status::Done, "all children done");
+        assert_eq!(by("Party"), Status::Doing, "done, but a child is not");
+        assert_eq!(by("Leaf"), Status::Doing, "a leaf keeps its word");
     }
 
     #[test]

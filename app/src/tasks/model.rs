@@ -41,6 +41,17 @@ impl Status {
             Status::Done => "Done",
         }
     }
+    /// A parent's status under the done rule, given its direct children: done when all of
+    /// them are, in progress when it says done but some are not, else as it is.
+    pub fn settled(self, children: i64, done: i64) -> Self {
+        match (children, self) {
+            (0, own) => own,
+            (n, _) if done >= n => Status::Done,
+            (_, Status::Done) => Status::Doing,
+            (_, own) => own,
+        }
+    }
+
     /// The board's click: To Do → In Progress → Done → To Do.
     pub fn next(self) -> Self {
         match self {

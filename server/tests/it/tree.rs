@@ -730,3 +730,19 @@ async fn deep_chains_and_generated_trees(db: Db) {
     assert_eq!(s, 400);
     assert!(e["error"].as_str().unwrap().contains("max_depth"), "{e}");
 }
+
+/// A file from elsewhere whose parent of only done tasks is not done imports under the
+/// done rule, and exports so.
+#[tokio::test]
+async fn imports_follow_the_done_rule() {
+    let app = spawn_app(Db::Sqlite, 1).await;
+    let file = r#"{"tasks":[{"id":"trip","name":"Trip","isDone":false,"tasks":[
+        {"id":"book","name":"Book","isDone":true},{"id":"pack","name":"Pack","isDone":true}]}]}"#;
+    let job = import_file(&app, "", file.as_bytes().to_vec()).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let (_, trip) = app.get_json("/api/v1/tasks/trip").await;
+    assert_eq!(trip["status"], "done", "{trip}");
+    let out: Value = serde_json::from_slice(&export(&app, "").await).unwrap();
+    assert_eq!(out["tasks"][0]["isDone"], true, "{out}");
+    app.running.stop().await;
+}
