@@ -156,3 +156,52 @@ async fn the_site_is_found_from_any_folder() {
     let _ = child.wait();
     assert_eq!(status, 200, "the client is served");
 }
+
+/// Without JavaScript, "Add" posts to the server function, which creates the task and
+/// sends the browser back to the page it came from.
+#[tokio::test]
+async fn adding_a_task_works_without_javascript() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    add_user(&app, "ed", Role::Editor).await;
+    let cookie = sign_in(&app, "ed").await;
+    let page = app
+        .anon
+        .get(app.url("/tasks"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let action = page
+        .split("action=\"")
+        .map(|rest| rest.split('"').next().unwrap_or_default())
+        .find(|a| a.starts_with("/fn/create_task"))
+        .expect("the add form posts to create_task")
+        .to_string();
+    let r = app
+        .anon
+        .post(app.url(&action))
+        .header("cookie", &cookie)
+        .header("origin", app.base.clone())
+        .header("referer", app.url("/tasks"))
+        .header("accept", "text/html")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("title=Without+script")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .trim_end_matches('?')
+            .ends_with("/tasks"),
+        "back to the page"
+    );
+    let (_, roots) = app.get_json("/api/v1/tasks").await;
+    assert_eq!(roots["items"][0]["title"], "Without script");
+    app.running.stop().await;
+}

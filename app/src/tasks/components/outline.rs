@@ -279,8 +279,16 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
     {
         let id = id.clone();
         Effect::new(move |_| {
-            if let Some(el) = row.get()
-                && ui.selected.get_untracked().as_deref() == Some(id.as_str())
+            let Some(el) = row.get() else { return };
+            // A search hit opens `/tasks/<parent>#<id>`: that row is selected, shown and
+            // focused once it is on the page (the hash is dropped so it happens once).
+            if landed_on(&id) {
+                ui.selected.set(Some(id.clone()));
+                el.scroll_into_view();
+                let _ = el.focus();
+                return;
+            }
+            if ui.selected.get_untracked().as_deref() == Some(id.as_str())
                 && !editing.get_untracked()
                 && focus_is_lost()
             {
@@ -626,6 +634,35 @@ fn selected_gets_focus(id: String, delay: std::time::Duration) {
     #[cfg(not(feature = "hydrate"))]
     let _ = (id, delay);
 }
+/// Whether the page's address points at task `id` (`#id`); if so the mark is taken off it.
+fn landed_on(id: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let Some(window) = web_sys::window() else {
+            return false;
+        };
+        let location = window.location();
+        if location.hash().ok().as_deref() != Some(&format!("#{id}")) {
+            return false;
+        }
+        if let (Ok(history), Ok(path), Ok(search)) =
+            (window.history(), location.pathname(), location.search())
+        {
+            let _ = history.replace_state_with_url(
+                &wasm_bindgen::JsValue::NULL,
+                "",
+                Some(&format!("{path}{search}")),
+            );
+        }
+        true
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = id;
+        false
+    }
+}
+
 /// Whether the keyboard focus went back to the page itself (the focused element was
 /// removed), rather than to something the person chose.
 fn focus_is_lost() -> bool {

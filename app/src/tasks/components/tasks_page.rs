@@ -10,11 +10,14 @@ use super::search::SearchBox;
 use crate::accounts::components::use_can;
 use crate::accounts::model::Role;
 use crate::error::AppError;
-use crate::tasks::api::get_task_path;
+use crate::tasks::api::{CreateTask, get_task_path};
 use crate::ui::not_found::NotFoundPage;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
+use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 
 #[component]
 pub fn TasksPage() -> impl IntoView {
@@ -53,7 +56,27 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
     let can_edit = use_can(Role::Editor);
     let ui = TreeUi::new(can_edit);
     provide_context(ui);
-    let board = RwSignal::new(false);
+    // The view is in the URL (`?view=board`), so a reload or a shared link keeps it.
+    let query = use_query_map();
+    let board = Memo::new(move |_| query.with(|q| q.get("view").as_deref() == Some("board")));
+    let show = move |as_board: bool| {
+        let location = use_location();
+        let navigate = use_navigate();
+        let path = location.pathname.get_untracked();
+        let url = if as_board {
+            format!("{path}?view=board")
+        } else {
+            path
+        };
+        navigate(
+            &url,
+            NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    };
     let new_title = RwSignal::new(String::new());
     let crumbs_for = parent.clone();
     let crumbs = Resource::new(
@@ -66,6 +89,7 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
         },
     );
     let add_parent = parent.clone();
+    let add_parent_field = parent.clone();
     let add_input = NodeRef::<leptos::html::Input>::new();
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -117,8 +141,8 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
                 </Transition>
             </h1>
             <div role="tablist" aria-label="View" class="flex rounded-lg bg-slate-100 p-1 dark:bg-slate-800">
-                <button type="button" role="tab" aria-selected=move || (!board.get()).to_string() class=move || tab(!board.get()) on:click=move |_| board.set(false)>"Outline"</button>
-                <button type="button" role="tab" aria-selected=move || board.get().to_string() class=move || tab(board.get()) on:click=move |_| board.set(true)>"Board"</button>
+                <button type="button" role="tab" aria-selected=move || (!board.get()).to_string() class=move || tab(!board.get()) on:click=move |_| show(false)>"Outline"</button>
+                <button type="button" role="tab" aria-selected=move || board.get().to_string() class=move || tab(board.get()) on:click=move |_| show(true)>"Board"</button>
             </div>
             <div class="ml-auto w-full sm:w-auto"><SearchBox /></div>
         </div>
@@ -129,8 +153,11 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
             </div>
         })}
         <Transition fallback=|| ()>{move || can_edit.get().then(|| view! {
-            <form class="mb-3 flex gap-2" on:submit=add.clone()>
-                <input node_ref=add_input type="text" aria-label="New task" placeholder="Add a task…" maxlength="500"
+            // Without JavaScript the form posts to the server function itself, which sends
+            // the browser back here; with it, the task is added in place.
+            <form class="mb-3 flex gap-2" method="post" action=CreateTask::url() on:submit=add.clone()>
+                {add_parent_field.clone().map(|p| view! { <input type="hidden" name="parent_id" value=p /> })}
+                <input node_ref=add_input type="text" name="title" required aria-label="New task" placeholder="Add a task…" maxlength="500"
                     class=format!("{INPUT} flex-1") prop:value=move || new_title.get()
                     on:input=move |ev| new_title.set(event_target_value(&ev)) />
                 <button type="submit" class=PRIMARY>"Add"</button>
@@ -141,9 +168,16 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
         } else {
             view! { <Outline parent=outline_parent.clone() /> }.into_any()
         }}
-        <p class="mt-2 hidden text-xs text-slate-500 sm:block">
-            "Keys: ↑ ↓ move · → expand · ← collapse · Enter rename · Space done · Delete · Alt+Shift+arrows indent, outdent, reorder"
-        </p>
+        // The outline's keys, under the outline only, and only those the person may use.
+        {move || (!board.get()).then(|| view! {
+            <p class="mt-2 hidden text-xs text-slate-500 sm:block">
+                {if can_edit.get() {
+                    "Keys: ↑ ↓ move · → expand · ← collapse · Enter rename · Space done · Delete · Alt+Shift+arrows indent, outdent, reorder"
+                } else {
+                    "Keys: ↑ ↓ move · → expand · ← collapse"
+                }}
+            </p>
+        })}
         <h2 class="mb-3 mt-8 text-lg font-semibold">"Files"</h2>
         <FilesPanel parent=files_parent />
     }
