@@ -60,7 +60,9 @@ pub fn UsersPage() -> impl IntoView {
             </ActionForm>
         </div>
         {move || error().map(|e| view! { <div class="mb-3"><ErrorBox error=e /></div> })}
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
+        // `relative`: the screen-reader labels in the cells are positioned absolutely and would
+        // otherwise widen the page past the scrolling box.
+        <div class="relative overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
             <table class="min-w-full text-sm">
                 <thead class="bg-slate-50 text-left text-xs uppercase tracking-wide text-slate-500 dark:bg-slate-800/50 dark:text-slate-400">
                     <tr>

@@ -536,15 +536,17 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                     let t = shown.get();
                     let pct = t.done_count as f64 * 100.0 / t.child_count.max(1) as f64;
                     view! {
-                        <span class="hidden shrink-0 items-center gap-1.5 text-xs tabular-nums text-slate-500 sm:flex" title="children done">
-                            <span class="h-1.5 w-12 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-700">
+                        <span class="flex shrink-0 items-center gap-1.5 text-xs tabular-nums text-slate-500" title="children done">
+                            <span class="hidden h-1.5 w-12 overflow-hidden rounded-full bg-slate-200 sm:block dark:bg-slate-700">
                                 <span class="block h-full rounded-full bg-emerald-500" style=format!("width: {pct:.0}%")></span>
                             </span>
                             {label}
                         </span>
                     }
                 })}
-                <span class="flex shrink-0 items-center gap-0.5 opacity-0 transition-opacity group-hover:opacity-100 group-focus-within:opacity-100">
+                // Row actions: on a wide screen they appear on hover or focus and keep their
+                // place; on a narrow one they take no room until the row is focused.
+                <span class="hidden shrink-0 items-center gap-0.5 transition-opacity group-focus-within:flex sm:flex sm:opacity-0 sm:group-hover:opacity-100 sm:group-focus-within:opacity-100">
                     <a href=format!("/tasks/{id_zoom}") tabindex="-1" title="Zoom in" aria-label="Zoom in" class="rounded px-1.5 py-0.5 text-slate-500 hover:bg-slate-200 dark:hover:bg-slate-700">"⤢"</a>
                     <button type="button" tabindex="-1" title="Notes" aria-label="Notes" class="rounded px-1.5 py-0.5 text-slate-500 hover:bg-slate-200 dark:hover:bg-slate-700"
                         on:click=move |_| notes_open.update(|o| *o = !*o)>"✎"</button>
