@@ -59,6 +59,17 @@ pub struct NewWorker {
     pub secret_hash: Option<String>,
 }
 
+/// A failed job's message: what went wrong first, then where (`… (map task 3, after 2
+/// attempts)`), so a person reads the cause before the bookkeeping.
+pub fn job_failure(error: &str, phase: &str, seq: i64, attempts: i64) -> String {
+    let tries = if attempts == 1 {
+        "on its first attempt".to_string()
+    } else {
+        format!("after {attempts} attempts")
+    };
+    format!("{error} ({phase} task {}, {tries})", seq + 1)
+}
+
 /// A new job with its planned tasks.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -298,5 +309,20 @@ mod tests {
         assert_eq!(b.delay(4), 800);
         assert_eq!(b.delay(5), 1_000);
         assert_eq!(b.delay(500), 1_000);
+    }
+}
+
+#[cfg(test)]
+mod failure_message_tests {
+    #[test]
+    fn the_cause_comes_first() {
+        assert_eq!(
+            super::job_failure("the file is empty at byte 0 (top level)", "import", 0, 1),
+            "the file is empty at byte 0 (top level) (import task 1, on its first attempt)"
+        );
+        assert_eq!(
+            super::job_failure("boom", "map", 2, 3),
+            "boom (map task 3, after 3 attempts)"
+        );
     }
 }

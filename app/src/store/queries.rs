@@ -917,10 +917,7 @@ macro_rules! store_impl {
                     .bind(&req.worker_id)
                     .execute(&mut *tx)
                     .await?;
-                    let msg = format!(
-                        "{phase} task #{seq} failed after {} attempt(s): {error}",
-                        req.attempt
-                    );
+                    let msg = $crate::store::job_failure(&error, &phase, seq, req.attempt);
                     Self::fail_job_tx(&mut tx, &job_id, &msg, now).await?;
                     false
                 };
@@ -1019,9 +1016,7 @@ macro_rules! store_impl {
                         "ready" => report.requeued += 1,
                         "failed" => {
                             report.failed += 1;
-                            let msg = format!(
-                                "{phase} task #{seq} failed after {attempt} attempt(s): {error}"
-                            );
+                            let msg = $crate::store::job_failure(&error, &phase, seq, attempt);
                             Self::fail_job_tx(&mut tx, &job_id, &msg, now).await?;
                         }
                         _ => {}

@@ -69,7 +69,12 @@ fn Detail(d: JobDetail) -> impl IntoView {
     let elapsed = job
         .started_at
         .map(|s| job.finished_at.unwrap_or_else(crate::now_millis) - s);
-    let result = job.result.clone();
+    // Only a file-average job has an average to show; other kinds show their own result
+    // (files, counts) elsewhere on the page.
+    let result = job
+        .result
+        .clone()
+        .filter(|r| job.kind == JobKind::FileAverage && r.get("average").is_some());
     let (id_c, id_r, id_d, id_v) = (id.clone(), id.clone(), id.clone(), id.clone());
     view! {
         <div class="flex flex-wrap items-center gap-3">
