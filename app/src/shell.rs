@@ -4,7 +4,7 @@
 use crate::access::{Access, PageAccess};
 use crate::accounts::components::{
     audit_page::AuditPage, login_page::LoginPage, provide_me, setup_page::SetupPage,
-    users_page::UsersPage,
+    tokens_page::TokensPage, users_page::UsersPage,
 };
 use crate::jobs::components::{job_page::JobPage, jobs_page::JobsPage};
 use crate::overview::page::OverviewPage;
@@ -44,7 +44,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// Who may open each page of [`App`]'s router, in the server router's path syntax. Keep it
 /// beside the `<Route>`s below: the HTTP layer refuses a page missing here, and the access
 /// test fails on any route of one without the other.
-pub const PAGES: [PageAccess; 12] = [
+pub const PAGES: [PageAccess; 13] = [
     page("/", Access::Viewer),
     page("/tasks", Access::Viewer),
     page("/tasks/{id}", Access::Viewer),
@@ -57,6 +57,7 @@ pub const PAGES: [PageAccess; 12] = [
     page("/setup/{token}", Access::Public),
     page("/admin/users", Access::Admin),
     page("/admin/audit", Access::Admin),
+    page("/admin/tokens", Access::Admin),
 ];
 
 const fn page(path: &'static str, access: Access) -> PageAccess {
@@ -88,6 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/setup/:token") view=SetupPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/tokens") view=TokensPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -178,31 +178,7 @@ pub enum TokenAction {
     },
 }
 
-/// The known scopes, deduplicated, space-separated.
-pub fn check_scopes(scopes: &[String]) -> Result<String, String> {
-    let mut out: Vec<&str> = Vec::new();
-    for s in scopes
-        .iter()
-        .flat_map(|s| s.split([',', ' ']))
-        .filter(|s| !s.is_empty())
-    {
-        let s = match s {
-            "worker" | "wpipe" | "read" | "write" => s,
-            other => {
-                return Err(format!(
-                    "unknown scope {other:?}: use worker, wpipe, read or write"
-                ));
-            }
-        };
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    if out.is_empty() {
-        return Err("a token needs at least one scope".into());
-    }
-    Ok(out.join(" "))
-}
+pub use app::accounts::model::check_scopes;
 
 fn when(ms: Option<i64>) -> String {
     ms.map(crate::wpipe::iso8601).unwrap_or_else(|| "-".into())
@@ -213,9 +189,7 @@ pub async fn run(cmd: TokenCommand) -> Result<(), String> {
     match cmd.action {
         TokenAction::Create { name, scopes, user } => {
             let name = name.trim();
-            if name.is_empty() || name.chars().count() > 100 {
-                return Err("token name must be 1 to 100 characters".into());
-            }
+            app::accounts::model::check_token_name(name)?;
             let scopes = check_scopes(&scopes)?;
             let token = generate();
             store

@@ -3,6 +3,7 @@
 
 use super::model::{AuditEntry, AuditFilter, Me, User};
 use crate::error::AppError;
+use crate::workers::fleet::TokenInfo;
 use leptos::prelude::*;
 
 /// Only a path on this site may follow a sign-in (no open redirects): an absolute path,
@@ -159,6 +160,59 @@ pub async fn admin_set_disabled(username: String, disabled: bool) -> Result<User
 pub async fn admin_list_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
     let st = crate::require!(AdminListAudit, Admin)?.st;
     super::service::list_audit(&st, &filter).await
+}
+
+/// Every API token, revoked ones too (names, scopes, owners and dates; never a token).
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn admin_list_tokens() -> Result<Vec<TokenInfo>, AppError> {
+    let st = crate::require!(AdminListTokens, Admin, reads)?.st;
+    Ok(st.store.list_tokens().await?)
+}
+
+/// Issues a token; the answer is the only time it is shown (only its hash is kept). Each
+/// scope is a checkbox of the form (present = wanted).
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn admin_create_token(
+    name: String,
+    user: Option<String>,
+    worker: Option<String>,
+    wpipe: Option<String>,
+    read: Option<String>,
+    write: Option<String>,
+) -> Result<String, AppError> {
+    let st = crate::require!(AdminCreateToken, Admin)?.st;
+    let name = name.trim().to_string();
+    super::model::check_token_name(&name).map_err(AppError::Invalid)?;
+    let wanted: Vec<String> = [
+        ("worker", worker),
+        ("wpipe", wpipe),
+        ("read", read),
+        ("write", write),
+    ]
+    .into_iter()
+    .filter(|(_, on)| on.is_some())
+    .map(|(scope, _)| scope.to_string())
+    .collect();
+    let scopes = super::model::check_scopes(&wanted).map_err(AppError::Invalid)?;
+    let user = user.filter(|u| !u.trim().is_empty());
+    let token = super::secret::generate("orch_");
+    st.store
+        .create_token(
+            &name,
+            &super::secret::hash(&token),
+            &scopes,
+            user.as_deref(),
+            crate::now_millis(),
+        )
+        .await?;
+    Ok(token)
+}
+
+/// Revokes a token by name or id; it stops working within a second.
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn admin_revoke_token(name: String) -> Result<TokenInfo, AppError> {
+    let st = crate::require!(AdminRevokeToken, Admin)?.st;
+    Ok(st.store.revoke_token(&name, crate::now_millis()).await?)
 }
 
 #[cfg(test)]

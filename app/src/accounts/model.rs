@@ -116,6 +116,41 @@ pub fn check_username(name: &str) -> Result<(), String> {
     }
 }
 
+/// The scopes a stored API token may carry.
+pub const TOKEN_SCOPES: [&str; 4] = ["worker", "wpipe", "read", "write"];
+
+/// The known scopes among `scopes` (split on commas and spaces), deduplicated,
+/// space-separated; an unknown scope or none at all is refused.
+pub fn check_scopes(scopes: &[String]) -> Result<String, String> {
+    let mut out: Vec<&str> = Vec::new();
+    for s in scopes
+        .iter()
+        .flat_map(|s| s.split([',', ' ']))
+        .filter(|s| !s.is_empty())
+    {
+        let Some(known) = TOKEN_SCOPES.iter().find(|k| **k == s) else {
+            return Err(format!(
+                "unknown scope {s:?}: use worker, wpipe, read or write"
+            ));
+        };
+        if !out.contains(known) {
+            out.push(known);
+        }
+    }
+    if out.is_empty() {
+        return Err("a token needs at least one scope".into());
+    }
+    Ok(out.join(" "))
+}
+
+/// Token names: 1 to 100 characters after trimming.
+pub fn check_token_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() || name.trim().chars().count() > 100 {
+        return Err("token name must be 1 to 100 characters".into());
+    }
+    Ok(())
+}
+
 /// Passwords: at least 10 characters, at most 1,024 bytes.
 pub fn check_password(pw: &str) -> Result<(), String> {
     if pw.chars().count() < 10 {

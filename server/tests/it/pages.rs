@@ -205,3 +205,61 @@ async fn adding_a_task_works_without_javascript() {
     assert_eq!(roots["items"][0]["title"], "Without script");
     app.running.stop().await;
 }
+
+/// Admins issue, list and revoke API tokens from the browser: a new token is answered once
+/// and works at once; the list never shows it; a revoked one stops.
+#[tokio::test]
+async fn admins_manage_tokens_from_the_browser() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    add_user(&app, "ada", Role::Admin).await;
+    let admin = sign_in(&app, "ada").await;
+    let page = app
+        .anon
+        .get(app.url("/admin/tokens"))
+        .header("cookie", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("New token"));
+    let r = call(
+        &app,
+        "admin_create_token",
+        Some(&admin),
+        &[("name", "rack-3"), ("worker", "on")],
+    )
+    .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let token: String = r.json().await.unwrap();
+    assert!(token.starts_with("orch_"));
+    let register = |t: String| {
+        app.anon
+            .post(app.url("/api/v1/workers/register"))
+            .bearer_auth(t)
+            .json(&serde_json::json!({"name": "rack-3"}))
+            .send()
+    };
+    assert_eq!(register(token.clone()).await.unwrap().status(), 201);
+    let listed = call(&app, "admin_list_tokens", Some(&admin), &[]).await;
+    let text = listed.text().await.unwrap();
+    assert!(text.contains("rack-3") && text.contains("worker") && !text.contains(&token));
+    let bad = call(
+        &app,
+        "admin_create_token",
+        Some(&admin),
+        &[("name", "none")],
+    )
+    .await;
+    assert_eq!(bad.status(), 400, "a token needs a scope");
+    let r = call(
+        &app,
+        "admin_revoke_token",
+        Some(&admin),
+        &[("name", "rack-3")],
+    )
+    .await;
+    assert!(r.status().is_success());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(register(token).await.unwrap().status(), 401);
+    app.running.stop().await;
+}

@@ -5,6 +5,7 @@
 pub mod audit_page;
 pub mod login_page;
 pub mod setup_page;
+pub mod tokens_page;
 pub mod user_menu;
 pub mod users_page;
 

@@ -22,6 +22,7 @@ pub fn UserMenu() -> impl IntoView {
                     <div class="flex items-center gap-2 text-sm">
                         {admin.then(|| view! {
                             <a href="/admin/users" class="rounded-md px-2 py-1 text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800">"Users"</a>
+                            <a href="/admin/tokens" class="rounded-md px-2 py-1 text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800">"Tokens"</a>
                             <a href="/admin/audit" class="rounded-md px-2 py-1 text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800">"Audit"</a>
                         })}
                         <span class="hidden sm:inline" data-testid="me">
