@@ -78,7 +78,8 @@ fn find_site(options: &mut LeptosOptions) -> Result<(), String> {
     }
     let beside_exe = std::env::current_exe().ok().and_then(|exe| {
         let dir = exe.parent()?;
-        [dir.join("site"), dir.parent()?.join("site")]
+        let up = dir.parent()?;
+        [dir.join("site"), up.join("site"), up.parent()?.join("site")]
             .into_iter()
             .find(|c| has_client(c))
     });

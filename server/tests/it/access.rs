@@ -258,21 +258,17 @@ async fn roles_are_enforced_everywhere(db: Db) {
     }
     assert!(mutating >= 8, "the document lists the mutating routes");
 
-    // Every server function: anonymous and viewer callers are refused each one that changes
-    // something; reads are open to a viewer.
-    let public = ["login", "logout", "setup_admin", "get_me"];
-    for (path, _) in leptos::server_fn::axum::server_fn_paths() {
-        let name = path
-            .trim_start_matches("/fn/")
-            .trim_end_matches(|c: char| c.is_ascii_digit());
-        if public.contains(&name) {
+    // Every server function as its declaration says: anonymous callers are refused all but
+    // the public ones, a viewer those above the viewer level.
+    for f in app::access::server_fns() {
+        let name = f.snake_name();
+        if f.access == app::access::Access::Public {
             continue;
         }
-        let reads = name.starts_with("get_") || name.starts_with("list_");
-        let anon = call(&app, name, None, &[("id", "x")]).await;
+        let anon = call(&app, &name, None, &[("id", "x")]).await;
         assert_eq!(anon.status(), 401, "anonymous {name}");
-        let as_viewer = call(&app, name, Some(&viewer), &[("id", "x")]).await;
-        if reads {
+        let as_viewer = call(&app, &name, Some(&viewer), &[("id", "x")]).await;
+        if f.access == app::access::Access::Viewer {
             assert_ne!(
                 as_viewer.status().as_u16(),
                 403,

@@ -226,6 +226,7 @@ async fn site_files_are_sent_precompressed() {
     let dir = common::temp_dir("site");
     let site = dir.join("site");
     std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::write(site.join("pkg/orchard.js"), b"// the client's loader").unwrap();
     std::fs::write(site.join("pkg/orchard.wasm"), b"\0asm plain bytes").unwrap();
     std::fs::write(site.join("pkg/orchard.wasm.br"), b"brotli bytes").unwrap();
     std::fs::write(site.join("pkg/orchard.wasm.gz"), b"gzip bytes").unwrap();
