@@ -4,7 +4,7 @@
 use crate::common;
 
 use app::accounts::model::Role;
-use common::{add_user, launch, server_with, shot, sign_in, wait_true};
+use common::{Errors, add_user, launch, server_with, shot, sign_in, wait_true};
 use orchard_server::serve::Running;
 use playwright_rs::protocol::BrowserContextOptions;
 
@@ -61,6 +61,7 @@ async fn pages_work_with_and_without_javascript() {
     // (b) Hydrated: the live stream connects and the dark-mode toggle works and persists.
     let ctx = browser.new_context().await.unwrap();
     let page = ctx.new_page().await.unwrap();
+    let errors = Errors::watch(&page).await;
     page.goto(&format!("{base}/login"), None).await.unwrap();
     page.screenshot_to_file(&shot("login.png"), None)
         .await
@@ -175,6 +176,7 @@ async fn pages_work_with_and_without_javascript() {
     page.screenshot_to_file(&shot("workers.png"), None)
         .await
         .unwrap();
+    errors.assert_none(&page).await;
     ctx.close().await.unwrap();
     browser.close().await.unwrap();
     app.stop().await;

@@ -5,7 +5,7 @@
 use crate::common;
 
 use app::accounts::model::Role;
-use common::{add_user, launch, server_with, shot, sign_in, wait_true};
+use common::{Errors, add_user, launch, server_with, shot, sign_in, wait_true};
 use orchard_server::serve::Running;
 use playwright_rs::protocol::BrowserContextOptions;
 use serde_json::{Value, json};
@@ -136,6 +136,7 @@ async fn drill_down_live_updates_and_removal() {
     // With JavaScript: select the worker, then its process.
     let ctx = browser.new_context().await.unwrap();
     let page = ctx.new_page().await.unwrap();
+    let errors = Errors::watch(&page).await;
     sign_in(&page, &base, "ana").await;
     page.goto(&format!("{base}/workers"), None).await.unwrap();
     wait_true(
@@ -285,6 +286,7 @@ async fn drill_down_live_updates_and_removal() {
     page.screenshot_to_file(&shot("workers-fleet.png"), None)
         .await
         .unwrap();
+    errors.assert_none(&page).await;
     ctx.close().await.unwrap();
     browser.close().await.unwrap();
     app.stop().await;

@@ -241,7 +241,10 @@ pub fn JobPage() -> impl IntoView {
         if !finished && policy.should_retry(n) {
             #[cfg(feature = "hydrate")]
             set_timeout(
-                move || tick.update(|t| *t += 1),
+                move || {
+                    // The page may have been left meanwhile.
+                    tick.try_update(|t| *t += 1);
+                },
                 std::time::Duration::from_millis(policy.delay_ms(n, js_sys::Math::random())),
             );
         }

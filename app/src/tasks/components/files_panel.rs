@@ -50,7 +50,10 @@ fn JobFollower(id: String) -> impl IntoView {
             };
             #[cfg(feature = "hydrate")]
             set_timeout(
-                move || tick.update(|t| *t += 1),
+                move || {
+                    // The page may have been left meanwhile.
+                    tick.try_update(|t| *t += 1);
+                },
                 std::time::Duration::from_millis(wait),
             );
             #[cfg(not(feature = "hydrate"))]

@@ -17,10 +17,11 @@ pub fn SearchBox() -> impl IntoView {
             let q = text.get();
             generation.update_value(|g| *g += 1);
             let mine = generation.get_value();
+            // The box may be gone when the pause ends (a hit was opened): then nothing.
             set_timeout(
                 move || {
-                    if generation.get_value() == mine {
-                        query.set(q.trim().to_string());
+                    if generation.try_get_value() == Some(mine) {
+                        let _ = query.try_set(q.trim().to_string());
                     }
                 },
                 std::time::Duration::from_millis(250),

@@ -19,10 +19,15 @@ pub fn ticking(start: Millis) -> ReadSignal<Millis> {
         // Only a real clock difference is corrected, not the time the page took to load.
         let skew = crate::now_millis() - start;
         let skew = if skew.abs() > 5_000 { skew } else { 0 };
-        set_interval(
-            move || _set_now.set(crate::now_millis() - skew),
+        // Stopped when the page that shows it goes away.
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                _set_now.try_set(crate::now_millis() - skew);
+            },
             std::time::Duration::from_secs(1),
-        );
+        ) {
+            on_cleanup(move || handle.clear());
+        }
     }
     now
 }
