@@ -238,3 +238,84 @@ async fn a_viewer_sees_no_edit_controls_and_is_refused() {
     browser.close().await.unwrap();
     app.stop().await;
 }
+
+/// At 390 px no page scrolls sideways, and a used setup link offers sign-in instead of a
+/// form that can only fail.
+#[tokio::test]
+async fn narrow_screens_fit_and_used_setup_links_say_sign_in() {
+    let app = server_with(0, |_| {}).await;
+    let base = format!("http://{}", app.addr);
+    add_user(&app, "ada", Role::Admin).await;
+    app.state
+        .store
+        .tree_create(
+            &app::store::tree::NewTreeTask {
+                id: "long".into(),
+                title: "Pick a venue that has room for forty people and a garden".into(),
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let (_pw, browser) = launch().await;
+    let ctx = browser.new_context().await.unwrap();
+    let page = ctx.new_page().await.unwrap();
+    let errors = Errors::watch(&page).await;
+    page.set_viewport_size(playwright_rs::protocol::Viewport {
+        width: 390,
+        height: 844,
+    })
+    .await
+    .unwrap();
+    sign_in(&page, &base, "ada").await;
+    for path in [
+        "/",
+        "/tasks",
+        "/tasks?view=board",
+        "/jobs",
+        "/workers",
+        "/admin/users",
+        "/admin/tokens",
+        "/admin/audit",
+    ] {
+        page.goto(&format!("{base}{path}"), None).await.unwrap();
+        wait_true(
+            &page,
+            "document.getElementById('live-indicator').innerText.includes('Live')",
+            30,
+        )
+        .await;
+        let width = page
+            .evaluate_value("document.documentElement.scrollWidth")
+            .await
+            .unwrap();
+        assert_eq!(width, "390", "{path} scrolls sideways");
+    }
+    errors.assert_none(&page).await;
+    ctx.close().await.unwrap();
+
+    let ctx = browser.new_context().await.unwrap();
+    let page = ctx.new_page().await.unwrap();
+    page.goto(&format!("{base}/setup/used-or-not"), None)
+        .await
+        .unwrap();
+    wait_true(
+        &page,
+        "document.body.innerText.includes('Orchard is already set up')",
+        10,
+    )
+    .await;
+    assert_eq!(
+        page.evaluate_value(
+            "document.querySelector('form[aria-label=\"Create the first admin\"]').offsetParent === null"
+        )
+        .await
+        .unwrap(),
+        "true",
+        "the form is not offered"
+    );
+    ctx.close().await.unwrap();
+    browser.close().await.unwrap();
+    app.stop().await;
+}
