@@ -790,14 +790,14 @@ macro_rules! fleet_impl {
                 };
                 let sql = format!(
                     "SELECT COALESCE(t.lease_owner, t.worker_id) AS worker_id, t.job_id, \
-                     j.state AS job_state, COUNT(*) AS total, \
+                     j.kind AS job_kind, j.state AS job_state, COUNT(*) AS total, \
                      CAST(SUM(CASE WHEN t.state IN ('done', 'failed') THEN 1 ELSE 0 END) AS BIGINT) AS finished, \
                      CAST(SUM(CASE WHEN t.state = 'failed' THEN 1 ELSE 0 END) AS BIGINT) AS failed, \
                      MIN(t.started_at) AS started_at, \
                      MAX(COALESCE(t.finished_at, t.started_at)) AS last_update, \
                      j.error AS error \
                      FROM job_tasks t JOIN jobs j ON j.id = t.job_id WHERE {filter} \
-                     GROUP BY COALESCE(t.lease_owner, t.worker_id), t.job_id, j.state, j.error \
+                     GROUP BY COALESCE(t.lease_owner, t.worker_id), t.job_id, j.kind, j.state, j.error \
                      ORDER BY MIN(t.started_at)"
                 );
                 let mut q = sqlx::query_as::<_, $crate::store::fleet::JobProcessRow>(&sql);
@@ -955,6 +955,7 @@ pub(super) fn summarize(
 pub(super) struct JobProcessRow {
     pub worker_id: String,
     pub job_id: String,
+    pub job_kind: String,
     pub job_state: String,
     pub total: i64,
     pub finished: i64,
@@ -985,7 +986,14 @@ impl JobProcessRow {
             tasks_total: self.total,
             tasks_finished: self.finished,
             tasks_failed: self.failed,
-            step: Some(format!("job {}", self.job_id)),
+            // What the job is, not only its id: "File average job 01a2…".
+            step: Some(format!(
+                "{} job {}",
+                crate::jobs::model::JobKind::parse(&self.job_kind)
+                    .map(|k| k.label())
+                    .unwrap_or("A"),
+                self.job_id.get(..8).unwrap_or(&self.job_id)
+            )),
             step_state: Some(match status {
                 ProcessStatus::Running => StepState::Running,
                 ProcessStatus::Success => StepState::Success,

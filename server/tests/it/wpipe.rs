@@ -724,6 +724,10 @@ async fn orchard_workers_share_the_dashboards(db: Db) {
     let p = &procs[0];
     assert_eq!(p["worker"], "remote-fleet");
     assert_eq!(p["status"], "success");
+    assert!(
+        p["step"].as_str().unwrap().starts_with("File average job "),
+        "a job's process says what the job is: {p}"
+    );
     assert_eq!(p["progress"], "100%");
     let pid = p["id"].as_str().unwrap();
     assert!(pid.starts_with(&job), "{pid}");
