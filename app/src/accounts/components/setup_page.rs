@@ -34,7 +34,7 @@ pub fn SetupPage() -> impl IntoView {
                     <a href="/login" class=format!("{BUTTON} mt-4 inline-block text-center")>"Sign in"</a>
                 </div>
             })}
-            </Transition>
+            // Inside the same transition, so the page the server sends already hides it.
             <div class:hidden=done>
             <ActionForm action=action attr:class=CARD attr:aria-label="Create the first admin">
                 <h1 class="text-xl font-semibold">"Welcome to Orchard"</h1>
@@ -59,6 +59,7 @@ pub fn SetupPage() -> impl IntoView {
                 {move || action.value().get().and_then(|r| r.err()).map(|e| view! { <div class="mt-3"><ErrorBox error=e /></div> })}
             </ActionForm>
             </div>
+            </Transition>
         </div>
     }
 }
