@@ -407,6 +407,9 @@ macro_rules! fleet_impl {
                     match p.status {
                         $crate::workers::fleet::ProcessStatus::Running => c[1] += 1,
                         $crate::workers::fleet::ProcessStatus::Success => c[2] += 1,
+                        // A job whose input was wrong failed, but not because of this
+                        // worker: it counts neither way in the worker's success rate.
+                        $crate::workers::fleet::ProcessStatus::Error if p.input_fault => {}
                         $crate::workers::fleet::ProcessStatus::Error => c[3] += 1,
                     }
                     if let Some(end) = p.ended_at {
@@ -793,6 +796,7 @@ macro_rules! fleet_impl {
                      j.kind AS job_kind, j.state AS job_state, COUNT(*) AS total, \
                      CAST(SUM(CASE WHEN t.state IN ('done', 'failed') THEN 1 ELSE 0 END) AS BIGINT) AS finished, \
                      CAST(SUM(CASE WHEN t.state = 'failed' THEN 1 ELSE 0 END) AS BIGINT) AS failed, \
+                     CAST(SUM(CASE WHEN t.state = 'failed' AND t.input_fault THEN 1 ELSE 0 END) AS BIGINT) AS input_faults, \
                      MIN(t.started_at) AS started_at, \
                      MAX(COALESCE(t.finished_at, t.started_at)) AS last_update, \
                      j.error AS error \
@@ -944,6 +948,7 @@ pub(super) fn summarize(
         tasks_total: tasks.len() as i64,
         tasks_finished: tasks.iter().filter(|t| t.state.finished()).count() as i64,
         tasks_failed: tasks.iter().filter(|t| t.state == StepState::Error).count() as i64,
+        input_fault: false,
         step: last.or(tasks.first()).map(|t| t.name.clone()),
         step_state: last.or(tasks.first()).map(|t| t.state),
         last_update: last.and_then(|t| t.updated_at),
@@ -960,6 +965,7 @@ pub(super) struct JobProcessRow {
     pub total: i64,
     pub finished: i64,
     pub failed: i64,
+    pub input_faults: i64,
     pub started_at: Option<i64>,
     pub last_update: Option<i64>,
     pub error: Option<String>,
@@ -986,6 +992,7 @@ impl JobProcessRow {
             tasks_total: self.total,
             tasks_finished: self.finished,
             tasks_failed: self.failed,
+            input_fault: self.failed > 0 && self.input_faults == self.failed,
             // What the job is, not only its id: "File average job 01a2…".
             step: Some(format!(
                 "{} job {}",

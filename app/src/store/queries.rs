@@ -909,12 +909,14 @@ macro_rules! store_impl {
                     sqlx::query(
                         "UPDATE job_tasks SET state = 'failed', lease_owner = NULL, \
                          lease_expires_at = NULL, finished_at = $2, last_error = $3, \
-                         worker_id = $4 WHERE id = $1",
+                         worker_id = $4, input_fault = $5 WHERE id = $1",
                     )
                     .bind(task_id)
                     .bind(now)
                     .bind(&error)
                     .bind(&req.worker_id)
+                    // Not retryable: the input is wrong, whoever runs it.
+                    .bind(!req.retryable)
                     .execute(&mut *tx)
                     .await?;
                     let msg = $crate::store::job_failure(&error, &phase, seq, req.attempt);

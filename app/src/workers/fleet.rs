@@ -99,6 +99,9 @@ pub struct ProcessSummary {
     /// Tasks that finished (successfully or not).
     pub tasks_finished: i64,
     pub tasks_failed: i64,
+    /// Every failed task failed because its input was wrong (not the worker's doing).
+    #[serde(default)]
+    pub input_fault: bool,
     /// The most recently updated task: its name, state and time.
     pub step: Option<String>,
     pub step_state: Option<StepState>,

@@ -746,3 +746,22 @@ async fn imports_follow_the_done_rule() {
     assert_eq!(out["tasks"][0]["isDone"], true, "{out}");
     app.running.stop().await;
 }
+
+/// A bad tree file fails its import job, but does not count against the worker that read
+/// it: the worker's success rate is about the worker.
+#[tokio::test]
+async fn a_bad_file_is_not_held_against_the_worker() {
+    let app = spawn_app(Db::Sqlite, 1).await;
+    let job = import_file(&app, "", b"{\"tasks\": [{\"nope\": 1}]}".to_vec()).await;
+    assert_eq!(job["state"], "failed", "{job}");
+    let err = job["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        err.contains("the task has no \"name\"") && !err.starts_with("import task"),
+        "the cause comes first: {err}"
+    );
+    let (_, board) = app.get_json("/dashboard_workers").await;
+    let rows = board.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{board}");
+    assert_eq!(rows[0]["failed"], 0, "{board}");
+    app.running.stop().await;
+}
