@@ -212,6 +212,16 @@ async fn a_viewer_sees_no_edit_controls_and_is_refused() {
             .unwrap()
             .contains("New file-average job")
     );
+    // The outline's key hint lists only what a viewer may do.
+    page.goto(&format!("{base}/tasks"), None).await.unwrap();
+    wait_true(&page, "document.body.innerText.includes('Keys:')", 10).await;
+    assert_eq!(
+        page.evaluate_value("document.body.innerText.includes('Enter rename')")
+            .await
+            .unwrap(),
+        "false"
+    );
+    page.goto(&format!("{base}/jobs"), None).await.unwrap();
     assert_eq!(
         page.locator("a[href='/admin/users']")
             .count()

@@ -244,6 +244,15 @@ async fn outline_board_import_and_live_updates() {
     assert_eq!(v["tasks"][0]["name"], "Imported root");
     assert_eq!(v["tasks"][0]["tasks"][0]["id"], "imp2");
     assert_eq!(v["tasks"][0]["tasks"][0]["isDone"], true);
+    // The file said the root was not done though its only child is: the done rule wins, on
+    // the page and in the export.
+    assert_eq!(v["tasks"][0]["isDone"], true, "{v}");
+    wait_true(
+        &page,
+        "!!document.querySelector('[data-row][data-id=imp1] input[type=checkbox]:checked')",
+        10,
+    )
+    .await;
 
     // Dark mode and a narrow screen.
     page.locator("#theme-toggle").click(None).await.unwrap();
