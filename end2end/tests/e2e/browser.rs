@@ -4,7 +4,7 @@
 use crate::common;
 
 use app::accounts::model::Role;
-use common::{Errors, add_user, launch, server_with, shot, sign_in, wait_true};
+use common::{Errors, add_user, launch, server_with, shot, sign_in, wait_live, wait_true};
 use orchard_server::serve::Running;
 use playwright_rs::protocol::BrowserContextOptions;
 
@@ -68,12 +68,7 @@ async fn pages_work_with_and_without_javascript() {
         .unwrap();
     sign_in(&page, &base, "ana").await;
     page.goto(&base, None).await.unwrap();
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
     wait_true(
         &page,
         "!document.documentElement.classList.contains('dark')",
@@ -98,12 +93,7 @@ async fn pages_work_with_and_without_javascript() {
     )
     .await;
     // The toggle works once the page is hydrated (the live stream is up).
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
     page.locator("#theme-toggle").click(None).await.unwrap();
     wait_true(
         &page,
@@ -114,12 +104,7 @@ async fn pages_work_with_and_without_javascript() {
 
     // A job started from the form appears and finishes live, without a reload.
     page.goto(&format!("{base}/jobs"), None).await.unwrap();
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
     page.locator("input[name=files]")
         .fill("20", None)
         .await
@@ -193,12 +178,7 @@ async fn a_viewer_sees_no_edit_controls_and_is_refused() {
     let ctx = browser.new_context().await.unwrap();
     let page = ctx.new_page().await.unwrap();
     sign_in(&page, &base, "vic").await;
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
     wait_true(
         &page,
         "document.querySelector('[data-testid=me]').innerText.includes('viewer')",
@@ -290,12 +270,7 @@ async fn narrow_screens_fit_and_used_setup_links_say_sign_in() {
         "/admin/audit",
     ] {
         page.goto(&format!("{base}{path}"), None).await.unwrap();
-        wait_true(
-            &page,
-            "document.getElementById('live-indicator').innerText.includes('Live')",
-            30,
-        )
-        .await;
+        wait_live(&page).await;
         let width = page
             .evaluate_value("document.documentElement.scrollWidth")
             .await

@@ -7,7 +7,7 @@ use crate::common;
 use app::accounts::model::Role;
 use app::store::tree::NewTreeTask;
 use app::tasks::model::Status;
-use common::{Errors, add_user, launch, server_with, shot, sign_in, wait_true};
+use common::{Errors, add_user, launch, server_with, shot, sign_in, wait_live, wait_true};
 use playwright_rs::protocol::Viewport;
 
 fn new(id: &str, parent: Option<&str>, title: &str) -> NewTreeTask {
@@ -62,12 +62,7 @@ async fn outline_board_import_and_live_updates() {
     // The roots come from the server; children load on expand, 200 at a time.
     page.goto(&format!("{base}/tasks"), None).await.unwrap();
     wait_true(&page, &has_text("Project"), 10).await;
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
     page.locator("[data-row][data-id=proj] button[aria-label=Expand]")
         .click(None)
         .await
@@ -148,23 +143,13 @@ async fn outline_board_import_and_live_updates() {
     // Expanded state survives a reload.
     page.reload(None).await.unwrap();
     wait_true(&page, &has_text("item 0"), 15).await;
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
 
     // A second tab sees a change made in the first, without a reload.
     let other = ctx.new_page().await.unwrap();
     other.goto(&format!("{base}/tasks"), None).await.unwrap();
     wait_true(&other, &has_text("item 0"), 15).await;
-    wait_true(
-        &other,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&other).await;
     page.locator("input[aria-label='New task']")
         .fill("Seen live", None)
         .await
@@ -180,12 +165,7 @@ async fn outline_board_import_and_live_updates() {
         .await
         .unwrap();
     wait_true(&page, &has_text("item 1"), 10).await;
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
     page.locator("button[role=tab]:text('Board')")
         .click(None)
         .await
@@ -220,12 +200,7 @@ async fn outline_board_import_and_live_updates() {
     )
     .unwrap();
     page.goto(&format!("{base}/tasks"), None).await.unwrap();
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
     page.locator("input[aria-label='Tree file']")
         .set_input_files(&file, None)
         .await
@@ -286,12 +261,7 @@ async fn a_newcomer_adds_renames_indents_and_searches_by_keyboard() {
     let errors = Errors::watch(&page).await;
     sign_in(&page, &base, "ana").await;
     page.goto(&format!("{base}/tasks"), None).await.unwrap();
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
 
     // Quick-add: type, Enter, type, Enter. Two tasks, and the field keeps the focus.
     let field = page.locator("input[aria-label='New task']");

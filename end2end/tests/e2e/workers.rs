@@ -5,7 +5,7 @@
 use crate::common;
 
 use app::accounts::model::Role;
-use common::{Errors, add_user, launch, server_with, shot, sign_in, wait_true};
+use common::{Errors, add_user, launch, server_with, shot, sign_in, wait_live, wait_true};
 use orchard_server::serve::Running;
 use playwright_rs::protocol::BrowserContextOptions;
 use serde_json::{Value, json};
@@ -139,12 +139,7 @@ async fn drill_down_live_updates_and_removal() {
     let errors = Errors::watch(&page).await;
     sign_in(&page, &base, "ana").await;
     page.goto(&format!("{base}/workers"), None).await.unwrap();
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
     wait_true(
         &page,
         "document.querySelectorAll('[data-testid=worker-row]').length === 3",
@@ -241,12 +236,7 @@ async fn drill_down_live_updates_and_removal() {
     page.goto(&format!("{base}/workers/{ghost}"), None)
         .await
         .unwrap();
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
     // The badge turns dead by itself (the heartbeat age is counted on the server).
     for _ in 0..50 {
         page.reload(None).await.unwrap();
@@ -267,12 +257,7 @@ async fn drill_down_live_updates_and_removal() {
     )
     .await;
     // The button works once the page is hydrated (the live stream is up).
-    wait_true(
-        &page,
-        "document.getElementById('live-indicator').innerText.includes('Live')",
-        30,
-    )
-    .await;
+    wait_live(&page).await;
     page.locator("[data-testid=remove-worker]")
         .click(None)
         .await

@@ -142,22 +142,24 @@ fn confirm(question: &str) -> bool {
 /// Focuses a task's row now (keyboard navigation to a row on the page).
 pub fn focus_row(id: &str) {
     #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast;
-        if let Some(el) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| {
-                d.query_selector(&format!("[data-row][data-id=\"{id}\"]"))
-                    .ok()
-                    .flatten()
-            })
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-        {
-            let _ = el.focus();
-        }
+    if let Some(el) = row_element(id) {
+        let _ = el.focus();
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = id;
+}
+
+/// The row of task `id` on the page, if it is there.
+#[cfg(feature = "hydrate")]
+fn row_element(id: &str) -> Option<web_sys::HtmlElement> {
+    use wasm_bindgen::JsCast;
+    web_sys::window()?
+        .document()?
+        .query_selector(&format!("[data-row][data-id=\"{id}\"]"))
+        .ok()
+        .flatten()?
+        .dyn_into::<web_sys::HtmlElement>()
+        .ok()
 }
 
 /// Gives a task's row the focus once a change has re-rendered it, unless the person has
@@ -615,20 +617,8 @@ fn selected_gets_focus(id: String, delay: std::time::Duration) {
     #[cfg(feature = "hydrate")]
     set_timeout(
         move || {
-            use wasm_bindgen::JsCast;
-            if !focus_is_lost() {
-                return;
-            }
-            if let Some(el) = web_sys::window()
-                .and_then(|w| w.document())
-                .and_then(|d| {
-                    d.query_selector(&format!("[data-row][data-id=\"{id}\"]"))
-                        .ok()
-                        .flatten()
-                })
-                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-            {
-                let _ = el.focus();
+            if focus_is_lost() {
+                focus_row(&id);
             }
         },
         delay,

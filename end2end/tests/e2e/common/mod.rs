@@ -95,6 +95,16 @@ pub async fn wait_true(page: &Page, expr: &str, secs: u64) {
     );
 }
 
+/// Waits until the page is hydrated and its live stream is up.
+pub async fn wait_live(page: &Page) {
+    wait_true(
+        page,
+        "document.getElementById('live-indicator').innerText.includes('Live')",
+        30,
+    )
+    .await;
+}
+
 pub const PASSWORD: &str = "a long password 1";
 
 /// Adds a person straight to the database.
