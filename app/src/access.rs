@@ -124,18 +124,6 @@ pub fn server_fn_access(path: &str) -> Option<&'static FnAccess> {
     server_fns().find(|f| f.path == path)
 }
 
-/// The client's address as the HTTP layer worked it out (through trusted proxies only).
-#[cfg(feature = "ssr")]
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub std::net::IpAddr);
-
-/// The address of the client of the current server function, if the HTTP layer gave one.
-#[cfg(feature = "ssr")]
-pub fn client_addr() -> Option<std::net::IpAddr> {
-    leptos::prelude::use_context::<axum::http::request::Parts>()
-        .and_then(|p| p.extensions.get::<ClientAddr>().map(|c| c.0))
-}
-
 /// What a server function gets once its caller passed: the state and who is calling.
 #[cfg(feature = "ssr")]
 pub struct Granted {

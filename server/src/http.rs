@@ -36,11 +36,16 @@ pub fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
 /// (REST, wpipe and operations routes from the OpenAPI document, pages from `app::PAGES`,
 /// server functions from their `require!` lines, site files from the build's output); the
 /// access guard refuses anything else.
-pub fn router(state: AppState, metrics: Arc<Metrics>, settings: &access::Settings) -> Router {
+pub fn router(
+    state: AppState,
+    metrics: Arc<Metrics>,
+    api_settings: &api::ApiSettings,
+    settings: &access::Settings,
+) -> Router {
     let options = state.leptos_options.clone();
     let routes = page_routes();
     let ctx_state = state.clone();
-    let (api_routes, doc, mut table) = api::router(&settings.api);
+    let (api_routes, doc, mut table) = api::router(api_settings);
     table.declare_pages();
     let files = crate::site_files::router(std::path::Path::new(&*options.site_root), &mut table);
     let pages = Router::new()
@@ -57,7 +62,7 @@ pub fn router(state: AppState, metrics: Arc<Metrics>, settings: &access::Setting
             },
         )
         .fallback(not_found)
-        .layer(api::timeout(&settings.api))
+        .layer(api::timeout(api_settings))
         .with_state(state.clone());
 
     let access = access::Access::new(state.clone(), table, settings, metrics.clone());

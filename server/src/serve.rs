@@ -182,15 +182,15 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
         }),
         sign_in: Arc::new(Throttle::new(s.max_password_hashes as usize)),
     };
+    let api = crate::api::ApiSettings {
+        wpipe_public_dashboard: s.wpipe_public_dashboard,
+        request_timeout: std::time::Duration::from_secs(s.request_timeout_secs),
+    };
     let access = crate::access::Settings {
-        api: crate::api::ApiSettings {
-            wpipe_public_dashboard: s.wpipe_public_dashboard,
-            request_timeout: std::time::Duration::from_secs(s.request_timeout_secs),
-        },
         service_token: service_token.map(Arc::<str>::from),
         proxies,
     };
-    let router = http::router(state.clone(), metrics.clone(), &access);
+    let router = http::router(state.clone(), metrics.clone(), &api, &access);
     let router = match crate::cors::layer(&s.cors_origins)? {
         Some(cors) => router.layer(cors),
         None => router,

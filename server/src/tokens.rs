@@ -181,7 +181,8 @@ pub enum TokenAction {
 pub use app::accounts::model::check_scopes;
 
 fn when(ms: Option<i64>) -> String {
-    ms.map(crate::wpipe::iso8601).unwrap_or_else(|| "-".into())
+    ms.map(app::ui::format::iso8601)
+        .unwrap_or_else(|| "-".into())
 }
 
 pub async fn run(cmd: TokenCommand) -> Result<(), String> {

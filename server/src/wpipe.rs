@@ -16,7 +16,7 @@ use app::workers::fleet::{ProcessSummary, ProcessTask, StepState, details_report
 use app::workers::model::Health;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
+use axum::extract::{Extension, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -30,7 +30,8 @@ const MAX_PROCESSES: i64 = 10_000;
 /// Most task templates a worker may register.
 const MAX_TEMPLATES: usize = 1_000;
 
-/// The routes with their OpenAPI description (tag `wpipe`). Every one needs a token with
+/// The routes with their OpenAPI description (tag `wpipe`); the caller sets their body
+/// limit. Every one needs a token with
 /// the `wpipe` scope, as the wpipe client sends on every call; `public_dashboard` opens
 /// `/dashboard_workers` to anyone (`ORCHARD_WPIPE_PUBLIC_DASHBOARD`).
 pub fn router(public_dashboard: bool) -> OpenApiRouter<AppState> {
@@ -48,7 +49,6 @@ pub fn router(public_dashboard: bool) -> OpenApiRouter<AppState> {
         .routes(allow(Access::WpipeToken, routes!(dashboard_process)))
         .routes(allow(Access::WpipeToken, routes!(dashboard_tasks)))
         .routes(allow(dashboard, routes!(dashboard_workers)))
-        .layer(DefaultBodyLimit::max(crate::api::JSON_BODY_LIMIT))
         .layer(Extension(Arc::new(DashboardCache::default())))
 }
 
@@ -528,11 +528,7 @@ async fn dashboard_tasks(
     ))
 }
 
-/// `2026-11-22T11:04:05.123Z`: a Unix-millisecond time in UTC, ISO 8601.
-pub fn iso8601(ms: i64) -> String {
-    let (y, m, d, h, mi, sec, milli) = app::ui::format::civil(ms);
-    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{sec:02}.{milli:03}Z")
-}
+pub use app::ui::format::iso8601;
 
 /// `PT1.5S`: a duration in seconds, ISO 8601.
 pub fn iso_duration(ms: i64) -> String {

@@ -77,6 +77,16 @@ pub(crate) fn current() -> Caller {
         .unwrap_or_else(Caller::anonymous)
 }
 
+/// The client's address as the HTTP layer worked it out (through trusted proxies only).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// The address of the client of the current server function, if the HTTP layer gave one.
+pub fn client_addr() -> Option<std::net::IpAddr> {
+    leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.extensions.get::<ClientAddr>().map(|c| c.0))
+}
+
 /// How sessions behave.
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
@@ -106,7 +116,7 @@ fn wrong_credentials() -> AppError {
 /// Attempts are throttled per client address and per username (see `throttle`).
 pub async fn sign_in(st: &AppState, username: &str, pw: &str) -> AppResult<(String, User)> {
     let username = username.trim();
-    st.sign_in.admit(crate::access::client_addr(), username)?;
+    st.sign_in.admit(client_addr(), username)?;
     let _hashing = st.sign_in.hashing().await;
     let Some(cred) = st.store.credentials(username).await? else {
         password::dummy_verify(pw).await;
@@ -184,7 +194,7 @@ pub async fn set_up_first_admin(
     pw: &str,
 ) -> AppResult<(String, User)> {
     let username = username.trim();
-    st.sign_in.admit(crate::access::client_addr(), "")?;
+    st.sign_in.admit(client_addr(), "")?;
     check_username(username).map_err(AppError::Invalid)?;
     check_password(pw).map_err(AppError::Invalid)?;
     password::check_strength(pw, username).map_err(AppError::Invalid)?;

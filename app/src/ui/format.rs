@@ -40,6 +40,12 @@ pub fn ago(at: Millis, now: Millis) -> String {
     }
 }
 
+/// `2026-11-22T11:04:05.123Z`: a Unix-millisecond time in UTC, ISO 8601.
+pub fn iso8601(ms: Millis) -> String {
+    let (y, m, d, h, mi, sec, milli) = civil(ms);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{sec:02}.{milli:03}Z")
+}
+
 /// A Unix-millisecond time as UTC calendar parts: (year, month, day, hour, minute, second,
 /// millisecond), by Howard Hinnant's days-to-civil algorithm.
 pub fn civil(ms: Millis) -> (i64, i64, i64, i64, i64, i64, i64) {

@@ -103,8 +103,9 @@ pub struct AccessTable {
 
 impl AccessTable {
     /// The routes of an OpenAPI document built from [`allow`]ed routes. A route whose
-    /// operation carries no declaration is left out, so the guard refuses it.
-    pub fn from_doc(doc: &utoipa::openapi::OpenApi) -> Self {
+    /// operation carries no declaration is left out, so the guard refuses it. Operations
+    /// tagged `wpipe_tag` answer refusals as the wpipe clients expect.
+    pub fn from_doc(doc: &utoipa::openapi::OpenApi, wpipe_tag: &str) -> Self {
         let mut t = Self::default();
         for (path, item) in doc.paths.paths.iter() {
             let mut item = item.clone();
@@ -122,7 +123,7 @@ impl AccessTable {
                 let wpipe = op
                     .tags
                     .as_ref()
-                    .is_some_and(|t| t.iter().any(|t| t == crate::openapi::WPIPE));
+                    .is_some_and(|t| t.iter().any(|t| t == wpipe_tag));
                 let kind = if wpipe { Kind::Wpipe } else { Kind::Api };
                 t.declare(method, path, access, kind);
             }
@@ -196,7 +197,7 @@ mod tests {
             .routes(allow(Access::Editor, routes!(x)))
             .routes(routes!(y))
             .split_for_parts();
-        let t = AccessTable::from_doc(&doc);
+        let t = AccessTable::from_doc(&doc, "wpipe");
         let d = t.lookup(&Method::GET, "/x").unwrap();
         assert_eq!(
             (d.access, d.kind, d.reads),

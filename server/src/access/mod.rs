@@ -15,8 +15,8 @@ mod refusals;
 
 use crate::metrics::Metrics;
 use crate::tokens::{Scope, TokenCheck};
-use app::access::{Access as Level, ClientAddr};
-use app::accounts::service::{self, Caller, CallerKind};
+use app::access::Access as Level;
+use app::accounts::service::{self, Caller, CallerKind, ClientAddr};
 use app::error::AppError;
 use app::state::AppState;
 use axum::body::Body;
@@ -41,7 +41,6 @@ pub struct CspNonce(pub Arc<str>);
 /// What the HTTP layer's access rules are built from.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
-    pub api: crate::api::ApiSettings,
     /// `ORCHARD_API_TOKEN`: acts as an admin and carries every token scope.
     pub service_token: Option<Arc<str>>,
     pub proxies: TrustedProxies,

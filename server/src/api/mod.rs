@@ -68,7 +68,10 @@ pub fn documented(s: &ApiSettings) -> OpenApiRouter<AppState> {
         .merge(files::router().layer(DefaultBodyLimit::max(FILE_BODY_LIMIT)))
         .merge(tasks::import_router());
     let root = OpenApiRouter::new()
-        .merge(crate::wpipe::router(s.wpipe_public_dashboard))
+        .merge(
+            crate::wpipe::router(s.wpipe_public_dashboard)
+                .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)),
+        )
         .merge(crate::ops::router())
         .merge(openapi::router())
         .layer(timeout(s));
@@ -82,6 +85,6 @@ pub fn documented(s: &ApiSettings) -> OpenApiRouter<AppState> {
 /// access read back from that document.
 pub fn router(s: &ApiSettings) -> (Router<AppState>, utoipa::openapi::OpenApi, AccessTable) {
     let (routes, doc) = documented(s).split_for_parts();
-    let table = AccessTable::from_doc(&doc);
+    let table = AccessTable::from_doc(&doc, openapi::WPIPE);
     (routes, openapi::document(doc), table)
 }
