@@ -47,6 +47,7 @@ pub fn router(
     let ctx_state = state.clone();
     let (api_routes, doc, mut table) = api::router(api_settings);
     table.declare_pages();
+    table.declare_server_fns();
     let files = crate::site_files::router(std::path::Path::new(&*options.site_root), &mut table);
     let pages = Router::new()
         .leptos_routes_with_context(

@@ -95,10 +95,13 @@ fn operations_mut(item: &mut PathItem) -> Vec<(Method, &mut Operation)> {
     .collect()
 }
 
-/// Every declared route: (method, the router's path pattern) → its declaration.
+/// Every declared route: method → the router's path pattern → its declaration, and server
+/// functions by endpoint. Filled once at start; a request's lookup is two hash probes with
+/// the matched path as it is (no allocation, no scan of the registry).
 #[derive(Debug, Default, Clone)]
 pub struct AccessTable {
-    routes: HashMap<(Method, String), Declared>,
+    routes: HashMap<Method, HashMap<String, Declared>>,
+    server_fns: HashMap<&'static str, Declared>,
 }
 
 impl AccessTable {
@@ -134,14 +137,28 @@ impl AccessTable {
     /// Declares one route outside the OpenAPI document (site files, the docs themselves).
     pub fn declare(&mut self, method: Method, path: &str, access: Access, kind: Kind) {
         let reads = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-        self.routes.insert(
-            (method, path.to_string()),
+        self.routes.entry(method).or_default().insert(
+            path.to_string(),
             Declared {
                 access,
                 kind,
                 reads,
             },
         );
+    }
+
+    /// Every server function, as its `require!` line declares it.
+    pub fn declare_server_fns(&mut self) {
+        for f in app::access::server_fns() {
+            self.server_fns.insert(
+                f.path,
+                Declared {
+                    access: f.access,
+                    kind: Kind::ServerFn,
+                    reads: f.reads,
+                },
+            );
+        }
     }
 
     /// Every page of the app, as [`app::PAGES`] declares them.
@@ -151,31 +168,18 @@ impl AccessTable {
         }
     }
 
-    pub fn merge(&mut self, other: AccessTable) {
-        self.routes.extend(other.routes);
-    }
-
     /// The declaration of the route the router matched. Server functions are found by their
     /// endpoint (their `require!` line); `HEAD` is answered by a `GET` route.
     pub fn lookup(&self, method: &Method, matched: &str) -> Option<Declared> {
-        if let Some(f) = app::access::server_fn_access(matched) {
-            return Some(Declared {
-                access: f.access,
-                kind: Kind::ServerFn,
-                reads: f.reads,
-            });
+        if let Some(d) = self.server_fns.get(matched) {
+            return Some(*d);
         }
         let method = if method == Method::HEAD {
-            Method::GET
+            &Method::GET
         } else {
-            method.clone()
+            method
         };
-        self.routes.get(&(method, matched.to_string())).copied()
-    }
-
-    /// Every declared route (server functions are listed by `app::access::server_fns`).
-    pub fn iter(&self) -> impl Iterator<Item = (&Method, &str, Declared)> {
-        self.routes.iter().map(|((m, p), d)| (m, p.as_str(), *d))
+        self.routes.get(method)?.get(matched).copied()
     }
 }
 
