@@ -781,8 +781,10 @@ macro_rules! store_impl {
             async fn claimable(&self, now: i64) -> $crate::store::StoreResult<bool> {
                 // A subquery per job rather than a join: a job's ready tasks are one range
                 // of the claim index, however many tasks the planner guesses are ready.
-                let found = sqlx::query_scalar::<_, i64>(
-                    "SELECT 1 FROM jobs j WHERE j.state IN ('queued', 'running') \
+                // The job's id, a TEXT column on both databases: a bare `SELECT 1` is an
+                // INT4 on Postgres and an INTEGER (i64) on SQLite, so no one Rust type reads both.
+                let found = sqlx::query_scalar::<_, String>(
+                    "SELECT j.id FROM jobs j WHERE j.state IN ('queued', 'running') \
                      AND (SELECT t.seq FROM job_tasks t WHERE t.job_id = j.id \
                         AND t.state = 'ready' AND t.run_after <= $1 \
                         ORDER BY t.seq LIMIT 1) IS NOT NULL \

@@ -161,3 +161,51 @@ async fn replicas_share_one_postgres_queue() {
     a.running.stop().await;
     b.running.stop().await;
 }
+
+/// A claim waiting for work is woken by a new job and answers with its task (on Postgres the
+/// wake-up's readiness check once failed to decode, and the claim answered 500).
+async fn a_waiting_claim_is_woken_by_a_new_job(db: Db) {
+    let app = spawn_app(db, 0).await;
+    let (_, w) = app
+        .post_json(
+            "/api/v1/workers/register",
+            serde_json::json!({"name": "waiter"}),
+        )
+        .await;
+    let secret = w["worker_secret"].as_str().unwrap().to_string();
+    let claim = {
+        let app_base = app.base.clone();
+        let http = app.http.clone();
+        let body = serde_json::json!({"worker_id": w["worker_id"], "max": 1, "wait_ms": 4000});
+        tokio::spawn(async move {
+            let r = http
+                .post(format!("{app_base}/api/v1/leases/claim"))
+                .header("x-orchard-worker-secret", secret)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        })
+    };
+    // The claim is waiting (its first look found nothing) when the job arrives.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let id = app.create_job(1, 5, 10).await;
+    let (status, tasks) = claim.await.unwrap();
+    assert_eq!(status, 200, "{tasks}");
+    let tasks = tasks.as_array().expect("a list of tasks");
+    assert_eq!(tasks.len(), 1, "woken with the new job's task: {tasks:?}");
+    assert_eq!(tasks[0]["job_id"], id.as_str());
+    app.running.stop().await;
+}
+
+#[tokio::test]
+async fn a_waiting_claim_is_woken_by_a_new_job_sqlite() {
+    a_waiting_claim_is_woken_by_a_new_job(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_waiting_claim_is_woken_by_a_new_job_postgres() {
+    a_waiting_claim_is_woken_by_a_new_job(Db::Postgres).await;
+}
