@@ -51,11 +51,7 @@ test:
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory check-deploy
 	$(MAKE) --no-print-directory build
-	$(call stamp,tests)
-	$(HOST_FLAGS) scripts/with-postgres cargo test --workspace --exclude frontend --exclude end2end --no-fail-fast
-	$(call stamp,browser tests)
-	$(HOST_FLAGS) cargo test -p end2end -- --test-threads=2
-	$(call stamp,done)
+	@scripts/run-tests
 
 ## Prometheus config, alert rules and their unit tests (promtool from Debian's prometheus)
 check-deploy:
