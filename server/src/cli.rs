@@ -23,7 +23,7 @@ enum Command {
     /// Serve the web app, the API and in-process workers (the default).
     Serve(ServeSettings),
     /// Create or upgrade the database schema, then exit.
-    Migrate(DbSettings),
+    Migrate(MigrateArgs),
     /// Run jobs for a remote Orchard server.
     Worker(WorkerSettings),
     /// Manage the people who can sign in.
@@ -38,10 +38,7 @@ pub async fn main() -> ExitCode {
     let result = match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(s)) => serve(s).await,
-        Some(Command::Migrate(db)) => app::store::connect(&db.database_url)
-            .await
-            .map(|s| tracing::info!(database = s.backend().as_str(), "database is up to date"))
-            .map_err(|e| format!("migration failed: {e}")),
+        Some(Command::Migrate(m)) => migrate(m).await,
         Some(Command::Worker(w)) => crate::worker_cmd::run(w).await,
         Some(Command::User(u)) => crate::user_cmd::run(u).await,
         Some(Command::Token(t)) => crate::tokens::run(t).await,
@@ -54,6 +51,39 @@ pub async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    #[command(flatten)]
+    db: DbSettings,
+    /// First repair a database that applied an earlier text of a migration Orchard later
+    /// changed or removed (stop every other Orchard process on it first).
+    #[arg(long)]
+    repair: bool,
+}
+
+async fn migrate(m: MigrateArgs) -> Result<(), String> {
+    let url = &m.db.database_url;
+    if m.repair {
+        let done = app::store::repair::repair(url)
+            .await
+            .map_err(|e| format!("repair failed: {e}"))?;
+        if done.is_empty() {
+            println!("nothing to repair");
+        }
+        for line in done {
+            println!("{line}");
+        }
+    }
+    let store = app::store::connect(url)
+        .await
+        .map_err(|e| format!("migration failed: {e}"))?;
+    tracing::info!(
+        database = store.backend().as_str(),
+        "database is up to date"
+    );
+    Ok(())
 }
 
 async fn serve(s: ServeSettings) -> Result<(), String> {

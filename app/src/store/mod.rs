@@ -5,9 +5,11 @@
 pub mod accounts;
 mod error;
 pub mod fleet;
+pub mod migrations;
 mod pg_leases;
 mod postgres;
 mod queries;
+pub mod repair;
 mod rows;
 mod sqlite;
 mod sqlite_checkpoint;

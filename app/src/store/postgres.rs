@@ -40,7 +40,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await?;
-        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        super::migrations::run_postgres(&pool).await?;
         Ok(Self {
             read: pool.clone(),
             write: pool,

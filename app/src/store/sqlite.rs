@@ -63,7 +63,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(opts.clone().pragma("cache_size", "-65536"))
             .await?;
-        sqlx::migrate!("../migrations/sqlite").run(&write).await?;
+        super::migrations::run_sqlite(&write).await?;
         let leases = super::sqlite_leases::LeaseDb::open(&path, in_memory)?;
         let writer = std::sync::Arc::new(super::sqlite_writer::WriterHold::default());
         let checkpoints = if in_memory {

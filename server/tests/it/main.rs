@@ -9,6 +9,7 @@ mod cli;
 mod declared;
 mod deploy;
 mod hardening;
+mod migrations;
 mod monitoring;
 mod openapi;
 mod pages;
