@@ -16,6 +16,8 @@ COPY Makefile Cargo.toml Cargo.lock package.json package-lock.json ./
 COPY scripts ./scripts
 RUN scripts/bootstrap
 COPY Leptos.toml rustfmt.toml ./
+COPY shared ./shared
+COPY engine ./engine
 COPY app ./app
 COPY frontend ./frontend
 COPY server ./server

@@ -1,41 +1,41 @@
-//! Orchard's isomorphic crate: the types shared by browser and server, every page and
-//! component, the server functions, and (behind the `ssr` feature) the domain code that
-//! talks to the database and the file store.
+//! Orchard's isomorphic crate: every page and component and the server functions behind
+//! them. The types it shares with the server come from `shared` (re-exported under the same
+//! paths); on the server (`ssr`) its server functions call the `engine`.
 
 #![recursion_limit = "256"]
 
 pub mod access;
 pub mod accounts;
-pub mod error;
-pub mod events;
 pub mod jobs;
 pub mod overview;
 pub mod tasks;
 pub mod ui;
-pub mod wire;
 pub mod workers;
 
+pub use shared::{error, wire};
+
+/// Change events: their shapes, and (on the server) the bus that carries them.
+pub mod events {
+    #[cfg(feature = "ssr")]
+    pub use engine::events::EventBus;
+    pub use shared::events::*;
+}
+
 #[cfg(feature = "ssr")]
-pub mod files;
+pub use engine::{files, store};
 #[cfg(feature = "ssr")]
 pub mod state;
-#[cfg(feature = "ssr")]
-pub mod store;
 
 mod shell;
 pub use shell::{App, PAGES, shell};
 
-/// Milliseconds since the Unix epoch, the one time representation Orchard stores and sends.
-pub type Millis = i64;
+pub use shared::Millis;
 
 /// The current time in Unix milliseconds.
 pub fn now_millis() -> Millis {
     #[cfg(feature = "ssr")]
     {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default()
+        engine::now_millis()
     }
     #[cfg(all(not(feature = "ssr"), feature = "hydrate"))]
     {

@@ -1,80 +1,33 @@
 //! The server's shared state, handed to axum handlers (through `FromRef`) and to server
-//! functions and pages (through Leptos context). One store pool per process, no globals.
+//! functions and pages (through Leptos context): the engine's [`Core`] and what only the web
+//! side needs (Leptos options, sessions, sign-in limits). One per process, no globals.
 
-use crate::events::EventBus;
-use crate::files::FileStore;
-use crate::store::{Backoff, Store};
-use crate::workers::model::HealthThresholds;
-use axum::extract::FromRef;
+pub use engine::state::{Core, EngineObserver, EngineSettings, NoObserver};
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
-use tokio::sync::Notify;
 
-/// Tunables of the job engine.
-#[derive(Debug, Clone)]
-pub struct EngineSettings {
-    /// How long a lease lasts without a heartbeat.
-    pub lease_ms: i64,
-    /// Attempts per task before the task and its job fail.
-    pub max_attempts: i64,
-    pub backoff: Backoff,
-    pub health: HealthThresholds,
-    /// Longest a claim may wait for work.
-    pub max_claim_wait_ms: i64,
-    /// How browsers poll a running job.
-    pub poll: crate::ui::poll::RetryPolicy,
-    /// Most levels a task tree may have (inclusive), so every tree exports and imports.
-    pub max_tree_depth: u64,
-    /// Most bytes all job files may take together (reserved as jobs are created).
-    pub max_files_bytes: u64,
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        Self {
-            lease_ms: 30_000,
-            max_attempts: 3,
-            backoff: Backoff::default(),
-            health: HealthThresholds::default(),
-            max_claim_wait_ms: 30_000,
-            poll: Default::default(),
-            max_tree_depth: crate::tasks::import::DEFAULT_MAX_DEPTH,
-            max_files_bytes: u64::MAX,
-        }
-    }
-}
-
-/// Hears what the job engine does, for metrics.
-pub trait EngineObserver: Send + Sync + 'static {
-    /// A task completed; `seconds` is how long its successful attempt ran.
-    fn task_completed(&self, phase: &str, seconds: f64);
-    /// A failed task went back to the queue for another attempt.
-    fn task_retried(&self, phase: &str);
-    /// A job ended: `succeeded`, `failed` or `cancelled`.
-    fn job_finished(&self, _state: &str) {}
-}
-
-/// An observer that ignores everything.
-pub struct NoObserver;
-
-impl EngineObserver for NoObserver {
-    fn task_completed(&self, _: &str, _: f64) {}
-    fn task_retried(&self, _: &str) {}
-}
-
-#[derive(Clone, FromRef)]
+#[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub store: Arc<dyn Store>,
-    pub files: Arc<dyn FileStore>,
-    pub events: EventBus,
-    pub engine: Arc<EngineSettings>,
-    /// Woken whenever tasks may have become ready, so waiting claims answer at once.
-    pub work_ready: Arc<Notify>,
-    pub observer: Arc<dyn EngineObserver>,
+    /// The engine; its fields read through `AppState` too (`st.store`, `st.engine`, …).
+    pub core: Core,
     pub sessions: Arc<crate::accounts::service::SessionSettings>,
     /// Limits on sign-in attempts and on password hashes running at once.
     pub sign_in: Arc<crate::accounts::throttle::Throttle>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(st: &AppState) -> Self {
+        st.leptos_options.clone()
+    }
 }
 
 impl AppState {

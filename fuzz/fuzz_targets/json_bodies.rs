@@ -3,7 +3,7 @@
 
 #![no_main]
 
-use app::jobs::protocol::{
+use engine::jobs::protocol::{
     ClaimRequest, CompleteBatch, CompleteRequest, FailRequest, LeaseRef, RegisterWorker,
 };
 use libfuzzer_sys::fuzz_target;
@@ -16,14 +16,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = serde_json::from_slice::<CompleteBatch>(data);
     let _ = serde_json::from_slice::<FailRequest>(data);
     let _ = serde_json::from_slice::<LeaseRef>(data);
-    if let Ok(req) = serde_json::from_slice::<app::jobs::params::FileAverageRequest>(data) {
-        let _ = app::jobs::params::FileAverageParams::parse(req, 1);
+    if let Ok(req) = serde_json::from_slice::<engine::jobs::params::FileAverageRequest>(data) {
+        let _ = engine::jobs::params::FileAverageParams::parse(req, 1);
     }
-    if let Ok(p) = serde_json::from_slice::<app::jobs::params::NoopParams>(data) {
+    if let Ok(p) = serde_json::from_slice::<engine::jobs::params::NoopParams>(data) {
         let _ = p.validate();
     }
     // The wpipe routes judge a process's end by its details, which clients send as free text.
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = app::workers::fleet::details_report_error(Some(text));
+        let _ = engine::workers::fleet::details_report_error(Some(text));
     }
 });

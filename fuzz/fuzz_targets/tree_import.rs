@@ -4,8 +4,8 @@
 
 #![no_main]
 
-use app::tasks::import::{ParseOptions, parse};
-use app::tasks::model::Status;
+use engine::tasks::import::{ParseOptions, parse};
+use engine::tasks::model::Status;
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
 

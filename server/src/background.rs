@@ -1,12 +1,12 @@
 //! Background loops of `orchard serve`: the lease reaper and the in-process worker pool.
 
 use crate::metrics::Metrics;
-use app::events::Relayed;
-use app::jobs::runner::{LocalLeases, WorkerConfig, run_worker};
 use app::state::AppState;
-use app::store::ChangeFeed;
-use app::store::NewWorker;
-use app::workers::model::WorkerKind;
+use engine::events::Relayed;
+use engine::jobs::runner::{LocalLeases, WorkerConfig, run_worker};
+use engine::store::ChangeFeed;
+use engine::store::NewWorker;
+use shared::workers::model::WorkerKind;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -45,7 +45,7 @@ pub async fn reaper(st: AppState, metrics: Arc<Metrics>, shutdown: watch::Receiv
 async fn reap_once(st: &AppState, metrics: &Metrics) {
     match st
         .store
-        .reap_expired(st.engine.backoff, app::now_millis())
+        .reap_expired(st.engine.backoff, engine::now_millis())
         .await
     {
         Ok(r) if r.requeued + r.failed > 0 => {
@@ -158,7 +158,7 @@ pub async fn in_process_workers(
                 concurrency: slots as i64,
                 secret_hash: None,
             },
-            app::now_millis(),
+            engine::now_millis(),
         )
         .await
     {
@@ -174,7 +174,7 @@ pub async fn in_process_workers(
         tokio::spawn(every(Duration::from_secs(5), shutdown.clone(), move || {
             let (st, id) = (st.clone(), id.clone());
             async move {
-                if let Err(e) = st.store.touch_worker(&id, app::now_millis()).await {
+                if let Err(e) = st.store.touch_worker(&id, engine::now_millis()).await {
                     tracing::warn!(error = %e, "worker heartbeat failed");
                 }
             }
@@ -189,13 +189,13 @@ pub async fn in_process_workers(
     };
     metrics.worker_started(&id, &name);
     let leases = crate::metrics::MeteredLeases {
-        inner: Arc::new(LocalLeases(st.clone())),
+        inner: Arc::new(LocalLeases(st.core.clone())),
         metrics,
     };
     run_worker(Arc::new(leases), st.files.clone(), cfg, shutdown.clone()).await;
     let _ = shutdown.wait_for(|s| *s).await;
     let _ = beat.await;
-    if let Err(e) = st.store.stop_worker(&id, app::now_millis()).await {
+    if let Err(e) = st.store.stop_worker(&id, engine::now_millis()).await {
         tracing::warn!(error = %e, "worker stop not recorded");
     }
 }

@@ -66,7 +66,7 @@ struct MigrateArgs {
 async fn migrate(m: MigrateArgs) -> Result<(), String> {
     let url = &m.db.database_url;
     if m.repair {
-        let done = app::store::repair::repair(url)
+        let done = engine::store::repair::repair(url)
             .await
             .map_err(|e| format!("repair failed: {e}"))?;
         if done.is_empty() {
@@ -76,7 +76,7 @@ async fn migrate(m: MigrateArgs) -> Result<(), String> {
             println!("{line}");
         }
     }
-    let store = app::store::connect(url)
+    let store = engine::store::connect(url)
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
     tracing::info!(

@@ -1,17 +1,17 @@
 //! The REST client a remote `orchard worker` uses: the lease protocol and the job files,
 //! both over `/api/v1`. Server errors come back as the same `AppError`s local calls give.
 
-use app::error::{AppError, AppResult};
-use app::files::{FileError, FileStore, check_key};
-use app::jobs::protocol::{
-    BatchReply, ClaimRequest, CompleteBatch, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
-    RegisterWorker, Registered,
-};
-use app::jobs::runner::Leases;
 use async_trait::async_trait;
+use engine::files::{FileError, FileStore, check_key};
+use engine::jobs::runner::Leases;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use shared::error::{AppError, AppResult};
+use shared::jobs::protocol::{
+    BatchReply, ClaimRequest, CompleteBatch, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
+    RegisterWorker, Registered,
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

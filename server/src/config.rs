@@ -136,7 +136,7 @@ impl DbSettings {
     /// Opens the store of an Orchard that exists: a SQLite file that is not there is not
     /// made (an admin command pointed at the wrong folder would otherwise manage an empty
     /// new database and say nothing).
-    pub async fn open_existing(&self) -> Result<std::sync::Arc<dyn app::store::Store>, String> {
+    pub async fn open_existing(&self) -> Result<std::sync::Arc<dyn engine::store::Store>, String> {
         if let Some(path) = sqlite_path(&self.database_url)
             && !std::path::Path::new(path).exists()
         {
@@ -145,7 +145,7 @@ impl DbSettings {
                  database, or create one with `orchard migrate --database-url …`"
             ));
         }
-        app::store::connect(&self.database_url)
+        engine::store::connect(&self.database_url)
             .await
             .map_err(|e| format!("cannot open the database: {e}"))
     }

@@ -1,13 +1,13 @@
 //! The REST error: every failure is a status code with a JSON body `{"error": "…"}`.
 //! Internal details are logged where they happen and never sent.
 
-use app::error::AppError;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use shared::error::AppError;
 
 #[derive(Debug)]
 pub struct ApiError {

@@ -4,20 +4,20 @@
 //! --metrics-addr`). Names follow Prometheus conventions: `orchard_` prefix, base units in
 //! the name (`_seconds`), `_total` on counters, `_info` for constant labels.
 
-use app::error::{AppError, AppResult};
-use app::jobs::protocol::{
-    BatchReply, ClaimRequest, CompleteBatch, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
-};
-use app::jobs::runner::Leases;
 use app::state::AppState;
 use async_trait::async_trait;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use engine::jobs::runner::Leases;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
+};
+use shared::error::{AppError, AppResult};
+use shared::jobs::protocol::{
+    BatchReply, ClaimRequest, CompleteBatch, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -193,17 +193,17 @@ impl Metrics {
 
     /// Reads the live figures and renders the exposition text.
     pub async fn render(&self, st: &AppState) -> String {
-        let now = app::now_millis();
+        let now = engine::now_millis();
         if let Ok(q) = st.store.queue_stats(now).await {
             self.jobs.reset();
-            for s in app::jobs::model::JobState::ALL {
+            for s in shared::jobs::model::JobState::ALL {
                 self.jobs.with_label_values(&[s.as_str()]).set(0);
             }
             for (state, n) in q.jobs_by_state {
                 self.jobs.with_label_values(&[&state]).set(n);
             }
             self.tasks.reset();
-            for s in app::jobs::model::TaskState::ALL {
+            for s in shared::jobs::model::TaskState::ALL {
                 self.tasks.with_label_values(&[s.as_str()]).set(0);
             }
             for (state, n) in q.tasks_by_state {
@@ -229,7 +229,7 @@ impl Metrics {
     }
 }
 
-impl app::state::EngineObserver for Metrics {
+impl engine::state::EngineObserver for Metrics {
     fn task_completed(&self, phase: &str, seconds: f64) {
         self.task_duration
             .with_label_values(&[phase])
@@ -454,7 +454,7 @@ pub struct MeteredLeases {
 
 #[async_trait]
 impl Leases for MeteredLeases {
-    fn server(&self) -> Option<&app::state::AppState> {
+    fn server(&self) -> Option<&engine::state::Core> {
         self.inner.server()
     }
     async fn claim(&self, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> {

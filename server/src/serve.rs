@@ -7,12 +7,12 @@ use crate::http;
 use crate::metrics::Metrics;
 use app::accounts::service::SessionSettings;
 use app::accounts::throttle::Throttle;
-use app::events::EventBus;
 use app::state::{AppState, EngineSettings};
-use app::store::Backoff;
-use app::ui::poll::RetryPolicy;
-use app::workers::model::HealthThresholds;
+use engine::events::EventBus;
+use engine::store::Backoff;
 use leptos::config::{LeptosOptions, get_configuration};
+use shared::poll::RetryPolicy;
+use shared::workers::model::HealthThresholds;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{Notify, watch};
@@ -124,10 +124,10 @@ fn leptos_options(s: &ServeSettings, addr: SocketAddr) -> LeptosOptions {
 pub async fn start(s: &ServeSettings) -> Result<Running, String> {
     let service_token = crate::config::service_token(s)?;
     let proxies = crate::access::TrustedProxies::parse(&s.trusted_proxies)?;
-    let store = app::store::connect(&s.db.database_url)
+    let store = engine::store::connect(&s.db.database_url)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    let files = app::files::open(&s.files, &s.data_dir)
+    let files = engine::files::open(&s.files, &s.data_dir)
         .map_err(|e| format!("cannot open the file store: {e}"))?;
     // With several replicas on one Postgres, change events travel between them.
     let feed = store
@@ -169,12 +169,14 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
     let metrics = Metrics::new();
     let state = AppState {
         leptos_options: site_options,
-        store,
-        files,
-        events,
-        engine: Arc::new(engine),
-        work_ready: Arc::new(Notify::new()),
-        observer: metrics.clone(),
+        core: engine::state::Core {
+            store,
+            files,
+            events,
+            engine: Arc::new(engine),
+            work_ready: Arc::new(Notify::new()),
+            observer: metrics.clone(),
+        },
         sessions: Arc::new(SessionSettings {
             idle_ms: (s.session_idle_mins * 60_000) as i64,
             max_ms: (s.session_max_hours * 3_600_000) as i64,

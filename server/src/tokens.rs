@@ -2,9 +2,9 @@
 //! runs. A token is 32 random bytes shown once at creation; only its SHA-256 is stored. The
 //! shared `ORCHARD_API_TOKEN` keeps working beside the stored tokens.
 
-use app::accounts::secret::{self, constant_time_eq};
-use app::store::Store;
 use clap::{Args, Subcommand};
+use engine::accounts::secret::{self, constant_time_eq};
+use engine::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -139,7 +139,7 @@ pub async fn note_use(store: &dyn Store, id: &str) {
         }
         due
     };
-    if due && let Err(e) = store.touch_token(id, app::now_millis()).await {
+    if due && let Err(e) = store.touch_token(id, engine::now_millis()).await {
         tracing::warn!(error = %e, "token use not recorded");
     }
 }
@@ -178,10 +178,10 @@ pub enum TokenAction {
     },
 }
 
-pub use app::accounts::model::check_scopes;
+pub use shared::accounts::model::check_scopes;
 
 fn when(ms: Option<i64>) -> String {
-    ms.map(app::ui::format::iso8601)
+    ms.map(shared::format::iso8601)
         .unwrap_or_else(|| "-".into())
 }
 
@@ -190,7 +190,7 @@ pub async fn run(cmd: TokenCommand) -> Result<(), String> {
     match cmd.action {
         TokenAction::Create { name, scopes, user } => {
             let name = name.trim();
-            app::accounts::model::check_token_name(name)?;
+            shared::accounts::model::check_token_name(name)?;
             let scopes = check_scopes(&scopes)?;
             let token = generate();
             store
@@ -199,7 +199,7 @@ pub async fn run(cmd: TokenCommand) -> Result<(), String> {
                     &hash(&token),
                     &scopes,
                     user.as_deref(),
-                    app::now_millis(),
+                    engine::now_millis(),
                 )
                 .await
                 .map_err(|e| format!("token not created: {e}"))?;
@@ -234,7 +234,7 @@ pub async fn run(cmd: TokenCommand) -> Result<(), String> {
         }
         TokenAction::Revoke { name } => {
             let t = store
-                .revoke_token(&name, app::now_millis())
+                .revoke_token(&name, engine::now_millis())
                 .await
                 .map_err(|e| format!("cannot revoke: {e}"))?;
             crate::user_cmd::audit(&*store, "token.revoke", &t.name).await;

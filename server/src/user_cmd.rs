@@ -3,10 +3,10 @@
 //! from standard input, one line, so they stay out of the shell history.
 
 use crate::config::DbSettings;
-use app::accounts::model::{AuditEntry, Role, check_password, check_username};
 use app::accounts::password;
-use app::store::Store;
 use clap::{Args, Subcommand};
+use engine::store::Store;
+use shared::accounts::model::{AuditEntry, Role, check_password, check_username};
 use std::io::{BufRead, IsTerminal, Write};
 
 #[derive(Args)]
@@ -58,7 +58,7 @@ fn read_password() -> Result<String, String> {
 pub async fn audit(store: &dyn Store, action: &str, target: &str) {
     let entry = AuditEntry {
         id: uuid::Uuid::now_v7().to_string(),
-        at: app::now_millis(),
+        at: engine::now_millis(),
         actor: "cli".into(),
         role: "admin".into(),
         action: action.into(),
@@ -73,7 +73,7 @@ pub async fn audit(store: &dyn Store, action: &str, target: &str) {
 
 pub async fn run(args: UserArgs) -> Result<(), String> {
     let store = args.db.open_existing().await?;
-    let now = app::now_millis();
+    let now = engine::now_millis();
     match args.action {
         UserAction::Create { username, role } => {
             check_username(&username)?;

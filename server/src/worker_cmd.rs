@@ -4,8 +4,8 @@
 
 use crate::client::Client;
 use crate::config::WorkerSettings;
-use app::jobs::protocol::RegisterWorker;
-use app::jobs::runner::{WorkerConfig, run_worker};
+use engine::jobs::runner::{WorkerConfig, run_worker};
+use shared::jobs::protocol::RegisterWorker;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -34,10 +34,10 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
         None => None,
     };
     let leases = Arc::new(client.clone());
-    let files: Arc<dyn app::files::FileStore> = if s.files.is_empty() {
+    let files: Arc<dyn engine::files::FileStore> = if s.files.is_empty() {
         leases.clone()
     } else {
-        app::files::open(&s.files, std::path::Path::new("."))
+        engine::files::open(&s.files, std::path::Path::new("."))
             .map_err(|e| format!("cannot open the file store: {e}"))?
     };
     tracing::info!(files = %files.describe(), "job files");
@@ -53,7 +53,7 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
     let registered = loop {
         match client.register(&req).await {
             Ok(r) => break r,
-            Err(e @ app::error::AppError::Invalid(_)) => {
+            Err(e @ shared::error::AppError::Invalid(_)) => {
                 return Err(format!("registration refused: {e}"));
             }
             Err(e) => {

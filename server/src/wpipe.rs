@@ -9,18 +9,18 @@ use crate::access::allow;
 use crate::openapi::WPIPE;
 use app::access::Access;
 use app::accounts::service::{Caller, CallerKind};
-use app::error::AppError;
 use app::state::AppState;
-use app::store::fleet::EndOutcome;
-use app::workers::fleet::{ProcessSummary, ProcessTask, StepState, details_report_error};
-use app::workers::model::Health;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use engine::store::fleet::EndOutcome;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use shared::error::AppError;
+use shared::workers::fleet::{ProcessSummary, ProcessTask, StepState, details_report_error};
+use shared::workers::model::Health;
 use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -76,8 +76,8 @@ impl From<AppError> for WpipeError {
     }
 }
 
-impl From<app::store::StoreError> for WpipeError {
-    fn from(e: app::store::StoreError) -> Self {
+impl From<engine::store::StoreError> for WpipeError {
+    fn from(e: engine::store::StoreError) -> Self {
         AppError::from(e).into()
     }
 }
@@ -175,7 +175,7 @@ async fn register(State(st): State<AppState>, Body(req): Body<RegisterIn>) -> WR
     }
     let id = st
         .store
-        .register_wpipe_worker(name, &req.version, &templates, app::now_millis())
+        .register_wpipe_worker(name, &req.version, &templates, engine::now_millis())
         .await?;
     tracing::info!(worker_id = %id, name, tasks = templates.len(), "wpipe worker registered");
     st.events.publish("worker", &id, "created");
@@ -207,7 +207,7 @@ async fn healthcheck(
     State(st): State<AppState>,
     Body(req): Body<IdIn>,
 ) -> WResult<Json<HealthOut>> {
-    let now = app::now_millis();
+    let now = engine::now_millis();
     let prev = st.store.beat(&req.id, now).await?;
     let health = st.engine.health.health(prev.last_seen_at, false, now);
     if health != Health::Healthy {
@@ -244,7 +244,7 @@ async fn new_process(
     State(st): State<AppState>,
     Body(req): Body<IdIn>,
 ) -> WResult<Json<NewProcessOut>> {
-    let p = st.store.open_process(&req.id, app::now_millis()).await?;
+    let p = st.store.open_process(&req.id, engine::now_millis()).await?;
     st.events.publish("worker", &req.id, "updated");
     Ok(Json(NewProcessOut {
         father: p.id,
@@ -299,7 +299,12 @@ async fn update_task(
         .map(|d| d.chars().take(20_000).collect());
     let touched = st
         .store
-        .update_process_task(&req.task_id, state, details.as_deref(), app::now_millis())
+        .update_process_task(
+            &req.task_id,
+            state,
+            details.as_deref(),
+            engine::now_millis(),
+        )
         .await?;
     st.events.publish("worker", &touched.worker_id, "updated");
     Ok(Json(StatusOk { status: "ok" }))
@@ -335,7 +340,7 @@ async fn end_process(State(st): State<AppState>, Body(req): Body<EndIn>) -> WRes
             &req.id,
             details.as_deref(),
             details_report_error(details.as_deref()),
-            app::now_millis(),
+            engine::now_millis(),
         )
         .await?;
     Ok(Json(EndOut {
@@ -383,7 +388,10 @@ async fn dashboard_workers(
     if anonymous && let Some(body) = cache.fresh() {
         return Ok(json_bytes(body));
     }
-    let fleet = st.store.fleet(st.engine.health, app::now_millis()).await?;
+    let fleet = st
+        .store
+        .fleet(st.engine.health, engine::now_millis())
+        .await?;
     let rows: Vec<WorkerRow> = fleet
         .into_iter()
         .map(|f| WorkerRow {
@@ -518,7 +526,7 @@ async fn dashboard_tasks(
     Path(id): Path<String>,
 ) -> WResult<Json<Vec<TaskRow>>> {
     let d = st.store.process_detail(&id).await?;
-    let now = app::now_millis();
+    let now = engine::now_millis();
     let total = d.tasks.len();
     Ok(Json(
         d.tasks
@@ -528,7 +536,7 @@ async fn dashboard_tasks(
     ))
 }
 
-pub use app::ui::format::iso8601;
+pub use shared::format::iso8601;
 
 /// `PT1.5S`: a duration in seconds, ISO 8601.
 pub fn iso_duration(ms: i64) -> String {

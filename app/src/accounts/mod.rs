@@ -3,11 +3,11 @@
 
 pub mod api;
 pub mod components;
-pub mod model;
+pub use shared::accounts::model;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]
-pub mod secret;
+pub use engine::accounts::secret;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]

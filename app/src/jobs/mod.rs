@@ -2,16 +2,7 @@
 
 pub mod api;
 pub mod components;
-pub mod model;
-pub mod params;
-pub mod protocol;
+pub use shared::jobs::{model, params, protocol};
 
 #[cfg(feature = "ssr")]
-pub mod runner;
-#[cfg(feature = "ssr")]
-pub mod service;
-
-#[cfg(feature = "ssr")]
-pub mod exec;
-#[cfg(feature = "ssr")]
-pub mod plan;
+pub use engine::jobs::{exec, plan, runner, service};

@@ -1,5 +1,5 @@
 //! The overview: counts across the whole workbench, live.
 
 pub mod api;
-pub mod model;
+pub use shared::overview::model;
 pub mod page;

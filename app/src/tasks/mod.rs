@@ -3,15 +3,7 @@
 
 pub mod api;
 pub mod components;
-pub mod model;
+pub use shared::tasks::model;
 
 #[cfg(feature = "ssr")]
-pub mod exec;
-#[cfg(feature = "ssr")]
-pub mod export;
-#[cfg(feature = "ssr")]
-pub mod generate;
-#[cfg(feature = "ssr")]
-pub mod import;
-#[cfg(feature = "ssr")]
-pub mod service;
+pub use engine::tasks::{exec, export, generate, import, service};

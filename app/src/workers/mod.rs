@@ -2,7 +2,6 @@
 
 pub mod api;
 pub mod components;
-pub mod fleet;
-pub mod model;
 #[cfg(feature = "ssr")]
-pub mod service;
+pub use engine::workers::service;
+pub use shared::workers::{fleet, model};

@@ -1,12 +1,12 @@
 //! Who is calling: the service token, a session cookie, or nobody.
 
-use app::accounts::model::Role;
-use app::accounts::secret::constant_time_eq;
 use app::accounts::service::{self, Caller, CallerKind, SECURE_SESSION_COOKIE, SESSION_COOKIE};
-use app::error::AppError;
 use app::state::AppState;
 use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, COOKIE};
+use engine::accounts::secret::constant_time_eq;
+use shared::accounts::model::Role;
+use shared::error::AppError;
 
 /// The bearer token of a request, if it sent one.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -74,7 +74,7 @@ async fn stored_token(st: &AppState, token: &str) -> Result<Caller, AppError> {
     let wrong = || AppError::Unauthorized("missing or wrong bearer token".into());
     let grant = st
         .store
-        .token_grant(&app::accounts::secret::hash(token))
+        .token_grant(&engine::accounts::secret::hash(token))
         .await?
         .ok_or_else(wrong)?;
     let scoped = grant.scopes.split_whitespace().fold(None, |best, s| {

@@ -17,13 +17,13 @@ use crate::metrics::Metrics;
 use crate::tokens::{Scope, TokenCheck};
 use app::access::Access as Level;
 use app::accounts::service::{self, Caller, CallerKind, ClientAddr};
-use app::error::AppError;
 use app::state::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use shared::error::AppError;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -82,7 +82,7 @@ const FALLBACK: Declared = Declared {
 
 /// The layer itself.
 pub async fn guard(State(a): State<Arc<Access>>, mut req: Request, next: Next) -> Response {
-    let nonce = app::accounts::secret::generate("")[..32].to_string();
+    let nonce = engine::accounts::secret::generate("")[..32].to_string();
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

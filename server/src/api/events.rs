@@ -106,7 +106,7 @@ async fn stream(
             tokio::time::sleep(SESSION_CHECK).await;
             let alive = checker
                 .store
-                .session_user(&hash, checker.sessions.idle_ms, app::now_millis())
+                .session_user(&hash, checker.sessions.idle_ms, engine::now_millis())
                 .await;
             // A database hiccup is not the end of a session.
             if matches!(alive, Ok(None)) {

@@ -5,12 +5,12 @@ use crate::access::allow;
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::{ErrorBody, FILES};
 use app::access::Access;
-use app::files::FileError;
 use app::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
+use engine::files::FileError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -85,7 +85,7 @@ async fn write(
         .store
         .holds_lease_in_job(worker, job)
         .await
-        .map_err(app::error::AppError::from)?;
+        .map_err(shared::error::AppError::from)?;
     if !holds {
         return Err(forbidden(format!(
             "worker {worker} holds no lease in job {job}"

@@ -5,16 +5,16 @@ use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::openapi::{ErrorBody, JOBS};
 use crate::telemetry::record_job;
 use app::access::Access;
-use app::jobs::model::{Job, JobDetail, Verification};
-use app::jobs::params::FileAverageRequest;
-use app::jobs::service;
 use app::state::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::IntoResponse;
+use engine::jobs::service;
 use serde::Deserialize;
+use shared::jobs::model::{Job, JobDetail, Verification};
+use shared::jobs::params::FileAverageRequest;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -42,7 +42,7 @@ enum CreateJob {
     /// Generate F files of C numbers, sum them in groups, reduce to one average.
     FileAverage(FileAverageRequest),
     /// Tasks that do nothing, to measure the queue itself.
-    Noop(app::jobs::params::NoopParams),
+    Noop(shared::jobs::params::NoopParams),
 }
 
 /// Creates a job; its tasks are queued at once.

@@ -8,15 +8,15 @@ use crate::error::{ApiJson, ApiResult};
 use crate::openapi::{ErrorBody, LEASES};
 use crate::telemetry::{record_task, record_worker};
 use app::access::Access;
-use app::jobs::protocol::{
-    BatchReply, ClaimRequest, CompleteBatch, CompleteRequest, FailRequest, HeartbeatReply,
-    LeaseRef, LeasedTask,
-};
-use app::jobs::service;
 use app::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use engine::jobs::service;
+use shared::jobs::protocol::{
+    BatchReply, ClaimRequest, CompleteBatch, CompleteRequest, FailRequest, HeartbeatReply,
+    LeaseRef, LeasedTask,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -8,16 +8,16 @@ use crate::openapi::{ErrorBody, TASKS};
 use crate::telemetry::record_job;
 use app::access::Access;
 use app::state::AppState;
-use app::tasks::model::{Crumb, GenerateParams, SearchResults, Status, TaskPage, TreeTask};
-use app::tasks::service::{self, NewTask, TaskPatch};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::IntoResponse;
+use engine::tasks::service::{self, NewTask, TaskPatch};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use shared::tasks::model::{Crumb, GenerateParams, SearchResults, Status, TaskPage, TreeTask};
 use tokio::io::AsyncWriteExt;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -365,7 +365,7 @@ async fn export(
     let root = q.root.clone();
     tokio::spawn(async move {
         if let Err(e) =
-            app::tasks::export::write_tree(&*store, root.as_deref(), &mut writer, |_| {}).await
+            engine::tasks::export::write_tree(&*store, root.as_deref(), &mut writer, |_| {}).await
         {
             // The client sees a truncated file; the log says why.
             tracing::warn!(error = %e, "export stopped");

@@ -4,11 +4,11 @@
 //! secrets are remembered per worker, so the lease path pays a hash, not a query.
 
 use crate::error::ApiError;
-use app::accounts::secret::{constant_time_eq, hash};
 use app::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use engine::accounts::secret::{constant_time_eq, hash};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -63,7 +63,7 @@ impl ShownSecret {
                 .store
                 .worker_secret_hash(worker_id)
                 .await
-                .map_err(app::error::AppError::from)?
+                .map_err(shared::error::AppError::from)?
             {
                 None => return Ok(()),
                 Some(s) => {

@@ -6,13 +6,13 @@ use crate::error::{ApiJson, ApiResult};
 use crate::openapi::{ErrorBody, WORKERS};
 use crate::telemetry::record_worker;
 use app::access::Access;
-use app::jobs::protocol::{RegisterWorker, Registered};
-use app::jobs::service;
 use app::state::AppState;
-use app::workers::model::{Worker, WorkerKind};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use engine::jobs::service;
+use shared::jobs::protocol::{RegisterWorker, Registered};
+use shared::workers::model::{Worker, WorkerKind};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -35,9 +35,9 @@ pub fn worker_router() -> OpenApiRouter<AppState> {
 async fn list(State(st): State<AppState>) -> ApiResult<Json<Vec<Worker>>> {
     Ok(Json(
         st.store
-            .list_workers(st.engine.health, app::now_millis())
+            .list_workers(st.engine.health, engine::now_millis())
             .await
-            .map_err(app::error::AppError::from)?,
+            .map_err(shared::error::AppError::from)?,
     ))
 }
 
@@ -107,6 +107,6 @@ async fn stop(
         (status = 409, description = "The worker is alive", body = ErrorBody),
     ))]
 async fn remove(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    app::workers::service::remove_worker(&st, &id).await?;
+    engine::workers::service::remove_worker(&st, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,10 +3,10 @@
 
 use crate::common;
 
-use app::accounts::model::Role;
 use common::{Db, TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::json;
+use shared::accounts::model::Role;
 
 /// The path of a server function by its name.
 pub(crate) fn fn_path(name: &str) -> String {
@@ -67,7 +67,7 @@ pub(crate) async fn add_user(app: &TestApp, name: &str, role: Role) {
     app.running
         .state
         .store
-        .create_user(name, &hash, role, app::now_millis())
+        .create_user(name, &hash, role, engine::now_millis())
         .await
         .unwrap();
 }
@@ -373,14 +373,14 @@ async fn tokens_act_within_their_scopes(db: Db) {
         ("worker", "worker", None),
         ("vics", "read write", Some("vic")),
     ] {
-        let secret = app::accounts::secret::generate("orch_");
+        let secret = engine::accounts::secret::generate("orch_");
         store
             .create_token(
                 name,
-                &app::accounts::secret::hash(&secret),
+                &engine::accounts::secret::hash(&secret),
                 scopes,
                 user,
-                app::now_millis(),
+                engine::now_millis(),
             )
             .await
             .unwrap();
@@ -456,7 +456,7 @@ async fn tokens_act_within_their_scopes(db: Db) {
         403
     );
     store
-        .set_disabled("vic", true, app::now_millis())
+        .set_disabled("vic", true, engine::now_millis())
         .await
         .unwrap();
     assert_eq!(
@@ -467,7 +467,7 @@ async fn tokens_act_within_their_scopes(db: Db) {
         401
     );
     store
-        .revoke_token("reader", app::now_millis())
+        .revoke_token("reader", engine::now_millis())
         .await
         .unwrap();
     assert_eq!(

@@ -6,10 +6,10 @@
 use crate::access::{add_user, call, fn_path, sign_in};
 use crate::common::{self, Db, TestApp, spawn_app};
 use app::access::Access;
-use app::accounts::model::Role;
 use orchard_server::access::REFUSED_HEADER;
 use reqwest::Method;
 use serde_json::json;
+use shared::accounts::model::Role;
 use std::collections::BTreeSet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -59,13 +59,13 @@ async fn callers(app: &TestApp) -> Callers {
     add_user(app, "ada", Role::Admin).await;
     let store = &app.running.state.store;
     let token = |name: &str, scopes: &str| {
-        let secret = app::accounts::secret::generate("orch_");
-        let hash = app::accounts::secret::hash(&secret);
+        let secret = engine::accounts::secret::generate("orch_");
+        let hash = engine::accounts::secret::hash(&secret);
         let (name, scopes) = (name.to_string(), scopes.to_string());
         let store = store.clone();
         async move {
             store
-                .create_token(&name, &hash, &scopes, None, app::now_millis())
+                .create_token(&name, &hash, &scopes, None, engine::now_millis())
                 .await
                 .unwrap();
             secret

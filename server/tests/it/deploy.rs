@@ -55,7 +55,7 @@ fn vars_the_code_reads() -> BTreeSet<String> {
     for f in [
         "server/src/config.rs",
         "server/src/telemetry.rs",
-        "app/src/files.rs",
+        "engine/src/files.rs",
     ] {
         let text = read(f);
         vars.extend(quoted_after(&text, "env = "));

@@ -6,21 +6,21 @@
 use crate::access::{add_user, call, sign_in};
 use crate::common::{self, Db, TestApp, spawn_app, spawn_with};
 use crate::tree::import_file;
-use app::accounts::model::Role;
 use serde_json::{Value, json};
+use shared::accounts::model::Role;
 use std::time::Duration;
 
 async fn token(app: &TestApp, name: &str, scopes: &str) -> String {
-    let secret = app::accounts::secret::generate("orch_");
+    let secret = engine::accounts::secret::generate("orch_");
     app.running
         .state
         .store
         .create_token(
             name,
-            &app::accounts::secret::hash(&secret),
+            &engine::accounts::secret::hash(&secret),
             scopes,
             None,
-            app::now_millis(),
+            engine::now_millis(),
         )
         .await
         .unwrap();

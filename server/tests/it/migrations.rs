@@ -85,25 +85,30 @@ async fn refused_then_repaired(db: Db, file: &str, seed: &[&str]) -> String {
     for sql in seed {
         exec(&url, sql).await;
     }
-    let refused = app::store::connect(&url).await.err().expect("refused");
+    let refused = engine::store::connect(&url).await.err().expect("refused");
     assert!(
         refused.to_string().contains("orchard migrate --repair"),
         "{refused}"
     );
     let version: i64 = file[..4].parse().unwrap();
-    let done = app::store::repair::repair(&url).await.unwrap();
+    let done = engine::store::repair::repair(&url).await.unwrap();
     assert_eq!(done.len(), 1, "{done:?}");
     assert!(
         done[0].starts_with(&format!("migration {version}:")),
         "{done:?}"
     );
-    let store = app::store::connect(&url)
+    let store = engine::store::connect(&url)
         .await
         .expect("today's history applies");
     store.ping().await.unwrap();
     drop(store);
     // Repairing again finds nothing to do.
-    assert!(app::store::repair::repair(&url).await.unwrap().is_empty());
+    assert!(
+        engine::store::repair::repair(&url)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     url
 }
 

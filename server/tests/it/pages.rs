@@ -3,7 +3,7 @@
 
 use crate::access::{add_user, call, sign_in};
 use crate::common::{Db, spawn_app};
-use app::accounts::model::Role;
+use shared::accounts::model::Role;
 
 #[tokio::test]
 async fn unknown_ids_answer_404_with_the_not_found_page() {

@@ -2,21 +2,21 @@
 
 use crate::common;
 
-use app::jobs::params::{FileAverageParams, FileAverageRequest};
-use app::jobs::plan;
-use app::jobs::protocol::{CompleteRequest, CompletedTask, FailRequest, LeaseRef, LeasedTask};
-use app::store::{Backoff, NewJob, NewWorker, Store, StoreError};
-use app::workers::model::{Health, HealthThresholds, WorkerKind};
 use common::Db;
+use engine::jobs::plan;
+use engine::store::{Backoff, NewJob, NewWorker, Store, StoreError};
 use serde_json::json;
+use shared::jobs::params::{FileAverageParams, FileAverageRequest};
+use shared::jobs::protocol::{CompleteRequest, CompletedTask, FailRequest, LeaseRef, LeasedTask};
+use shared::workers::model::{Health, HealthThresholds, WorkerKind};
 use std::sync::Arc;
 
 async fn store(db: Db) -> Arc<dyn Store> {
     let dir = common::temp_dir("store");
     let url = common::fresh_database(db, &dir).await;
-    let s = app::store::connect(&url).await.expect("connect");
+    let s = engine::store::connect(&url).await.expect("connect");
     // Migrations are idempotent: a second connect finds nothing to do.
-    app::store::connect(&url).await.expect("reconnect");
+    engine::store::connect(&url).await.expect("reconnect");
     s
 }
 
@@ -533,7 +533,7 @@ async fn sqlite_is_configured_for_concurrency() {
     use sqlx::Connection;
     let dir = common::temp_dir("pragma").join("nested/deeper");
     let url = format!("sqlite:{}", dir.join("orchard.db").display());
-    let s = app::store::connect(&url).await.unwrap();
+    let s = engine::store::connect(&url).await.unwrap();
     s.ping().await.unwrap();
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
@@ -552,7 +552,7 @@ async fn postgres_leases_never_scan_the_task_table() {
     use sqlx::{Connection, Row};
     let dir = common::temp_dir("pg-plans");
     let url = common::fresh_database(Db::Postgres, &dir).await;
-    let s = app::store::connect(&url).await.unwrap();
+    let s = engine::store::connect(&url).await.unwrap();
     let w = worker(&*s, "w").await;
     s.create_job(new_job(200, 5, 2, 3), 1_000).await.unwrap();
     let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
@@ -856,7 +856,7 @@ async fn workers_reporting_at_once_keep_w_and_exact_progress(db: Db) {
 
 mod accounts {
     use super::*;
-    use app::accounts::model::{AuditEntry, AuditFilter, Role};
+    use shared::accounts::model::{AuditEntry, AuditFilter, Role};
 
     use crate::common::both;
     both!(

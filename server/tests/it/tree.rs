@@ -3,10 +3,10 @@
 //! import, export and generation as jobs.
 
 use crate::common::{self, Db, TestApp, spawn_app};
-use app::store::tree::{NewTreeTask, TreePatch};
-use app::store::{Store, StoreError};
-use app::tasks::model::Status;
+use engine::store::tree::{NewTreeTask, TreePatch};
+use engine::store::{Store, StoreError};
 use serde_json::{Value, json};
+use shared::tasks::model::Status;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -25,7 +25,7 @@ both!(
 async fn store(db: Db) -> Arc<dyn Store> {
     let dir = common::temp_dir("tree");
     let url = common::fresh_database(db, &dir).await;
-    app::store::connect(&url).await.expect("connect")
+    engine::store::connect(&url).await.expect("connect")
 }
 
 fn new(id: &str, parent: Option<&str>) -> NewTreeTask {
@@ -124,7 +124,7 @@ async fn moves_refuse_cycles_and_keep_order(db: Db) {
     }
     s.tree_create(&new("g", Some("c0")), 1).await.unwrap();
     let order = |s: &'static str| s.to_string();
-    let kids = |v: Vec<app::tasks::model::TreeTask>| -> Vec<String> {
+    let kids = |v: Vec<shared::tasks::model::TreeTask>| -> Vec<String> {
         v.into_iter().map(|t| t.id).collect()
     };
     let (page, total) = s.tree_children(Some("p"), None, 10).await.unwrap();
@@ -189,7 +189,7 @@ async fn moves_refuse_cycles_and_keep_order(db: Db) {
 }
 
 /// Every row, read back through the store.
-async fn all_rows(s: &dyn Store) -> Vec<app::tasks::model::TreeTask> {
+async fn all_rows(s: &dyn Store) -> Vec<shared::tasks::model::TreeTask> {
     let mut out = Vec::new();
     let mut stack = vec![None::<String>];
     while let Some(parent) = stack.pop() {
@@ -217,7 +217,7 @@ async fn all_rows(s: &dyn Store) -> Vec<app::tasks::model::TreeTask> {
 async fn check_invariants(s: &dyn Store, expected: usize) {
     let rows = all_rows(s).await;
     assert_eq!(rows.len(), expected, "every task is reachable from a root");
-    let by_id: HashMap<&str, &app::tasks::model::TreeTask> =
+    let by_id: HashMap<&str, &shared::tasks::model::TreeTask> =
         rows.iter().map(|t| (t.id.as_str(), t)).collect();
     let mut children: HashMap<&str, (i64, i64, Vec<i64>)> = HashMap::new();
     for t in &rows {

@@ -25,7 +25,7 @@ pub const MAX_NOOP_TASKS: u32 = 1_000_000;
 /// queue's own cost (claim, lease, complete) with no work in between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoopParams {
     pub tasks: u32,
     pub workers: u32,
@@ -47,7 +47,7 @@ impl NoopParams {
 
 /// What a person or script asks for when creating a file-average job (seed 003's W, F, C).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileAverageRequest {
     /// W: most of this job's tasks that run at once.
     pub workers: u32,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A worker announcing itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterWorker {
     pub name: String,
     #[serde(default)]
@@ -23,7 +23,7 @@ fn one() -> i64 {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Registered {
     pub worker_id: String,
     /// A remote worker's own secret: every later call for this worker carries it in the
@@ -37,7 +37,7 @@ pub struct Registered {
 
 /// Asks for up to `max` tasks, waiting up to `wait_ms` for one to become ready.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimRequest {
     pub worker_id: String,
     #[serde(default = "one")]
@@ -48,7 +48,7 @@ pub struct ClaimRequest {
 
 /// A task leased to a worker, with everything needed to run it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeasedTask {
     pub task_id: String,
     pub job_id: String,
@@ -61,29 +61,29 @@ pub struct LeasedTask {
     /// True for the task whose completion finishes the job.
     pub is_root: bool,
     pub attempt: i64,
-    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub lease_expires_at: Millis,
 }
 
 /// Identifies the lease a heartbeat, completion, failure or release acts under.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeaseRef {
     pub worker_id: String,
     pub attempt: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HeartbeatReply {
-    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub lease_expires_at: Millis,
     /// The job was cancelled: stop working on the task and drop it.
     pub cancelled: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CompleteRequest {
     pub worker_id: String,
     pub attempt: i64,
@@ -91,7 +91,7 @@ pub struct CompleteRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FailRequest {
     pub worker_id: String,
     pub attempt: i64,
@@ -106,7 +106,7 @@ fn yes() -> bool {
 }
 
 /// One finished task in a batch of completions.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CompletedTask {
     pub task_id: String,
@@ -122,7 +122,7 @@ pub struct CompletedTask {
 
 /// Several completions of one worker at once, and optionally a claim for more work in the
 /// same round trip (`claim` tasks at most, no waiting).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CompleteBatch {
     pub worker_id: String,
@@ -133,7 +133,7 @@ pub struct CompleteBatch {
 
 /// How one item of a batch fared: accepted, or refused with the status and error the single
 /// call would have answered (409 for a lease no longer held, 404 for an unknown task).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemOutcome {
     pub task_id: String,
@@ -145,7 +145,7 @@ pub struct ItemOutcome {
 }
 
 /// The answer to a batch: one outcome per item, in order, and the newly leased tasks.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BatchReply {
     pub results: Vec<ItemOutcome>,

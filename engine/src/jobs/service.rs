@@ -11,13 +11,13 @@ use super::protocol::{
 };
 use crate::error::{AppError, AppResult};
 use crate::now_millis;
-use crate::state::AppState;
+use crate::state::Core;
 use crate::store::{NewJob, NewWorker};
 use crate::workers::model::WorkerKind;
 use std::time::Duration;
 
 /// Creates a file-average job (seed 003) and its whole task tree.
-pub async fn create_file_average(st: &AppState, req: FileAverageRequest) -> AppResult<Job> {
+pub async fn create_file_average(st: &Core, req: FileAverageRequest) -> AppResult<Job> {
     let params =
         FileAverageParams::parse(req, rand::random::<u32>() as u64).map_err(AppError::Invalid)?;
     let tasks = plan::file_average(&params);
@@ -38,7 +38,7 @@ pub async fn create_file_average(st: &AppState, req: FileAverageRequest) -> AppR
 
 /// Creates a job with `make` once `bytes` of job files are reserved for it within
 /// `ORCHARD_MAX_FILES_BYTES`; refused (409) before anything is written when they are not.
-pub(crate) async fn reserving_files<F, Fut>(st: &AppState, bytes: u64, make: F) -> AppResult<Job>
+pub(crate) async fn reserving_files<F, Fut>(st: &Core, bytes: u64, make: F) -> AppResult<Job>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = AppResult<Job>>,
@@ -51,9 +51,9 @@ where
         return Err(AppError::Conflict(format!(
             "this job would write up to {} of files, and {} of the {} allowed for job files \
              (ORCHARD_MAX_FILES_BYTES) are taken: delete finished jobs or ask for a larger cap",
-            crate::ui::format::bytes(bytes),
-            crate::ui::format::bytes(used.max(0)),
-            crate::ui::format::bytes(cap),
+            crate::format::bytes(bytes),
+            crate::format::bytes(used.max(0)),
+            crate::format::bytes(cap),
         )));
     }
     match make().await {
@@ -71,7 +71,7 @@ where
 }
 
 /// Creates a no-op job (a queue benchmark).
-pub async fn create_noop(st: &AppState, params: super::params::NoopParams) -> AppResult<Job> {
+pub async fn create_noop(st: &Core, params: super::params::NoopParams) -> AppResult<Job> {
     let params = params.validate().map_err(AppError::Invalid)?;
     let tasks = plan::noop(params.tasks);
     enqueue(st, JobKind::Noop, &params, params.workers, "run", tasks).await
@@ -79,7 +79,7 @@ pub async fn create_noop(st: &AppState, params: super::params::NoopParams) -> Ap
 
 /// Stores a validated job with its planned tasks and wakes the workers.
 pub(crate) async fn enqueue(
-    st: &AppState,
+    st: &Core,
     kind: JobKind,
     params: &impl serde::Serialize,
     concurrency: u32,
@@ -105,15 +105,15 @@ pub(crate) async fn enqueue(
     Ok(job)
 }
 
-pub async fn list_jobs(st: &AppState, limit: i64) -> AppResult<Vec<Job>> {
+pub async fn list_jobs(st: &Core, limit: i64) -> AppResult<Vec<Job>> {
     Ok(st.store.list_jobs(limit.clamp(1, 500)).await?)
 }
 
-pub async fn job_detail(st: &AppState, id: &str) -> AppResult<JobDetail> {
+pub async fn job_detail(st: &Core, id: &str) -> AppResult<JobDetail> {
     Ok(st.store.job_detail(id).await?)
 }
 
-pub async fn cancel_job(st: &AppState, id: &str) -> AppResult<Job> {
+pub async fn cancel_job(st: &Core, id: &str) -> AppResult<Job> {
     let job = st.store.cancel_job(id, now_millis()).await?;
     st.observer.job_finished("cancelled");
     tracing::info!(job_id = %id, "job cancelled");
@@ -121,7 +121,7 @@ pub async fn cancel_job(st: &AppState, id: &str) -> AppResult<Job> {
     Ok(job)
 }
 
-pub async fn retry_job(st: &AppState, id: &str) -> AppResult<Job> {
+pub async fn retry_job(st: &Core, id: &str) -> AppResult<Job> {
     let job = st.store.retry_job(id, now_millis()).await?;
     tracing::info!(job_id = %id, "job retried");
     st.events.publish("job", id, "updated");
@@ -130,7 +130,7 @@ pub async fn retry_job(st: &AppState, id: &str) -> AppResult<Job> {
 }
 
 /// Deletes a job, its tasks and its files.
-pub async fn delete_job(st: &AppState, id: &str) -> AppResult<()> {
+pub async fn delete_job(st: &Core, id: &str) -> AppResult<()> {
     st.store.delete_job(id).await?;
     if let Err(e) = st.files.delete_prefix(&format!("jobs/{id}")).await {
         tracing::warn!(job_id = %id, error = %e, "job files not removed");
@@ -144,7 +144,7 @@ pub async fn delete_job(st: &AppState, id: &str) -> AppResult<()> {
 }
 
 /// The result file of a finished job, as (file name, bytes).
-pub async fn result_file(st: &AppState, id: &str) -> AppResult<(String, Vec<u8>)> {
+pub async fn result_file(st: &Core, id: &str) -> AppResult<(String, Vec<u8>)> {
     let job = st.store.get_job(id).await?;
     if job.state != super::model::JobState::Succeeded {
         return Err(AppError::Conflict(format!(
@@ -160,7 +160,7 @@ pub async fn result_file(st: &AppState, id: &str) -> AppResult<(String, Vec<u8>)
 }
 
 /// Recomputes the average in one pass over the job's files and compares it with the result.
-pub async fn verify_job(st: &AppState, id: &str) -> AppResult<Verification> {
+pub async fn verify_job(st: &Core, id: &str) -> AppResult<Verification> {
     let job = st.store.get_job(id).await?;
     if job.state != super::model::JobState::Succeeded {
         return Err(AppError::Conflict(format!(
@@ -196,7 +196,7 @@ pub async fn verify_job(st: &AppState, id: &str) -> AppResult<Verification> {
 }
 
 pub async fn register_worker(
-    st: &AppState,
+    st: &Core,
     req: RegisterWorker,
     kind: WorkerKind,
 ) -> AppResult<Registered> {
@@ -236,13 +236,13 @@ pub async fn register_worker(
     })
 }
 
-pub async fn worker_heartbeat(st: &AppState, id: &str) -> AppResult<()> {
+pub async fn worker_heartbeat(st: &Core, id: &str) -> AppResult<()> {
     st.store.touch_worker(id, now_millis()).await?;
     st.events.publish("worker", id, "updated");
     Ok(())
 }
 
-pub async fn stop_worker(st: &AppState, id: &str) -> AppResult<()> {
+pub async fn stop_worker(st: &Core, id: &str) -> AppResult<()> {
     st.store.stop_worker(id, now_millis()).await?;
     tracing::info!(worker_id = %id, "worker stopped");
     st.events.publish("worker", id, "updated");
@@ -254,7 +254,7 @@ pub const MAX_BATCH: i64 = 256;
 
 /// Leases up to `max` tasks, waiting (without polling the database in a tight loop) up to
 /// `wait_ms` for one to become ready.
-pub async fn claim(st: &AppState, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> {
+pub async fn claim(st: &Core, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> {
     if !(1..=MAX_BATCH).contains(&req.max) {
         return Err(AppError::Invalid(format!(
             "max must be between 1 and {MAX_BATCH}"
@@ -295,18 +295,14 @@ pub async fn claim(st: &AppState, req: &ClaimRequest) -> AppResult<Vec<LeasedTas
     }
 }
 
-pub async fn heartbeat(
-    st: &AppState,
-    task_id: &str,
-    lease: &LeaseRef,
-) -> AppResult<HeartbeatReply> {
+pub async fn heartbeat(st: &Core, task_id: &str, lease: &LeaseRef) -> AppResult<HeartbeatReply> {
     Ok(st
         .store
         .heartbeat(task_id, lease, st.engine.lease_ms, now_millis())
         .await?)
 }
 
-pub async fn complete(st: &AppState, task_id: &str, req: &CompleteRequest) -> AppResult<()> {
+pub async fn complete(st: &Core, task_id: &str, req: &CompleteRequest) -> AppResult<()> {
     let done = st.store.complete(task_id, req, now_millis()).await?;
     st.observer
         .task_completed(&done.phase, done.duration_ms as f64 / 1000.0);
@@ -317,7 +313,7 @@ pub async fn complete(st: &AppState, task_id: &str, req: &CompleteRequest) -> Ap
 
 /// Records a batch of completions (each item fenced on its own) and leases up to
 /// `req.claim` more tasks in the same transaction.
-pub async fn complete_batch(st: &AppState, req: &CompleteBatch) -> AppResult<BatchReply> {
+pub async fn complete_batch(st: &Core, req: &CompleteBatch) -> AppResult<BatchReply> {
     if req.items.len() > MAX_BATCH as usize {
         return Err(AppError::Invalid(format!(
             "a batch carries at most {MAX_BATCH} completions"
@@ -388,7 +384,7 @@ pub async fn complete_batch(st: &AppState, req: &CompleteBatch) -> AppResult<Bat
 }
 
 /// One change event per job touched: "updated" when it finished, else "progress".
-fn announce<'a>(st: &AppState, jobs: impl IntoIterator<Item = (&'a str, bool)>) {
+fn announce<'a>(st: &Core, jobs: impl IntoIterator<Item = (&'a str, bool)>) {
     let mut seen = std::collections::BTreeMap::<&str, bool>::new();
     for (job, finished) in jobs {
         *seen.entry(job).or_default() |= finished;
@@ -403,7 +399,7 @@ fn announce<'a>(st: &AppState, jobs: impl IntoIterator<Item = (&'a str, bool)>) 
     }
 }
 
-pub async fn fail(st: &AppState, task_id: &str, req: &FailRequest) -> AppResult<()> {
+pub async fn fail(st: &Core, task_id: &str, req: &FailRequest) -> AppResult<()> {
     let out = st
         .store
         .fail(task_id, req, st.engine.backoff, now_millis())
@@ -418,7 +414,7 @@ pub async fn fail(st: &AppState, task_id: &str, req: &FailRequest) -> AppResult<
     Ok(())
 }
 
-pub async fn release(st: &AppState, task_id: &str, lease: &LeaseRef) -> AppResult<()> {
+pub async fn release(st: &Core, task_id: &str, lease: &LeaseRef) -> AppResult<()> {
     let job_id = st.store.release(task_id, lease, now_millis()).await?;
     st.events.publish("job", &job_id, "progress");
     st.work_ready.notify_waiters();

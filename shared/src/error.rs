@@ -1,7 +1,6 @@
 //! The one error type the UI sees: serializable, readable by a person, never carrying
 //! database or filesystem internals (those are logged on the server instead).
 
-use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -32,10 +31,12 @@ pub enum AppError {
     Unreachable(String),
 }
 
-impl FromServerFnError for AppError {
+#[cfg(feature = "server-fn")]
+impl server_fn::error::FromServerFnError for AppError {
     type Encoder = crate::wire::JsonText;
 
-    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+    fn from_server_fn_error(value: server_fn::error::ServerFnErrorErr) -> Self {
+        use server_fn::error::ServerFnErrorErr;
         match value {
             ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => AppError::Invalid(m),
             other => AppError::Unreachable(other.to_string()),

@@ -15,7 +15,7 @@ use super::protocol::{
 use super::service::{self, MAX_BATCH};
 use crate::error::{AppError, AppResult};
 use crate::files::FileStore;
-use crate::state::AppState;
+use crate::state::Core;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,13 +33,13 @@ pub trait Leases: Send + Sync + 'static {
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()>;
     /// The server's state when the worker runs inside the server (it may then run tasks
     /// that work on the server's own data, such as tree imports).
-    fn server(&self) -> Option<&AppState> {
+    fn server(&self) -> Option<&Core> {
         None
     }
 }
 
 /// Leases taken straight from this process's store.
-pub struct LocalLeases(pub AppState);
+pub struct LocalLeases(pub Core);
 
 #[async_trait]
 impl Leases for LocalLeases {
@@ -58,7 +58,7 @@ impl Leases for LocalLeases {
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()> {
         service::release(&self.0, task_id, lease).await
     }
-    fn server(&self) -> Option<&AppState> {
+    fn server(&self) -> Option<&Core> {
         Some(&self.0)
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Where a worker runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum WorkerKind {
     /// A task runner inside an `orchard serve` process.
     Inprocess,
@@ -34,7 +34,7 @@ impl WorkerKind {
 /// Health from the true age of the last heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Health {
     Healthy,
     Late,
@@ -86,7 +86,7 @@ impl HealthThresholds {
 
 /// A worker as the dashboard shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Worker {
     pub id: String,
     pub name: String,
@@ -94,11 +94,11 @@ pub struct Worker {
     pub hostname: String,
     pub version: String,
     pub concurrency: i64,
-    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub registered_at: Millis,
-    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub last_seen_at: Millis,
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub stopped_at: Option<Millis>,
     pub health: Health,
     /// Tasks this worker holds a lease on now.

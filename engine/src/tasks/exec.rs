@@ -8,7 +8,7 @@ use super::model::{GenerateParams, TreeTask};
 use crate::jobs::exec::ExecError;
 use crate::jobs::protocol::LeasedTask;
 use crate::now_millis;
-use crate::state::AppState;
+use crate::state::Core;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 const BATCH: usize = 1_000;
 
 /// Runs one leased tree task to its output.
-pub async fn run(task: &LeasedTask, st: &AppState) -> Result<Value, ExecError> {
+pub async fn run(task: &LeasedTask, st: &Core) -> Result<Value, ExecError> {
     // A task of its own: the work goes on while the runner waits on a heartbeat, and
     // stops (rolling back) as soon as the runner drops it.
     let (task, st) = (task.clone(), st.clone());
@@ -54,14 +54,14 @@ fn store_error(e: crate::store::StoreError) -> ExecError {
 
 /// Reports units done to the job, at most a few times a second.
 struct Work {
-    st: AppState,
+    st: Core,
     job_id: String,
     total: i64,
     last: Option<Instant>,
 }
 
 impl Work {
-    fn new(st: &AppState, job_id: &str, total: i64) -> Self {
+    fn new(st: &Core, job_id: &str, total: i64) -> Self {
         Work {
             st: st.clone(),
             job_id: job_id.to_string(),
@@ -87,7 +87,7 @@ impl Work {
     }
 }
 
-async fn run_inner(task: &LeasedTask, st: &AppState) -> Result<Value, ExecError> {
+async fn run_inner(task: &LeasedTask, st: &Core) -> Result<Value, ExecError> {
     let p = &task.job_params;
     match (task.job_kind.as_str(), task.phase.as_str()) {
         ("tree_import", "import") => {
@@ -157,7 +157,7 @@ fn tree_key(job_id: &str) -> String {
 /// while reporting progress, then stores the file as the job's tree file. Answers the
 /// file's key, its task count and its size.
 async fn tree_file(
-    st: &AppState,
+    st: &Core,
     job_id: &str,
     total: i64,
     tmp: &TempFile,
@@ -194,7 +194,7 @@ async fn temp_writer() -> Result<(TempFile, tokio::io::BufWriter<tokio::fs::File
     Ok((tmp, tokio::io::BufWriter::new(file)))
 }
 
-async fn export(st: &AppState, job_id: &str, root: Option<&str>) -> Result<Value, ExecError> {
+async fn export(st: &Core, job_id: &str, root: Option<&str>) -> Result<Value, ExecError> {
     let (tmp, mut out) = temp_writer().await?;
     let total = match root {
         Some(r) => st.store.tree_subtree_size(r).await.map_err(store_error)?,
@@ -216,7 +216,7 @@ async fn export(st: &AppState, job_id: &str, root: Option<&str>) -> Result<Value
     Ok(json!({ "file": key, "tasks": tasks, "bytes": bytes, "root": root }))
 }
 
-async fn generate(st: &AppState, job_id: &str, p: &GenerateParams) -> Result<Value, ExecError> {
+async fn generate(st: &Core, job_id: &str, p: &GenerateParams) -> Result<Value, ExecError> {
     let seed = p.seed.unwrap_or(0);
     let (tmp, mut out) = temp_writer().await?;
     let done = Arc::new(AtomicU64::new(0));
@@ -249,7 +249,7 @@ impl<R: std::io::Read> std::io::Read for Counted<R> {
 /// hands rows over in batches; this task checks their ids and writes them. Any error
 /// drops the transaction, so the forest is as it was.
 pub async fn import(
-    st: &AppState,
+    st: &Core,
     job_id: &str,
     key: &str,
     parent: Option<&str>,

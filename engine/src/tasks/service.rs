@@ -11,7 +11,7 @@ use crate::error::{AppError, AppResult};
 use crate::jobs::model::{Job, JobKind, JobState};
 use crate::jobs::plan::TaskSpec;
 use crate::now_millis;
-use crate::state::AppState;
+use crate::state::Core;
 use crate::store::tree::{NewTreeTask, TreeChange, TreePatch};
 use serde_json::json;
 
@@ -80,7 +80,7 @@ fn check_id(id: &str) -> AppResult<()> {
 }
 
 /// Announces a change: the task, then each listing once.
-pub fn announce(st: &AppState, task_id: &str, action: &str, listings: &[Option<String>]) {
+pub fn announce(st: &Core, task_id: &str, action: &str, listings: &[Option<String>]) {
     st.events.publish("task", task_id, action);
     let mut seen: Vec<&str> = Vec::new();
     for l in listings {
@@ -92,7 +92,7 @@ pub fn announce(st: &AppState, task_id: &str, action: &str, listings: &[Option<S
     }
 }
 
-fn announce_change(st: &AppState, c: &TreeChange, action: &str) {
+fn announce_change(st: &Core, c: &TreeChange, action: &str) {
     announce(st, &c.task.id, action, &c.listings);
 }
 
@@ -107,7 +107,7 @@ fn parse_cursor(c: &str) -> AppResult<(i64, String)> {
 }
 
 pub async fn list_children(
-    st: &AppState,
+    st: &Core,
     parent: Option<&str>,
     cursor: Option<&str>,
     limit: Option<u32>,
@@ -141,12 +141,12 @@ pub async fn list_children(
     })
 }
 
-pub async fn get_task(st: &AppState, id: &str) -> AppResult<TreeTask> {
+pub async fn get_task(st: &Core, id: &str) -> AppResult<TreeTask> {
     check_id(id)?;
     Ok(st.store.tree_task(id).await?)
 }
 
-pub async fn path(st: &AppState, id: &str) -> AppResult<Vec<Crumb>> {
+pub async fn path(st: &Core, id: &str) -> AppResult<Vec<Crumb>> {
     check_id(id)?;
     Ok(st.store.tree_path(id, CRUMBS).await?.0)
 }
@@ -165,7 +165,7 @@ fn like_pattern(q: &str) -> String {
     p
 }
 
-pub async fn search(st: &AppState, q: &str, limit: i64) -> AppResult<SearchResults> {
+pub async fn search(st: &Core, q: &str, limit: i64) -> AppResult<SearchResults> {
     let q = q.trim();
     if q.is_empty() {
         return Err(AppError::Invalid("type something to search for".into()));
@@ -192,12 +192,12 @@ pub async fn search(st: &AppState, q: &str, limit: i64) -> AppResult<SearchResul
     Ok(SearchResults { hits, more })
 }
 
-pub async fn subtree_size(st: &AppState, id: &str) -> AppResult<i64> {
+pub async fn subtree_size(st: &Core, id: &str) -> AppResult<i64> {
     check_id(id)?;
     Ok(st.store.tree_subtree_size(id).await?)
 }
 
-pub async fn create(st: &AppState, new: NewTask) -> AppResult<TreeTask> {
+pub async fn create(st: &Core, new: NewTask) -> AppResult<TreeTask> {
     let id = match new.id {
         Some(id) => {
             check_id(&id)?;
@@ -227,7 +227,7 @@ pub async fn create(st: &AppState, new: NewTask) -> AppResult<TreeTask> {
     Ok(c.task)
 }
 
-pub async fn update(st: &AppState, id: &str, patch: TaskPatch) -> AppResult<TreeTask> {
+pub async fn update(st: &Core, id: &str, patch: TaskPatch) -> AppResult<TreeTask> {
     check_id(id)?;
     let patch = TreePatch {
         title: patch.title.as_deref().map(check_title).transpose()?,
@@ -240,7 +240,7 @@ pub async fn update(st: &AppState, id: &str, patch: TaskPatch) -> AppResult<Tree
 }
 
 pub async fn move_to(
-    st: &AppState,
+    st: &Core,
     id: &str,
     parent: Option<&str>,
     position: i64,
@@ -273,12 +273,12 @@ pub async fn move_to(
 }
 
 /// How many levels down a task is (a root is at level 1).
-pub async fn depth_of(st: &AppState, id: &str) -> AppResult<u64> {
+pub async fn depth_of(st: &Core, id: &str) -> AppResult<u64> {
     let (crumbs, hidden) = st.store.tree_path(id, 2).await?;
     Ok(crumbs.len() as u64 + hidden.max(0) as u64)
 }
 
-fn too_deep(st: &AppState, parent: &str, level: u64) -> AppError {
+fn too_deep(st: &Core, parent: &str, level: u64) -> AppError {
     AppError::Invalid(format!(
         "a tree may be at most {} levels deep (ORCHARD_MAX_TREE_DEPTH) and {parent} is at \
          level {level}: this would go deeper",
@@ -286,7 +286,7 @@ fn too_deep(st: &AppState, parent: &str, level: u64) -> AppError {
     ))
 }
 
-pub async fn delete(st: &AppState, id: &str) -> AppResult<i64> {
+pub async fn delete(st: &Core, id: &str) -> AppResult<i64> {
     check_id(id)?;
     let c = st.store.tree_delete(id, now_millis()).await?;
     announce_change(st, &c, "deleted");
@@ -295,7 +295,7 @@ pub async fn delete(st: &AppState, id: &str) -> AppResult<i64> {
 
 /// Tree jobs run one task at a time, on the server's own workers.
 async fn enqueue(
-    st: &AppState,
+    st: &Core,
     kind: JobKind,
     params: serde_json::Value,
     phase: &'static str,
@@ -316,7 +316,7 @@ fn one_task(phase: &'static str) -> Vec<TaskSpec> {
 /// Starts importing the tree file stored under `key` (`bytes` long) into the roots or
 /// under `parent`.
 pub async fn start_import(
-    st: &AppState,
+    st: &Core,
     key: &str,
     bytes: u64,
     parent: Option<&str>,
@@ -337,7 +337,7 @@ pub async fn start_import(
     .await
 }
 
-pub async fn start_export(st: &AppState, root: Option<&str>) -> AppResult<Job> {
+pub async fn start_export(st: &Core, root: Option<&str>) -> AppResult<Job> {
     if let Some(r) = root {
         check_id(r)?;
         st.store.tree_task(r).await?;
@@ -352,7 +352,7 @@ pub async fn start_export(st: &AppState, root: Option<&str>) -> AppResult<Job> {
     .await
 }
 
-pub async fn start_generate(st: &AppState, mut params: GenerateParams) -> AppResult<Job> {
+pub async fn start_generate(st: &Core, mut params: GenerateParams) -> AppResult<Job> {
     super::generate::validate(&params).map_err(AppError::Invalid)?;
     if params.max_depth as u64 > st.engine.max_tree_depth {
         return Err(AppError::Invalid(format!(
@@ -391,7 +391,7 @@ pub async fn start_generate(st: &AppState, mut params: GenerateParams) -> AppRes
 }
 
 /// Files written by finished export and generate jobs.
-pub async fn tree_files(st: &AppState) -> AppResult<Vec<TreeFile>> {
+pub async fn tree_files(st: &Core) -> AppResult<Vec<TreeFile>> {
     let jobs = st.store.list_jobs(500).await?;
     Ok(jobs
         .into_iter()

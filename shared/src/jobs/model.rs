@@ -7,7 +7,7 @@ use std::fmt;
 /// What a job does. Each kind knows how to split itself into job tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobKind {
     FileAverage,
     /// Tasks that do nothing: measures the queue itself.
@@ -61,7 +61,7 @@ impl JobKind {
 /// A job's life: `queued → running → succeeded | failed | cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobState {
     Queued,
     Running,
@@ -107,7 +107,7 @@ impl fmt::Display for JobState {
 /// A job task's life. `waiting` tasks become `ready` when every task feeding them is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TaskState {
     Waiting,
     Ready,
@@ -143,7 +143,7 @@ impl TaskState {
 
 /// A job as lists and pages show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Job {
     pub id: String,
     pub kind: JobKind,
@@ -155,18 +155,18 @@ pub struct Job {
     pub progress: Progress,
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
-    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub created_at: Millis,
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub started_at: Option<Millis>,
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub finished_at: Option<Millis>,
 }
 
 /// Tasks done out of the job's total and, for jobs made of a few long tasks, the units
 /// (bytes or tree tasks) the running task has got through.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Progress {
     pub done: i64,
     pub total: i64,
@@ -194,7 +194,7 @@ impl Progress {
 
 /// How many of a job's tasks are in each state, for one phase or the whole job.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskCounts {
     pub waiting: i64,
     pub ready: i64,
@@ -222,20 +222,20 @@ impl TaskCounts {
 
 /// Task counts of one phase of a job (`generate`, `map`, `reduce`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhaseCounts {
     pub phase: String,
     pub counts: TaskCounts,
     /// When the phase's first task started (its latest attempt) and its last task finished.
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub started_at: Option<Millis>,
-    #[cfg_attr(feature = "ssr", schema(value_type = Option<i64>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub finished_at: Option<Millis>,
 }
 
 /// How many of a job's tasks one worker completed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerContribution {
     pub worker_id: String,
     pub worker_name: String,
@@ -245,9 +245,9 @@ pub struct WorkerContribution {
 /// Tasks completed in one throughput bucket: `at` is the bucket's start. Buckets are
 /// `JobDetail::throughput_bucket_ms` wide and counted from the job's start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ThroughputPoint {
-    #[cfg_attr(feature = "ssr", schema(value_type = i64))]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub at: Millis,
     pub tasks: i64,
     /// The bucket's tasks by phase, in the job's phase order (absent where phases are not
@@ -258,7 +258,7 @@ pub struct ThroughputPoint {
 
 /// Tasks of one phase finished in a throughput bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhaseTasks {
     pub phase: String,
     pub tasks: i64,
@@ -266,7 +266,7 @@ pub struct PhaseTasks {
 
 /// A failed task's last error, shown on the job page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskError {
     pub task_id: String,
     pub phase: String,
@@ -276,7 +276,7 @@ pub struct TaskError {
 
 /// Everything the job page shows about one job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobDetail {
     /// The job's own fields sit at the top level of the JSON, as in the job list.
     #[serde(flatten)]
@@ -307,7 +307,7 @@ pub fn throughput_bucket(span_ms: i64) -> i64 {
 
 /// The outcome of recomputing a file-average job in one pass over its files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Verification {
     pub job_id: String,
     pub sum: i64,

@@ -133,7 +133,7 @@ fn file_range(payload: &Value) -> Result<(u32, u32), ExecError> {
 pub async fn run(
     task: &LeasedTask,
     files: &dyn FileStore,
-    server: Option<&crate::state::AppState>,
+    server: Option<&crate::state::Core>,
 ) -> Result<Value, ExecError> {
     match task.job_kind.as_str() {
         k if k.starts_with("tree_") => match server {

@@ -1,10 +1,10 @@
 //! Fleet operations shared by server functions and the REST API.
 
 use crate::error::AppResult;
-use crate::state::AppState;
+use crate::state::Core;
 
 /// Removes a dead or stopped worker and its processes, and tells the dashboards.
-pub async fn remove_worker(st: &AppState, id: &str) -> AppResult<()> {
+pub async fn remove_worker(st: &Core, id: &str) -> AppResult<()> {
     st.store
         .remove_worker(id, st.engine.health, crate::now_millis())
         .await?;

@@ -2,9 +2,9 @@
 //! reads hydration data the same way, so each shared type's decoder exists once in the
 //! client instead of twice (once over bytes, once over text).
 
-use leptos::server_fn::codec::Post;
-use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 use serde::{Serialize, de::DeserializeOwned};
+use server_fn::codec::Post;
+use server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
 
 /// JSON bodies, decoded as UTF-8 text.
 pub struct JsonText;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// Where a task stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Status {
     #[default]
     Todo,
@@ -64,7 +64,7 @@ impl Status {
 
 /// One task of the forest, with the roll-up of its direct children.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TreeTask {
     pub id: String,
     /// `None` for a root.
@@ -84,7 +84,7 @@ pub struct TreeTask {
 
 /// A page of siblings, in order; `next_cursor` continues it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskPage {
     pub items: Vec<TreeTask>,
     pub next_cursor: Option<String>,
@@ -94,7 +94,7 @@ pub struct TaskPage {
 
 /// One step of a path from a root down to a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Crumb {
     pub id: String,
     pub title: String,
@@ -103,7 +103,7 @@ pub struct Crumb {
 /// A search result: the task and its ancestors, root first. Very deep paths keep their
 /// root and the ancestors nearest the task; `path_elided` says how many were left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     pub task: TreeTask,
     pub path: Vec<Crumb>,
@@ -112,7 +112,7 @@ pub struct SearchHit {
 
 /// Search results; `more` when there were more hits than returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchResults {
     pub hits: Vec<SearchHit>,
     pub more: bool,
@@ -120,7 +120,7 @@ pub struct SearchResults {
 
 /// Parameters of a random tree (seed 000's `/generate`, plus a size cap and a seed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GenerateParams {
     /// Depth of the deepest task (a root alone is depth 1).
     pub max_depth: u32,
@@ -142,7 +142,7 @@ pub struct GenerateParams {
 
 /// A generated tree file, listed on the Tasks page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TreeFile {
     pub job_id: String,
     /// File key, downloadable at `/api/v1/files/{key}`.
