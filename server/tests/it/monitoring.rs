@@ -636,7 +636,7 @@ async fn json_logs_carry_request_job_and_worker_ids() {
         .args(["worker", "--server", &base, "--name", "logger"])
         .args(["--token", common::SERVICE_TOKEN])
         .env("ORCHARD_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info,app=debug")
+        .env("RUST_LOG", "info,engine=debug")
         .stdout(std::fs::File::create(&worker_log).unwrap())
         .stderr(Stdio::inherit())
         .spawn()
