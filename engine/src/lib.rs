@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod files;
+pub mod kinds;
 pub mod state;
 pub mod store;
 
@@ -14,7 +15,8 @@ pub use shared::{Millis, error, format};
 pub mod jobs {
     //! Jobs: the durable, leased work queue and the job kinds that run on it.
     pub use shared::jobs::{model, params, protocol};
-    pub mod exec;
+    pub mod file_average;
+    pub mod noop;
     pub mod plan;
     pub mod runner;
     pub mod service;
@@ -27,6 +29,7 @@ pub mod tasks {
     pub mod export;
     pub mod generate;
     pub mod import;
+    pub mod kinds;
     pub mod service;
 }
 

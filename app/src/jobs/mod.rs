@@ -5,4 +5,4 @@ pub mod components;
 pub use shared::jobs::{model, params, protocol};
 
 #[cfg(feature = "ssr")]
-pub use engine::jobs::{exec, plan, runner, service};
+pub use engine::jobs::{file_average, noop, plan, runner, service};

@@ -7,7 +7,6 @@
 //! tasks back in batches, asking for more work in the same round trip. How far ahead it
 //! claims follows how long tasks take, so a queued task starts well within its lease.
 
-use super::exec::{self, ExecError};
 use super::protocol::{
     BatchReply, ClaimRequest, CompleteBatch, CompletedTask, FailRequest, HeartbeatReply, LeaseRef,
     LeasedTask,
@@ -15,6 +14,7 @@ use super::protocol::{
 use super::service::{self, MAX_BATCH};
 use crate::error::{AppError, AppResult};
 use crate::files::FileStore;
+use crate::kinds::{ExecError, Registry, Worksite};
 use crate::state::Core;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -73,6 +73,8 @@ pub struct WorkerConfig {
     pub claim_wait_ms: i64,
     /// On shutdown, how long running tasks may take to finish before their leases are released.
     pub shutdown_grace: Duration,
+    /// The job kinds this worker runs tasks of.
+    pub kinds: Arc<Registry>,
 }
 
 /// How a task run ended, for the reporter to tell the queue.
@@ -568,7 +570,11 @@ async fn run_one(
     };
     let started = Instant::now();
     let beat_every = Duration::from_millis((cfg.lease_ms / 3).max(100) as u64);
-    let work = exec::run(&task, files, leases.server());
+    let site = Worksite {
+        files,
+        server: leases.server(),
+    };
+    let work = cfg.kinds.execute(&task, site);
     tokio::pin!(work);
     // The first beat is one period away: an interval's immediate first tick would wait for
     // the timer wheel and cost a quick task a millisecond.

@@ -1,7 +1,7 @@
 //! The job engine's operations, shared by server functions, the REST API and in-process
 //! workers: each validates, calls the store, and announces the change on the event bus.
 
-use super::exec::{self, Partial};
+use super::file_average::{self, Partial};
 use super::model::{Job, JobDetail, JobKind, Verification};
 use super::params::{FileAverageParams, FileAverageRequest};
 use super::plan;
@@ -10,6 +10,7 @@ use super::protocol::{
     ItemOutcome, LeaseRef, LeasedTask, RegisterWorker, Registered,
 };
 use crate::error::{AppError, AppResult};
+use crate::kinds::RunsOn;
 use crate::now_millis;
 use crate::state::Core;
 use crate::store::{NewJob, NewWorker};
@@ -20,14 +21,14 @@ use std::time::Duration;
 pub async fn create_file_average(st: &Core, req: FileAverageRequest) -> AppResult<Job> {
     let params =
         FileAverageParams::parse(req, rand::random::<u32>() as u64).map_err(AppError::Invalid)?;
-    let tasks = plan::file_average(&params);
+    let tasks = file_average::plan(&params);
     let job = reserving_files(st, params.most_file_bytes(), || {
         enqueue(
             st,
             JobKind::FileAverage,
             &params,
             params.workers,
-            "generate",
+            file_average::Phase::Generate.as_str(),
             tasks,
         )
     })
@@ -73,8 +74,16 @@ where
 /// Creates a no-op job (a queue benchmark).
 pub async fn create_noop(st: &Core, params: super::params::NoopParams) -> AppResult<Job> {
     let params = params.validate().map_err(AppError::Invalid)?;
-    let tasks = plan::noop(params.tasks);
-    enqueue(st, JobKind::Noop, &params, params.workers, "run", tasks).await
+    let tasks = super::noop::plan(params.tasks);
+    enqueue(
+        st,
+        JobKind::Noop,
+        &params,
+        params.workers,
+        super::noop::Phase::Run.as_str(),
+        tasks,
+    )
+    .await
 }
 
 /// Stores a validated job with its planned tasks and wakes the workers.
@@ -91,6 +100,7 @@ pub(crate) async fn enqueue(
         .create_job(
             NewJob {
                 kind: kind.as_str(),
+                server_only: st.kinds.runs_on(kind) == Some(RunsOn::ServerWorkers),
                 params: serde_json::to_value(params).map_err(|_| AppError::Internal)?,
                 concurrency: concurrency as i64,
                 max_attempts: st.engine.max_attempts,
@@ -152,10 +162,14 @@ pub async fn result_file(st: &Core, id: &str) -> AppResult<(String, Vec<u8>)> {
             job.state
         )));
     }
-    let bytes = st.files.get(&exec::result_key(id)).await.map_err(|e| {
-        tracing::error!(job_id = %id, error = %e, "result file unreadable");
-        AppError::NotFound(format!("result file of job {id}"))
-    })?;
+    let bytes = st
+        .files
+        .get(&file_average::result_key(id))
+        .await
+        .map_err(|e| {
+            tracing::error!(job_id = %id, error = %e, "result file unreadable");
+            AppError::NotFound(format!("result file of job {id}"))
+        })?;
     Ok((format!("orchard-average-{id}.txt"), bytes))
 }
 
@@ -176,7 +190,7 @@ pub async fn verify_job(st: &Core, id: &str) -> AppResult<Verification> {
     }
     let params: FileAverageParams =
         serde_json::from_value(job.params.clone()).map_err(|_| AppError::Internal)?;
-    let linear = exec::verify_file_average(id, &params, st.files.as_ref())
+    let linear = file_average::verify_file_average(id, &params, st.files.as_ref())
         .await
         .map_err(|e| AppError::Conflict(format!("cannot verify: {e}")))?;
     let stored = job

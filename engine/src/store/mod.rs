@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod migrations;
 mod pg_leases;
 mod postgres;
+pub mod postgres_functions;
 mod queries;
 pub mod repair;
 mod rows;
@@ -76,6 +77,8 @@ pub fn job_failure(error: &str, phase: &str, seq: i64, attempts: i64) -> String 
 #[derive(Debug, Clone)]
 pub struct NewJob {
     pub kind: &'static str,
+    /// Only the server's own workers may lease its tasks (the kind's `RunsOn`).
+    pub server_only: bool,
     pub params: serde_json::Value,
     pub concurrency: i64,
     pub max_attempts: i64,

@@ -41,6 +41,7 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         super::migrations::run_postgres(&pool).await?;
+        super::postgres_functions::install(&pool).await?;
         Ok(Self {
             read: pool.clone(),
             write: pool,
@@ -58,7 +59,8 @@ impl PgStore {
         let mut tx = self.write.begin().await?;
         sqlx::query(
             "INSERT INTO jobs (id, kind, params, state, phase, concurrency, max_attempts, \
-             done, total, created_at) VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, $8)",
+             done, total, created_at, server_only) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, $8, $9)",
         )
         .bind(job_id)
         .bind(job.kind)
@@ -68,6 +70,7 @@ impl PgStore {
         .bind(job.max_attempts)
         .bind(job.tasks.len() as i64)
         .bind(now)
+        .bind(job.server_only)
         .execute(&mut *tx)
         .await?;
         Self::insert_tasks(&mut tx, job_id, ids, &job.tasks, now).await?;

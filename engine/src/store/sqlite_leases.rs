@@ -25,12 +25,12 @@ use std::time::Duration;
 /// The lease connection. Use it only while holding the store's sqlx writer.
 pub(super) struct LeaseDb(Mutex<Connection>);
 
-/// Jobs with a ready task, oldest first; tree jobs only for in-process workers.
+/// Jobs with a ready task, oldest first; server-only jobs only for in-process workers.
 const CLAIM_JOBS: &str = "SELECT j.id, j.concurrency, j.kind, j.params, j.state, j.phase \
      FROM jobs j WHERE j.state IN ('queued', 'running') \
        AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
           AND t.state = 'ready' AND t.run_after <= ?1) \
-       AND (j.kind NOT IN ('tree_import', 'tree_export', 'tree_generate') \
+       AND (j.server_only = 0 \
           OR EXISTS (SELECT 1 FROM workers w WHERE w.id = ?2 AND w.kind = 'inprocess')) \
      ORDER BY j.created_at, j.id LIMIT 64";
 
@@ -111,7 +111,8 @@ impl LeaseDb {
         self.write(|tx| {
             tx.prepare_cached(
                 "INSERT INTO jobs (id, kind, params, state, phase, concurrency, max_attempts, \
-                 done, total, created_at) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, 0, ?7, ?8)",
+                 done, total, created_at, server_only) \
+                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, 0, ?7, ?8, ?9)",
             )?
             .execute((
                 job_id,
@@ -122,6 +123,7 @@ impl LeaseDb {
                 job.max_attempts,
                 job.tasks.len() as i64,
                 now,
+                job.server_only,
             ))?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, payload, state, \

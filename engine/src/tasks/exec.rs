@@ -1,12 +1,12 @@
-//! Runs the tasks of tree jobs (import, export, generate). They work on the task forest, so
-//! only the server's own workers lease them. Each runs in its own Tokio task, aborted when
+//! Runs the tasks of tree jobs (import, export, generate; their kinds are in `kinds.rs`).
+//! They work on the task forest, so only the server's own workers lease them. Each runs in its own Tokio task, aborted when
 //! the lease's runner lets go of it (cancellation, shutdown), and reports how far it has
 //! got to the job's progress a few times a second.
 
 use super::import::{ParseOptions, parse};
 use super::model::{GenerateParams, TreeTask};
-use crate::jobs::exec::ExecError;
 use crate::jobs::protocol::LeasedTask;
+use crate::kinds::ExecError;
 use crate::now_millis;
 use crate::state::Core;
 use serde_json::{Value, json};
@@ -17,12 +17,25 @@ use std::time::{Duration, Instant};
 /// Rows handed from the reader to the writer at a time.
 const BATCH: usize = 1_000;
 
+/// What a tree task does, as its kind and phase say (see `kinds.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Reads the uploaded file named by the job into the forest.
+    Import,
+    /// Writes the forest, or the job's root task's subtree, to a file.
+    Export,
+    /// Writes a random tree file.
+    Generate,
+    /// Imports the file the job's generate task wrote.
+    ImportGenerated,
+}
+
 /// Runs one leased tree task to its output.
-pub async fn run(task: &LeasedTask, st: &Core) -> Result<Value, ExecError> {
+pub async fn run(task: &LeasedTask, st: &Core, step: Step) -> Result<Value, ExecError> {
     // A task of its own: the work goes on while the runner waits on a heartbeat, and
     // stops (rolling back) as soon as the runner drops it.
     let (task, st) = (task.clone(), st.clone());
-    let handle = tokio::spawn(async move { run_inner(&task, &st).await });
+    let handle = tokio::spawn(async move { run_inner(&task, &st, step).await });
     let mut guard = AbortOnDrop(handle);
     match (&mut guard.0).await {
         Ok(r) => r,
@@ -87,10 +100,10 @@ impl Work {
     }
 }
 
-async fn run_inner(task: &LeasedTask, st: &Core) -> Result<Value, ExecError> {
+async fn run_inner(task: &LeasedTask, st: &Core, step: Step) -> Result<Value, ExecError> {
     let p = &task.job_params;
-    match (task.job_kind.as_str(), task.phase.as_str()) {
-        ("tree_import", "import") => {
+    match step {
+        Step::Import => {
             let key = p["file"]
                 .as_str()
                 .ok_or_else(|| fatal("no file to import"))?;
@@ -106,13 +119,13 @@ async fn run_inner(task: &LeasedTask, st: &Core) -> Result<Value, ExecError> {
             let _ = st.files.delete_prefix(key).await;
             Ok(out)
         }
-        ("tree_export", "export") => export(st, &task.job_id, p["root"].as_str()).await,
-        ("tree_generate", "generate") => {
+        Step::Export => export(st, &task.job_id, p["root"].as_str()).await,
+        Step::Generate => {
             let params: GenerateParams = serde_json::from_value(p.clone())
                 .map_err(|e| fatal(format!("bad parameters: {e}")))?;
             generate(st, &task.job_id, &params).await
         }
-        ("tree_generate", "import") => {
+        Step::ImportGenerated => {
             let generated = task
                 .inputs
                 .first()
@@ -129,7 +142,6 @@ async fn run_inner(task: &LeasedTask, st: &Core) -> Result<Value, ExecError> {
                 "imported": imported,
             }))
         }
-        (kind, phase) => Err(fatal(format!("unknown tree task {kind}/{phase}"))),
     }
 }
 

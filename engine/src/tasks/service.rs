@@ -3,6 +3,7 @@
 //! a `tree` event for every sibling listing whose content changed (`root` for the roots,
 //! `*` when too many changed to name).
 
+use super::kinds::Phase;
 use super::model::{
     Crumb, DEFAULT_PAGE, GenerateParams, MAX_NOTES, MAX_PAGE, MAX_TITLE, SearchHit, SearchResults,
     Status, TaskPage, TreeFile, TreeTask,
@@ -331,8 +332,8 @@ pub async fn start_import(
         st,
         JobKind::TreeImport,
         params,
-        "import",
-        one_task("import"),
+        Phase::Import.as_str(),
+        one_task(Phase::Import.as_str()),
     )
     .await
 }
@@ -346,8 +347,8 @@ pub async fn start_export(st: &Core, root: Option<&str>) -> AppResult<Job> {
         st,
         JobKind::TreeExport,
         json!({ "root": root }),
-        "export",
-        one_task("export"),
+        Phase::Export.as_str(),
+        one_task(Phase::Export.as_str()),
     )
     .await
 }
@@ -365,27 +366,33 @@ pub async fn start_generate(st: &Core, mut params: GenerateParams) -> AppResult<
     let tasks = if params.import {
         vec![
             TaskSpec {
-                phase: "generate",
+                phase: Phase::Generate.as_str(),
                 payload: json!({}),
                 parent: Some(1),
                 deps: 0,
             },
             TaskSpec {
-                phase: "import",
+                phase: Phase::Import.as_str(),
                 payload: json!({}),
                 parent: None,
                 deps: 1,
             },
         ]
     } else {
-        one_task("generate")
+        one_task(Phase::Generate.as_str())
     };
     // Each task written is its name and about 80 bytes of keys, id and punctuation.
     let most = params
         .max_tasks
         .saturating_mul(params.name_length as u64 + 80);
     crate::jobs::service::reserving_files(st, most, || {
-        enqueue(st, JobKind::TreeGenerate, value, "generate", tasks)
+        enqueue(
+            st,
+            JobKind::TreeGenerate,
+            value,
+            Phase::Generate.as_str(),
+            tasks,
+        )
     })
     .await
 }

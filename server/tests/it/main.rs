@@ -13,6 +13,7 @@ mod migrations;
 mod monitoring;
 mod openapi;
 mod pages;
+mod pg_functions;
 mod s3;
 mod schemathesis;
 mod store_conformance;

@@ -3,7 +3,7 @@
 use crate::common;
 
 use common::Db;
-use engine::jobs::plan;
+use engine::jobs::file_average;
 use engine::store::{Backoff, NewJob, NewWorker, Store, StoreError};
 use serde_json::json;
 use shared::jobs::params::{FileAverageParams, FileAverageRequest};
@@ -33,12 +33,13 @@ fn new_job(files: u32, group: u32, workers: u32, max_attempts: i64) -> NewJob {
     )
     .unwrap();
     NewJob {
+        server_only: false,
         kind: "file_average",
         params: serde_json::to_value(p).unwrap(),
         concurrency: workers as i64,
         max_attempts,
         phase: "generate",
-        tasks: plan::file_average(&p),
+        tasks: file_average::plan(&p),
     }
 }
 
@@ -91,6 +92,7 @@ conformance!(
     batches_fence_each_item_and_claim_within_w,
     batch_claims_say_whether_they_left_work_behind,
     workers_reporting_at_once_keep_w_and_exact_progress,
+    server_only_jobs_go_only_to_the_servers_workers,
 );
 
 async fn ping_and_backend(db: Db) {
@@ -1030,4 +1032,50 @@ mod accounts {
             .unwrap();
         assert_eq!(next[0].target, "t19");
     }
+}
+
+/// A job whose kind runs only on the server's own workers is never leased to a remote
+/// worker, by a claim or by a report's claim; the server's workers take it.
+async fn server_only_jobs_go_only_to_the_servers_workers(db: Db) {
+    let s = store(db).await;
+    let remote = worker(&*s, "remote").await;
+    let own = s
+        .register_worker(
+            NewWorker {
+                name: "pool".into(),
+                kind: WorkerKind::Inprocess,
+                hostname: "h".into(),
+                version: "1".into(),
+                concurrency: 4,
+                secret_hash: None,
+            },
+            1_000,
+        )
+        .await
+        .unwrap();
+    let open = s.create_job(new_job(10, 5, 4, 3), 1_000).await.unwrap();
+    let server_job = s
+        .create_job(
+            NewJob {
+                server_only: true,
+                ..new_job(10, 5, 4, 3)
+            },
+            1_001,
+        )
+        .await
+        .unwrap();
+    let got = s.claim(&remote, 10, 30_000, 2_000).await.unwrap();
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|t| t.job_id == open.id), "{got:?}");
+    let out = s
+        .complete_batch(&remote, &[item(&got[0], got[0].attempt)], 10, 30_000, 2_010)
+        .await
+        .unwrap();
+    assert!(
+        out.claimed.iter().all(|t| t.job_id == open.id),
+        "{:?}",
+        out.claimed
+    );
+    let mine = s.claim(&own, 10, 30_000, 2_020).await.unwrap();
+    assert!(mine.iter().any(|t| t.job_id == server_job.id), "{mine:?}");
 }

@@ -21,6 +21,14 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    pub const ALL: [JobKind; 5] = [
+        JobKind::FileAverage,
+        JobKind::Noop,
+        JobKind::TreeImport,
+        JobKind::TreeExport,
+        JobKind::TreeGenerate,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::FileAverage => "file_average",
@@ -31,21 +39,7 @@ impl JobKind {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "file_average" => Some(JobKind::FileAverage),
-            "noop" => Some(JobKind::Noop),
-            "tree_import" => Some(JobKind::TreeImport),
-            "tree_export" => Some(JobKind::TreeExport),
-            "tree_generate" => Some(JobKind::TreeGenerate),
-            _ => None,
-        }
-    }
-    /// Kinds whose tasks work on the task forest, so only the server's own workers run them.
-    pub fn on_server_only(self) -> bool {
-        matches!(
-            self,
-            JobKind::TreeImport | JobKind::TreeExport | JobKind::TreeGenerate
-        )
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
     pub fn label(self) -> &'static str {
         match self {

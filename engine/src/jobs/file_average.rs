@@ -1,33 +1,120 @@
-//! Runs one leased task. The same code runs in `orchard serve`'s in-process workers and in
-//! remote `orchard worker` processes; only the file store they are given differs.
+//! File-average jobs (seed 003): generate F files of C random numbers, sum them in groups
+//! (map), and combine the partial sums five at a time (reduce) until one remains, whose
+//! average is the job's result.
 //!
-//! File-average files are text, one decimal integer in `0..=1000000` per line, each line
-//! ending in `\n`. File `i` of a job is `jobs/<job id>/input/<i, 6 digits>.txt`, generated
-//! from the job's seed and `i` alone, so a retried generate task writes identical files.
+//! Files are text, one decimal integer in `0..=1000000` per line, each line ending in `\n`.
+//! File `i` of a job is `jobs/<job id>/input/<i, 6 digits>.txt`, generated from the job's
+//! seed and `i` alone, so a retried generate task writes identical files.
 
-use super::params::{FileAverageParams, MAX_VALUE};
+use super::params::{FileAverageParams, MAX_VALUE, REDUCE_FAN_IN};
+use super::plan::TaskSpec;
 use super::protocol::LeasedTask;
-use crate::files::{FileError, FileStore};
+use crate::files::FileStore;
+use crate::jobs::model::JobKind;
+use crate::kinds::{ExecError, Kind, Worksite};
+use async_trait::async_trait;
 use serde_json::{Value, json};
 
-/// Why a task did not produce an output.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ExecError {
-    /// Worth another attempt (I/O trouble, a file not there yet).
-    #[error("{0}")]
-    Retryable(String),
-    /// Retrying cannot help (malformed input).
-    #[error("{0}")]
-    Fatal(String),
+/// The kind.
+pub struct FileAverage;
+
+#[async_trait]
+impl Kind for FileAverage {
+    fn kind(&self) -> JobKind {
+        JobKind::FileAverage
+    }
+
+    async fn execute(&self, task: &LeasedTask, at: Worksite<'_>) -> Result<Value, ExecError> {
+        run(task, at.files).await
+    }
 }
 
-impl From<FileError> for ExecError {
-    fn from(e: FileError) -> Self {
-        match e {
-            FileError::BadKey(_) => ExecError::Fatal(e.to_string()),
-            _ => ExecError::Retryable(e.to_string()),
+/// A file-average job's phases, in the order its tasks become ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Writes a group's input files.
+    Generate,
+    /// Sums a group's files.
+    Map,
+    /// Combines partial sums; the root writes the result.
+    Reduce,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 3] = [Phase::Generate, Phase::Map, Phase::Reduce];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Generate => "generate",
+            Phase::Map => "map",
+            Phase::Reduce => "reduce",
         }
     }
+
+    pub fn parse(s: &str) -> Result<Self, ExecError> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| ExecError::Fatal(format!("unknown file-average phase {s:?}")))
+    }
+}
+
+/// The task tree of a file-average job of G = ⌈F / group⌉ groups, in claim order: G generate
+/// tasks (each writes its group's files) feed G map tasks (each sums its group), which feed
+/// reduce tasks combining 5 partials each, level by level, up to one root reduce that writes
+/// the result.
+pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
+    let groups = p.groups() as usize;
+    let mut tasks = Vec::with_capacity(groups * 2 + groups / (REDUCE_FAN_IN - 1) + 2);
+    for g in 0..groups {
+        let start = g as u32 * p.group_size;
+        let end = (start + p.group_size).min(p.files);
+        tasks.push(TaskSpec {
+            phase: Phase::Generate.as_str(),
+            payload: json!({ "first_file": start, "end_file": end }),
+            parent: Some(groups + g),
+            deps: 0,
+        });
+    }
+    for g in 0..groups {
+        let start = g as u32 * p.group_size;
+        let end = (start + p.group_size).min(p.files);
+        tasks.push(TaskSpec {
+            phase: Phase::Map.as_str(),
+            payload: json!({ "first_file": start, "end_file": end }),
+            parent: None,
+            deps: 1,
+        });
+    }
+    // Reduce levels: combine the previous level's outputs REDUCE_FAN_IN at a time until one
+    // task remains. A single group still gets one reduce: the root always writes the result.
+    let mut level_start = groups;
+    let mut level_len = groups;
+    let mut level = 1;
+    loop {
+        let next_len = level_len.div_ceil(REDUCE_FAN_IN);
+        let next_start = tasks.len();
+        for r in 0..next_len {
+            let first = r * REDUCE_FAN_IN;
+            let len = REDUCE_FAN_IN.min(level_len - first);
+            for child in 0..len {
+                tasks[level_start + first + child].parent = Some(next_start + r);
+            }
+            tasks.push(TaskSpec {
+                phase: Phase::Reduce.as_str(),
+                payload: json!({ "level": level, "index": r }),
+                parent: None,
+                deps: len as i64,
+            });
+        }
+        if next_len == 1 {
+            break;
+        }
+        level_start = next_start;
+        level_len = next_len;
+        level += 1;
+    }
+    tasks
 }
 
 /// A partial or final result: the sum and count of the numbers seen.
@@ -128,35 +215,11 @@ fn file_range(payload: &Value) -> Result<(u32, u32), ExecError> {
     Ok((get("first_file")?, get("end_file")?))
 }
 
-/// Runs a task and returns its output (for the root task, also the job's result).
-/// `server` is the server's state for its own workers, `None` in a remote worker.
-pub async fn run(
-    task: &LeasedTask,
-    files: &dyn FileStore,
-    server: Option<&crate::state::Core>,
-) -> Result<Value, ExecError> {
-    match task.job_kind.as_str() {
-        k if k.starts_with("tree_") => match server {
-            Some(st) => crate::tasks::exec::run(task, st).await,
-            None => Err(ExecError::Retryable(
-                "tree jobs run on the server's own workers".into(),
-            )),
-        },
-        "file_average" => run_file_average(task, files).await,
-        "noop" => Ok(if task.is_root {
-            json!({ "tasks": task.inputs.len() })
-        } else {
-            json!({})
-        }),
-        other => Err(ExecError::Fatal(format!("unknown job kind {other:?}"))),
-    }
-}
-
-async fn run_file_average(task: &LeasedTask, files: &dyn FileStore) -> Result<Value, ExecError> {
+async fn run(task: &LeasedTask, files: &dyn FileStore) -> Result<Value, ExecError> {
     let params: FileAverageParams = serde_json::from_value(task.job_params.clone())
         .map_err(|e| ExecError::Fatal(format!("bad job parameters: {e}")))?;
-    match task.phase.as_str() {
-        "generate" => {
+    match Phase::parse(&task.phase)? {
+        Phase::Generate => {
             let (first, end) = file_range(&task.payload)?;
             for i in first..end {
                 let bytes = generate_file(params.seed, i, params.entries);
@@ -164,7 +227,7 @@ async fn run_file_average(task: &LeasedTask, files: &dyn FileStore) -> Result<Va
             }
             Ok(json!({ "files": end - first }))
         }
-        "map" => {
+        Phase::Map => {
             let (first, end) = file_range(&task.payload)?;
             // The group's files are fetched together: one wait instead of one per file.
             let keys: Vec<String> = (first..end).map(|i| input_key(&task.job_id, i)).collect();
@@ -175,7 +238,7 @@ async fn run_file_average(task: &LeasedTask, files: &dyn FileStore) -> Result<Va
             }
             Ok(total.to_json())
         }
-        "reduce" => {
+        Phase::Reduce => {
             let mut total = Partial::default();
             for input in &task.inputs {
                 total = total.merge(Partial::from_json(input)?);
@@ -197,7 +260,6 @@ async fn run_file_average(task: &LeasedTask, files: &dyn FileStore) -> Result<Va
                 "result_file": key,
             }))
         }
-        other => Err(ExecError::Fatal(format!("unknown phase {other:?}"))),
     }
 }
 
@@ -245,5 +307,49 @@ mod tests {
         let p = Partial { sum: 10, count: 4 };
         assert_eq!(Partial::from_json(&p.to_json()).unwrap(), p);
         assert!(Partial::from_json(&json!({"sum": 1})).is_err());
+    }
+
+    fn params(files: u32, group_size: u32) -> FileAverageParams {
+        FileAverageParams {
+            workers: 2,
+            files,
+            entries: 10,
+            group_size,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn one_group_still_has_a_root_reduce() {
+        let t = plan(&params(3, 5));
+        assert_eq!(t.len(), 3);
+        super::super::plan::check_tree(&t);
+    }
+
+    #[test]
+    fn groups_of_five_reduce_level_by_level() {
+        // 130 files / 5 = 26 groups → 26 map → 6 reduce → 2 reduce → 1 root.
+        let t = plan(&params(130, 5));
+        assert_eq!(
+            t.iter()
+                .filter(|t| t.phase == Phase::Generate.as_str())
+                .count(),
+            26
+        );
+        assert_eq!(
+            t.iter()
+                .filter(|t| t.phase == Phase::Reduce.as_str())
+                .count(),
+            6 + 2 + 1
+        );
+        super::super::plan::check_tree(&t);
+    }
+
+    #[test]
+    fn last_group_is_short() {
+        let t = plan(&params(7, 5));
+        assert_eq!(t[1].payload["first_file"], 5);
+        assert_eq!(t[1].payload["end_file"], 7);
+        super::super::plan::check_tree(&t);
     }
 }

@@ -1,0 +1,240 @@
+-- Orchard's Postgres lease functions: the one place their text lives. The server installs
+-- this file at start-up (CREATE OR REPLACE, in one transaction under an advisory lock) and
+-- records its version and checksum in orchard_code; a server whose version is older than the
+-- recorded one refuses to start. A change to a function is an edit of this file and a bump of
+-- its version (`FUNCTIONS_VERSION` in postgres_functions.rs), never a migration. A change of a
+-- function's arguments or result columns also drops the old function first, here.
+--
+-- The lease path runs inside Postgres: a claim, or a worker's batch of completions with its
+-- claim for more work, is one round trip instead of a dozen, and a job's row lock is held
+-- only while a function runs, not across round trips between the server and the database.
+-- Lock order is the same as everywhere else: a job's row before its tasks, jobs in id
+-- order, a worker's row last. Each statement inside a function takes a fresh snapshot.
+-- Their statements keep one plan per connection: planning each call anew would cost more
+-- than the work, and their shapes (key lookups through arrays) plan well without values.
+-- They plan with sequential scans off: every statement finds its rows by key or by an index
+-- range, so a plan made while the tables were nearly empty stays right as they grow.
+
+CREATE OR REPLACE FUNCTION orchard_phase_rank(p TEXT) RETURNS BIGINT LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE p WHEN 'generate' THEN 0 WHEN 'map' THEN 1 WHEN 'reduce' THEN 2 ELSE 3 END::BIGINT
+$$;
+
+-- Leases up to p_max ready tasks to p_worker: jobs oldest first (skipping jobs whose row
+-- another transaction holds), tasks in plan order, never more than a job's concurrency at
+-- once. Each row carries its job's kind and parameters, and for a task fed by others the
+-- outputs of those as a JSON array, in their order. An unknown worker raises P0002.
+-- A claim says when it may have left work behind: after the tasks it leased, a row with no
+-- task when it stopped at its maximum with jobs left to look at, or took all it asked of a
+-- job that had room for more. A claim without that row took all there was to take, so a
+-- wake-up of the other claimers would only send them looking.
+CREATE OR REPLACE FUNCTION orchard_claim(p_worker TEXT, p_max BIGINT, p_lease_ms BIGINT, p_now BIGINT,
+                              p_touch BOOLEAN)
+RETURNS TABLE (id TEXT, job_id TEXT, phase TEXT, payload TEXT, parent_id TEXT, attempt BIGINT,
+               lease_expires_at BIGINT, seq BIGINT, job_kind TEXT, job_params TEXT,
+               inputs TEXT)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
+#variable_conflict use_column
+DECLARE
+  inproc BOOLEAN;
+  j RECORD;
+  got BIGINT := 0;
+  n BIGINT;
+  taken BIGINT;
+  room BIGINT;
+  seen BIGINT := 0;
+  more BOOLEAN := false;
+BEGIN
+  IF p_touch THEN
+    UPDATE workers w SET last_seen_at = p_now WHERE w.id = p_worker
+      RETURNING w.kind = 'inprocess' INTO inproc;
+  ELSE
+    SELECT w.kind = 'inprocess' INTO inproc FROM workers w WHERE w.id = p_worker;
+  END IF;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = 'worker ' || p_worker;
+  END IF;
+  FOR j IN
+    SELECT jb.id, jb.concurrency, jb.kind, jb.params FROM jobs jb
+    WHERE jb.state IN ('queued', 'running')
+      -- A subquery per job rather than a join: a job's ready tasks are one range of the
+      -- claim index, whatever the plan guesses about how many tasks are ready.
+      AND (SELECT t.seq FROM job_tasks t WHERE t.job_id = jb.id AND t.state = 'ready'
+           AND t.run_after <= p_now ORDER BY t.seq LIMIT 1) IS NOT NULL
+      AND (inproc OR NOT jb.server_only)
+    ORDER BY jb.created_at, jb.id LIMIT 64
+    FOR UPDATE OF jb SKIP LOCKED
+  LOOP
+    seen := seen + 1;
+    IF got >= p_max THEN
+      more := true;
+      EXIT;
+    END IF;
+    -- Counted after the job's row is locked, so every claim committed before is seen.
+    SELECT j.concurrency - COUNT(*) INTO room
+    FROM job_tasks l WHERE l.job_id = j.id AND l.state = 'leased';
+    n := LEAST(p_max - got, room);
+    CONTINUE WHEN n <= 0;
+    RETURN QUERY
+      WITH c AS (
+        UPDATE job_tasks t SET state = 'leased', attempt = t.attempt + 1,
+          lease_owner = p_worker, lease_expires_at = p_now + p_lease_ms, started_at = p_now
+        WHERE t.id = ANY (ARRAY(
+          SELECT r.id FROM job_tasks r
+          WHERE r.job_id = j.id AND r.state = 'ready' AND r.run_after <= p_now
+          ORDER BY r.seq LIMIT n))
+        RETURNING t.id, t.job_id, t.phase, t.payload, t.parent_id, t.attempt,
+          t.lease_expires_at, t.seq, t.fan_in
+      ), furthest AS (
+        SELECT orchard_phase_rank(c.phase) AS rank, c.phase FROM c
+        ORDER BY orchard_phase_rank(c.phase) DESC LIMIT 1
+      ), runs AS (
+        -- The job runs now, and its phase is the furthest one it has reached.
+        UPDATE jobs u SET state = 'running', started_at = COALESCE(u.started_at, p_now),
+          phase = CASE WHEN orchard_phase_rank(u.phase) < f.rank THEN f.phase ELSE u.phase END
+        FROM furthest f
+        WHERE u.id = j.id AND (u.state <> 'running' OR orchard_phase_rank(u.phase) < f.rank)
+      )
+      SELECT c.id, c.job_id, c.phase, c.payload, c.parent_id, c.attempt, c.lease_expires_at,
+        c.seq, j.kind, j.params,
+        CASE WHEN c.fan_in > 0 THEN (
+          SELECT '[' || string_agg(COALESCE(i.output, 'null'), ',' ORDER BY i.seq) || ']'
+          FROM job_tasks i WHERE i.parent_id = c.id AND i.state = 'done') END
+      FROM c ORDER BY c.seq;
+    GET DIAGNOSTICS taken = ROW_COUNT;
+    got := got + taken;
+    -- All it asked of this job, with room left under the job's concurrency: the job may
+    -- have more ready tasks.
+    more := more OR (taken = n AND n < room);
+  END LOOP;
+  IF more OR seen >= 64 THEN
+    RETURN QUERY SELECT NULL::TEXT, NULL::TEXT, NULL::TEXT, NULL::TEXT, NULL::TEXT,
+      NULL::BIGINT, NULL::BIGINT, NULL::BIGINT, NULL::TEXT, NULL::TEXT, NULL::TEXT;
+  END IF;
+END
+$$;
+
+-- Marks done those of the given tasks whose lease p_worker holds at the attempt given
+-- (for a task named twice, its first entry counts), and counts them: the job's done count,
+-- each parent's pending inputs (a parent with none left becomes ready), the worker's done
+-- count. The root finishing ends its job with the root's output as the result. A job no
+-- longer active accepts nothing: its tasks' leases end now. Returns a row per task done,
+-- and a row per inactive job (with its state and no task). A missing job raises P0002 and
+-- changes nothing.
+CREATE OR REPLACE FUNCTION orchard_complete(p_worker TEXT, p_ids TEXT[], p_jobs TEXT[],
+                                 p_attempts BIGINT[], p_outputs TEXT[], p_now BIGINT)
+RETURNS TABLE (id TEXT, job_id TEXT, parent_id TEXT, phase TEXT, started_at BIGINT,
+               job_state TEXT)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
+#variable_conflict use_column
+DECLARE
+  jid TEXT;
+  st TEXT;
+  f_ids TEXT[];
+  f_parents TEXT[];
+  f_phases TEXT[];
+  f_started BIGINT[];
+  root TEXT;
+  pid TEXT;
+  cnt BIGINT;
+  n BIGINT;
+  total BIGINT := 0;
+BEGIN
+  FOR jid IN SELECT DISTINCT x FROM unnest(p_jobs) x ORDER BY x LOOP
+    SELECT jb.state INTO st FROM jobs jb WHERE jb.id = jid FOR UPDATE;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = 'job ' || jid;
+    END IF;
+    IF st NOT IN ('queued', 'running') THEN
+      UPDATE job_tasks t SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL
+      FROM unnest(p_ids, p_jobs, p_attempts) AS it (tid, tjob, tattempt)
+      WHERE it.tjob = jid AND t.id = it.tid AND t.job_id = jid AND t.state = 'leased'
+        AND t.lease_owner = p_worker AND t.attempt = it.tattempt;
+      RETURN QUERY SELECT NULL::TEXT, jid, NULL::TEXT, NULL::TEXT, NULL::BIGINT, st;
+      CONTINUE;
+    END IF;
+    WITH fin AS (
+      UPDATE job_tasks t SET state = 'done', lease_owner = NULL, lease_expires_at = NULL,
+        output = p_outputs[array_position(p_ids, t.id)], finished_at = p_now,
+        worker_id = p_worker
+      WHERE t.id = ANY (ARRAY(SELECT p_ids[k] FROM generate_subscripts(p_ids, 1) k
+                              WHERE p_jobs[k] = jid))
+        AND t.job_id = jid AND t.state = 'leased' AND t.lease_owner = p_worker
+        AND t.attempt = p_attempts[array_position(p_ids, t.id)]
+      RETURNING t.id, t.parent_id, t.phase, t.started_at
+    )
+    SELECT array_agg(fin.id), array_agg(fin.parent_id), array_agg(fin.phase),
+      array_agg(fin.started_at)
+    INTO f_ids, f_parents, f_phases, f_started FROM fin;
+    n := COALESCE(cardinality(f_ids), 0);
+    IF n = 0 THEN
+      CONTINUE;
+    END IF;
+    total := total + n;
+    UPDATE jobs SET done = done + n WHERE id = jid;
+    -- Parents one by one, in id order: each is a key lookup, whatever the plan.
+    FOR pid, cnt IN SELECT x, COUNT(*) FROM unnest(f_parents) x WHERE x IS NOT NULL
+                  GROUP BY x ORDER BY x LOOP
+      UPDATE job_tasks p SET deps_pending = p.deps_pending - cnt,
+        state = CASE WHEN p.deps_pending = cnt AND p.state = 'waiting' THEN 'ready'
+                     ELSE p.state END,
+        ready_at = CASE WHEN p.deps_pending = cnt THEN p_now ELSE p.ready_at END
+      WHERE p.id = pid;
+    END LOOP;
+    SELECT r FROM unnest(f_ids, f_parents) AS q (r, par) WHERE par IS NULL LIMIT 1 INTO root;
+    IF root IS NOT NULL THEN
+      UPDATE jobs SET state = 'succeeded', phase = 'done',
+        result = p_outputs[array_position(p_ids, root)], finished_at = p_now
+      WHERE id = jid;
+    END IF;
+    RETURN QUERY SELECT q.i, jid, q.par, q.ph, q.sa, NULL::TEXT
+      FROM unnest(f_ids, f_parents, f_phases, f_started) AS q (i, par, ph, sa);
+  END LOOP;
+  IF total > 0 THEN
+    UPDATE workers SET tasks_done = tasks_done + total WHERE id = p_worker;
+  END IF;
+END
+$$;
+
+-- A worker's report: its completions as orchard_complete records them, then, when p_claim
+-- is positive, a claim of up to p_claim more tasks, all in one call and one transaction.
+-- The completions' rows come first (claimed false), then the leased tasks (claimed true).
+-- A worker none of whose completions went through has its sign of life recorded; an
+-- unknown one is leased nothing.
+CREATE OR REPLACE FUNCTION orchard_report(p_worker TEXT, p_ids TEXT[], p_jobs TEXT[],
+                               p_attempts BIGINT[], p_outputs TEXT[], p_now BIGINT,
+                               p_claim BIGINT, p_lease_ms BIGINT)
+RETURNS TABLE (claimed BOOLEAN, id TEXT, job_id TEXT, parent_id TEXT, phase TEXT,
+               started_at BIGINT, job_state TEXT, payload TEXT, attempt BIGINT,
+               lease_expires_at BIGINT, job_kind TEXT, job_params TEXT, inputs TEXT)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+#variable_conflict use_column
+DECLARE
+  r RECORD;
+  accepted BOOLEAN := false;
+BEGIN
+  FOR r IN SELECT * FROM orchard_complete(p_worker, p_ids, p_jobs, p_attempts, p_outputs,
+                                          p_now) LOOP
+    claimed := false;
+    id := r.id;
+    job_id := r.job_id;
+    parent_id := r.parent_id;
+    phase := r.phase;
+    started_at := r.started_at;
+    job_state := r.job_state;
+    accepted := accepted OR r.id IS NOT NULL;
+    RETURN NEXT;
+  END LOOP;
+  IF p_claim <= 0 THEN
+    RETURN;
+  END IF;
+  IF NOT accepted THEN
+    UPDATE workers w SET last_seen_at = p_now WHERE w.id = p_worker;
+    IF NOT FOUND THEN
+      RETURN;
+    END IF;
+  END IF;
+  RETURN QUERY SELECT true, l.id, l.job_id, l.parent_id, l.phase, NULL::BIGINT, NULL::TEXT,
+      l.payload, l.attempt, l.lease_expires_at, l.job_kind, l.job_params, l.inputs
+    FROM orchard_claim(p_worker, p_claim, p_lease_ms, p_now, false) l;
+END
+$$;
