@@ -68,7 +68,7 @@ bench:
 	@scripts/bootstrap --test
 	cargo leptos build --release
 	scripts/precompress
-	scripts/with-postgres scripts/bench
+	scripts/with-postgres --durable scripts/bench
 
 ## Fuzz every target under fuzz/ for FUZZ_SECONDS each (default 60); fails on a crash
 fuzz:

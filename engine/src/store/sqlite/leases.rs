@@ -1,29 +1,19 @@
-//! SQLite's lease path: claims and completions run as one synchronous transaction on a
-//! connection of their own, whose prepared statements live as long as the store.
+//! SQLite's lease path: claims and completions, each a plain function on the writer's
+//! connection (`writer.rs`), which runs it inside the write transaction of its batch. The
+//! connection's prepared statements live as long as the store.
 //!
-//! Through sqlx every statement is a hand-off to the connection's thread and back; a round
-//! of "complete two tasks, lease two more" took six of them, and those hand-offs rather
-//! than SQLite bounded how fast the queue ran. Here the whole round is a handful of
-//! in-process calls. The caller holds the store's one sqlx writer connection meanwhile
-//! (`SqliteStore::lease_db`), so this connection and sqlx's writes never contend for
-//! SQLite's write lock.
-//!
-//! The rules are those of the Postgres path (`pg_leases.rs`), and the store conformance
+//! The rules are those of the Postgres path (`postgres/functions.sql`), and the store conformance
 //! suite runs the same cases on both: each completion is fenced on its own (holder and
 //! attempt), a completion for a job no longer active is refused and ends its lease, a claim
 //! never leases more than a job's concurrency.
 
-use super::queries::{is_active, phase_rank};
-use super::{BatchOutcome, Completion, NewJob, StoreError, StoreResult};
 use crate::jobs::protocol::{CompletedTask, LeasedTask};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use crate::store::queries::{is_active, phase_rank};
+use crate::store::{BatchOutcome, Completion, NewJob, StoreError, StoreResult};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
-
-/// The lease connection. Use it only while holding the store's sqlx writer.
-pub(super) struct LeaseDb(Mutex<Connection>);
 
 /// Jobs with a ready task, oldest first; server-only jobs only for in-process workers.
 const CLAIM_JOBS: &str = "SELECT j.id, j.concurrency, j.kind, j.params, j.state, j.phase \
@@ -58,144 +48,124 @@ const PARENT_DONE: &str = "UPDATE job_tasks SET deps_pending = deps_pending - ?2
      ready_at = CASE WHEN deps_pending = ?2 THEN ?3 ELSE ready_at END \
      WHERE id = ?1";
 
-impl LeaseDb {
-    /// Opens the database file the store's pools use (already migrated), with their settings.
-    pub fn open(path: &Path, in_memory: bool) -> StoreResult<Self> {
-        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
-        if in_memory {
-            // sqlx names its in-memory database and shares its cache between connections.
-            flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
-        }
-        let conn = Connection::open_with_flags(path, flags)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "foreign_keys", true)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // As the sqlx writer: up to 64 MiB of pages. Statement journals (each statement of
-        // a transaction keeps one, to undo just itself) stay in memory rather than in a
-        // temporary file.
-        conn.pragma_update(None, "cache_size", -65536)?;
-        conn.pragma_update(None, "temp_store", "MEMORY")?;
-        conn.set_prepared_statement_cache_capacity(32);
-        Ok(Self(Mutex::new(conn)))
+/// Opens the writer's connection to the (already migrated) database file.
+pub(super) fn open(path: &Path, in_memory: bool) -> StoreResult<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    if in_memory {
+        // sqlx names its in-memory database and shares its cache between connections.
+        flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
     }
-
-    /// Stops this connection's own checkpoints: they would run inside a report
-    /// (`sqlite_checkpoint.rs` runs them instead).
-    pub fn leave_checkpoints_to_others(&self) -> StoreResult<()> {
-        let conn = self.0.lock().unwrap_or_else(|p| p.into_inner());
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Up to 64 MiB of pages: a large write (a tree import) finds its indexes in memory
+    // instead of spilling and re-reading them. Statement journals (each statement of a
+    // transaction keeps one, to undo just itself) stay in memory rather than in a file.
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // The checkpoint thread copies the log back (`writer.rs`), not this connection's commits.
+    if !in_memory {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        Ok(())
     }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
 
-    /// Runs `f` in one write transaction: committed when it returns `Ok`, rolled back
-    /// otherwise (also when it panics: the transaction's drop rolls back).
-    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
-    }
-
-    /// Inserts a new job and its tasks (`ids[i]` is task `i`'s id). Parents come later in a
-    /// plan and SQLite checks foreign keys per statement, so tasks go in in reverse order.
-    pub fn insert_job(
-        &self,
-        job_id: &str,
-        job: &NewJob,
-        ids: &[String],
-        now: i64,
-    ) -> StoreResult<()> {
-        self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO jobs (id, kind, params, state, phase, concurrency, max_attempts, \
+/// Inserts a new job and its tasks (`ids[i]` is task `i`'s id). Parents come later in a
+/// plan and SQLite checks foreign keys per statement, so tasks go in in reverse order.
+pub(super) fn insert_job(
+    tx: &Connection,
+    job_id: &str,
+    job: &NewJob,
+    ids: &[String],
+    now: i64,
+) -> StoreResult<()> {
+    {
+        tx.prepare_cached(
+            "INSERT INTO jobs (id, kind, params, state, phase, concurrency, max_attempts, \
                  done, total, created_at, server_only) \
                  VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, 0, ?7, ?8, ?9)",
-            )?
-            .execute((
-                job_id,
-                job.kind,
-                job.params.to_string(),
-                job.phase,
-                job.concurrency,
-                job.max_attempts,
-                job.tasks.len() as i64,
-                now,
-                job.server_only,
-            ))?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, payload, state, \
+        )?
+        .execute((
+            job_id,
+            job.kind,
+            job.params.to_string(),
+            job.phase,
+            job.concurrency,
+            job.max_attempts,
+            job.tasks.len() as i64,
+            now,
+            job.server_only,
+        ))?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, payload, state, \
                  deps_pending, fan_in, ready_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
-            )?;
-            for (i, t) in job.tasks.iter().enumerate().rev() {
-                let ready = t.deps == 0;
-                insert.execute((
-                    &ids[i],
-                    job_id,
-                    t.parent.map(|p| ids[p].as_str()),
-                    t.phase,
-                    i as i64,
-                    t.payload.to_string(),
-                    if ready { "ready" } else { "waiting" },
-                    t.deps,
-                    ready.then_some(now),
-                ))?;
-            }
-            Ok(())
-        })
+        )?;
+        for (i, t) in job.tasks.iter().enumerate().rev() {
+            let ready = t.deps == 0;
+            insert.execute((
+                &ids[i],
+                job_id,
+                t.parent.map(|p| ids[p].as_str()),
+                t.phase,
+                i as i64,
+                t.payload.to_string(),
+                if ready { "ready" } else { "waiting" },
+                t.deps,
+                ready.then_some(now),
+            ))?;
+        }
+        Ok(())
     }
+}
 
-    /// Records the worker's sign of life and leases it up to `max` tasks; `NotFound` for an
-    /// unknown worker.
-    pub fn claim(
-        &self,
-        worker_id: &str,
-        max: i64,
-        lease_ms: i64,
-        now: i64,
-    ) -> StoreResult<Vec<LeasedTask>> {
-        self.write(|tx| {
-            if !touch_worker(tx, worker_id, now)? {
-                return Err(StoreError::NotFound(format!("worker {worker_id}")));
-            }
-            claim_tx(tx, worker_id, max, lease_ms, now)
-        })
+/// Records the worker's sign of life and leases it up to `max` tasks; `NotFound` for an
+/// unknown worker.
+pub(super) fn claim(
+    tx: &Connection,
+    worker_id: &str,
+    max: i64,
+    lease_ms: i64,
+    now: i64,
+) -> StoreResult<Vec<LeasedTask>> {
+    if !touch_worker(tx, worker_id, now)? {
+        return Err(StoreError::NotFound(format!("worker {worker_id}")));
     }
+    claim_tx(tx, worker_id, max, lease_ms, now)
+}
 
-    /// Records a worker's completions (each fenced on its own), then leases it up to
-    /// `claim` more tasks, all in one transaction.
-    pub fn complete_batch(
-        &self,
-        worker_id: &str,
-        items: &[CompletedTask],
-        claim: i64,
-        lease_ms: i64,
-        now: i64,
-    ) -> StoreResult<BatchOutcome> {
-        self.write(|tx| {
-            let completed = complete_tx(tx, worker_id, items, now)?;
-            // A worker that held a lease exists; otherwise look it up (and record its sign
-            // of life): an unknown worker gets no new work.
-            let mut claimed = Vec::new();
-            if claim > 0
-                && (completed.iter().any(|c| c.is_ok()) || touch_worker(tx, worker_id, now)?)
-            {
-                claimed = claim_tx(tx, worker_id, claim, lease_ms, now)?;
-            }
-            // Every claim that got all it asked for may have left more behind.
-            let more = claim > 0 && claimed.len() as i64 >= claim;
-            Ok(BatchOutcome {
-                completed,
-                claimed,
-                more,
-            })
+/// Records a worker's completions (each fenced on its own), then leases it up to `claim`
+/// more tasks, all in one transaction.
+pub(super) fn complete_batch(
+    tx: &Connection,
+    worker_id: &str,
+    items: &[CompletedTask],
+    claim: i64,
+    lease_ms: i64,
+    now: i64,
+) -> StoreResult<BatchOutcome> {
+    {
+        let completed = complete_tx(tx, worker_id, items, now)?;
+        // A worker that held a lease exists; otherwise look it up (and record its sign
+        // of life): an unknown worker gets no new work.
+        let mut claimed = Vec::new();
+        if claim > 0 && (completed.iter().any(|c| c.is_ok()) || touch_worker(tx, worker_id, now)?) {
+            claimed = claim_tx(tx, worker_id, claim, lease_ms, now)?;
+        }
+        // Every claim that got all it asked for may have left more behind.
+        let more = claim > 0 && claimed.len() as i64 >= claim;
+        Ok(BatchOutcome {
+            completed,
+            claimed,
+            more,
         })
     }
 }
 
-fn touch_worker(tx: &Transaction<'_>, worker_id: &str, now: i64) -> StoreResult<bool> {
+fn touch_worker(tx: &Connection, worker_id: &str, now: i64) -> StoreResult<bool> {
     let n = tx
         .prepare_cached("UPDATE workers SET last_seen_at = ?2 WHERE id = ?1")?
         .execute((worker_id, now))?;
@@ -203,13 +173,13 @@ fn touch_worker(tx: &Transaction<'_>, worker_id: &str, now: i64) -> StoreResult<
 }
 
 fn json(s: &str, what: &str) -> StoreResult<serde_json::Value> {
-    super::rows::parse_json(s, what)
+    crate::store::rows::parse_json(s, what)
 }
 
 /// Leases up to `max` ready tasks: jobs oldest first, tasks in plan order, never more than
 /// a job's concurrency at once.
 fn claim_tx(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     worker_id: &str,
     max: i64,
     lease_ms: i64,
@@ -278,7 +248,7 @@ fn claim_tx(
 }
 
 /// The outputs of the tasks feeding `id`, in their order.
-fn inputs(tx: &Transaction<'_>, id: &str) -> StoreResult<Vec<serde_json::Value>> {
+fn inputs(tx: &Connection, id: &str) -> StoreResult<Vec<serde_json::Value>> {
     let mut stmt =
         tx.prepare_cached("SELECT output FROM job_tasks WHERE parent_id = ?1 ORDER BY seq")?;
     let outputs = stmt
@@ -297,7 +267,7 @@ fn inputs(tx: &Transaction<'_>, id: &str) -> StoreResult<Vec<serde_json::Value>>
 /// lease the worker no longer holds is refused with the reason and changes nothing, while
 /// the others go through.
 fn complete_tx(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     worker_id: &str,
     items: &[CompletedTask],
     now: i64,
@@ -418,7 +388,7 @@ fn complete_tx(
 
 /// Why item `i` of a batch for an active job was not accepted.
 fn refusal(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     worker_id: &str,
     items: &[CompletedTask],
     results: &[Option<StoreResult<Completion>>],
@@ -440,7 +410,7 @@ fn refusal(
         return Ok(Err(StoreError::NotFound(format!("task {}", it.task_id))));
     };
     if state != "leased" || owner.as_deref() != Some(worker_id) || attempt != it.attempt {
-        return Ok(Err(super::queries::lease_conflict(
+        return Ok(Err(crate::store::queries::lease_conflict(
             &it.task_id,
             worker_id,
             it.attempt,
@@ -461,7 +431,7 @@ fn refusal(
 
 /// Refuses completions for a job that is no longer active, ending their leases.
 fn refuse_inactive(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     worker_id: &str,
     items: &[CompletedTask],
     idx: &[usize],

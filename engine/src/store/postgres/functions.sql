@@ -2,7 +2,7 @@
 -- this file at start-up (CREATE OR REPLACE, in one transaction under an advisory lock) and
 -- records its version and checksum in orchard_code; a server whose version is older than the
 -- recorded one refuses to start. A change to a function is an edit of this file and a bump of
--- its version (`FUNCTIONS_VERSION` in postgres_functions.rs), never a migration. A change of a
+-- its version (`FUNCTIONS_VERSION` in functions.rs), never a migration. A change of a
 -- function's arguments or result columns also drops the old function first, here.
 --
 -- The lease path runs inside Postgres: a claim, or a worker's batch of completions with its

@@ -2,12 +2,14 @@
 //! so any number of `orchard serve` replicas can claim at once without waiting on each other
 //! or ever leasing more than a job's concurrency.
 
-use super::accounts::{accounts_impl, last_admin, user_row};
 use super::queries::{is_active, phase_rank, store_impl};
 use super::{Backend, StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
+
+pub mod functions;
+mod leases;
 
 /// The `LISTEN`/`NOTIFY` channel replicas share change notices on.
 const CHANNEL: &str = "orchard_changes";
@@ -41,7 +43,7 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         super::migrations::run_postgres(&pool).await?;
-        super::postgres_functions::install(&pool).await?;
+        functions::install(&pool).await?;
         Ok(Self {
             read: pool.clone(),
             write: pool,
@@ -158,8 +160,6 @@ store_impl!(
     " FOR UPDATE",
     " FOR UPDATE OF j SKIP LOCKED"
 );
-
-accounts_impl!(PgStore, sqlx::Postgres);
 
 super::tree::tree_impl!(
     PgStore,

@@ -1,7 +1,6 @@
 //! SQLite store: WAL mode, foreign keys on, a busy timeout, a pool of readers and a single
 //! writer connection so write transactions never fight over SQLite's one write lock.
 
-use super::accounts::{accounts_impl, last_admin, user_row};
 use super::queries::{is_active, phase_rank, store_impl};
 use super::{Backend, StoreError, StoreResult};
 use sqlx::sqlite::{
@@ -10,27 +9,24 @@ use sqlx::sqlite::{
 use std::str::FromStr;
 use std::time::Duration;
 
+mod leases;
+mod readers;
+mod writer;
+
+pub(in crate::store) use readers::{sql, sql_built};
+
 pub struct SqliteStore {
     pub(super) read: SqlitePool,
+    /// sqlx's one writing connection, for the writes not yet moved to `writer`; every write
+    /// of `writer` holds it meanwhile, so the two never contend for SQLite's write lock.
     pub(super) write: SqlitePool,
-    /// Claims and completions (see `sqlite_leases.rs`), used while holding `write`.
-    leases: super::sqlite_leases::LeaseDb,
-    /// Keeps `write` across quick runs of lease transactions (see `sqlite_writer.rs`).
-    writer: std::sync::Arc<super::sqlite_writer::WriterHold>,
-    /// Checkpoints the log for the lease connection (see `sqlite_checkpoint.rs`); none for
-    /// an in-memory database.
-    checkpoints: Option<std::sync::Arc<super::sqlite_checkpoint::Checkpointer>>,
+    /// The write path (`writer.rs`): one thread owning the writing connection.
+    writer: writer::Writer,
+    /// Read-only connections (`readers.rs`).
+    pub(in crate::store) readers: readers::Readers,
     /// Progress inside running tasks stays in memory: one process owns the file, and a
     /// long import holds the one writer the progress would otherwise wait for.
     work: super::WorkBoard,
-}
-
-impl Drop for SqliteStore {
-    fn drop(&mut self) {
-        if let Some(c) = &self.checkpoints {
-            c.stop();
-        }
-    }
 }
 
 impl SqliteStore {
@@ -64,18 +60,13 @@ impl SqliteStore {
             .connect_with(opts.clone().pragma("cache_size", "-65536"))
             .await?;
         super::migrations::run_sqlite(&write).await?;
-        let leases = super::sqlite_leases::LeaseDb::open(&path, in_memory)?;
-        let writer = std::sync::Arc::new(super::sqlite_writer::WriterHold::default());
         let checkpoints = if in_memory {
             None
         } else {
-            leases.leave_checkpoints_to_others()?;
-            Some(super::sqlite_checkpoint::Checkpointer::start(
-                &path,
-                write.clone(),
-                writer.clone(),
-            )?)
+            Some(rusqlite::Connection::open(&path)?)
         };
+        let writer = writer::Writer::start(leases::open(&path, in_memory)?, checkpoints);
+        let readers = readers::Readers::open(&path, in_memory, 8)?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
@@ -84,11 +75,20 @@ impl SqliteStore {
         Ok(Self {
             read,
             write,
-            leases,
             writer,
-            checkpoints,
+            readers,
             work: Default::default(),
         })
+    }
+
+    /// Runs `f` on the writer, holding sqlx's writer meanwhile (see `write`).
+    pub(in crate::store) async fn on_writer<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let _sqlx_writer = self.write.acquire().await?;
+        self.writer.write(f).await
     }
 
     /// Leases up to `max` tasks to a worker (see `Store::claim`).
@@ -99,15 +99,9 @@ impl SqliteStore {
         lease_ms: i64,
         now: i64,
     ) -> StoreResult<Vec<crate::jobs::protocol::LeasedTask>> {
-        // Holding the one sqlx writer keeps every other write out meanwhile.
-        let out = self
-            .writer
-            .run(&self.write, || {
-                self.leases.claim(worker_id, max, lease_ms, now)
-            })
-            .await;
-        self.committed();
-        out
+        let worker_id = worker_id.to_string();
+        self.on_writer(move |tx| leases::claim(tx, &worker_id, max, lease_ms, now))
+            .await
     }
 
     /// Records completions and leases more tasks (see `Store::complete_batch`).
@@ -119,15 +113,12 @@ impl SqliteStore {
         lease_ms: i64,
         now: i64,
     ) -> StoreResult<super::BatchOutcome> {
-        let out = self
-            .writer
-            .run(&self.write, || {
-                self.leases
-                    .complete_batch(worker_id, items, claim, lease_ms, now)
-            })
-            .await;
-        self.committed();
-        out
+        let worker_id = worker_id.to_string();
+        let items = items.to_vec();
+        self.on_writer(move |tx| {
+            leases::complete_batch(tx, &worker_id, &items, claim, lease_ms, now)
+        })
+        .await
     }
 
     /// Inserts a new job and its tasks (`ids[i]` is task `i`'s id) in one transaction.
@@ -138,19 +129,9 @@ impl SqliteStore {
         ids: &[String],
         now: i64,
     ) -> StoreResult<()> {
-        let _writer = self.write.acquire().await?;
-        // A large job takes a while to write: let the runtime move this thread's other
-        // work elsewhere meanwhile.
-        let out = super::blocking(|| self.leases.insert_job(job_id, job, ids, now));
-        self.committed();
-        out
-    }
-
-    /// Counts a lease-connection transaction towards the next checkpoint.
-    fn committed(&self) {
-        if let Some(c) = &self.checkpoints {
-            c.committed();
-        }
+        let (job_id, job, ids) = (job_id.to_string(), job.clone(), ids.to_vec());
+        self.on_writer(move |tx| leases::insert_job(tx, &job_id, &job, &ids, now))
+            .await
     }
 
     fn work_board(&self) -> Option<&super::WorkBoard> {
@@ -190,7 +171,5 @@ impl SqliteStore {
 }
 
 store_impl!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "", "");
-
-accounts_impl!(SqliteStore, sqlx::Sqlite);
 
 super::tree::tree_impl!(SqliteStore, sqlx::Sqlite, "", "INSERT OR ROLLBACK");
