@@ -65,7 +65,7 @@ impl SqliteStore {
         } else {
             Some(rusqlite::Connection::open(&path)?)
         };
-        let writer = writer::Writer::start(leases::open(&path, in_memory)?, checkpoints);
+        let writer = writer::Writer::new(leases::open(&path, in_memory)?, checkpoints);
         let readers = readers::Readers::open(&path, in_memory, 8)?;
         let read = SqlitePoolOptions::new()
             .max_connections(8)

@@ -1,197 +1,246 @@
-//! SQLite's one write path: a thread that owns the only writing connection (rusqlite) and
-//! runs every write of the store, in arrival order.
+//! SQLite's one write path: the only writing connection (rusqlite), behind a fair async
+//! lock, and the queue of writes waiting for it.
 //!
-//! Written here rather than taken from a crate (tokio-rusqlite runs one call per message)
-//! because it batches: the writes waiting when the thread comes round share one transaction,
-//! each inside a savepoint of its own, so one that fails is undone alone and the others
-//! commit together. Many workers reporting at once then cost one commit, not one each.
-//! rusqlite rather than sqlx: a write is one plain call on this thread, with no hop to a
-//! driver thread per statement, which is what keeps the queue's figures.
+//! A write joins the queue, then takes the lock. Whoever holds the lock runs every write
+//! queued by then in one transaction and answers each once it committed; a writer that gets
+//! the lock after its write was carried by someone else's transaction just reads its answer.
+//! Alone, a write runs straight away on the caller's own thread, with no hop to another
+//! thread; when many workers report at once, their writes share a transaction (and a
+//! commit). In a shared transaction each write runs inside a savepoint of its own, so one
+//! that fails is undone alone.
 //!
-//! Checkpoints of the write-ahead log happen off this thread (a passive checkpoint never
-//! blocks writers): every `EVERY` batches the checkpoint thread is woken. Only when the log
-//! has grown past `COMPLETE_AT` pages does the writer itself run a `RESTART` checkpoint
-//! between two batches, so the log starts over and stays bounded.
+//! The lock is a plain mutex, held only while a transaction runs (well under a millisecond;
+//! an async lock cost a fifth more per worker report, measured). Long work that spans awaits
+//! (a tree import) takes the gate for itself instead (`session`): writes wait for the gate
+//! asynchronously, so no thread blocks meanwhile.
+//!
+//! Written here rather than taken from a crate (tokio-rusqlite runs each call on a thread of
+//! its own, one call per message) because of those two properties, which is where the
+//! queue's figures come from. rusqlite rather than sqlx for the same reason: a statement is
+//! a plain call, with no hop to a driver thread.
+//!
+//! Checkpoints of the write-ahead log run on a thread of their own (a passive checkpoint
+//! never blocks writers), woken every `EVERY` transactions. When the log has grown past
+//! `COMPLETE_AT` pages anyway, the lock holder runs a `RESTART` checkpoint between two
+//! transactions, so the log starts over and stays bounded.
 
-use super::super::{StoreError, StoreResult};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, mpsc};
+use super::super::{StoreError, StoreResult, blocking};
+use rusqlite::Connection;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-/// Batches between two passive checkpoints.
+/// Transactions between two passive checkpoints.
 const EVERY: u64 = 32;
-/// Log pages beyond which the writer restarts the log between two batches.
+/// Log pages beyond which the lock holder restarts the log.
 const COMPLETE_AT: i64 = 4096;
-/// Most writes one transaction carries.
-const MOST_PER_BATCH: usize = 64;
 
-/// A write: runs inside the batch's transaction and hands back how to answer its caller
-/// once the transaction's fate is known (`None`: committed; `Some`: why it was not).
-type Job = Box<dyn FnOnce(&mut Transaction<'_>) -> Answer + Send>;
+/// A queued write: runs on the connection (inside the transaction; in a savepoint when the
+/// flag says the transaction is shared), says whether it succeeded, and hands back how to
+/// answer its caller once the transaction's fate is known (`None`: committed).
+type Job = Box<dyn FnOnce(&Connection, bool) -> (bool, Answer) + Send>;
 type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 
-/// What the writer thread is asked to do.
-enum Request {
-    /// A write that may share a transaction with others.
-    Batched(Job),
-    /// A write that runs alone: its own transaction, committed or rolled back by itself
-    /// (a long import).
-    Alone(Box<dyn FnOnce(&mut Connection) + Send>),
+pub struct Writer {
+    /// Held shared by each write, alone by a session.
+    gate: Arc<tokio::sync::RwLock<()>>,
+    conn: Arc<Mutex<Connection>>,
+    queue: Mutex<Vec<Job>>,
+    transactions: AtomicU64,
+    /// Log pages after the last passive checkpoint.
+    log: Arc<AtomicI64>,
+    restart_at: AtomicI64,
+    checkpoints: Option<Checkpoints>,
 }
 
-/// The handle every write goes through; cheap to clone.
-#[derive(Clone)]
-pub struct Writer {
-    tx: mpsc::Sender<Request>,
-}
+/// The writing connection, held: for work that manages its own transaction (a long import).
 
 impl Writer {
-    /// Starts the writer thread on `conn` and the checkpoint thread on `checkpoints` (none
-    /// for an in-memory database).
-    pub fn start(conn: Connection, checkpoints: Option<Connection>) -> Self {
-        let (tx, rx) = mpsc::channel::<Request>();
+    /// The write path on `conn`, with passive checkpoints on `checkpoints` (none for an
+    /// in-memory database).
+    pub fn new(conn: Connection, checkpoints: Option<Connection>) -> Self {
         let log = Arc::new(AtomicI64::new(0));
-        let ckpt = checkpoints.map(|c| Checkpoints::start(c, log.clone()));
-        std::thread::Builder::new()
-            .name("orchard-sqlite-writer".into())
-            .spawn(move || run(conn, rx, ckpt, log))
-            .expect("spawn the SQLite writer thread");
-        Self { tx }
+        Self {
+            gate: Arc::new(tokio::sync::RwLock::new(())),
+            conn: Arc::new(Mutex::new(conn)),
+            queue: Mutex::new(Vec::new()),
+            transactions: AtomicU64::new(0),
+            checkpoints: checkpoints.map(|c| Checkpoints::start(c, log.clone())),
+            log,
+            restart_at: AtomicI64::new(COMPLETE_AT),
+        }
     }
 
-    /// Runs `f` in a write transaction (shared with other writes waiting at the same time,
-    /// inside a savepoint of its own): its changes commit when it returns `Ok`, and are
-    /// undone, alone, when it returns an error.
+    /// Runs `f` in a write transaction, perhaps shared with other writes waiting at the same
+    /// time: its changes commit when it returns `Ok` and are undone, alone, when it returns
+    /// an error.
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let (done, answer) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |tx: &mut Transaction<'_>| {
-            let out = match tx.savepoint_with_name("w") {
-                Ok(mut sp) => {
-                    // A savepoint drops by rolling back unless committed (released).
-                    sp.set_drop_behavior(rusqlite::DropBehavior::Rollback);
-                    match f(&sp) {
-                        Ok(v) => sp.commit().map(|()| v).map_err(StoreError::from),
-                        Err(e) => Err(e),
-                    }
-                }
-                Err(e) => Err(e.into()),
+        let (done, mut answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn: &Connection, shared: bool| {
+            let out = if shared {
+                in_savepoint(conn, f)
+            } else {
+                f(conn)
             };
-            Box::new(move |failed: Option<&str>| {
+            let ok = out.is_ok();
+            let answer: Answer = Box::new(move |failed: Option<&str>| {
                 let out = match (out, failed) {
                     (Ok(_), Some(why)) => Err(StoreError::Unavailable(why.to_string())),
                     (out, _) => out,
                 };
                 let _ = done.send(out);
-            })
+            });
+            (ok, answer)
         });
-        self.send(Request::Batched(job))?;
-        answer.await.map_err(|_| not_run())?
+        let _gate = self.gate.read().await;
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(job);
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        // Carried by the transaction of whoever held the lock before.
+        if let Ok(out) = answer.try_recv() {
+            return out;
+        }
+        let jobs = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        // On this thread, with no hand-off of its other work: a write takes well under a
+        // millisecond, and handing the thread's work elsewhere costs a good part of that.
+        self.commit(&conn, jobs);
+        self.after_commit(&conn);
+        drop(conn);
+        answer
+            .try_recv()
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("the write did not run".into())))
     }
 
-    /// Runs `f` with the connection to itself: no other write runs until it returns. For
-    /// work that manages its own transaction.
-    pub async fn alone<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
-    {
-        let (done, answer) = tokio::sync::oneshot::channel();
-        self.send(Request::Alone(Box::new(move |conn| {
-            let _ = done.send(f(conn));
-        })))?;
-        answer.await.map_err(|_| not_run())?
+    /// The connection to a session of its own, for work that spans awaits and manages its
+    /// own transaction: no other write runs until the session drops.
+    pub async fn session(&self) -> Session {
+        Session {
+            _gate: self.gate.clone().write_owned().await,
+            conn: self.conn.clone(),
+        }
     }
 
-    fn send(&self, r: Request) -> StoreResult<()> {
-        self.tx.send(r).map_err(|_| gone())
-    }
-}
-
-/// The writer dropped a write without running it (its transaction did not begin; the
-/// server log says why).
-fn not_run() -> StoreError {
-    StoreError::Unavailable("the write did not run".into())
-}
-
-fn gone() -> StoreError {
-    StoreError::Unavailable("the SQLite writer has stopped".into())
-}
-
-fn run(
-    mut conn: Connection,
-    rx: mpsc::Receiver<Request>,
-    ckpt: Option<Checkpoints>,
-    log: Arc<AtomicI64>,
-) {
-    let mut batches = 0u64;
-    let mut restart_at = COMPLETE_AT;
-    // Ends when every `Writer` is dropped.
-    while let Ok(first) = rx.recv() {
-        let mut jobs = Vec::new();
-        let mut next = Some(first);
-        while let Some(r) = next.take() {
-            match r {
-                Request::Batched(j) => jobs.push(j),
-                Request::Alone(f) => {
-                    commit_batch(&mut conn, std::mem::take(&mut jobs));
-                    f(&mut conn);
-                }
+    /// Runs `jobs` in one transaction and answers each once it committed. Alone, a job runs
+    /// in the transaction itself; shared, each in its own savepoint. A transaction that
+    /// does not begin or commit fails them all.
+    fn commit(&self, conn: &Connection, jobs: Vec<Job>) {
+        if jobs.is_empty() {
+            return;
+        }
+        let shared = jobs.len() > 1;
+        // A write that panicked left its transaction open: it is undone first.
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            // The jobs are dropped unrun; their callers learn the write did not run.
+            tracing::error!(error = %e, "SQLite write transaction did not begin");
+            return;
+        }
+        let mut all_ok = true;
+        let answers: Vec<Answer> = jobs
+            .into_iter()
+            .map(|job| {
+                let (ok, answer) = job(conn, shared);
+                all_ok &= ok;
+                answer
+            })
+            .collect();
+        // Alone, a write that failed takes the whole transaction back with it; shared, its
+        // savepoint already undid it.
+        if !shared && !all_ok {
+            if let Err(e) = conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "SQLite write transaction did not roll back");
             }
-            if jobs.len() < MOST_PER_BATCH {
-                next = rx.try_recv().ok();
+            answers.into_iter().for_each(|a| a(None));
+            return;
+        }
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => answers.into_iter().for_each(|a| a(None)),
+            Err(e) => {
+                tracing::error!(error = %e, "SQLite write transaction did not commit");
+                let _ = conn.execute_batch("ROLLBACK");
+                let why = format!("the write was not committed: {e}");
+                answers.into_iter().for_each(|a| a(Some(&why)));
             }
         }
-        commit_batch(&mut conn, jobs);
-        batches += 1;
-        if let Some(c) = &ckpt
-            && batches % EVERY == 0
+        self.transactions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Checkpoints, between two transactions.
+    fn after_commit(&self, conn: &Connection) {
+        let Some(c) = &self.checkpoints else { return };
+        if self
+            .transactions
+            .load(Ordering::Relaxed)
+            .is_multiple_of(EVERY)
         {
             c.wake();
         }
-        let pages = log.load(Ordering::Relaxed);
-        if ckpt.is_some() && pages >= restart_at {
-            // The writer holds every write back while it runs: the log starts over.
-            restart_at = match checkpoint(&conn, "RESTART") {
-                Ok((false, _, _)) => COMPLETE_AT,
-                Ok((true, _, _)) => pages + COMPLETE_AT,
-                Err(e) => {
-                    tracing::warn!(error = %e, "checkpoint failed");
-                    pages + COMPLETE_AT
-                }
-            };
-            log.store(0, Ordering::Relaxed);
+        let pages = self.log.load(Ordering::Relaxed);
+        let restart_at = self.restart_at.load(Ordering::Relaxed);
+        if pages < restart_at {
+            return;
+        }
+        // The lock is held: no write runs while the log starts over.
+        let next = match blocking(|| checkpoint(conn, "RESTART")) {
+            Ok((false, _, _)) => COMPLETE_AT,
+            Ok((true, _, _)) => pages + COMPLETE_AT,
+            Err(e) => {
+                tracing::warn!(error = %e, "checkpoint failed");
+                pages + COMPLETE_AT
+            }
+        };
+        self.restart_at.store(next, Ordering::Relaxed);
+        self.log.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The writing connection, to one caller until dropped.
+pub struct Session {
+    _gate: tokio::sync::OwnedRwLockWriteGuard<()>,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Session {
+    /// Runs `f` on the connection, on this thread (handing its other work to the runtime).
+    pub fn run<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        blocking(|| f(&conn))
+    }
+}
+
+impl Drop for Session {
+    /// A session that ended without finishing its transaction (an error, a cancelled
+    /// import) leaves nothing half done.
+    fn drop(&mut self) {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
         }
     }
 }
 
-/// Runs `jobs` in one transaction and answers each once it committed. A job's own failure
-/// is undone by its savepoint and answered as its error; a transaction that does not begin
-/// or commit fails them all.
-fn commit_batch(conn: &mut Connection, jobs: Vec<Job>) {
-    if jobs.is_empty() {
-        return;
-    }
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => {
-            tracing::error!(error = %e, "SQLite write transaction did not begin");
-            drop(jobs);
-            return;
+/// Runs `f` inside a savepoint: released when it returns `Ok`, rolled back otherwise.
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    conn.execute_batch("SAVEPOINT w")?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("RELEASE w")?;
+            Ok(v)
         }
-    };
-    let mut tx = tx;
-    let answers: Vec<Answer> = jobs.into_iter().map(|job| job(&mut tx)).collect();
-    match tx.commit() {
-        Ok(()) => answers.into_iter().for_each(|a| a(None)),
         Err(e) => {
-            tracing::error!(error = %e, "SQLite write transaction did not commit");
-            let why = format!("the write was not committed: {e}");
-            answers.into_iter().for_each(|a| a(Some(&why)));
+            conn.execute_batch("ROLLBACK TO w; RELEASE w")?;
+            Err(e)
         }
     }
 }
@@ -216,6 +265,7 @@ impl Checkpoints {
         std::thread::Builder::new()
             .name("orchard-sqlite-checkpoints".into())
             .spawn(move || {
+                // Ends when the writer (and with it the sender) is dropped.
                 while rx.recv().is_ok() {
                     match checkpoint(&conn, "PASSIVE") {
                         Ok((_, pages, copied)) => {
