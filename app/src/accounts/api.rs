@@ -2,8 +2,8 @@
 //! declares its access on its first line (`require!`).
 
 use super::model::{AuditEntry, AuditFilter, Me, User};
+use crate::accounts::model::TokenInfo;
 use crate::error::AppError;
-use crate::workers::fleet::TokenInfo;
 use leptos::prelude::*;
 
 /// Only a path on this site may follow a sign-in (no open redirects): an absolute path,

@@ -4,7 +4,7 @@
 
 use super::StoreResult;
 use crate::Millis;
-use crate::workers::fleet::{FleetWorker, ProcessDetail, ProcessSummary, StepState, TokenInfo};
+use crate::workers::fleet::{FleetWorker, ProcessDetail, ProcessSummary, StepState};
 use crate::workers::model::HealthThresholds;
 use async_trait::async_trait;
 
@@ -43,16 +43,6 @@ pub enum EndOutcome {
     },
     /// It had already ended; nothing changed.
     AlreadyEnded,
-}
-
-/// What a stored token grants.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenGrant {
-    pub id: String,
-    pub name: String,
-    pub scopes: String,
-    /// For a person's token: their role, and whether they are disabled.
-    pub owner: Option<(crate::accounts::model::Role, bool)>,
 }
 
 #[async_trait]
@@ -103,26 +93,6 @@ pub trait FleetStore: Send + Sync {
         health: HealthThresholds,
         now: Millis,
     ) -> StoreResult<()>;
-
-    /// Stores a new token's hash under a unique name with its scopes (and owner, if any);
-    /// `Conflict` when the name is taken, `NotFound` for an unknown owner.
-    async fn create_token(
-        &self,
-        name: &str,
-        hash: &str,
-        scopes: &str,
-        username: Option<&str>,
-        now: Millis,
-    ) -> StoreResult<TokenInfo>;
-    async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>>;
-    /// Revokes the token with this name or id; `NotFound` when there is none.
-    async fn revoke_token(&self, name_or_id: &str, now: Millis) -> StoreResult<TokenInfo>;
-    /// What the unrevoked token with this hash grants: its id, name, scopes and, for a
-    /// person's token, that person's role and whether they are disabled.
-    async fn token_grant(&self, hash: &str) -> StoreResult<Option<TokenGrant>>;
-    async fn touch_token(&self, id: &str, now: Millis) -> StoreResult<()>;
-    /// Whether any unrevoked token exists.
-    async fn any_token(&self) -> StoreResult<bool>;
 }
 
 macro_rules! fleet_impl {
@@ -601,149 +571,6 @@ macro_rules! fleet_impl {
                     .await?;
                 tx.commit().await?;
                 Ok(())
-            }
-
-            async fn create_token(
-                &self,
-                name: &str,
-                hash: &str,
-                scopes: &str,
-                username: Option<&str>,
-                now: i64,
-            ) -> $crate::store::StoreResult<$crate::workers::fleet::TokenInfo> {
-                let id = uuid::Uuid::now_v7().to_string();
-                let user_id = match username {
-                    Some(u) => Some(
-                        sqlx::query_scalar::<_, String>("SELECT id FROM users WHERE username = $1")
-                            .bind(u)
-                            .fetch_optional(&self.read)
-                            .await?
-                            .ok_or_else(|| $crate::store::StoreError::NotFound(format!("user {u:?}")))?,
-                    ),
-                    None => None,
-                };
-                let r = sqlx::query(
-                    "INSERT INTO api_tokens (id, name, hash, created_at, scopes, user_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&id)
-                .bind(name)
-                .bind(hash)
-                .bind(now)
-                .bind(scopes)
-                .bind(&user_id)
-                .execute(&self.write)
-                .await;
-                match r {
-                    Ok(_) => {}
-                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                        return Err($crate::store::StoreError::Conflict(format!(
-                            "a token named {name:?} already exists"
-                        )));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-                Ok($crate::workers::fleet::TokenInfo {
-                    id,
-                    name: name.to_string(),
-                    scopes: scopes.to_string(),
-                    username: username.map(str::to_string),
-                    created_at: now,
-                    last_used_at: None,
-                    revoked_at: None,
-                })
-            }
-
-            async fn list_tokens(
-                &self,
-            ) -> $crate::store::StoreResult<Vec<$crate::workers::fleet::TokenInfo>> {
-                type Row = (String, String, String, Option<String>, i64, Option<i64>, Option<i64>);
-                Ok(sqlx::query_as::<_, Row>(
-                    "SELECT t.id, t.name, t.scopes, u.username, t.created_at, t.last_used_at, \
-                     t.revoked_at FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
-                     ORDER BY t.created_at, t.id",
-                )
-                .fetch_all(&self.read)
-                .await?
-                .into_iter()
-                .map(|(id, name, scopes, username, created_at, last_used_at, revoked_at)| {
-                    $crate::workers::fleet::TokenInfo {
-                        id,
-                        name,
-                        scopes,
-                        username,
-                        created_at,
-                        last_used_at,
-                        revoked_at,
-                    }
-                })
-                .collect())
-            }
-
-            async fn revoke_token(
-                &self,
-                name_or_id: &str,
-                now: i64,
-            ) -> $crate::store::StoreResult<$crate::workers::fleet::TokenInfo> {
-                sqlx::query(
-                    "UPDATE api_tokens SET revoked_at = $2 \
-                     WHERE (name = $1 OR id = $1) AND revoked_at IS NULL",
-                )
-                .bind(name_or_id)
-                .bind(now)
-                .execute(&self.write)
-                .await?;
-                $crate::store::fleet::FleetStore::list_tokens(self)
-                    .await?
-                    .into_iter()
-                    .find(|t| t.name == name_or_id || t.id == name_or_id)
-                    .ok_or_else(|| {
-                        $crate::store::StoreError::NotFound(format!("token {name_or_id:?}"))
-                    })
-            }
-
-            async fn token_grant(
-                &self,
-                hash: &str,
-            ) -> $crate::store::StoreResult<Option<$crate::store::fleet::TokenGrant>> {
-                let row = sqlx::query_as::<_, (String, String, String, Option<String>, Option<i64>, bool)>(
-                    "SELECT t.id, t.name, t.scopes, u.role, u.disabled_at, u.id IS NOT NULL \
-                     FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
-                     WHERE t.hash = $1 AND t.revoked_at IS NULL",
-                )
-                .bind(hash)
-                .fetch_optional(&self.read)
-                .await?;
-                let Some((id, name, scopes, role, disabled_at, owned)) = row else {
-                    return Ok(None);
-                };
-                let owner = match (owned, role) {
-                    (true, Some(r)) => Some((
-                        $crate::accounts::model::Role::parse(&r)
-                            .map_err($crate::store::StoreError::Corrupt)?,
-                        disabled_at.is_some(),
-                    )),
-                    _ => None,
-                };
-                Ok(Some($crate::store::fleet::TokenGrant { id, name, scopes, owner }))
-            }
-
-            async fn touch_token(&self, id: &str, now: i64) -> $crate::store::StoreResult<()> {
-                sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(now)
-                    .execute(&self.write)
-                    .await?;
-                Ok(())
-            }
-
-            async fn any_token(&self) -> $crate::store::StoreResult<bool> {
-                Ok(sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL",
-                )
-                .fetch_one(&self.read)
-                .await?
-                    > 0)
             }
         }
 

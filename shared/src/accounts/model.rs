@@ -162,6 +162,20 @@ pub fn check_password(pw: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An API token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    /// Space-separated: `worker`, `read`, `write`.
+    pub scopes: String,
+    /// The person the token belongs to, if any.
+    pub username: Option<String>,
+    pub created_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,20 +163,6 @@ pub struct ProcessDetail {
     pub tasks: Vec<ProcessTask>,
 }
 
-/// An API token as listed (never the token itself).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TokenInfo {
-    pub id: String,
-    pub name: String,
-    /// Space-separated: `worker`, `read`, `write`.
-    pub scopes: String,
-    /// The person the token belongs to, if any.
-    pub username: Option<String>,
-    pub created_at: Millis,
-    pub last_used_at: Option<Millis>,
-    pub revoked_at: Option<Millis>,
-}
-
 /// Whether end-of-process details report an error: a JSON object carrying an error field
 /// (wpipe sends `{"message", "error_code", …}` when a step failed), or free text that names
 /// an error, exception or traceback. Empty or missing details are a clean end.

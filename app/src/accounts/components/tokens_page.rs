@@ -3,9 +3,9 @@
 
 use super::{BUTTON, CARD, INPUT};
 use crate::accounts::api::{AdminCreateToken, AdminRevokeToken, admin_list_tokens};
+use crate::accounts::model::TokenInfo;
 use crate::ui::error_view::ErrorBox;
 use crate::ui::format::ago;
-use crate::workers::fleet::TokenInfo;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -9,7 +9,7 @@ mod sqlite;
 use super::param::{Param, contains_pattern};
 use super::{StoreError, StoreResult};
 use crate::Millis;
-use crate::accounts::model::{AuditEntry, AuditFilter, Role, User};
+use crate::accounts::model::{AuditEntry, AuditFilter, Role, TokenInfo, User};
 use async_trait::async_trait;
 
 /// A user with the stored password hash, for signing in.
@@ -69,6 +69,131 @@ pub trait AccountStore: Send + Sync + 'static {
 
     async fn record_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Stores a new token's hash under a unique name with its scopes (and owner, if any);
+    /// `Conflict` when the name is taken, `NotFound` for an unknown owner.
+    async fn create_token(
+        &self,
+        name: &str,
+        hash: &str,
+        scopes: &str,
+        username: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<TokenInfo>;
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>>;
+    /// Revokes the token with this name or id; `NotFound` when there is none.
+    async fn revoke_token(&self, name_or_id: &str, now: Millis) -> StoreResult<TokenInfo>;
+    /// What the unrevoked token with this hash grants: its id, name, scopes and, for a
+    /// person's token, that person's role and whether they are disabled.
+    async fn token_grant(&self, hash: &str) -> StoreResult<Option<TokenGrant>>;
+    async fn touch_token(&self, id: &str, now: Millis) -> StoreResult<()>;
+    /// Whether any unrevoked token exists.
+    async fn any_token(&self) -> StoreResult<bool>;
+}
+
+/// What a stored token grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenGrant {
+    pub id: String,
+    pub name: String,
+    pub scopes: String,
+    /// For a person's token: their role, and whether they are disabled.
+    pub owner: Option<(Role, bool)>,
+}
+
+/// A token as listed.
+#[derive(Debug, sqlx::FromRow)]
+struct TokenRow {
+    id: String,
+    name: String,
+    scopes: String,
+    username: Option<String>,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TokenRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            scopes: r.get(2)?,
+            username: r.get(3)?,
+            created_at: r.get(4)?,
+            last_used_at: r.get(5)?,
+            revoked_at: r.get(6)?,
+        })
+    }
+}
+
+impl From<TokenRow> for TokenInfo {
+    fn from(r: TokenRow) -> Self {
+        TokenInfo {
+            id: r.id,
+            name: r.name,
+            scopes: r.scopes,
+            username: r.username,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+/// What a token grants, as stored.
+#[derive(Debug, sqlx::FromRow)]
+struct GrantRow {
+    id: String,
+    name: String,
+    scopes: String,
+    role: Option<String>,
+    disabled_at: Option<i64>,
+    owned: bool,
+}
+
+impl GrantRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            scopes: r.get(2)?,
+            role: r.get(3)?,
+            disabled_at: r.get(4)?,
+            owned: r.get(5)?,
+        })
+    }
+
+    fn into_grant(self) -> StoreResult<TokenGrant> {
+        let owner = match (self.owned, self.role) {
+            (true, Some(r)) => Some((
+                Role::parse(&r).map_err(StoreError::Corrupt)?,
+                self.disabled_at.is_some(),
+            )),
+            _ => None,
+        };
+        Ok(TokenGrant {
+            id: self.id,
+            name: self.name,
+            scopes: self.scopes,
+            owner,
+        })
+    }
+}
+
+fn token_taken(name: &str) -> StoreError {
+    StoreError::Conflict(format!("a token named {name:?} already exists"))
+}
+
+fn no_token(name_or_id: &str) -> StoreError {
+    StoreError::NotFound(format!("token {name_or_id:?}"))
+}
+
+/// The token just revoked (or already revoked) by this name or id, from the list.
+fn find_token(list: Vec<TokenInfo>, name_or_id: &str) -> StoreResult<TokenInfo> {
+    list.into_iter()
+        .find(|t| t.name == name_or_id || t.id == name_or_id)
+        .ok_or_else(|| no_token(name_or_id))
 }
 
 /// A user as the accounts queries read it: id, username, role, created, disabled since,

@@ -1,8 +1,8 @@
 //! The accounts on Postgres.
 
-use super::{AccountStore, AuditRow, Credentials, UserRow, sql};
+use super::{AccountStore, AuditRow, Credentials, GrantRow, TokenGrant, TokenRow, UserRow, sql};
 use crate::Millis;
-use crate::accounts::model::{AuditEntry, AuditFilter, Role, User};
+use crate::accounts::model::{AuditEntry, AuditFilter, Role, TokenInfo, User};
 use crate::store::StoreResult;
 use crate::store::param::bind_pg;
 use crate::store::postgres::PgStore;
@@ -261,5 +261,90 @@ impl AccountStore for PgStore {
             .into_iter()
             .map(AuditEntry::from)
             .collect())
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        hash: &str,
+        scopes: &str,
+        username: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<TokenInfo> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let user_id: Option<String> = match username {
+            Some(u) => Some(
+                sqlx::query_scalar(sql::USER_ID)
+                    .bind(u)
+                    .fetch_optional(&self.read)
+                    .await?
+                    .ok_or_else(|| super::no_user(u))?,
+            ),
+            None => None,
+        };
+        let done = sqlx::query(sql::CREATE_TOKEN)
+            .bind(&id)
+            .bind(name)
+            .bind(hash)
+            .bind(now)
+            .bind(scopes)
+            .bind(&user_id)
+            .execute(&self.write)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(super::token_taken(name));
+        }
+        Ok(TokenInfo {
+            id,
+            name: name.to_string(),
+            scopes: scopes.to_string(),
+            username: username.map(str::to_string),
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        })
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        Ok(sqlx::query_as::<_, TokenRow>(sql::LIST_TOKENS)
+            .fetch_all(&self.read)
+            .await?
+            .into_iter()
+            .map(TokenInfo::from)
+            .collect())
+    }
+
+    async fn revoke_token(&self, name_or_id: &str, now: Millis) -> StoreResult<TokenInfo> {
+        sqlx::query(sql::REVOKE_TOKEN)
+            .bind(name_or_id)
+            .bind(now)
+            .execute(&self.write)
+            .await?;
+        super::find_token(self.list_tokens().await?, name_or_id)
+    }
+
+    async fn token_grant(&self, hash: &str) -> StoreResult<Option<TokenGrant>> {
+        sqlx::query_as::<_, GrantRow>(sql::TOKEN_GRANT)
+            .bind(hash)
+            .fetch_optional(&self.read)
+            .await?
+            .map(GrantRow::into_grant)
+            .transpose()
+    }
+
+    async fn touch_token(&self, id: &str, now: Millis) -> StoreResult<()> {
+        sqlx::query(sql::TOUCH_TOKEN)
+            .bind(id)
+            .bind(now)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn any_token(&self) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(sql::LIVE_TOKENS)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n > 0)
     }
 }

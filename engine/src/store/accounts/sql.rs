@@ -51,3 +51,27 @@ pub const RECORD_AUDIT: &str = "INSERT INTO audit_log \
 /// The start of an audit query; `audit_query` adds the filter's conditions.
 pub const LIST_AUDIT: &str = "SELECT id, at, actor, role, action, target, status, request_id \
      FROM audit_log WHERE 1 = 1";
+
+/// `ON CONFLICT (name) DO NOTHING`: a taken name inserts nothing.
+pub const CREATE_TOKEN: &str = "INSERT INTO api_tokens \
+     (id, name, hash, created_at, scopes, user_id) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (name) DO NOTHING";
+
+pub const USER_ID: &str = "SELECT id FROM users WHERE username = $1";
+
+/// Columns of a `TokenRow`.
+pub const LIST_TOKENS: &str = "SELECT t.id, t.name, t.scopes, u.username, t.created_at, \
+     t.last_used_at, t.revoked_at FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
+     ORDER BY t.created_at, t.id";
+
+pub const REVOKE_TOKEN: &str = "UPDATE api_tokens SET revoked_at = $2 \
+     WHERE (name = $1 OR id = $1) AND revoked_at IS NULL";
+
+/// Columns of a `GrantRow`.
+pub const TOKEN_GRANT: &str = "SELECT t.id, t.name, t.scopes, u.role, u.disabled_at, \
+     u.id IS NOT NULL AS owned FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
+     WHERE t.hash = $1 AND t.revoked_at IS NULL";
+
+pub const TOUCH_TOKEN: &str = "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1";
+
+pub const LIVE_TOKENS: &str = "SELECT COUNT(*) FROM api_tokens WHERE revoked_at IS NULL";

@@ -1,8 +1,8 @@
 //! The accounts on SQLite: reads on the readers, writes on the writer (`store/sqlite`).
 
-use super::{AccountStore, AuditRow, Credentials, UserRow, sql};
+use super::{AccountStore, AuditRow, Credentials, GrantRow, TokenGrant, TokenRow, UserRow, sql};
 use crate::Millis;
-use crate::accounts::model::{AuditEntry, AuditFilter, Role, User};
+use crate::accounts::model::{AuditEntry, AuditFilter, Role, TokenInfo, User};
 use crate::store::sqlite::{SqliteStore, sql as lite, sql_built};
 use crate::store::{StoreError, StoreResult};
 use async_trait::async_trait;
@@ -257,6 +257,106 @@ impl AccountStore for SqliteStore {
                     .query_map(rusqlite::params_from_iter(&params), AuditRow::from_sqlite)?
                     .map(|r| r.map(AuditEntry::from))
                     .collect::<Result<_, _>>()?)
+            })
+            .await
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        hash: &str,
+        scopes: &str,
+        username: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<TokenInfo> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let (i, n, h, sc, user) = (
+            id.clone(),
+            name.to_string(),
+            hash.to_string(),
+            scopes.to_string(),
+            username.map(str::to_string),
+        );
+        let inserted = self
+            .on_writer(move |c| {
+                let user_id: Option<String> = match &user {
+                    Some(u) => Some(
+                        c.prepare_cached(lite(sql::USER_ID))?
+                            .query_row([u], |r| r.get(0))
+                            .optional()?
+                            .ok_or_else(|| super::no_user(u))?,
+                    ),
+                    None => None,
+                };
+                Ok(c.prepare_cached(lite(sql::CREATE_TOKEN))?
+                    .execute((&i, &n, &h, now, &sc, &user_id))?)
+            })
+            .await?;
+        if inserted == 0 {
+            return Err(super::token_taken(name));
+        }
+        Ok(TokenInfo {
+            id,
+            name: name.to_string(),
+            scopes: scopes.to_string(),
+            username: username.map(str::to_string),
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        })
+    }
+
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        self.readers
+            .read(|c| {
+                Ok(c.prepare_cached(sql::LIST_TOKENS)?
+                    .query_map([], TokenRow::from_sqlite)?
+                    .map(|r| r.map(TokenInfo::from))
+                    .collect::<Result<_, _>>()?)
+            })
+            .await
+    }
+
+    async fn revoke_token(&self, name_or_id: &str, now: Millis) -> StoreResult<TokenInfo> {
+        let key = name_or_id.to_string();
+        self.on_writer(move |c| {
+            c.prepare_cached(lite(sql::REVOKE_TOKEN))?
+                .execute((&key, now))?;
+            Ok(())
+        })
+        .await?;
+        super::find_token(self.list_tokens().await?, name_or_id)
+    }
+
+    async fn token_grant(&self, hash: &str) -> StoreResult<Option<TokenGrant>> {
+        self.readers
+            .read(|c| {
+                Ok(c.prepare_cached(lite(sql::TOKEN_GRANT))?
+                    .query_row([hash], GrantRow::from_sqlite)
+                    .optional()?)
+            })
+            .await?
+            .map(GrantRow::into_grant)
+            .transpose()
+    }
+
+    async fn touch_token(&self, id: &str, now: Millis) -> StoreResult<()> {
+        let id = id.to_string();
+        self.on_writer(move |c| {
+            c.prepare_cached(lite(sql::TOUCH_TOKEN))?
+                .execute((&id, now))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn any_token(&self) -> StoreResult<bool> {
+        self.readers
+            .read(|c| {
+                let n: i64 = c
+                    .prepare_cached(sql::LIVE_TOKENS)?
+                    .query_row([], |r| r.get(0))?;
+                Ok(n > 0)
             })
             .await
     }
