@@ -160,10 +160,3 @@ store_impl!(
     " FOR UPDATE",
     " FOR UPDATE OF j SKIP LOCKED"
 );
-
-super::tree::tree_impl!(
-    PgStore,
-    sqlx::Postgres,
-    "SELECT pg_advisory_xact_lock(7310)",
-    "INSERT"
-);

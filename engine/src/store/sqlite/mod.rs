@@ -14,6 +14,7 @@ mod readers;
 mod writer;
 
 pub(in crate::store) use readers::{sql, sql_built};
+pub(in crate::store) use writer::Session;
 
 pub struct SqliteStore {
     pub(super) read: SqlitePool,
@@ -89,6 +90,15 @@ impl SqliteStore {
     {
         let _sqlx_writer = self.write.acquire().await?;
         self.writer.write(f).await
+    }
+
+    /// The writer to one caller until the session drops (with sqlx's writer held too,
+    /// until every write has moved to the writer).
+    pub(in crate::store) async fn session(
+        &self,
+    ) -> StoreResult<(writer::Session, sqlx::pool::PoolConnection<sqlx::Sqlite>)> {
+        let hold = self.write.acquire().await?;
+        Ok((self.writer.session().await, hold))
     }
 
     /// Leases up to `max` tasks to a worker (see `Store::claim`).
@@ -171,5 +181,3 @@ impl SqliteStore {
 }
 
 store_impl!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "", "");
-
-super::tree::tree_impl!(SqliteStore, sqlx::Sqlite, "", "INSERT OR ROLLBACK");

@@ -1,0 +1,97 @@
+//! The task forest's SQL, shared by both backends (parameters numbered `$1`, `$2`, …).
+//! Where they differ it says so here: every Postgres tree write first takes one advisory
+//! lock (`LOCK_POSTGRES`), so two concurrent moves can never build a cycle between them
+//! (SQLite's writes are serial already); an import inserts with `INSERT OR ROLLBACK` on
+//! SQLite, which ends the whole import on a clash and spares it a statement journal.
+
+/// Columns of a `TreeRow`, in its order.
+pub const COLUMNS: &str = "id, parent_id, position, title, notes, status, child_count, \
+     done_count, created_at, updated_at";
+
+pub const LOCK_POSTGRES: &str = "SELECT pg_advisory_xact_lock(7310)";
+
+pub const TASK: &str = "SELECT id, parent_id, position, title, notes, status, child_count, \
+     done_count, created_at, updated_at FROM tree_tasks WHERE id = $1";
+
+pub const CHILD_COUNT: &str = "SELECT child_count FROM tree_tasks WHERE id = $1";
+pub const ROOT_COUNT: &str = "SELECT COUNT(*) FROM tree_tasks WHERE parent_id IS NULL";
+
+/// A task's roll-up and parent, for the done rule.
+pub const ROLLUP: &str =
+    "SELECT status, child_count, done_count, parent_id FROM tree_tasks WHERE id = $1";
+
+pub const SET_STATUS_AT: &str = "UPDATE tree_tasks SET status = $2, updated_at = $3 WHERE id = $1";
+pub const ADD_DONE: &str = "UPDATE tree_tasks SET done_count = done_count + $2 WHERE id = $1";
+pub const ADD_COUNTS: &str = "UPDATE tree_tasks SET child_count = child_count + $2, \
+     done_count = done_count + $3 WHERE id = $1";
+
+/// Descendants of `$1` with children of their own, at most `$2`.
+pub const INNER_DESCENDANTS: &str = "WITH RECURSIVE sub(id, child_count) AS (\
+       SELECT id, child_count FROM tree_tasks WHERE parent_id = $1 \
+       UNION ALL SELECT t.id, t.child_count FROM tree_tasks t \
+       JOIN sub ON t.parent_id = sub.id WHERE sub.child_count > 0) \
+     SELECT id FROM sub WHERE child_count > 0 LIMIT $2";
+
+pub const HEIGHT: &str = "WITH RECURSIVE down(id, level) AS (\
+       SELECT id, CAST(1 AS BIGINT) FROM tree_tasks WHERE id = $1 \
+       UNION ALL SELECT t.id, down.level + 1 FROM tree_tasks t JOIN down ON t.parent_id = down.id) \
+     SELECT MAX(level) FROM down";
+
+/// The task and its ancestors (id, title, depth), root first.
+pub const PATH: &str = "WITH RECURSIVE up(id, parent_id, title, depth) AS (\
+       SELECT id, parent_id, title, CAST(0 AS BIGINT) FROM tree_tasks WHERE id = $1 \
+       UNION ALL SELECT t.id, t.parent_id, t.title, up.depth + 1 \
+       FROM tree_tasks t JOIN up ON t.id = up.parent_id) \
+     SELECT id, title, depth FROM up ORDER BY depth DESC";
+
+pub const SEARCH: &str = "SELECT id, parent_id, position, title, notes, status, child_count, \
+     done_count, created_at, updated_at FROM tree_tasks \
+     WHERE LOWER(title) LIKE $1 ESCAPE '\\' LIMIT $2";
+
+pub const SUBTREE_SIZE: &str = "WITH RECURSIVE sub(id) AS (SELECT id FROM tree_tasks WHERE id = $1 \
+       UNION ALL SELECT t.id FROM tree_tasks t JOIN sub ON t.parent_id = sub.id) \
+     SELECT COUNT(*) FROM sub";
+
+/// `ON CONFLICT DO NOTHING`: a taken id inserts nothing.
+pub const CREATE: &str = "INSERT INTO tree_tasks (id, parent_id, position, title, notes, status, \
+     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING";
+
+pub const EDIT: &str = "UPDATE tree_tasks SET title = COALESCE($2, title), \
+     notes = COALESCE($3, notes), updated_at = $4 WHERE id = $1";
+
+/// Every task under `$1` takes status `$2` (and the roll-up that goes with it).
+pub const SUBTREE_STATUS: &str = "WITH RECURSIVE sub(id) AS (\
+       SELECT id FROM tree_tasks WHERE parent_id = $1 \
+       UNION ALL SELECT t.id FROM tree_tasks t JOIN sub ON t.parent_id = sub.id) \
+     UPDATE tree_tasks SET status = $2, updated_at = $3, \
+       done_count = CASE WHEN $2 = 'done' THEN child_count ELSE 0 END \
+     WHERE id IN (SELECT id FROM sub) AND status <> $2";
+
+pub const SET_STATUS_ROLLED: &str = "UPDATE tree_tasks SET status = $2, \
+     done_count = CASE WHEN $2 = 'done' THEN child_count ELSE 0 END WHERE id = $1";
+
+pub const SET_STATUS: &str = "UPDATE tree_tasks SET status = $2 WHERE id = $1";
+
+/// How many of `$1`'s ancestors (itself included) are `$2`: a move under it would be a cycle.
+pub const IS_ANCESTOR: &str = "WITH RECURSIVE up(id, parent_id) AS (\
+       SELECT id, parent_id FROM tree_tasks WHERE id = $1 \
+       UNION ALL SELECT t.id, t.parent_id FROM tree_tasks t JOIN up ON t.id = up.parent_id) \
+     SELECT COUNT(*) FROM up WHERE id = $2";
+
+pub const MOVE: &str = "UPDATE tree_tasks SET parent_id = $2, position = $3, updated_at = $4 \
+     WHERE id = $1";
+
+pub const DELETE_SUBTREE: &str = "WITH RECURSIVE sub(id) AS (SELECT id FROM tree_tasks WHERE id = $1 \
+       UNION ALL SELECT t.id FROM tree_tasks t JOIN sub ON t.parent_id = sub.id) \
+     DELETE FROM tree_tasks WHERE id IN (SELECT id FROM sub)";
+
+/// An import's rows into SQLite, one at a time through a cached statement.
+pub const IMPORT_ROW_SQLITE: &str = "INSERT OR ROLLBACK INTO tree_tasks (id, parent_id, position, \
+     title, notes, status, child_count, done_count, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// An import's rows into Postgres, a batch at a time as arrays.
+pub const IMPORT_ROWS_POSTGRES: &str = "INSERT INTO tree_tasks (id, parent_id, position, title, \
+     notes, status, child_count, done_count, created_at, updated_at) \
+     SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], \
+       $6::TEXT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[])";
