@@ -5,27 +5,21 @@
 pub mod accounts;
 mod error;
 pub mod fleet;
+pub mod jobs;
 pub mod migrations;
 mod param;
 pub mod postgres;
-mod queries;
 pub mod repair;
-mod rows;
 mod sqlite;
 pub mod tree;
 
 pub use error::{StoreError, StoreResult};
 pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, Synchronous};
 
-use crate::Millis;
-use crate::jobs::model::{Job, JobDetail};
 use crate::jobs::plan::TaskSpec;
-use crate::jobs::protocol::{
-    CompleteRequest, CompletedTask, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
-};
-use crate::overview::model::Overview;
-use crate::workers::model::{HealthThresholds, Worker, WorkerKind};
+use crate::jobs::protocol::LeasedTask;
+use crate::workers::model::WorkerKind;
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -167,104 +161,24 @@ pub trait ChangeFeed: Send {
     async fn recv(&mut self) -> StoreResult<String>;
 }
 
-/// Everything Orchard keeps, behind one contract that both databases fulfil.
+/// Everything Orchard keeps, behind one contract that both databases fulfil: one trait per
+/// domain (`accounts`, `fleet`, `tree`, `jobs`), each with one SQLite and one Postgres
+/// module, and what concerns the database as a whole.
 #[async_trait]
 pub trait Store:
-    accounts::AccountStore + fleet::FleetStore + tree::TreeStore + Send + Sync + 'static
+    accounts::AccountStore
+    + fleet::FleetStore
+    + tree::TreeStore
+    + jobs::JobStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
     /// Database connections (open, idle), for metrics.
     fn pool_usage(&self) -> (u32, u32);
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> StoreResult<()>;
-    async fn overview(&self, health: HealthThresholds, now: Millis) -> StoreResult<Overview>;
-    async fn queue_stats(&self, now: Millis) -> StoreResult<QueueStats>;
-
-    async fn register_worker(&self, w: NewWorker, now: Millis) -> StoreResult<String>;
-    /// Reserves `bytes` of job files under `key` if the total reserved stays within `cap`;
-    /// false (and nothing reserved) when it would not.
-    async fn reserve_file_bytes(&self, key: &str, bytes: i64, cap: i64) -> StoreResult<bool>;
-    /// Moves a reservation to another key (from a placeholder to the job made with it).
-    async fn rename_file_reservation(&self, from: &str, to: &str) -> StoreResult<()>;
-    async fn release_file_bytes(&self, key: &str) -> StoreResult<()>;
-    /// Bytes of job files reserved in all.
-    async fn reserved_file_bytes(&self) -> StoreResult<i64>;
-    /// Whether the worker holds a lease on one of the job's tasks now.
-    async fn holds_lease_in_job(&self, worker_id: &str, job_id: &str) -> StoreResult<bool>;
-    /// The hash of a worker's secret: `None` for no such worker, `Some(None)` for a worker
-    /// registered without one.
-    async fn worker_secret_hash(&self, id: &str) -> StoreResult<Option<Option<String>>>;
-    /// Records a heartbeat; `NotFound` for an unknown worker.
-    async fn touch_worker(&self, id: &str, now: Millis) -> StoreResult<()>;
-    async fn stop_worker(&self, id: &str, now: Millis) -> StoreResult<()>;
-    async fn list_workers(&self, health: HealthThresholds, now: Millis)
-    -> StoreResult<Vec<Worker>>;
-
-    async fn create_job(&self, job: NewJob, now: Millis) -> StoreResult<Job>;
-    async fn list_jobs(&self, limit: i64) -> StoreResult<Vec<Job>>;
-    async fn get_job(&self, id: &str) -> StoreResult<Job>;
-    async fn job_detail(&self, id: &str) -> StoreResult<JobDetail>;
-    /// Stops handing out the job's tasks; running ones learn it at their next heartbeat.
-    async fn cancel_job(&self, id: &str, now: Millis) -> StoreResult<Job>;
-    /// Puts a failed job's failed and cancelled tasks back in the queue with fresh attempts.
-    async fn retry_job(&self, id: &str, now: Millis) -> StoreResult<Job>;
-    async fn delete_job(&self, id: &str) -> StoreResult<()>;
-    /// Records how far a running job's task has got (units done out of a total).
-    async fn job_work(&self, job_id: &str, done: i64, total: i64) -> StoreResult<()>;
-    /// Outputs of a job's tasks in one phase, in task order (used by verification).
-    async fn phase_outputs(&self, job_id: &str, phase: &str)
-    -> StoreResult<Vec<serde_json::Value>>;
-
-    /// Leases up to `max` ready tasks to `worker_id`, never more than a job's concurrency,
-    /// and records the worker's sign of life; `NotFound` for an unknown worker.
-    async fn claim(
-        &self,
-        worker_id: &str,
-        max: i64,
-        lease_ms: i64,
-        now: Millis,
-    ) -> StoreResult<Vec<LeasedTask>>;
-    /// Whether some job has a ready task and room under its concurrency: a read that lets a
-    /// waiting claim skip a write transaction that would find nothing.
-    async fn claimable(&self, now: Millis) -> StoreResult<bool>;
-    /// Extends a lease held by exactly this worker and attempt; `Conflict` otherwise.
-    async fn heartbeat(
-        &self,
-        task_id: &str,
-        lease: &LeaseRef,
-        lease_ms: i64,
-        now: Millis,
-    ) -> StoreResult<HeartbeatReply>;
-    /// Accepts the output of the current lease holder only; `Conflict` for anyone else.
-    async fn complete(
-        &self,
-        task_id: &str,
-        req: &CompleteRequest,
-        now: Millis,
-    ) -> StoreResult<Completion>;
-    /// Completes several of one worker's tasks in one transaction — each item fenced on its
-    /// own, so a stale one is refused without touching the others — then leases up to
-    /// `claim` more tasks to the same worker.
-    async fn complete_batch(
-        &self,
-        worker_id: &str,
-        items: &[CompletedTask],
-        claim: i64,
-        lease_ms: i64,
-        now: Millis,
-    ) -> StoreResult<BatchOutcome>;
-    async fn fail(
-        &self,
-        task_id: &str,
-        req: &FailRequest,
-        backoff: Backoff,
-        now: Millis,
-    ) -> StoreResult<FailureOutcome>;
-    /// Gives a lease back without using up an attempt (graceful worker shutdown).
-    async fn release(&self, task_id: &str, lease: &LeaseRef, now: Millis) -> StoreResult<String>;
-    /// Returns expired leases to the queue, or fails them after their last attempt.
-    async fn reap_expired(&self, backoff: Backoff, now: Millis) -> StoreResult<ReapReport>;
-
     /// Sends a change notice to every replica listening on this database.
     async fn notify_change(&self, payload: &str) -> StoreResult<()>;
     /// Listens for change notices; `None` when the database has no such channel (SQLite,
@@ -272,10 +186,24 @@ pub trait Store:
     async fn change_feed(&self) -> StoreResult<Option<Box<dyn ChangeFeed>>>;
 }
 
+/// How the store opens its database.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// How much a SQLite commit waits for the disk.
+    pub sqlite_synchronous: Synchronous,
+}
+
 /// Connects to the database named by `url` (`sqlite:` or `postgres:`) and runs migrations.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    connect_with(url, Options::default()).await
+}
+
+/// `connect`, with options.
+pub async fn connect_with(url: &str, opts: Options) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
+        Ok(Arc::new(
+            SqliteStore::connect(url, opts.sqlite_synchronous).await?,
+        ))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(PgStore::connect(url).await?))
     } else {

@@ -8,13 +8,14 @@ mod postgres;
 mod sql;
 mod sqlite;
 
+use super::NewWorker;
 use super::{StoreError, StoreResult};
 use crate::Millis;
 use crate::workers::fleet::{
     FleetWorker, ProcessDetail, ProcessStatus, ProcessSummary, ProcessTask, SPARK_MINUTES,
     StepState,
 };
-use crate::workers::model::{Health, HealthThresholds, Worker};
+use crate::workers::model::{Health, HealthThresholds, Worker, WorkerKind};
 use async_trait::async_trait;
 use std::collections::HashMap;
 
@@ -93,12 +94,29 @@ pub trait FleetStore: Send + Sync {
         now: Millis,
     ) -> StoreResult<()>;
 
+    /// Records one of Orchard's own workers (in-process or remote); its id.
+    async fn register_worker(&self, w: NewWorker, now: Millis) -> StoreResult<String>;
+    /// The hash of a worker's secret: `None` for no such worker, `Some(None)` for a worker
+    /// registered without one.
+    async fn worker_secret_hash(&self, id: &str) -> StoreResult<Option<Option<String>>>;
+    /// Records a sign of life; `NotFound` for an unknown worker.
+    async fn touch_worker(&self, id: &str, now: Millis) -> StoreResult<()>;
+    async fn stop_worker(&self, id: &str, now: Millis) -> StoreResult<()>;
+    /// Rows: every worker listed (stopped ones for an hour).
+    async fn worker_rows(&self, now: Millis) -> StoreResult<Vec<WorkerRow>>;
+
     /// Every worker, as listed on the workers page.
-    async fn fleet_workers(
+    async fn list_workers(
         &self,
         health: HealthThresholds,
         now: Millis,
-    ) -> StoreResult<Vec<Worker>>;
+    ) -> StoreResult<Vec<Worker>> {
+        self.worker_rows(now)
+            .await?
+            .into_iter()
+            .map(|r| r.into_worker(health, now))
+            .collect()
+    }
     /// Rows: wpipe processes counted by worker and status.
     async fn process_counts(&self) -> StoreResult<Vec<ProcessCountRow>>;
     /// Rows: running wpipe steps and leased job tasks, each oldest first.
@@ -121,7 +139,7 @@ pub trait FleetStore: Send + Sync {
 
     /// Every listed worker with its process counts, current task and recent throughput.
     async fn fleet(&self, health: HealthThresholds, now: Millis) -> StoreResult<Vec<FleetWorker>> {
-        let workers = self.fleet_workers(health, now).await?;
+        let workers = self.list_workers(health, now).await?;
         let mut counts: HashMap<String, Counts> = HashMap::new();
         for r in self.process_counts().await? {
             let c = counts.entry(r.worker_id).or_default();
@@ -295,6 +313,49 @@ struct Counts {
     ended: i64,
     ended_ms: i64,
 }
+
+/// A worker as stored, with its leased tasks counted.
+#[derive(Debug, sqlx::FromRow)]
+pub struct WorkerRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub hostname: String,
+    pub version: String,
+    pub concurrency: i64,
+    pub registered_at: i64,
+    pub last_seen_at: i64,
+    pub stopped_at: Option<i64>,
+    pub active: i64,
+    pub tasks_done: i64,
+}
+
+impl WorkerRow {
+    fn into_worker(self, health: HealthThresholds, now: Millis) -> StoreResult<Worker> {
+        Ok(Worker {
+            kind: WorkerKind::parse(&self.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("worker kind {}", self.kind)))?,
+            health: health.health(self.last_seen_at, self.stopped_at.is_some(), now),
+            id: self.id,
+            name: self.name,
+            hostname: self.hostname,
+            version: self.version,
+            concurrency: self.concurrency,
+            registered_at: self.registered_at,
+            last_seen_at: self.last_seen_at,
+            stopped_at: self.stopped_at,
+            active: self.active,
+            tasks_done: self.tasks_done,
+        })
+    }
+}
+
+fn no_worker(id: &str) -> StoreError {
+    StoreError::NotFound(format!("worker {id}"))
+}
+
+/// How long a stopped worker stays listed.
+const STOPPED_LISTED_MS: i64 = 3_600_000;
 
 /// A wpipe worker's processes of one status.
 #[derive(Debug, sqlx::FromRow)]

@@ -3,13 +3,14 @@
 
 use super::{
     EndOutcome, FleetStore, JobProcessRow, JobStepRow, LeasedStepRow, MinuteRow, OpenedProcess,
-    PreviousBeat, ProcessCountRow, ProcessRow, StepRow, TaskRow, TaskTouched, sql,
+    PreviousBeat, ProcessCountRow, ProcessRow, StepRow, TaskRow, TaskTouched, WorkerRow, sql,
 };
 use crate::Millis;
+use crate::store::NewWorker;
 use crate::store::postgres::PgStore;
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 use crate::workers::fleet::{ProcessStatus, StepState};
-use crate::workers::model::{HealthThresholds, Worker};
+use crate::workers::model::HealthThresholds;
 use async_trait::async_trait;
 use sqlx::PgConnection;
 
@@ -188,12 +189,58 @@ impl FleetStore for PgStore {
         Ok(())
     }
 
-    async fn fleet_workers(
-        &self,
-        health: HealthThresholds,
-        now: Millis,
-    ) -> StoreResult<Vec<Worker>> {
-        Store::list_workers(self, health, now).await
+    async fn register_worker(&self, w: NewWorker, now: Millis) -> StoreResult<String> {
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(sql::REGISTER_WORKER)
+            .bind(&id)
+            .bind(&w.name)
+            .bind(w.kind.as_str())
+            .bind(&w.hostname)
+            .bind(&w.version)
+            .bind(w.concurrency)
+            .bind(now)
+            .bind(&w.secret_hash)
+            .execute(&self.write)
+            .await?;
+        Ok(id)
+    }
+
+    async fn worker_secret_hash(&self, id: &str) -> StoreResult<Option<Option<String>>> {
+        Ok(sqlx::query_scalar(sql::SECRET_HASH)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn touch_worker(&self, id: &str, now: Millis) -> StoreResult<()> {
+        let r = sqlx::query(sql::SIGN_OF_LIFE)
+            .bind(id)
+            .bind(now)
+            .execute(&self.write)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(super::no_worker(id));
+        }
+        Ok(())
+    }
+
+    async fn stop_worker(&self, id: &str, now: Millis) -> StoreResult<()> {
+        let r = sqlx::query(sql::STOP_WORKER)
+            .bind(id)
+            .bind(now)
+            .execute(&self.write)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(super::no_worker(id));
+        }
+        Ok(())
+    }
+
+    async fn worker_rows(&self, now: Millis) -> StoreResult<Vec<WorkerRow>> {
+        Ok(sqlx::query_as(sql::LIST_WORKERS)
+            .bind(now - super::STOPPED_LISTED_MS)
+            .fetch_all(&self.read)
+            .await?)
     }
 
     async fn process_counts(&self) -> StoreResult<Vec<ProcessCountRow>> {

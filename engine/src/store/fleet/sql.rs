@@ -137,3 +137,21 @@ pub const JOB_PROCESS_STEPS: &str = "SELECT id, phase, seq, state, last_error, r
      AND ((state IN ('done', 'failed') AND worker_id = $2) \
        OR (state = 'leased' AND lease_owner = $2)) \
      ORDER BY started_at, seq";
+
+pub const REGISTER_WORKER: &str = "INSERT INTO workers (id, name, kind, hostname, version, \
+     concurrency, registered_at, last_seen_at, secret_hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)";
+
+pub const SECRET_HASH: &str = "SELECT secret_hash FROM workers WHERE id = $1";
+
+pub const STOP_WORKER: &str = "UPDATE workers SET stopped_at = $2 WHERE id = $1";
+
+/// Columns of a `WorkerRow`. Stopped workers stay listed for an hour (since `$1`) so a
+/// restart is visible.
+pub const LIST_WORKERS: &str = "SELECT w.id, w.name, w.kind, w.hostname, w.version, \
+     w.concurrency, w.registered_at, w.last_seen_at, w.stopped_at, \
+     COALESCE(a.active, 0) AS active, w.tasks_done \
+     FROM workers w LEFT JOIN (SELECT lease_owner, COUNT(*) AS active \
+        FROM job_tasks WHERE state = 'leased' GROUP BY lease_owner) a ON a.lease_owner = w.id \
+     WHERE w.stopped_at IS NULL OR w.stopped_at > $1 \
+     ORDER BY w.registered_at DESC LIMIT 10000";

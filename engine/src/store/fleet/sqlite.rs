@@ -2,13 +2,14 @@
 
 use super::{
     EndOutcome, FleetStore, JobProcessRow, JobStepRow, LeasedStepRow, MinuteRow, OpenedProcess,
-    PreviousBeat, ProcessCountRow, ProcessRow, StepRow, TaskRow, TaskTouched, sql,
+    PreviousBeat, ProcessCountRow, ProcessRow, StepRow, TaskRow, TaskTouched, WorkerRow, sql,
 };
 use crate::Millis;
+use crate::store::NewWorker;
 use crate::store::sqlite::{SqliteStore, sql as lite};
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 use crate::workers::fleet::{ProcessStatus, StepState};
-use crate::workers::model::{HealthThresholds, Worker};
+use crate::workers::model::HealthThresholds;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row};
 
@@ -233,12 +234,89 @@ impl FleetStore for SqliteStore {
         .await
     }
 
-    async fn fleet_workers(
-        &self,
-        health: HealthThresholds,
-        now: Millis,
-    ) -> StoreResult<Vec<Worker>> {
-        Store::list_workers(self, health, now).await
+    async fn register_worker(&self, w: NewWorker, now: Millis) -> StoreResult<String> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let i = id.clone();
+        self.on_writer(move |c| {
+            c.prepare_cached(lite(sql::REGISTER_WORKER))?.execute((
+                &i,
+                &w.name,
+                w.kind.as_str(),
+                &w.hostname,
+                &w.version,
+                w.concurrency,
+                now,
+                &w.secret_hash,
+            ))?;
+            Ok(())
+        })
+        .await?;
+        Ok(id)
+    }
+
+    async fn worker_secret_hash(&self, id: &str) -> StoreResult<Option<Option<String>>> {
+        self.readers
+            .read(|c| {
+                Ok(c.prepare_cached(lite(sql::SECRET_HASH))?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn touch_worker(&self, id: &str, now: Millis) -> StoreResult<()> {
+        let w = id.to_string();
+        let n = self
+            .on_writer(move |c| {
+                Ok(c.prepare_cached(lite(sql::SIGN_OF_LIFE))?
+                    .execute((&w, now))?)
+            })
+            .await?;
+        if n == 0 {
+            return Err(super::no_worker(id));
+        }
+        Ok(())
+    }
+
+    async fn stop_worker(&self, id: &str, now: Millis) -> StoreResult<()> {
+        let w = id.to_string();
+        let n = self
+            .on_writer(move |c| {
+                Ok(c.prepare_cached(lite(sql::STOP_WORKER))?
+                    .execute((&w, now))?)
+            })
+            .await?;
+        if n == 0 {
+            return Err(super::no_worker(id));
+        }
+        Ok(())
+    }
+
+    async fn worker_rows(&self, now: Millis) -> StoreResult<Vec<WorkerRow>> {
+        self.readers
+            .read(|c| {
+                rows(
+                    c,
+                    sql::LIST_WORKERS,
+                    [now - super::STOPPED_LISTED_MS],
+                    |r| {
+                        Ok(WorkerRow {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            kind: r.get(2)?,
+                            hostname: r.get(3)?,
+                            version: r.get(4)?,
+                            concurrency: r.get(5)?,
+                            registered_at: r.get(6)?,
+                            last_seen_at: r.get(7)?,
+                            stopped_at: r.get(8)?,
+                            active: r.get(9)?,
+                            tasks_done: r.get(10)?,
+                        })
+                    },
+                )
+            })
+            .await
     }
 
     async fn process_counts(&self) -> StoreResult<Vec<ProcessCountRow>> {

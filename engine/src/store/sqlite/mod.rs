@@ -1,43 +1,72 @@
-//! SQLite store: WAL mode, foreign keys on, a busy timeout, a pool of readers and a single
-//! writer connection so write transactions never fight over SQLite's one write lock.
+//! The SQLite store: one file in WAL mode, written through one write path (`writer.rs`:
+//! the only writing connection, group commits) and read through a few read-only
+//! connections (`readers.rs`), both on rusqlite. sqlx only migrates the schema at start.
+//! Each domain's SQLite module (`accounts/sqlite.rs`, `fleet/sqlite.rs`, `tree/sqlite.rs`,
+//! `jobs/sqlite.rs`) works through these two.
+//!
+//! Durability: `synchronous = NORMAL` by default (a crash of the process loses nothing; a
+//! power cut may lose the last commits), `FULL` when asked (`ORCHARD_SQLITE_SYNCHRONOUS`).
 
-use super::queries::{is_active, phase_rank, store_impl};
 use super::{Backend, StoreError, StoreResult};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-mod leases;
 mod readers;
 mod writer;
 
 pub(in crate::store) use readers::{sql, sql_built};
 pub(in crate::store) use writer::Session;
 
+/// How much a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// A crash of the process loses nothing; a power cut may lose the last commits.
+    #[default]
+    Normal,
+    /// Every commit reaches the disk before it is answered.
+    Full,
+}
+
+impl Synchronous {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "normal" => Some(Synchronous::Normal),
+            "full" => Some(Synchronous::Full),
+            _ => None,
+        }
+    }
+
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
 pub struct SqliteStore {
-    pub(super) read: SqlitePool,
-    /// sqlx's one writing connection, for the writes not yet moved to `writer`; every write
-    /// of `writer` holds it meanwhile, so the two never contend for SQLite's write lock.
-    pub(super) write: SqlitePool,
-    /// The write path (`writer.rs`): one thread owning the writing connection.
+    /// The connection the migrations ran on, kept open: an in-memory database lives only as
+    /// long as a connection to it.
+    _schema: SqlitePool,
+    /// The write path (`writer.rs`).
     writer: writer::Writer,
     /// Read-only connections (`readers.rs`).
     pub(in crate::store) readers: readers::Readers,
     /// Progress inside running tasks stays in memory: one process owns the file, and a
-    /// long import holds the one writer the progress would otherwise wait for.
-    work: super::WorkBoard,
+    /// long import holds the writer the progress would otherwise wait for.
+    pub(in crate::store) work: super::WorkBoard,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed, with parent folders) the database at `url` and migrates it.
-    pub async fn connect(url: &str) -> StoreResult<Self> {
+    pub async fn connect(url: &str, synchronous: Synchronous) -> StoreResult<Self> {
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("bad SQLite URL {url:?}: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let path = opts.get_filename().to_path_buf();
@@ -49,135 +78,97 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
         }
-        // The writer keeps up to 64 MiB of pages: a large write (a tree import) then finds
-        // its indexes in memory instead of spilling and re-reading them, and memory stays
-        // bounded however large the write.
-        // The connections live in this process and cannot go stale, so the pools hand them
-        // out without the usual health check: that ping is a round trip to the connection's
-        // thread before every transaction and every read.
-        let write = SqlitePoolOptions::new()
+        let schema = SqlitePoolOptions::new()
             .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(opts.clone().pragma("cache_size", "-65536"))
+            .connect_with(opts)
             .await?;
-        super::migrations::run_sqlite(&write).await?;
+        super::migrations::run_sqlite(&schema).await?;
         let checkpoints = if in_memory {
             None
         } else {
             Some(rusqlite::Connection::open(&path)?)
         };
-        let writer = writer::Writer::new(leases::open(&path, in_memory)?, checkpoints);
+        let writer = writer::Writer::new(open_writer(&path, in_memory, synchronous)?, checkpoints);
         let readers = readers::Readers::open(&path, in_memory, 8)?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(8)
-            .test_before_acquire(false)
-            .connect_with(opts.read_only(true))
-            .await?;
         Ok(Self {
-            read,
-            write,
+            _schema: schema,
             writer,
             readers,
             work: Default::default(),
         })
     }
 
-    /// Runs `f` on the writer, holding sqlx's writer meanwhile (see `write`).
+    /// Runs `f` in a write transaction (see `writer.rs`).
     pub(in crate::store) async fn on_writer<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Connection) -> StoreResult<T> + Send + 'static,
     {
-        let _sqlx_writer = self.write.acquire().await?;
         self.writer.write(f).await
     }
 
-    /// The writer to one caller until the session drops (with sqlx's writer held too,
-    /// until every write has moved to the writer).
-    pub(in crate::store) async fn session(
-        &self,
-    ) -> StoreResult<(writer::Session, sqlx::pool::PoolConnection<sqlx::Sqlite>)> {
-        let hold = self.write.acquire().await?;
-        Ok((self.writer.session().await, hold))
-    }
-
-    /// Leases up to `max` tasks to a worker (see `Store::claim`).
-    async fn claim_impl(
-        &self,
-        worker_id: &str,
-        max: i64,
-        lease_ms: i64,
-        now: i64,
-    ) -> StoreResult<Vec<crate::jobs::protocol::LeasedTask>> {
-        let worker_id = worker_id.to_string();
-        self.on_writer(move |tx| leases::claim(tx, &worker_id, max, lease_ms, now))
-            .await
-    }
-
-    /// Records completions and leases more tasks (see `Store::complete_batch`).
-    async fn complete_batch_impl(
-        &self,
-        worker_id: &str,
-        items: &[crate::jobs::protocol::CompletedTask],
-        claim: i64,
-        lease_ms: i64,
-        now: i64,
-    ) -> StoreResult<super::BatchOutcome> {
-        let worker_id = worker_id.to_string();
-        let items = items.to_vec();
-        self.on_writer(move |tx| {
-            leases::complete_batch(tx, &worker_id, &items, claim, lease_ms, now)
-        })
-        .await
-    }
-
-    /// Inserts a new job and its tasks (`ids[i]` is task `i`'s id) in one transaction.
-    async fn insert_job(
-        &self,
-        job_id: &str,
-        job: &super::NewJob,
-        ids: &[String],
-        now: i64,
-    ) -> StoreResult<()> {
-        let (job_id, job, ids) = (job_id.to_string(), job.clone(), ids.to_vec());
-        self.on_writer(move |tx| leases::insert_job(tx, &job_id, &job, &ids, now))
-            .await
-    }
-
-    fn work_board(&self) -> Option<&super::WorkBoard> {
-        Some(&self.work)
-    }
-
-    /// A job as stored, with its running task's progress from memory.
-    fn with_work(&self, mut job: crate::jobs::model::Job) -> StoreResult<crate::jobs::model::Job> {
-        if let Some(&(done, total)) = self
-            .work
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&job.id)
-        {
-            job.progress.work_done = done;
-            job.progress.work_total = total;
-        }
-        Ok(job)
-    }
-
-    /// One process owns a SQLite file: there is nobody to notify.
-    async fn notify_change_impl(&self, _payload: &str) -> StoreResult<()> {
-        Ok(())
-    }
-
-    async fn change_feed_impl(&self) -> StoreResult<Option<Box<dyn super::ChangeFeed>>> {
-        Ok(None)
-    }
-
-    /// Pool figures for metrics: (connections open, idle).
-    pub fn pool_figures(&self) -> (u32, u32) {
-        (
-            self.read.size() + self.write.size(),
-            (self.read.num_idle() + self.write.num_idle()) as u32,
-        )
+    /// The writer to one caller until the session drops.
+    pub(in crate::store) async fn session(&self) -> Session {
+        self.writer.session().await
     }
 }
 
-store_impl!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, "", "");
+#[async_trait]
+impl super::Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    /// Readers open and idle, and the writer.
+    fn pool_usage(&self) -> (u32, u32) {
+        let (open, idle) = self.readers.usage();
+        (open + 1, idle)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.readers
+            .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await?;
+        Ok(())
+    }
+
+    /// One process owns a SQLite file: there is nobody to notify.
+    async fn notify_change(&self, _payload: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn change_feed(&self) -> StoreResult<Option<Box<dyn super::ChangeFeed>>> {
+        Ok(None)
+    }
+}
+
+/// Opens the writer's connection to the (already migrated) database file.
+fn open_writer(
+    path: &Path,
+    in_memory: bool,
+    synchronous: Synchronous,
+) -> StoreResult<rusqlite::Connection> {
+    let mut flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+    if in_memory {
+        // sqlx names its in-memory database and shares its cache between connections.
+        flags |=
+            rusqlite::OpenFlags::SQLITE_OPEN_MEMORY | rusqlite::OpenFlags::SQLITE_OPEN_SHARED_CACHE;
+    }
+    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "synchronous", synchronous.pragma())?;
+    // Up to 64 MiB of pages: a large write (a tree import) finds its indexes in memory
+    // instead of spilling and re-reading them. Statement journals (each statement of a
+    // transaction keeps one, to undo just itself) stay in memory rather than in a file.
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // The checkpoint thread copies the log back (`writer.rs`), not this connection's commits.
+    if !in_memory {
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}

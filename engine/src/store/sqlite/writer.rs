@@ -53,8 +53,6 @@ pub struct Writer {
     checkpoints: Option<Checkpoints>,
 }
 
-/// The writing connection, held: for work that manages its own transaction (a long import).
-
 impl Writer {
     /// The write path on `conn`, with passive checkpoints on `checkpoints` (none for an
     /// in-memory database).

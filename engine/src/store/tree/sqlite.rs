@@ -374,7 +374,7 @@ impl TreeStore for SqliteStore {
     }
 
     async fn tree_import(&self, parent: Option<&str>) -> StoreResult<(Box<dyn TreeImport>, i64)> {
-        let (session, hold) = self.session().await?;
+        let session = self.session().await;
         let last = session.run(|c| {
             c.execute_batch("BEGIN IMMEDIATE")?;
             if let Some(p) = parent {
@@ -389,7 +389,6 @@ impl TreeStore for SqliteStore {
         Ok((
             Box::new(Import {
                 session,
-                _hold: hold,
                 parent: parent.map(str::to_string),
             }),
             last,
@@ -400,8 +399,6 @@ impl TreeStore for SqliteStore {
 /// An import's open transaction, in a writer session of its own.
 struct Import {
     session: Session,
-    /// The interim hold of sqlx's writer (see `SqliteStore::session`).
-    _hold: sqlx::pool::PoolConnection<sqlx::Sqlite>,
     parent: Option<String>,
 }
 

@@ -1,12 +1,12 @@
 //! Postgres's lease path: a claim, and a worker's batch of completions with its claim for
-//! more work, are each one call of a function the migrations define (`orchard_claim`,
+//! more work, are each one call of a lease function (`postgres/functions.sql`: `orchard_claim`,
 //! `orchard_report`), so a job's row lock is held only while the database works, never
 //! across round trips. Both lock a job's row before its tasks, jobs in id order, and the
 //! worker's row last — the order every failure, release and reaper pass follows too, so
 //! none can deadlock.
 
-use super::PgStore;
 use crate::jobs::protocol::{CompletedTask, LeaseRef, LeasedTask};
+use crate::store::postgres::PgStore;
 use crate::store::{BatchOutcome, Completion, StoreError, StoreResult};
 use std::collections::{BTreeMap, HashMap};
 
@@ -82,7 +82,7 @@ fn leased_tasks(rows: Vec<ClaimedRow>, lease_ms: i64, now: i64) -> StoreResult<V
         let job_params = match params.get(&row.job_id) {
             Some(p) => p.clone(),
             None => {
-                let p = crate::store::rows::parse_json(&row.job_params, "job params")?;
+                let p = super::parse_json(&row.job_params, "job params")?;
                 params.insert(row.job_id.clone(), p.clone());
                 p
             }
@@ -96,7 +96,7 @@ fn leased_tasks(rows: Vec<ClaimedRow>, lease_ms: i64, now: i64) -> StoreResult<V
             inputs,
             job_kind: row.job_kind,
             job_params,
-            payload: crate::store::rows::parse_json(&row.payload, "task payload")?,
+            payload: super::parse_json(&row.payload, "task payload")?,
             is_root: row.parent_id.is_none(),
             attempt: row.attempt,
             lease_expires_at: row.lease_expires_at.unwrap_or(now + lease_ms),
@@ -282,7 +282,7 @@ impl PgStore {
                 attempt: it.attempt,
             };
             results[i] = Some(
-                match Self::check_lease(&mut tx, &it.task_id, &lease).await {
+                match super::postgres::check_lease(&mut tx, &it.task_id, &lease).await {
                     Err(e) => Err(e),
                     Ok(_) if dup => Err(StoreError::Conflict(format!(
                         "task {} appears twice in one batch",

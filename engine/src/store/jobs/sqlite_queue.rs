@@ -7,13 +7,13 @@
 //! attempt), a completion for a job no longer active is refused and ends its lease, a claim
 //! never leases more than a job's concurrency.
 
+use super::{is_active, phase_rank, sql};
+use crate::jobs::model::TaskState;
 use crate::jobs::protocol::{CompletedTask, LeasedTask};
-use crate::store::queries::{is_active, phase_rank};
+use crate::store::sqlite::sql as lite;
 use crate::store::{BatchOutcome, Completion, NewJob, StoreError, StoreResult};
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Duration;
 
 /// Jobs with a ready task, oldest first; server-only jobs only for in-process workers.
 const CLAIM_JOBS: &str = "SELECT j.id, j.concurrency, j.kind, j.params, j.state, j.phase \
@@ -48,32 +48,6 @@ const PARENT_DONE: &str = "UPDATE job_tasks SET deps_pending = deps_pending - ?2
      ready_at = CASE WHEN deps_pending = ?2 THEN ?3 ELSE ready_at END \
      WHERE id = ?1";
 
-/// Opens the writer's connection to the (already migrated) database file.
-pub(super) fn open(path: &Path, in_memory: bool) -> StoreResult<Connection> {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
-    if in_memory {
-        // sqlx names its in-memory database and shares its cache between connections.
-        flags |= OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
-    }
-    let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "foreign_keys", true)?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // Up to 64 MiB of pages: a large write (a tree import) finds its indexes in memory
-    // instead of spilling and re-reading them. Statement journals (each statement of a
-    // transaction keeps one, to undo just itself) stay in memory rather than in a file.
-    conn.pragma_update(None, "cache_size", -65536)?;
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // The checkpoint thread copies the log back (`writer.rs`), not this connection's commits.
-    if !in_memory {
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    }
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
-}
-
 /// Inserts a new job and its tasks (`ids[i]` is task `i`'s id). Parents come later in a
 /// plan and SQLite checks foreign keys per statement, so tasks go in in reverse order.
 pub(super) fn insert_job(
@@ -83,43 +57,38 @@ pub(super) fn insert_job(
     ids: &[String],
     now: i64,
 ) -> StoreResult<()> {
-    {
-        tx.prepare_cached(
-            "INSERT INTO jobs (id, kind, params, state, phase, concurrency, max_attempts, \
-                 done, total, created_at, server_only) \
-                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, 0, ?7, ?8, ?9)",
-        )?
-        .execute((
+    tx.prepare_cached(lite(sql::INSERT_JOB))?.execute((
+        job_id,
+        job.kind,
+        job.params.to_string(),
+        job.phase,
+        job.concurrency,
+        job.max_attempts,
+        job.tasks.len() as i64,
+        now,
+        job.server_only,
+    ))?;
+    let mut insert = tx.prepare_cached(lite(sql::INSERT_TASK_SQLITE))?;
+    for (i, t) in job.tasks.iter().enumerate().rev() {
+        let ready = t.deps == 0;
+        insert.execute((
+            &ids[i],
             job_id,
-            job.kind,
-            job.params.to_string(),
-            job.phase,
-            job.concurrency,
-            job.max_attempts,
-            job.tasks.len() as i64,
-            now,
-            job.server_only,
+            t.parent.map(|p| ids[p].as_str()),
+            t.phase,
+            i as i64,
+            t.payload.to_string(),
+            if ready {
+                TaskState::Ready
+            } else {
+                TaskState::Waiting
+            }
+            .as_str(),
+            t.deps,
+            ready.then_some(now),
         ))?;
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, payload, state, \
-                 deps_pending, fan_in, ready_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
-        )?;
-        for (i, t) in job.tasks.iter().enumerate().rev() {
-            let ready = t.deps == 0;
-            insert.execute((
-                &ids[i],
-                job_id,
-                t.parent.map(|p| ids[p].as_str()),
-                t.phase,
-                i as i64,
-                t.payload.to_string(),
-                if ready { "ready" } else { "waiting" },
-                t.deps,
-                ready.then_some(now),
-            ))?;
-        }
-        Ok(())
     }
+    Ok(())
 }
 
 /// Records the worker's sign of life and leases it up to `max` tasks; `NotFound` for an
@@ -173,7 +142,7 @@ fn touch_worker(tx: &Connection, worker_id: &str, now: i64) -> StoreResult<bool>
 }
 
 fn json(s: &str, what: &str) -> StoreResult<serde_json::Value> {
-    crate::store::rows::parse_json(s, what)
+    super::parse_json(s, what)
 }
 
 /// Leases up to `max` ready tasks: jobs oldest first, tasks in plan order, never more than
@@ -410,7 +379,7 @@ fn refusal(
         return Ok(Err(StoreError::NotFound(format!("task {}", it.task_id))));
     };
     if state != "leased" || owner.as_deref() != Some(worker_id) || attempt != it.attempt {
-        return Ok(Err(crate::store::queries::lease_conflict(
+        return Ok(Err(super::lease_conflict(
             &it.task_id,
             worker_id,
             it.attempt,
