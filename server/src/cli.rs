@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the web app, the API and in-process workers (the default).
-    Serve(ServeSettings),
+    Serve(Box<ServeSettings>),
     /// Create or upgrade the database schema, then exit.
     Migrate(MigrateArgs),
     /// Run jobs for a remote Orchard server.
@@ -37,7 +37,7 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         None => serve(cli.serve).await,
-        Some(Command::Serve(s)) => serve(s).await,
+        Some(Command::Serve(s)) => serve(*s).await,
         Some(Command::Migrate(m)) => migrate(m).await,
         Some(Command::Worker(w)) => crate::worker_cmd::run(w).await,
         Some(Command::User(u)) => crate::user_cmd::run(u).await,
@@ -76,7 +76,7 @@ async fn migrate(m: MigrateArgs) -> Result<(), String> {
             println!("{line}");
         }
     }
-    let store = engine::store::connect(url)
+    let store = engine::store::connect_with(url, m.db.options())
         .await
         .map_err(|e| format!("migration failed: {e}"))?;
     tracing::info!(

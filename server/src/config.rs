@@ -130,9 +130,31 @@ pub struct DbSettings {
         hide_env_values = true
     )]
     pub database_url: String,
+
+    /// SQLite only: `normal` (a crash of Orchard loses nothing; a power cut may lose the last
+    /// commits) or `full` (every commit reaches the disk before it is answered).
+    #[arg(
+        long,
+        global = true,
+        env = "ORCHARD_SQLITE_SYNCHRONOUS",
+        default_value = "normal",
+        value_parser = parse_synchronous
+    )]
+    pub sqlite_synchronous: engine::store::Synchronous,
+}
+
+fn parse_synchronous(s: &str) -> Result<engine::store::Synchronous, String> {
+    engine::store::Synchronous::parse(s).ok_or_else(|| format!("{s:?}: use normal or full"))
 }
 
 impl DbSettings {
+    /// How the store opens the database.
+    pub fn options(&self) -> engine::store::Options {
+        engine::store::Options {
+            sqlite_synchronous: self.sqlite_synchronous,
+        }
+    }
+
     /// Opens the store of an Orchard that exists: a SQLite file that is not there is not
     /// made (an admin command pointed at the wrong folder would otherwise manage an empty
     /// new database and say nothing).
@@ -145,7 +167,7 @@ impl DbSettings {
                  database, or create one with `orchard migrate --database-url …`"
             ));
         }
-        engine::store::connect(&self.database_url)
+        engine::store::connect_with(&self.database_url, self.options())
             .await
             .map_err(|e| format!("cannot open the database: {e}"))
     }

@@ -124,7 +124,7 @@ fn leptos_options(s: &ServeSettings, addr: SocketAddr) -> LeptosOptions {
 pub async fn start(s: &ServeSettings) -> Result<Running, String> {
     let service_token = crate::config::service_token(s)?;
     let proxies = crate::access::TrustedProxies::parse(&s.trusted_proxies)?;
-    let store = engine::store::connect(&s.db.database_url)
+    let store = engine::store::connect_with(&s.db.database_url, s.db.options())
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let files = engine::files::open(&s.files, &s.data_dir)

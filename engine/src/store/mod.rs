@@ -1,6 +1,8 @@
-//! The store seam: one contract (`Store`) for everything Orchard keeps, with a SQLite and a
-//! Postgres implementation. Both share their SQL (see `queries.rs`); they differ only in how
-//! they connect and how a claim locks jobs against concurrent claimers.
+//! The store: everything Orchard keeps, by domain (`accounts`, `fleet`, `tree`, `jobs`), each
+//! a trait with one SQLite and one Postgres module and its SQL written once (`sql.rs`), plus
+//! each backend's connection (`sqlite`: one write path and read-only readers; `postgres`: a
+//! pool and the lease functions), the schema's history (`migrations`, `repair`) and the
+//! types the domains share.
 
 pub mod accounts;
 mod error;

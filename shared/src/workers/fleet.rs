@@ -16,6 +16,12 @@ pub enum ProcessStatus {
 }
 
 impl ProcessStatus {
+    pub const ALL: [ProcessStatus; 3] = [
+        ProcessStatus::Running,
+        ProcessStatus::Success,
+        ProcessStatus::Error,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProcessStatus::Running => "running",
@@ -41,6 +47,13 @@ pub enum StepState {
 }
 
 impl StepState {
+    pub const ALL: [StepState; 4] = [
+        StepState::Pending,
+        StepState::Running,
+        StepState::Success,
+        StepState::Error,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             StepState::Pending => "pending",

@@ -17,6 +17,8 @@ pub enum WorkerKind {
 }
 
 impl WorkerKind {
+    pub const ALL: [WorkerKind; 3] = [WorkerKind::Inprocess, WorkerKind::Remote, WorkerKind::Wpipe];
+
     pub fn as_str(self) -> &'static str {
         match self {
             WorkerKind::Inprocess => "inprocess",
@@ -25,9 +27,7 @@ impl WorkerKind {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [WorkerKind::Inprocess, WorkerKind::Remote, WorkerKind::Wpipe]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 

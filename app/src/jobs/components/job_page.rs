@@ -1,7 +1,7 @@
 //! `/jobs/:id`: one job — phase, progress, task counts by phase, throughput, workers'
 //! contributions, errors, result, and the actions (verify, download, cancel, retry, delete).
 //! While the job runs the page polls its status besides listening to the event stream,
-//! following the server's `RetryPolicy` (`ui/poll.rs`): after a failed poll it backs off with
+//! following the server's `RetryPolicy` (`shared/src/poll.rs`): after a failed poll it backs off with
 //! jitter and says it is reconnecting; after the maximum retries it stops and offers to try
 //! again.
 

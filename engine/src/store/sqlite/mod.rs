@@ -172,3 +172,23 @@ fn open_writer(
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn commits_wait_for_the_disk_as_asked() {
+        let dir = std::env::temp_dir().join(format!("orchard-sync-{}", uuid::Uuid::new_v4()));
+        for (mode, pragma) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
+            let url = format!("sqlite:{}", dir.join(format!("{pragma}.db")).display());
+            let store = SqliteStore::connect(&url, mode).await.unwrap();
+            let got: i64 = store
+                .on_writer(|c| Ok(c.query_row("PRAGMA synchronous", [], |r| r.get(0))?))
+                .await
+                .unwrap();
+            assert_eq!(got, pragma, "{mode:?}");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

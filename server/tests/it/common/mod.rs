@@ -63,7 +63,10 @@ pub fn settings(database_url: String, dir: &std::path::Path, workers: usize) -> 
     let root = root();
     let mut s = ServeSettings::from_env();
     s.addr = "127.0.0.1:0".parse().unwrap();
-    s.db = DbSettings { database_url };
+    s.db = DbSettings {
+        database_url,
+        sqlite_synchronous: Default::default(),
+    };
     s.data_dir = dir.to_path_buf();
     s.workers = Some(workers);
     s.site_root = Some(root.join("target/site").display().to_string());
