@@ -141,10 +141,7 @@ fn the_sqls_literals_are_the_enums_values() {
                 let mut from = 0;
                 while let Some(at) = text[from..].find(&pattern) {
                     let start = from + at + pattern.len() - if op == " IN (" { 0 } else { 1 };
-                    let end = start
-                        + text[start..]
-                            .find(|c| c == ')' || c == ' ' || c == ',')
-                            .map_or(0, |e| e);
+                    let end = start + text[start..].find([')', ' ', ',']).map_or(0, |e| e);
                     let span = if op == " IN (" {
                         &text[start..start + text[start..].find(')').unwrap()]
                     } else {
