@@ -2,7 +2,7 @@
 //! Chromium, screenshots, polling a page, and a signed-in person.
 
 use app::accounts::model::Role;
-use orchard_server::config::{DbSettings, ServeSettings};
+use orchard_server::config::ServeSettings;
 use orchard_server::serve::{Running, start};
 use playwright_rs::protocol::{Browser, Page};
 use playwright_rs::{LaunchOptions, Playwright};
@@ -28,9 +28,7 @@ pub async fn server_with(workers: usize, tweak: impl FnOnce(&mut ServeSettings))
     );
     let mut s = ServeSettings::from_env();
     s.addr = "127.0.0.1:0".parse().unwrap();
-    s.db = DbSettings {
-        database_url: format!("sqlite:{}", dir.join("orchard.db").display()),
-    };
+    s.db.database_url = format!("sqlite:{}", dir.join("orchard.db").display());
     s.data_dir = dir.clone();
     s.workers = Some(workers);
     s.site_root = Some(site.display().to_string());

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::Millis;
 use crate::store::NewWorker;
-use crate::store::sqlite::{SqliteStore, sql as lite};
+use crate::store::sqlite::{SqliteStore, all, sql as lite};
 use crate::store::{StoreError, StoreResult};
 use crate::workers::fleet::{ProcessStatus, StepState};
 use crate::workers::model::HealthThresholds;
@@ -62,18 +62,6 @@ fn minute_row(r: &Row<'_>) -> rusqlite::Result<MinuteRow> {
         minute: r.get(1)?,
         n: r.get(2)?,
     })
-}
-
-/// Every row `sql` answers with `params`, read by `map`.
-fn rows<T, P: rusqlite::Params>(
-    c: &Connection,
-    sql: &'static str,
-    params: P,
-    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-) -> StoreResult<Vec<T>> {
-    Ok(c.prepare_cached(lite(sql))?
-        .query_map(params, map)?
-        .collect::<Result<_, _>>()?)
 }
 
 fn sign_of_life(c: &Connection, worker_id: &str, now: Millis) -> StoreResult<()> {
@@ -134,7 +122,7 @@ impl FleetStore for SqliteStore {
                 .optional()?;
             super::check_wpipe(&w, kind.as_deref())?;
             let templates: Vec<(String, String)> =
-                rows(c, sql::TEMPLATES, [&w], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                all(c, sql::TEMPLATES, [&w], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let id = super::new_process_id();
             c.prepare_cached(lite(sql::INSERT_PROCESS))?
                 .execute((&id, &w, now))?;
@@ -295,7 +283,7 @@ impl FleetStore for SqliteStore {
     async fn worker_rows(&self, now: Millis) -> StoreResult<Vec<WorkerRow>> {
         self.readers
             .read(|c| {
-                rows(
+                all(
                     c,
                     sql::LIST_WORKERS,
                     [now - super::STOPPED_LISTED_MS],
@@ -322,7 +310,7 @@ impl FleetStore for SqliteStore {
     async fn process_counts(&self) -> StoreResult<Vec<ProcessCountRow>> {
         self.readers
             .read(|c| {
-                rows(c, sql::PROCESS_COUNTS, [], |r| {
+                all(c, sql::PROCESS_COUNTS, [], |r| {
                     Ok(ProcessCountRow {
                         worker_id: r.get(0)?,
                         status: r.get(1)?,
@@ -338,13 +326,13 @@ impl FleetStore for SqliteStore {
     async fn current_steps(&self) -> StoreResult<(Vec<StepRow>, Vec<LeasedStepRow>)> {
         self.readers
             .read(|c| {
-                let running = rows(c, sql::RUNNING_STEPS, [], |r| {
+                let running = all(c, sql::RUNNING_STEPS, [], |r| {
                     Ok(StepRow {
                         worker_id: r.get(0)?,
                         name: r.get(1)?,
                     })
                 })?;
-                let leased = rows(c, sql::LEASED_STEPS, [], |r| {
+                let leased = all(c, sql::LEASED_STEPS, [], |r| {
                     Ok(LeasedStepRow {
                         worker_id: r.get(0)?,
                         phase: r.get(1)?,
@@ -359,8 +347,8 @@ impl FleetStore for SqliteStore {
     async fn finished_per_minute(&self, since: Millis) -> StoreResult<Vec<MinuteRow>> {
         self.readers
             .read(|c| {
-                let mut out = rows(c, sql::WPIPE_PER_MINUTE, [since], minute_row)?;
-                out.extend(rows(c, sql::JOBS_PER_MINUTE, [since], minute_row)?);
+                let mut out = all(c, sql::WPIPE_PER_MINUTE, [since], minute_row)?;
+                out.extend(all(c, sql::JOBS_PER_MINUTE, [since], minute_row)?);
                 Ok(out)
             })
             .await
@@ -379,13 +367,13 @@ impl FleetStore for SqliteStore {
 
     async fn process_rows(&self, worker_id: &str, limit: i64) -> StoreResult<Vec<ProcessRow>> {
         self.readers
-            .read(|c| rows(c, sql::WORKER_PROCESSES, (worker_id, limit), process_row))
+            .read(|c| all(c, sql::WORKER_PROCESSES, (worker_id, limit), process_row))
             .await
     }
 
     async fn process_step_rows(&self, worker_id: &str, since: Millis) -> StoreResult<Vec<TaskRow>> {
         self.readers
-            .read(|c| rows(c, sql::WORKER_PROCESS_STEPS, (worker_id, since), task_row))
+            .read(|c| all(c, sql::WORKER_PROCESS_STEPS, (worker_id, since), task_row))
             .await
     }
 
@@ -401,15 +389,15 @@ impl FleetStore for SqliteStore {
 
     async fn step_rows(&self, process_id: &str) -> StoreResult<Vec<TaskRow>> {
         self.readers
-            .read(|c| rows(c, sql::PROCESS_STEPS, [process_id], task_row))
+            .read(|c| all(c, sql::PROCESS_STEPS, [process_id], task_row))
             .await
     }
 
     async fn job_process_rows(&self, worker_id: Option<&str>) -> StoreResult<Vec<JobProcessRow>> {
         self.readers
             .read(|c| match worker_id {
-                Some(w) => rows(c, sql::JOB_PROCESSES_OF.as_str(), [w], job_process_row),
-                None => rows(c, sql::JOB_PROCESSES.as_str(), [], job_process_row),
+                Some(w) => all(c, sql::JOB_PROCESSES_OF.as_str(), [w], job_process_row),
+                None => all(c, sql::JOB_PROCESSES.as_str(), [], job_process_row),
             })
             .await
     }
@@ -417,7 +405,7 @@ impl FleetStore for SqliteStore {
     async fn job_step_rows(&self, job_id: &str, worker_id: &str) -> StoreResult<Vec<JobStepRow>> {
         self.readers
             .read(|c| {
-                rows(c, sql::JOB_PROCESS_STEPS, (job_id, worker_id), |r| {
+                all(c, sql::JOB_PROCESS_STEPS, (job_id, worker_id), |r| {
                     Ok(JobStepRow {
                         id: r.get(0)?,
                         phase: r.get(1)?,

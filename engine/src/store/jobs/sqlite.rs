@@ -10,24 +10,13 @@ use crate::jobs::protocol::{
     CompleteRequest, CompletedTask, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
 };
 use crate::overview::model::{ACTIVITY_BUCKET_MS, ACTIVITY_SPAN_MS, Overview};
-use crate::store::sqlite::{SqliteStore, sql as lite};
+use crate::store::sqlite::{SqliteStore, all, sql as lite};
 use crate::store::{
     Backoff, BatchOutcome, Completion, FailureOutcome, NewJob, QueueStats, ReapReport, StoreResult,
 };
 use crate::workers::model::HealthThresholds;
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, Params, Row};
-
-fn all<T, P: Params>(
-    c: &Connection,
-    sql: &'static str,
-    params: P,
-    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-) -> StoreResult<Vec<T>> {
-    Ok(c.prepare_cached(lite(sql))?
-        .query_map(params, map)?
-        .collect::<Result<_, _>>()?)
-}
+use rusqlite::{Connection, OptionalExtension};
 
 fn pairs(c: &Connection, sql: &'static str) -> StoreResult<Vec<(String, i64)>> {
     all(c, sql, [], |r| Ok((r.get(0)?, r.get(1)?)))

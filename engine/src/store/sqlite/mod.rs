@@ -113,6 +113,18 @@ impl SqliteStore {
     }
 }
 
+/// Every row a shared statement (`$N` parameters) answers, read by `map`.
+pub(in crate::store) fn all<T, P: rusqlite::Params>(
+    c: &rusqlite::Connection,
+    shared: &'static str,
+    params: P,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    Ok(c.prepare_cached(sql(shared))?
+        .query_map(params, map)?
+        .collect::<Result<_, _>>()?)
+}
+
 #[async_trait]
 impl super::Store for SqliteStore {
     fn backend(&self) -> Backend {

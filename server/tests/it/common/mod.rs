@@ -1,7 +1,7 @@
 //! Test harness: a real server on port 0 with a fresh database (SQLite in a temp folder, or
 //! a new database on the throwaway Postgres cluster named by `TEST_DATABASE_URL`).
 
-use orchard_server::config::{DbSettings, ServeSettings};
+use orchard_server::config::ServeSettings;
 use orchard_server::serve::{Running, start};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -63,10 +63,7 @@ pub fn settings(database_url: String, dir: &std::path::Path, workers: usize) -> 
     let root = root();
     let mut s = ServeSettings::from_env();
     s.addr = "127.0.0.1:0".parse().unwrap();
-    s.db = DbSettings {
-        database_url,
-        sqlite_synchronous: Default::default(),
-    };
+    s.db.database_url = database_url;
     s.data_dir = dir.to_path_buf();
     s.workers = Some(workers);
     s.site_root = Some(root.join("target/site").display().to_string());
