@@ -17,7 +17,7 @@ export CHROMIUM_PATH ?= /usr/bin/chromium
 
 stamp = @echo "[make] $(1) $$(date +%T)"
 
-.PHONY: run build release test lint fmt bench bootstrap clean-data fuzz check-deploy
+.PHONY: run build release test lint fmt bench soak bootstrap clean-data fuzz check-deploy
 
 bootstrap:
 	@scripts/bootstrap
@@ -69,6 +69,11 @@ bench:
 	cargo leptos build --release
 	scripts/precompress
 	scripts/with-postgres --durable scripts/bench
+
+## Kill -9 workers and the server mid-job, on SQLite and a durable Postgres; every result
+## checked against the files on disk (outside `make test`: it takes a few minutes)
+soak: bootstrap build
+	scripts/with-postgres --durable scripts/soak
 
 ## Fuzz every target under fuzz/ for FUZZ_SECONDS each (default 60); fails on a crash
 fuzz:

@@ -5,7 +5,7 @@ use crate::Millis;
 use crate::accounts::model::{AuditEntry, AuditFilter, Role, TokenInfo, User};
 use crate::store::StoreResult;
 use crate::store::param::bind_pg;
-use crate::store::postgres::PgStore;
+use crate::store::postgres::{PgStore, finish};
 use async_trait::async_trait;
 use sqlx::{PgConnection, Postgres, Transaction};
 
@@ -105,54 +105,63 @@ impl AccountStore for PgStore {
 
     async fn set_role(&self, username: &str, role: Role) -> StoreResult<User> {
         let mut tx = begin(self).await?;
-        let user = user_by_name(&mut tx, username).await?;
-        super::check_role_change(&user, role, enabled_admins(&mut tx).await?)?;
-        sqlx::query(sql::SET_ROLE)
-            .bind(&user.id)
-            .bind(role.as_str())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(User { role, ..user })
+        let out: StoreResult<_> = async {
+            let user = user_by_name(&mut tx, username).await?;
+            super::check_role_change(&user, role, enabled_admins(&mut tx).await?)?;
+            sqlx::query(sql::SET_ROLE)
+                .bind(&user.id)
+                .bind(role.as_str())
+                .execute(&mut *tx)
+                .await?;
+            Ok(User { role, ..user })
+        }
+        .await;
+        finish(tx, out).await
     }
 
     async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<()> {
         let mut tx = begin(self).await?;
-        let user = user_by_name(&mut tx, username).await?;
-        sqlx::query(sql::SET_PASSWORD)
-            .bind(&user.id)
-            .bind(password_hash)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sql::DELETE_USER_SESSIONS)
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn set_disabled(&self, username: &str, disabled: bool, now: Millis) -> StoreResult<User> {
-        let mut tx = begin(self).await?;
-        let user = user_by_name(&mut tx, username).await?;
-        super::check_disable(&user, disabled, enabled_admins(&mut tx).await?)?;
-        sqlx::query(sql::SET_DISABLED)
-            .bind(&user.id)
-            .bind(disabled.then_some(now))
-            .execute(&mut *tx)
-            .await?;
-        if disabled {
+        let out: StoreResult<_> = async {
+            let user = user_by_name(&mut tx, username).await?;
+            sqlx::query(sql::SET_PASSWORD)
+                .bind(&user.id)
+                .bind(password_hash)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(sql::DELETE_USER_SESSIONS)
                 .bind(&user.id)
                 .execute(&mut *tx)
                 .await?;
+            Ok(())
         }
-        tx.commit().await?;
-        Ok(User {
-            disabled,
-            sessions: 0,
-            ..user
-        })
+        .await;
+        finish(tx, out).await
+    }
+
+    async fn set_disabled(&self, username: &str, disabled: bool, now: Millis) -> StoreResult<User> {
+        let mut tx = begin(self).await?;
+        let out: StoreResult<_> = async {
+            let user = user_by_name(&mut tx, username).await?;
+            super::check_disable(&user, disabled, enabled_admins(&mut tx).await?)?;
+            sqlx::query(sql::SET_DISABLED)
+                .bind(&user.id)
+                .bind(disabled.then_some(now))
+                .execute(&mut *tx)
+                .await?;
+            if disabled {
+                sqlx::query(sql::DELETE_USER_SESSIONS)
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok(User {
+                disabled,
+                sessions: 0,
+                ..user
+            })
+        }
+        .await;
+        finish(tx, out).await
     }
 
     async fn create_session(

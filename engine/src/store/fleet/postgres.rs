@@ -7,7 +7,7 @@ use super::{
 };
 use crate::Millis;
 use crate::store::NewWorker;
-use crate::store::postgres::PgStore;
+use crate::store::postgres::{PgStore, finish};
 use crate::store::{StoreError, StoreResult};
 use crate::workers::fleet::{ProcessStatus, StepState};
 use crate::workers::model::HealthThresholds;
@@ -34,24 +34,27 @@ impl FleetStore for PgStore {
     ) -> StoreResult<String> {
         let id = super::new_worker_id();
         let mut tx = self.write.begin().await?;
-        sqlx::query(sql::INSERT_WPIPE_WORKER)
-            .bind(&id)
-            .bind(name)
-            .bind(version)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        for (seq, (n, v)) in templates.iter().enumerate() {
-            sqlx::query(sql::INSERT_TEMPLATE)
+        let out: StoreResult<_> = async {
+            sqlx::query(sql::INSERT_WPIPE_WORKER)
                 .bind(&id)
-                .bind(seq as i64 + 1)
-                .bind(n)
-                .bind(v)
+                .bind(name)
+                .bind(version)
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            for (seq, (n, v)) in templates.iter().enumerate() {
+                sqlx::query(sql::INSERT_TEMPLATE)
+                    .bind(&id)
+                    .bind(seq as i64 + 1)
+                    .bind(n)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok(id)
         }
-        tx.commit().await?;
-        Ok(id)
+        .await;
+        finish(tx, out).await
     }
 
     async fn beat(&self, worker_id: &str, now: Millis) -> StoreResult<PreviousBeat> {
@@ -67,40 +70,43 @@ impl FleetStore for PgStore {
 
     async fn open_process(&self, worker_id: &str, now: Millis) -> StoreResult<OpenedProcess> {
         let mut tx = self.write.begin().await?;
-        let kind: Option<String> = sqlx::query_scalar(sql::WORKER_KIND)
-            .bind(worker_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        super::check_wpipe(worker_id, kind.as_deref())?;
-        let templates: Vec<(String, String)> = sqlx::query_as(sql::TEMPLATES)
-            .bind(worker_id)
-            .fetch_all(&mut *tx)
-            .await?;
-        let id = super::new_process_id();
-        sqlx::query(sql::INSERT_PROCESS)
-            .bind(&id)
-            .bind(worker_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let mut tasks = Vec::with_capacity(templates.len());
-        for (i, (name, version)) in templates.into_iter().enumerate() {
-            let step = super::new_step_id();
-            sqlx::query(sql::INSERT_PROCESS_TASK)
-                .bind(&step)
+        let out: StoreResult<_> = async {
+            let kind: Option<String> = sqlx::query_scalar(sql::WORKER_KIND)
+                .bind(worker_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            super::check_wpipe(worker_id, kind.as_deref())?;
+            let templates: Vec<(String, String)> = sqlx::query_as(sql::TEMPLATES)
+                .bind(worker_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            let id = super::new_process_id();
+            sqlx::query(sql::INSERT_PROCESS)
                 .bind(&id)
-                .bind(i as i64 + 1)
-                .bind(&name)
-                .bind(&version)
+                .bind(worker_id)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            tasks.push((name, step));
+            let mut tasks = Vec::with_capacity(templates.len());
+            for (i, (name, version)) in templates.into_iter().enumerate() {
+                let step = super::new_step_id();
+                sqlx::query(sql::INSERT_PROCESS_TASK)
+                    .bind(&step)
+                    .bind(&id)
+                    .bind(i as i64 + 1)
+                    .bind(&name)
+                    .bind(&version)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tasks.push((name, step));
+            }
+            // Opening a process is a sign of life too.
+            sign_of_life(&mut tx, worker_id, now).await?;
+            Ok(OpenedProcess { id, tasks })
         }
-        // Opening a process is a sign of life too.
-        sign_of_life(&mut tx, worker_id, now).await?;
-        tx.commit().await?;
-        Ok(OpenedProcess { id, tasks })
+        .await;
+        finish(tx, out).await
     }
 
     async fn update_process_task(
@@ -111,29 +117,32 @@ impl FleetStore for PgStore {
         now: Millis,
     ) -> StoreResult<TaskTouched> {
         let mut tx = self.write.begin().await?;
-        let (process_id, worker_id): (String, String) = sqlx::query_as(sql::TASK_OWNER)
-            .bind(task_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("task {task_id}")))?;
-        sqlx::query(super::step_update(state))
-            .bind(task_id)
-            .bind(state.as_str())
-            .bind(now)
-            .bind(details)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sql::PROCESS_TOUCHED)
-            .bind(&process_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sign_of_life(&mut tx, &worker_id, now).await?;
-        tx.commit().await?;
-        Ok(TaskTouched {
-            process_id,
-            worker_id,
-        })
+        let out: StoreResult<_> = async {
+            let (process_id, worker_id): (String, String) = sqlx::query_as(sql::TASK_OWNER)
+                .bind(task_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("task {task_id}")))?;
+            sqlx::query(super::step_update(state))
+                .bind(task_id)
+                .bind(state.as_str())
+                .bind(now)
+                .bind(details)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::PROCESS_TOUCHED)
+                .bind(&process_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sign_of_life(&mut tx, &worker_id, now).await?;
+            Ok(TaskTouched {
+                process_id,
+                worker_id,
+            })
+        }
+        .await;
+        finish(tx, out).await
     }
 
     async fn end_process(
@@ -144,29 +153,32 @@ impl FleetStore for PgStore {
         now: Millis,
     ) -> StoreResult<EndOutcome> {
         let mut tx = self.write.begin().await?;
-        let (worker_id, status): (String, String) = sqlx::query_as(sql::PROCESS_TO_END_LOCKED)
-            .bind(process_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("process {process_id}")))?;
-        if status != ProcessStatus::Running.as_str() {
-            return Ok(EndOutcome::AlreadyEnded);
+        let out: StoreResult<_> = async {
+            let (worker_id, status): (String, String) = sqlx::query_as(sql::PROCESS_TO_END_LOCKED)
+                .bind(process_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("process {process_id}")))?;
+            if status != ProcessStatus::Running.as_str() {
+                return Ok(EndOutcome::AlreadyEnded);
+            }
+            let failed: i64 = sqlx::query_scalar(sql::FAILED_STEPS)
+                .bind(process_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let status = super::ending(failed, details_error);
+            sqlx::query(sql::END_PROCESS)
+                .bind(process_id)
+                .bind(status.as_str())
+                .bind(details.filter(|d| !d.is_empty()))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sign_of_life(&mut tx, &worker_id, now).await?;
+            Ok(EndOutcome::Ended { worker_id, status })
         }
-        let failed: i64 = sqlx::query_scalar(sql::FAILED_STEPS)
-            .bind(process_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let status = super::ending(failed, details_error);
-        sqlx::query(sql::END_PROCESS)
-            .bind(process_id)
-            .bind(status.as_str())
-            .bind(details.filter(|d| !d.is_empty()))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sign_of_life(&mut tx, &worker_id, now).await?;
-        tx.commit().await?;
-        Ok(EndOutcome::Ended { worker_id, status })
+        .await;
+        finish(tx, out).await
     }
 
     async fn remove_worker(
@@ -176,17 +188,20 @@ impl FleetStore for PgStore {
         now: Millis,
     ) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
-        let seen: Option<(i64, Option<i64>)> = sqlx::query_as(sql::WORKER_SEEN_LOCKED)
-            .bind(worker_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        super::check_removable(worker_id, seen, health, now)?;
-        sqlx::query(sql::DELETE_WORKER)
-            .bind(worker_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let out: StoreResult<_> = async {
+            let seen: Option<(i64, Option<i64>)> = sqlx::query_as(sql::WORKER_SEEN_LOCKED)
+                .bind(worker_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            super::check_removable(worker_id, seen, health, now)?;
+            sqlx::query(sql::DELETE_WORKER)
+                .bind(worker_id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        }
+        .await;
+        finish(tx, out).await
     }
 
     async fn register_worker(&self, w: NewWorker, now: Millis) -> StoreResult<String> {

@@ -9,7 +9,7 @@ use crate::jobs::protocol::{
     CompleteRequest, CompletedTask, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
 };
 use crate::overview::model::{ACTIVITY_BUCKET_MS, ACTIVITY_SPAN_MS, Overview};
-use crate::store::postgres::PgStore;
+use crate::store::postgres::{PgStore, finish};
 use crate::store::{
     Backoff, BatchOutcome, Completion, FailureOutcome, NewJob, QueueStats, ReapReport, StoreResult,
 };
@@ -72,42 +72,45 @@ impl PgStore {
         now: Millis,
     ) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
-        sqlx::query(sql::INSERT_JOB)
-            .bind(job_id)
-            .bind(job.kind)
-            .bind(job.params.to_string())
-            .bind(job.phase)
-            .bind(job.concurrency)
-            .bind(job.max_attempts)
-            .bind(job.tasks.len() as i64)
-            .bind(now)
-            .bind(job.server_only)
-            .execute(&mut *tx)
-            .await?;
-        for (c, chunk) in job.tasks.chunks(10_000).enumerate() {
-            let first = c * 10_000;
-            let seqs: Vec<i64> = (first..first + chunk.len()).map(|i| i as i64).collect();
-            let parents: Vec<Option<&str>> = chunk
-                .iter()
-                .map(|t| t.parent.map(|p| ids[p].as_str()))
-                .collect();
-            let phases: Vec<&str> = chunk.iter().map(|t| t.phase).collect();
-            let payloads: Vec<String> = chunk.iter().map(|t| t.payload.to_string()).collect();
-            let deps: Vec<i64> = chunk.iter().map(|t| t.deps).collect();
-            sqlx::query(sql::INSERT_TASKS_POSTGRES)
+        let out: StoreResult<_> = async {
+            sqlx::query(sql::INSERT_JOB)
                 .bind(job_id)
+                .bind(job.kind)
+                .bind(job.params.to_string())
+                .bind(job.phase)
+                .bind(job.concurrency)
+                .bind(job.max_attempts)
+                .bind(job.tasks.len() as i64)
                 .bind(now)
-                .bind(&ids[first..first + chunk.len()])
-                .bind(&parents)
-                .bind(&phases)
-                .bind(&seqs)
-                .bind(&payloads)
-                .bind(&deps)
+                .bind(job.server_only)
                 .execute(&mut *tx)
                 .await?;
+            for (c, chunk) in job.tasks.chunks(10_000).enumerate() {
+                let first = c * 10_000;
+                let seqs: Vec<i64> = (first..first + chunk.len()).map(|i| i as i64).collect();
+                let parents: Vec<Option<&str>> = chunk
+                    .iter()
+                    .map(|t| t.parent.map(|p| ids[p].as_str()))
+                    .collect();
+                let phases: Vec<&str> = chunk.iter().map(|t| t.phase).collect();
+                let payloads: Vec<String> = chunk.iter().map(|t| t.payload.to_string()).collect();
+                let deps: Vec<i64> = chunk.iter().map(|t| t.deps).collect();
+                sqlx::query(sql::INSERT_TASKS_POSTGRES)
+                    .bind(job_id)
+                    .bind(now)
+                    .bind(&ids[first..first + chunk.len()])
+                    .bind(&parents)
+                    .bind(&phases)
+                    .bind(&seqs)
+                    .bind(&payloads)
+                    .bind(&deps)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok(())
         }
-        tx.commit().await?;
-        Ok(())
+        .await;
+        finish(tx, out).await
     }
 }
 
@@ -256,61 +259,72 @@ impl JobStore for PgStore {
 
     async fn cancel_job(&self, id: &str, now: Millis) -> StoreResult<Job> {
         let mut tx = self.write.begin().await?;
-        let (state, _) = lock_job(&mut tx, id).await?;
-        if !is_active(&state) {
-            return Err(super::cannot_cancel(id, &state));
+        let out: StoreResult<_> = async {
+            let (state, _) = lock_job(&mut tx, id).await?;
+            if !is_active(&state) {
+                return Err(super::cannot_cancel(id, &state));
+            }
+            sqlx::query(sql::CANCEL_JOB)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::CANCEL_PENDING)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
         }
-        sqlx::query(sql::CANCEL_JOB)
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sql::CANCEL_PENDING)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        .await;
+        finish(tx, out).await?;
         self.get_job(id).await
     }
 
     async fn retry_job(&self, id: &str, now: Millis) -> StoreResult<Job> {
         let mut tx = self.write.begin().await?;
-        let (state, _) = lock_job(&mut tx, id).await?;
-        let leased: i64 = sqlx::query_scalar(sql::LEASED_OF_JOB)
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        super::check_retry(id, &state, leased)?;
-        sqlx::query(sql::RETRY_TASKS)
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sql::RETRY_JOB)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sql::REFRESH_PHASE)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        let out: StoreResult<_> = async {
+            let (state, _) = lock_job(&mut tx, id).await?;
+            let leased: i64 = sqlx::query_scalar(sql::LEASED_OF_JOB)
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            super::check_retry(id, &state, leased)?;
+            sqlx::query(sql::RETRY_TASKS)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::RETRY_JOB)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::REFRESH_PHASE)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        }
+        .await;
+        finish(tx, out).await?;
         self.get_job(id).await
     }
 
     async fn delete_job(&self, id: &str) -> StoreResult<()> {
         let mut tx = self.write.begin().await?;
-        lock_job(&mut tx, id).await?;
-        sqlx::query(sql::DELETE_TASKS)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sql::DELETE_JOB)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let out: StoreResult<_> = async {
+            lock_job(&mut tx, id).await?;
+            sqlx::query(sql::DELETE_TASKS)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::DELETE_JOB)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        }
+        .await;
+        finish(tx, out).await
     }
 
     /// In the jobs table, for every replica.
@@ -367,24 +381,27 @@ impl JobStore for PgStore {
     ) -> StoreResult<HeartbeatReply> {
         let job_id = self.job_of_task(task_id).await?;
         let mut tx = self.write.begin().await?;
-        let (job_state, _) = lock_job(&mut tx, &job_id).await?;
-        check_lease(&mut tx, task_id, lease).await?;
-        let expires = now + lease_ms;
-        sqlx::query(sql::EXTEND_LEASE)
-            .bind(task_id)
-            .bind(expires)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(sql::WORKER_SEEN)
-            .bind(&lease.worker_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(HeartbeatReply {
-            lease_expires_at: expires,
-            cancelled: !is_active(&job_state),
-        })
+        let out: StoreResult<_> = async {
+            let (job_state, _) = lock_job(&mut tx, &job_id).await?;
+            check_lease(&mut tx, task_id, lease).await?;
+            let expires = now + lease_ms;
+            sqlx::query(sql::EXTEND_LEASE)
+                .bind(task_id)
+                .bind(expires)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sql::WORKER_SEEN)
+                .bind(&lease.worker_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            Ok(HeartbeatReply {
+                lease_expires_at: expires,
+                cancelled: !is_active(&job_state),
+            })
+        }
+        .await;
+        finish(tx, out).await
     }
 
     async fn complete(
@@ -421,72 +438,79 @@ impl JobStore for PgStore {
     ) -> StoreResult<FailureOutcome> {
         let job_id = self.job_of_task(task_id).await?;
         let mut tx = self.write.begin().await?;
-        let (job_state, max_attempts) = lock_job(&mut tx, &job_id).await?;
-        let lease = LeaseRef {
-            worker_id: req.worker_id.clone(),
-            attempt: req.attempt,
-        };
-        let (phase, seq) = check_lease(&mut tx, task_id, &lease).await?;
-        let error = super::kept_error(&req.error);
-        let will_retry = match super::after_failure(&job_state, req, max_attempts, backoff, now) {
-            AfterFailure::Cancelled => {
-                sqlx::query(sql::TASK_CANCELLED)
-                    .bind(task_id)
-                    .bind(&error)
-                    .execute(&mut *tx)
-                    .await?;
-                false
-            }
-            AfterFailure::Retry(at) => {
-                sqlx::query(sql::TASK_RETRY)
-                    .bind(task_id)
-                    .bind(at)
-                    .bind(&error)
-                    .execute(&mut *tx)
-                    .await?;
-                true
-            }
-            AfterFailure::Failed => {
-                sqlx::query(sql::TASK_FAILED)
-                    .bind(task_id)
-                    .bind(now)
-                    .bind(&error)
-                    .bind(&req.worker_id)
-                    .bind(!req.retryable)
-                    .execute(&mut *tx)
-                    .await?;
-                let msg = crate::store::job_failure(&error, &phase, seq, req.attempt);
-                fail_job(&mut tx, &job_id, &msg, now).await?;
-                false
-            }
-        };
-        tx.commit().await?;
-        Ok(FailureOutcome {
-            job_id,
-            phase,
-            will_retry,
-        })
+        let out: StoreResult<_> = async {
+            let (job_state, max_attempts) = lock_job(&mut tx, &job_id).await?;
+            let lease = LeaseRef {
+                worker_id: req.worker_id.clone(),
+                attempt: req.attempt,
+            };
+            let (phase, seq) = check_lease(&mut tx, task_id, &lease).await?;
+            let error = super::kept_error(&req.error);
+            let will_retry = match super::after_failure(&job_state, req, max_attempts, backoff, now)
+            {
+                AfterFailure::Cancelled => {
+                    sqlx::query(sql::TASK_CANCELLED)
+                        .bind(task_id)
+                        .bind(&error)
+                        .execute(&mut *tx)
+                        .await?;
+                    false
+                }
+                AfterFailure::Retry(at) => {
+                    sqlx::query(sql::TASK_RETRY)
+                        .bind(task_id)
+                        .bind(at)
+                        .bind(&error)
+                        .execute(&mut *tx)
+                        .await?;
+                    true
+                }
+                AfterFailure::Failed => {
+                    sqlx::query(sql::TASK_FAILED)
+                        .bind(task_id)
+                        .bind(now)
+                        .bind(&error)
+                        .bind(&req.worker_id)
+                        .bind(!req.retryable)
+                        .execute(&mut *tx)
+                        .await?;
+                    let msg = crate::store::job_failure(&error, &phase, seq, req.attempt);
+                    fail_job(&mut tx, &job_id, &msg, now).await?;
+                    false
+                }
+            };
+            Ok(FailureOutcome {
+                job_id,
+                phase,
+                will_retry,
+            })
+        }
+        .await;
+        finish(tx, out).await
     }
 
     async fn release(&self, task_id: &str, lease: &LeaseRef, now: Millis) -> StoreResult<String> {
         let job_id = self.job_of_task(task_id).await?;
         let mut tx = self.write.begin().await?;
-        let (job_state, _) = lock_job(&mut tx, &job_id).await?;
-        check_lease(&mut tx, task_id, lease).await?;
-        if is_active(&job_state) {
-            sqlx::query(sql::TASK_RELEASED)
-                .bind(task_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            sqlx::query(sql::TASK_DROPPED)
-                .bind(task_id)
-                .execute(&mut *tx)
-                .await?;
+        let out: StoreResult<_> = async {
+            let (job_state, _) = lock_job(&mut tx, &job_id).await?;
+            check_lease(&mut tx, task_id, lease).await?;
+            if is_active(&job_state) {
+                sqlx::query(sql::TASK_RELEASED)
+                    .bind(task_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                sqlx::query(sql::TASK_DROPPED)
+                    .bind(task_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Ok(job_id)
         }
-        tx.commit().await?;
-        Ok(job_id)
+        .await;
+        finish(tx, out).await
     }
 
     async fn reap_expired(&self, backoff: Backoff, now: Millis) -> StoreResult<ReapReport> {
@@ -497,32 +521,37 @@ impl JobStore for PgStore {
         let mut report = ReapReport::default();
         for (task_id, job_id, attempt, phase, seq) in expired {
             let mut tx = self.write.begin().await?;
-            let (job_state, max_attempts) = lock_job(&mut tx, &job_id).await?;
-            let (next, run_after) =
-                super::after_expiry(&job_state, attempt, max_attempts, backoff, now);
-            let changed = sqlx::query(sql::REAP)
-                .bind(&task_id)
-                .bind(attempt)
-                .bind(now)
-                .bind(next.as_str())
-                .bind(run_after)
-                .bind(super::LEASE_EXPIRED)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if changed == 0 {
-                continue;
-            }
-            match next {
-                TaskState::Ready => report.requeued += 1,
-                TaskState::Failed => {
-                    report.failed += 1;
+            // The task's new state, or `None` when a heartbeat renewed the lease meanwhile.
+            let out: StoreResult<Option<TaskState>> = async {
+                let (job_state, max_attempts) = lock_job(&mut tx, &job_id).await?;
+                let (next, run_after) =
+                    super::after_expiry(&job_state, attempt, max_attempts, backoff, now);
+                let changed = sqlx::query(sql::REAP)
+                    .bind(&task_id)
+                    .bind(attempt)
+                    .bind(now)
+                    .bind(next.as_str())
+                    .bind(run_after)
+                    .bind(super::LEASE_EXPIRED)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if changed == 0 {
+                    return Ok(None);
+                }
+                if next == TaskState::Failed {
                     let msg = crate::store::job_failure(super::LEASE_EXPIRED, &phase, seq, attempt);
                     fail_job(&mut tx, &job_id, &msg, now).await?;
                 }
-                _ => {}
+                Ok(Some(next))
             }
-            tx.commit().await?;
+            .await;
+            match finish(tx, out).await? {
+                None => continue,
+                Some(TaskState::Ready) => report.requeued += 1,
+                Some(TaskState::Failed) => report.failed += 1,
+                Some(_) => {}
+            }
             if !report.job_ids.contains(&job_id) {
                 report.job_ids.push(job_id);
             }

@@ -51,6 +51,25 @@ impl PgStore {
     }
 }
 
+/// Ends a write transaction by its outcome: committed when `out` is `Ok`, rolled back now
+/// otherwise. A dropped transaction would keep its row and advisory locks until its
+/// connection is next used, and a claim skipping a locked job would find nothing meanwhile.
+pub(in crate::store) async fn finish<T>(
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    out: StoreResult<T>,
+) -> StoreResult<T> {
+    match out {
+        Ok(v) => {
+            tx.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl super::Store for PgStore {
     fn backend(&self) -> Backend {

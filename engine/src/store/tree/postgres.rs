@@ -6,7 +6,7 @@ use super::{
 };
 use crate::Millis;
 use crate::store::param::{Param, bind_pg, bind_pg_query, bind_pg_scalar};
-use crate::store::postgres::PgStore;
+use crate::store::postgres::{PgStore, finish};
 use crate::store::{StoreError, StoreResult};
 use crate::tasks::model::{Crumb, POSITION_GAP, Status, TreeTask};
 use async_trait::async_trait;
@@ -158,21 +158,24 @@ impl TreeStore for PgStore {
     ) -> StoreResult<(Vec<TreeTask>, i64)> {
         // One transaction: the count and the page agree.
         let mut tx = self.read.begin().await?;
-        let total: i64 = match parent {
-            Some(p) => sqlx::query_scalar(sql::CHILD_COUNT)
-                .bind(p)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| super::not_found(p))?,
-            None => {
-                sqlx::query_scalar(sql::ROOT_COUNT)
-                    .fetch_one(&mut *tx)
+        let out: StoreResult<_> = async {
+            let total: i64 = match parent {
+                Some(p) => sqlx::query_scalar(sql::CHILD_COUNT)
+                    .bind(p)
+                    .fetch_optional(&mut *tx)
                     .await?
-            }
-        };
-        let items = tasks(&mut tx, super::children_page(parent, after, limit)).await?;
-        tx.commit().await?;
-        Ok((items, total))
+                    .ok_or_else(|| super::not_found(p))?,
+                None => {
+                    sqlx::query_scalar(sql::ROOT_COUNT)
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
+            };
+            let items = tasks(&mut tx, super::children_page(parent, after, limit)).await?;
+            Ok((items, total))
+        }
+        .await;
+        finish(tx, out).await
     }
 
     async fn tree_task(&self, id: &str) -> StoreResult<TreeTask> {
@@ -234,53 +237,56 @@ impl TreeStore for PgStore {
 
     async fn tree_create(&self, new: &NewTreeTask, now: Millis) -> StoreResult<TreeChange> {
         let mut tx = begin(&self.write).await?;
-        let parent = new.parent_id.as_deref();
-        if let Some(p) = parent {
-            task(&mut tx, p).await?;
-        }
-        let index = match &new.after {
-            None => i64::MAX,
-            Some(after) => {
-                let sibling = task(&mut tx, after).await?;
-                if sibling.parent_id.as_deref() != parent {
-                    return Err(super::not_a_child(after, parent));
-                }
-                numbers(
-                    &mut tx,
-                    super::siblings_up_to(parent, sibling.position, after),
-                )
-                .await?
-                .first()
-                .copied()
-                .flatten()
-                .unwrap_or(0)
+        let out: StoreResult<_> = async {
+            let parent = new.parent_id.as_deref();
+            if let Some(p) = parent {
+                task(&mut tx, p).await?;
             }
-        };
-        let position = place(&mut tx, parent, &new.id, index).await?;
-        let inserted = sqlx::query(sql::CREATE)
-            .bind(&new.id)
-            .bind(parent)
-            .bind(position)
-            .bind(&new.title)
-            .bind(&new.notes)
-            .bind(new.status.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if inserted == 0 {
-            return Err(super::id_taken(&new.id));
+            let index = match &new.after {
+                None => i64::MAX,
+                Some(after) => {
+                    let sibling = task(&mut tx, after).await?;
+                    if sibling.parent_id.as_deref() != parent {
+                        return Err(super::not_a_child(after, parent));
+                    }
+                    numbers(
+                        &mut tx,
+                        super::siblings_up_to(parent, sibling.position, after),
+                    )
+                    .await?
+                    .first()
+                    .copied()
+                    .flatten()
+                    .unwrap_or(0)
+                }
+            };
+            let position = place(&mut tx, parent, &new.id, index).await?;
+            let inserted = sqlx::query(sql::CREATE)
+                .bind(&new.id)
+                .bind(parent)
+                .bind(position)
+                .bind(&new.title)
+                .bind(&new.notes)
+                .bind(new.status.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if inserted == 0 {
+                return Err(super::id_taken(&new.id));
+            }
+            add_counts(&mut tx, parent, 1, (new.status == Status::Done) as i64).await?;
+            let mut listings = vec![new.parent_id.clone()];
+            settle(&mut tx, new.parent_id.clone(), now, &mut listings).await?;
+            let task = task(&mut tx, &new.id).await?;
+            Ok(TreeChange {
+                task,
+                listings,
+                removed: 0,
+            })
         }
-        add_counts(&mut tx, parent, 1, (new.status == Status::Done) as i64).await?;
-        let mut listings = vec![new.parent_id.clone()];
-        settle(&mut tx, new.parent_id.clone(), now, &mut listings).await?;
-        let task = task(&mut tx, &new.id).await?;
-        tx.commit().await?;
-        Ok(TreeChange {
-            task,
-            listings,
-            removed: 0,
-        })
+        .await;
+        finish(tx, out).await
     }
 
     async fn tree_update(
@@ -290,59 +296,62 @@ impl TreeStore for PgStore {
         now: Millis,
     ) -> StoreResult<TreeChange> {
         let mut tx = begin(&self.write).await?;
-        let before = task(&mut tx, id).await?;
-        let mut listings = vec![before.parent_id.clone()];
-        sqlx::query(sql::EDIT)
-            .bind(id)
-            .bind(patch.title.as_deref())
-            .bind(patch.notes.as_deref())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(status) = patch.status.filter(|s| *s != before.status) {
-            let was_done = before.status == Status::Done;
-            let is_done = status == Status::Done;
-            if was_done != is_done {
-                // The whole subtree follows: all done, or all back to do.
-                if before.child_count > 0 {
-                    let sub = if is_done { Status::Done } else { Status::Todo };
-                    listings.push(Some(id.to_string()));
-                    listings.extend(inner_descendants(&mut tx, id).await?);
-                    sqlx::query(sql::SUBTREE_STATUS)
+        let out: StoreResult<_> = async {
+            let before = task(&mut tx, id).await?;
+            let mut listings = vec![before.parent_id.clone()];
+            sqlx::query(sql::EDIT)
+                .bind(id)
+                .bind(patch.title.as_deref())
+                .bind(patch.notes.as_deref())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(status) = patch.status.filter(|s| *s != before.status) {
+                let was_done = before.status == Status::Done;
+                let is_done = status == Status::Done;
+                if was_done != is_done {
+                    // The whole subtree follows: all done, or all back to do.
+                    if before.child_count > 0 {
+                        let sub = if is_done { Status::Done } else { Status::Todo };
+                        listings.push(Some(id.to_string()));
+                        listings.extend(inner_descendants(&mut tx, id).await?);
+                        sqlx::query(sql::SUBTREE_STATUS)
+                            .bind(id)
+                            .bind(sub.as_str())
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    sqlx::query(sql::SET_STATUS_ROLLED)
                         .bind(id)
-                        .bind(sub.as_str())
-                        .bind(now)
+                        .bind(status.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    add_counts(
+                        &mut tx,
+                        before.parent_id.as_deref(),
+                        0,
+                        if is_done { 1 } else { -1 },
+                    )
+                    .await?;
+                    settle(&mut tx, before.parent_id.clone(), now, &mut listings).await?;
+                } else {
+                    sqlx::query(sql::SET_STATUS)
+                        .bind(id)
+                        .bind(status.as_str())
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query(sql::SET_STATUS_ROLLED)
-                    .bind(id)
-                    .bind(status.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                add_counts(
-                    &mut tx,
-                    before.parent_id.as_deref(),
-                    0,
-                    if is_done { 1 } else { -1 },
-                )
-                .await?;
-                settle(&mut tx, before.parent_id.clone(), now, &mut listings).await?;
-            } else {
-                sqlx::query(sql::SET_STATUS)
-                    .bind(id)
-                    .bind(status.as_str())
-                    .execute(&mut *tx)
-                    .await?;
             }
+            let task = task(&mut tx, id).await?;
+            Ok(TreeChange {
+                task,
+                listings,
+                removed: 0,
+            })
         }
-        let task = task(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(TreeChange {
-            task,
-            listings,
-            removed: 0,
-        })
+        .await;
+        finish(tx, out).await
     }
 
     async fn tree_move(
@@ -353,79 +362,93 @@ impl TreeStore for PgStore {
         now: Millis,
     ) -> StoreResult<TreeChange> {
         let mut tx = begin(&self.write).await?;
-        let before = task(&mut tx, id).await?;
-        if let Some(p) = parent {
-            task(&mut tx, p).await?;
-            let cycle: i64 = sqlx::query_scalar(sql::IS_ANCESTOR)
-                .bind(p)
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-            if cycle > 0 {
-                return Err(super::cycle(id, p));
+        let out: StoreResult<_> = async {
+            let before = task(&mut tx, id).await?;
+            if let Some(p) = parent {
+                task(&mut tx, p).await?;
+                let cycle: i64 = sqlx::query_scalar(sql::IS_ANCESTOR)
+                    .bind(p)
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if cycle > 0 {
+                    return Err(super::cycle(id, p));
+                }
             }
+            let position = place(&mut tx, parent, id, index).await?;
+            sqlx::query(sql::MOVE)
+                .bind(id)
+                .bind(parent)
+                .bind(position)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let mut listings = vec![before.parent_id.clone()];
+            if before.parent_id.as_deref() != parent {
+                listings.push(parent.map(str::to_string));
+                let is_done = (before.status == Status::Done) as i64;
+                add_counts(&mut tx, before.parent_id.as_deref(), -1, -is_done).await?;
+                add_counts(&mut tx, parent, 1, is_done).await?;
+                settle(&mut tx, before.parent_id.clone(), now, &mut listings).await?;
+                settle(&mut tx, parent.map(str::to_string), now, &mut listings).await?;
+            }
+            let task = task(&mut tx, id).await?;
+            Ok(TreeChange {
+                task,
+                listings,
+                removed: 0,
+            })
         }
-        let position = place(&mut tx, parent, id, index).await?;
-        sqlx::query(sql::MOVE)
-            .bind(id)
-            .bind(parent)
-            .bind(position)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let mut listings = vec![before.parent_id.clone()];
-        if before.parent_id.as_deref() != parent {
-            listings.push(parent.map(str::to_string));
-            let is_done = (before.status == Status::Done) as i64;
-            add_counts(&mut tx, before.parent_id.as_deref(), -1, -is_done).await?;
-            add_counts(&mut tx, parent, 1, is_done).await?;
-            settle(&mut tx, before.parent_id.clone(), now, &mut listings).await?;
-            settle(&mut tx, parent.map(str::to_string), now, &mut listings).await?;
-        }
-        let task = task(&mut tx, id).await?;
-        tx.commit().await?;
-        Ok(TreeChange {
-            task,
-            listings,
-            removed: 0,
-        })
+        .await;
+        finish(tx, out).await
     }
 
     async fn tree_delete(&self, id: &str, now: Millis) -> StoreResult<TreeChange> {
         let mut tx = begin(&self.write).await?;
-        let gone = task(&mut tx, id).await?;
-        let mut listings = vec![gone.parent_id.clone()];
-        if gone.child_count > 0 {
-            listings.push(Some(id.to_string()));
-            listings.extend(inner_descendants(&mut tx, id).await?);
+        let out: StoreResult<_> = async {
+            let gone = task(&mut tx, id).await?;
+            let mut listings = vec![gone.parent_id.clone()];
+            if gone.child_count > 0 {
+                listings.push(Some(id.to_string()));
+                listings.extend(inner_descendants(&mut tx, id).await?);
+            }
+            let removed = sqlx::query(sql::DELETE_SUBTREE)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as i64;
+            let is_done = (gone.status == Status::Done) as i64;
+            add_counts(&mut tx, gone.parent_id.as_deref(), -1, -is_done).await?;
+            settle(&mut tx, gone.parent_id.clone(), now, &mut listings).await?;
+            Ok(TreeChange {
+                task: gone,
+                listings,
+                removed,
+            })
         }
-        let removed = sqlx::query(sql::DELETE_SUBTREE)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as i64;
-        let is_done = (gone.status == Status::Done) as i64;
-        add_counts(&mut tx, gone.parent_id.as_deref(), -1, -is_done).await?;
-        settle(&mut tx, gone.parent_id.clone(), now, &mut listings).await?;
-        tx.commit().await?;
-        Ok(TreeChange {
-            task: gone,
-            listings,
-            removed,
-        })
+        .await;
+        finish(tx, out).await
     }
 
     async fn tree_import(&self, parent: Option<&str>) -> StoreResult<(Box<dyn TreeImport>, i64)> {
         let mut tx = begin(&self.write).await?;
-        if let Some(p) = parent {
-            task(&mut tx, p).await?;
+        let last: StoreResult<i64> = async {
+            if let Some(p) = parent {
+                task(&mut tx, p).await?;
+            }
+            Ok(numbers(&mut tx, super::last_position(parent, ""))
+                .await?
+                .first()
+                .copied()
+                .flatten()
+                .unwrap_or(0))
         }
-        let last = numbers(&mut tx, super::last_position(parent, ""))
-            .await?
-            .first()
-            .copied()
-            .flatten()
-            .unwrap_or(0);
+        .await;
+        let last = match last {
+            Ok(last) => last,
+            // Refused: the lock goes now, not when the connection is next used.
+            Err(e) => return finish(tx, Err(e)).await,
+        };
         Ok((
             Box::new(Import {
                 tx,
