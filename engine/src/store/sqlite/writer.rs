@@ -136,7 +136,7 @@ impl Writer {
         if !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
             // The jobs are dropped unrun; their callers learn the write did not run.
             tracing::error!(error = %e, "SQLite write transaction did not begin");
             return;
@@ -153,13 +153,13 @@ impl Writer {
         // Alone, a write that failed takes the whole transaction back with it; shared, its
         // savepoint already undid it.
         if !shared && !all_ok {
-            if let Err(e) = conn.execute_batch("ROLLBACK") {
+            if let Err(e) = run(conn, "ROLLBACK") {
                 tracing::error!(error = %e, "SQLite write transaction did not roll back");
             }
             answers.into_iter().for_each(|a| a(None));
             return;
         }
-        match conn.execute_batch("COMMIT") {
+        match run(conn, "COMMIT") {
             Ok(()) => answers.into_iter().for_each(|a| a(None)),
             Err(e) => {
                 tracing::error!(error = %e, "SQLite write transaction did not commit");
@@ -230,17 +230,25 @@ fn in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    conn.execute_batch("SAVEPOINT w")?;
+    run(conn, "SAVEPOINT w")?;
     match f(conn) {
         Ok(v) => {
-            conn.execute_batch("RELEASE w")?;
+            run(conn, "RELEASE w")?;
             Ok(v)
         }
         Err(e) => {
-            conn.execute_batch("ROLLBACK TO w; RELEASE w")?;
+            run(conn, "ROLLBACK TO w")?;
+            run(conn, "RELEASE w")?;
             Err(e)
         }
     }
+}
+
+/// Runs a transaction-control statement through the statement cache: parsed once, not on
+/// every write.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 /// `PRAGMA wal_checkpoint(mode)`: (whether a reader or writer kept it from finishing, pages
