@@ -569,6 +569,10 @@ async fn run_one(
         attempt: task.attempt,
     };
     let started = Instant::now();
+    let started_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default();
     let beat_every = Duration::from_millis((cfg.lease_ms / 3).max(100) as u64);
     let site = Worksite {
         files,
@@ -616,6 +620,8 @@ async fn run_one(
             attempt: task.attempt,
             output,
             run_ms: Some(started.elapsed().as_millis() as i64),
+            started_us: Some(started_us),
+            run_us: Some(started.elapsed().as_micros() as i64),
         }),
         Ok(Err(e)) => Outcome::Failed(
             task.task_id.clone(),

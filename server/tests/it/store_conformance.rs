@@ -620,6 +620,8 @@ fn item(t: &LeasedTask, attempt: i64) -> CompletedTask {
         attempt,
         output: output_for(t),
         run_ms: Some(3),
+        started_us: None,
+        run_us: None,
     }
 }
 

@@ -209,3 +209,114 @@ async fn a_waiting_claim_is_woken_by_a_new_job_sqlite() {
 async fn a_waiting_claim_is_woken_by_a_new_job_postgres() {
     a_waiting_claim_is_woken_by_a_new_job(Db::Postgres).await;
 }
+
+/// The run intervals (start, end) in microseconds of a job's done tasks, as workers
+/// reported them.
+async fn run_intervals(app: &common::TestApp, job_id: &str) -> Vec<(i64, i64)> {
+    let sql = "SELECT run_started_us, run_us FROM job_tasks WHERE job_id = $1 AND state = 'done'";
+    let rows: Vec<(Option<i64>, Option<i64>)> = if app.database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        sqlx::query_as(sql)
+            .bind(job_id)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    } else {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        sqlx::query_as(sql)
+            .bind(job_id)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    rows.into_iter()
+        .map(|(start, run)| {
+            let (start, run) = (start.expect("a start time"), run.expect("a run time"));
+            (start, start + run)
+        })
+        .collect()
+}
+
+/// The most intervals that overlap at any instant (half-open: one ending as another starts
+/// do not overlap).
+fn most_at_once(intervals: &[(i64, i64)]) -> usize {
+    let mut edges: Vec<(i64, i32)> = intervals
+        .iter()
+        .flat_map(|&(s, e)| [(s, 1), (e, -1)])
+        .collect();
+    // Ends before starts at the same instant.
+    edges.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+/// No-op and file-average jobs never run more than their W tasks at once, shown from the
+/// start and run times the workers reported (two in-process slots and two remote workers
+/// compete for them).
+async fn never_more_than_w_tasks_run_at_once(db: Db) {
+    let app = spawn_app(db, 2).await;
+    // Killed however the test ends, so no worker outlives it.
+    struct Workers(Vec<std::process::Child>);
+    impl Drop for Workers {
+        fn drop(&mut self) {
+            for w in &mut self.0 {
+                let _ = w.kill();
+                let _ = w.wait();
+            }
+        }
+    }
+    let _remote = Workers(vec![
+        start_worker(&app.base, "w-a", 3),
+        start_worker(&app.base, "w-b", 3),
+    ]);
+    let (_, noop) = app
+        .post_json(
+            "/api/v1/jobs",
+            serde_json::json!({"kind": "noop", "params": {"tasks": 400, "workers": 3}}),
+        )
+        .await;
+    let noop_id = noop["id"].as_str().unwrap().to_string();
+    let file_average = app.create_job(2, 40, 2000).await;
+    let mut totals = Vec::new();
+    for id in [&noop_id, &file_average] {
+        let detail = app.wait_for_job(id, 120).await;
+        assert_eq!(detail["state"], "succeeded", "{detail}");
+        totals.push(detail["progress"]["total"].as_u64().unwrap() as usize);
+    }
+    let runs = run_intervals(&app, &noop_id).await;
+    assert_eq!(runs.len(), totals[0]);
+    assert!(
+        most_at_once(&runs) <= 3,
+        "{} no-op tasks at once",
+        most_at_once(&runs)
+    );
+    let runs = run_intervals(&app, &file_average).await;
+    assert_eq!(runs.len(), totals[1]);
+    assert!(
+        most_at_once(&runs) <= 2,
+        "{} file-average tasks at once",
+        most_at_once(&runs)
+    );
+    app.running.stop().await;
+}
+
+#[test]
+fn overlap_is_counted_half_open() {
+    assert_eq!(most_at_once(&[(0, 10), (10, 20), (20, 30)]), 1);
+    assert_eq!(most_at_once(&[(0, 10), (5, 20), (9, 30)]), 3);
+    assert_eq!(most_at_once(&[]), 0);
+}
+
+#[tokio::test]
+async fn never_more_than_w_tasks_run_at_once_sqlite() {
+    never_more_than_w_tasks_run_at_once(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn never_more_than_w_tasks_run_at_once_postgres() {
+    never_more_than_w_tasks_run_at_once(Db::Postgres).await;
+}

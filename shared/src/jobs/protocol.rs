@@ -118,6 +118,13 @@ pub struct CompletedTask {
     /// How long the worker ran the task, for metrics; the lease's age when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_ms: Option<i64>,
+    /// When the worker started the task (its clock, microseconds since the Unix epoch) and
+    /// how long it ran, in microseconds: kept with the task, they show how many of a job's
+    /// tasks ran at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_us: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_us: Option<i64>,
 }
 
 /// Several completions of one worker at once, and optionally a claim for more work in the

@@ -489,6 +489,8 @@ fn one_completion(task_id: &str, req: &CompleteRequest) -> CompletedTask {
         attempt: req.attempt,
         output: req.output.clone(),
         run_ms: None,
+        started_us: None,
+        run_us: None,
     }
 }
 

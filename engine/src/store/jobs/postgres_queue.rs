@@ -168,6 +168,7 @@ impl PgStore {
         // The items whose job is known, by index, and their columns for the function.
         let mut named = Vec::new();
         let (mut ids, mut jobs, mut attempts, mut outputs) = (vec![], vec![], vec![], vec![]);
+        let (mut started, mut runs): (Vec<Option<i64>>, Vec<Option<i64>>) = (vec![], vec![]);
         for (i, it) in items.iter().enumerate() {
             match it.job_id.as_ref().or_else(|| owners.get(&it.task_id)) {
                 Some(job) => {
@@ -176,6 +177,8 @@ impl PgStore {
                     jobs.push(job.clone());
                     attempts.push(it.attempt);
                     outputs.push(it.output.to_string());
+                    started.push(it.started_us);
+                    runs.push(it.run_us);
                 }
                 None => {
                     results[i] = Some(Err(StoreError::NotFound(format!("task {}", it.task_id))))
@@ -185,7 +188,7 @@ impl PgStore {
         let rows = sqlx::query_as::<_, ReportRow>(
             "SELECT claimed, id, job_id, parent_id, phase, started_at, job_state, payload, \
              attempt, lease_expires_at, job_kind, job_params, inputs \
-             FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8)",
+             FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(worker_id)
         .bind(ids)
@@ -195,6 +198,8 @@ impl PgStore {
         .bind(now)
         .bind(claim)
         .bind(lease_ms)
+        .bind(started)
+        .bind(runs)
         .fetch_all(&self.write)
         .await
         .map_err(missing)?;

@@ -36,7 +36,8 @@ const CLAIM_TASKS: &str = "UPDATE job_tasks SET state = 'leased', attempt = atte
 
 /// Marks a task done if this worker holds its lease at this attempt and its job is active.
 const FINISH: &str = "UPDATE job_tasks SET state = 'done', lease_owner = NULL, \
-     lease_expires_at = NULL, output = ?5, finished_at = ?6, worker_id = ?3 \
+     lease_expires_at = NULL, output = ?5, finished_at = ?6, worker_id = ?3, \
+     run_started_us = ?7, run_us = ?8 \
      WHERE id = ?1 AND job_id = ?2 AND state = 'leased' AND lease_owner = ?3 \
        AND attempt = ?4 \
        AND EXISTS (SELECT 1 FROM jobs WHERE id = ?2 AND state IN ('queued', 'running')) \
@@ -278,6 +279,8 @@ fn complete_tx(
                         it.attempt,
                         it.output.to_string(),
                         now,
+                        it.started_us,
+                        it.run_us,
                     ),
                     |r| {
                         Ok((

@@ -15,6 +15,12 @@
 -- They plan with sequential scans off: every statement finds its rows by key or by an index
 -- range, so a plan made while the tables were nearly empty stays right as they grow.
 
+-- Version 2 gave orchard_complete and orchard_report two trailing arrays (when each task ran
+-- and for how long); their earlier signatures go first. Calls that omit the arrays still
+-- resolve, to these functions, through the arrays' defaults.
+DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT, BIGINT);
+DROP FUNCTION IF EXISTS orchard_complete(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT);
+
 CREATE OR REPLACE FUNCTION orchard_phase_rank(p TEXT) RETURNS BIGINT LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE p WHEN 'generate' THEN 0 WHEN 'map' THEN 1 WHEN 'reduce' THEN 2 ELSE 3 END::BIGINT
 $$;
@@ -121,7 +127,8 @@ $$;
 -- and a row per inactive job (with its state and no task). A missing job raises P0002 and
 -- changes nothing.
 CREATE OR REPLACE FUNCTION orchard_complete(p_worker TEXT, p_ids TEXT[], p_jobs TEXT[],
-                                 p_attempts BIGINT[], p_outputs TEXT[], p_now BIGINT)
+                                 p_attempts BIGINT[], p_outputs TEXT[], p_now BIGINT,
+                                 p_started BIGINT[] DEFAULT NULL, p_runs BIGINT[] DEFAULT NULL)
 RETURNS TABLE (id TEXT, job_id TEXT, parent_id TEXT, phase TEXT, started_at BIGINT,
                job_state TEXT)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
@@ -155,7 +162,8 @@ BEGIN
     WITH fin AS (
       UPDATE job_tasks t SET state = 'done', lease_owner = NULL, lease_expires_at = NULL,
         output = p_outputs[array_position(p_ids, t.id)], finished_at = p_now,
-        worker_id = p_worker
+        worker_id = p_worker, run_started_us = p_started[array_position(p_ids, t.id)],
+        run_us = p_runs[array_position(p_ids, t.id)]
       WHERE t.id = ANY (ARRAY(SELECT p_ids[k] FROM generate_subscripts(p_ids, 1) k
                               WHERE p_jobs[k] = jid))
         AND t.job_id = jid AND t.state = 'leased' AND t.lease_owner = p_worker
@@ -202,7 +210,8 @@ $$;
 -- unknown one is leased nothing.
 CREATE OR REPLACE FUNCTION orchard_report(p_worker TEXT, p_ids TEXT[], p_jobs TEXT[],
                                p_attempts BIGINT[], p_outputs TEXT[], p_now BIGINT,
-                               p_claim BIGINT, p_lease_ms BIGINT)
+                               p_claim BIGINT, p_lease_ms BIGINT,
+                               p_started BIGINT[] DEFAULT NULL, p_runs BIGINT[] DEFAULT NULL)
 RETURNS TABLE (claimed BOOLEAN, id TEXT, job_id TEXT, parent_id TEXT, phase TEXT,
                started_at BIGINT, job_state TEXT, payload TEXT, attempt BIGINT,
                lease_expires_at BIGINT, job_kind TEXT, job_params TEXT, inputs TEXT)
@@ -213,7 +222,7 @@ DECLARE
   accepted BOOLEAN := false;
 BEGIN
   FOR r IN SELECT * FROM orchard_complete(p_worker, p_ids, p_jobs, p_attempts, p_outputs,
-                                          p_now) LOOP
+                                          p_now, p_started, p_runs) LOOP
     claimed := false;
     id := r.id;
     job_id := r.job_id;
