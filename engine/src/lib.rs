@@ -7,6 +7,7 @@
 pub mod events;
 pub mod files;
 pub mod kinds;
+pub mod registry;
 pub mod state;
 pub mod store;
 
@@ -27,6 +28,7 @@ pub mod tasks {
     pub use shared::tasks::model;
     pub mod exec;
     pub mod export;
+    pub mod forest;
     pub mod generate;
     pub mod import;
     pub mod kinds;

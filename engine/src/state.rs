@@ -70,6 +70,4 @@ pub struct Core {
     /// Woken whenever tasks may have become ready, so waiting claims answer at once.
     pub work_ready: Arc<Notify>,
     pub observer: Arc<dyn EngineObserver>,
-    /// The job kinds this process knows.
-    pub kinds: Arc<crate::kinds::Registry>,
 }

@@ -186,7 +186,7 @@ pub async fn in_process_workers(
         lease_ms: st.engine.lease_ms,
         claim_wait_ms: 10_000,
         shutdown_grace: Duration::from_secs(5),
-        kinds: st.kinds.clone(),
+        kinds: Arc::new(engine::registry::Registry::builtin()),
     };
     metrics.worker_started(&id, &name);
     let leases = crate::metrics::MeteredLeases {

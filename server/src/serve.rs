@@ -176,7 +176,6 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
             engine: Arc::new(engine),
             work_ready: Arc::new(Notify::new()),
             observer: metrics.clone(),
-            kinds: Arc::new(engine::kinds::Registry::builtin()),
         },
         sessions: Arc::new(SessionSettings {
             idle_ms: (s.session_idle_mins * 60_000) as i64,

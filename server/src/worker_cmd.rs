@@ -93,7 +93,7 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
         lease_ms: registered.lease_ms,
         claim_wait_ms: 20_000,
         shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
-        kinds: Arc::new(engine::kinds::Registry::builtin()),
+        kinds: Arc::new(engine::registry::Registry::builtin()),
     };
     let metered = Arc::new(crate::metrics::MeteredLeases {
         inner: leases,

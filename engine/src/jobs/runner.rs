@@ -14,7 +14,8 @@ use super::protocol::{
 use super::service::{self, MAX_BATCH};
 use crate::error::{AppError, AppResult};
 use crate::files::FileStore;
-use crate::kinds::{ExecError, Registry, Worksite};
+use crate::kinds::{ExecError, Worksite};
+use crate::registry::Registry;
 use crate::state::Core;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -10,7 +10,7 @@ use super::protocol::{
     ItemOutcome, LeaseRef, LeasedTask, RegisterWorker, Registered,
 };
 use crate::error::{AppError, AppResult};
-use crate::kinds::RunsOn;
+use crate::kinds::{Kind, RunsOn};
 use crate::now_millis;
 use crate::state::Core;
 use crate::store::{NewJob, NewWorker};
@@ -25,7 +25,7 @@ pub async fn create_file_average(st: &Core, req: FileAverageRequest) -> AppResul
     let job = reserving_files(st, params.most_file_bytes(), || {
         enqueue(
             st,
-            JobKind::FileAverage,
+            &file_average::FileAverage,
             &params,
             params.workers,
             file_average::Phase::Generate.as_str(),
@@ -77,7 +77,7 @@ pub async fn create_noop(st: &Core, params: super::params::NoopParams) -> AppRes
     let tasks = super::noop::plan(params.tasks);
     enqueue(
         st,
-        JobKind::Noop,
+        &super::noop::Noop,
         &params,
         params.workers,
         super::noop::Phase::Run.as_str(),
@@ -89,7 +89,7 @@ pub async fn create_noop(st: &Core, params: super::params::NoopParams) -> AppRes
 /// Stores a validated job with its planned tasks and wakes the workers.
 pub(crate) async fn enqueue(
     st: &Core,
-    kind: JobKind,
+    kind: &dyn Kind,
     params: &impl serde::Serialize,
     concurrency: u32,
     phase: &'static str,
@@ -99,8 +99,8 @@ pub(crate) async fn enqueue(
         .store
         .create_job(
             NewJob {
-                kind: kind.as_str(),
-                server_only: st.kinds.runs_on(kind) == Some(RunsOn::ServerWorkers),
+                kind: kind.kind().as_str(),
+                server_only: kind.runs_on() == RunsOn::ServerWorkers,
                 params: serde_json::to_value(params).map_err(|_| AppError::Internal)?,
                 concurrency: concurrency as i64,
                 max_attempts: st.engine.max_attempts,

@@ -270,7 +270,7 @@ pub async fn import(
     let started = Instant::now();
     let (reader, len) = st.files.reader(key).await?;
     let parent_depth = match parent {
-        Some(p) => super::service::depth_of(st, p)
+        Some(p) => super::forest::depth_of(st, p)
             .await
             .map_err(|e| ExecError::Fatal(e.to_string()))?,
         None => 0,
@@ -335,7 +335,7 @@ pub async fn import(
         .await
         .map_err(store_error)?;
     work.report(len as i64, true).await;
-    super::service::announce(st, parent.unwrap_or("root"), "created", &listings);
+    super::forest::announce(st, parent.unwrap_or("root"), "created", &listings);
     let secs = started.elapsed().as_secs_f64();
     tracing::info!(
         job_id,

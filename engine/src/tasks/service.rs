@@ -3,6 +3,7 @@
 //! a `tree` event for every sibling listing whose content changed (`root` for the roots,
 //! `*` when too many changed to name).
 
+use super::forest::{announce, depth_of};
 use super::kinds::Phase;
 use super::model::{
     Crumb, DEFAULT_PAGE, GenerateParams, MAX_NOTES, MAX_PAGE, MAX_TITLE, SearchHit, SearchResults,
@@ -77,19 +78,6 @@ fn check_id(id: &str) -> AppResult<()> {
              (not only dots)",
             super::import::MAX_ID
         )))
-    }
-}
-
-/// Announces a change: the task, then each listing once.
-pub fn announce(st: &Core, task_id: &str, action: &str, listings: &[Option<String>]) {
-    st.events.publish("task", task_id, action);
-    let mut seen: Vec<&str> = Vec::new();
-    for l in listings {
-        let name = l.as_deref().unwrap_or("root");
-        if !seen.contains(&name) {
-            seen.push(name);
-            st.events.publish("tree", name, action);
-        }
     }
 }
 
@@ -273,12 +261,6 @@ pub async fn move_to(
     Ok(c.task)
 }
 
-/// How many levels down a task is (a root is at level 1).
-pub async fn depth_of(st: &Core, id: &str) -> AppResult<u64> {
-    let (crumbs, hidden) = st.store.tree_path(id, 2).await?;
-    Ok(crumbs.len() as u64 + hidden.max(0) as u64)
-}
-
 fn too_deep(st: &Core, parent: &str, level: u64) -> AppError {
     AppError::Invalid(format!(
         "a tree may be at most {} levels deep (ORCHARD_MAX_TREE_DEPTH) and {parent} is at \
@@ -297,7 +279,7 @@ pub async fn delete(st: &Core, id: &str) -> AppResult<i64> {
 /// Tree jobs run one task at a time, on the server's own workers.
 async fn enqueue(
     st: &Core,
-    kind: JobKind,
+    kind: &dyn crate::kinds::Kind,
     params: serde_json::Value,
     phase: &'static str,
     tasks: Vec<TaskSpec>,
@@ -330,7 +312,7 @@ pub async fn start_import(
     let params = json!({ "file": key, "bytes": bytes, "parent": parent, "new_ids": new_ids });
     enqueue(
         st,
-        JobKind::TreeImport,
+        &super::kinds::TreeImport,
         params,
         Phase::Import.as_str(),
         one_task(Phase::Import.as_str()),
@@ -345,7 +327,7 @@ pub async fn start_export(st: &Core, root: Option<&str>) -> AppResult<Job> {
     }
     enqueue(
         st,
-        JobKind::TreeExport,
+        &super::kinds::TreeExport,
         json!({ "root": root }),
         Phase::Export.as_str(),
         one_task(Phase::Export.as_str()),
@@ -388,7 +370,7 @@ pub async fn start_generate(st: &Core, mut params: GenerateParams) -> AppResult<
     crate::jobs::service::reserving_files(st, most, || {
         enqueue(
             st,
-            JobKind::TreeGenerate,
+            &super::kinds::TreeGenerate,
             value,
             Phase::Generate.as_str(),
             tasks,
