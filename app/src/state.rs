@@ -11,7 +11,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The engine; its fields read through `AppState` too (`st.store`, `st.engine`, …).
     pub core: Core,
-    pub sessions: Arc<crate::accounts::service::SessionSettings>,
+    pub sessions: Arc<crate::accounts::sessions::SessionSettings>,
     /// Limits on sign-in attempts and on password hashes running at once.
     pub sign_in: Arc<crate::accounts::throttle::Throttle>,
 }

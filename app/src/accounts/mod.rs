@@ -11,4 +11,6 @@ pub use engine::accounts::secret;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]
+pub mod sessions;
+#[cfg(feature = "ssr")]
 pub mod throttle;

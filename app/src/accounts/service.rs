@@ -2,6 +2,7 @@
 //! resolves each request's [`Caller`]; server functions check it with [`crate::require!`].
 
 use super::model::{AuditEntry, AuditFilter, Me, Role, User, check_password, check_username};
+pub use super::sessions::SessionSettings;
 use super::{password, secret};
 use crate::error::{AppError, AppResult};
 use crate::now_millis;
@@ -85,27 +86,6 @@ pub struct ClientAddr(pub std::net::IpAddr);
 pub fn client_addr() -> Option<std::net::IpAddr> {
     leptos::prelude::use_context::<axum::http::request::Parts>()
         .and_then(|p| p.extensions.get::<ClientAddr>().map(|c| c.0))
-}
-
-/// How sessions behave.
-#[derive(Debug, Clone)]
-pub struct SessionSettings {
-    /// A session unused this long ends.
-    pub idle_ms: i64,
-    /// A session ends this long after sign-in, used or not.
-    pub max_ms: i64,
-    /// Mark the cookie `Secure` even when no proxy says the request came over HTTPS.
-    pub secure_always: bool,
-}
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        Self {
-            idle_ms: 12 * 3_600_000,
-            max_ms: 7 * 24 * 3_600_000,
-            secure_always: false,
-        }
-    }
 }
 
 fn wrong_credentials() -> AppError {
