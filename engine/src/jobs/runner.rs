@@ -2,10 +2,14 @@
 //! remote `orchard worker` processes both run it; they differ only in their `Leases`
 //! (direct calls vs. REST) and their file store.
 //!
-//! A worker keeps a small local queue of leased tasks. A claimer fills it (long-polling when
-//! there is nothing to do), `slots` runners take tasks from it, and a reporter sends finished
-//! tasks back in batches, asking for more work in the same round trip. How far ahead it
-//! claims follows how long tasks take, so a queued task starts well within its lease.
+//! A worker keeps a small local queue of leased batches. A claimer fills it (long-polling
+//! when there is nothing to do), `slots` runners each take a batch from it and run its tasks
+//! one after another, and a reporter sends finished tasks back, asking for more work in the
+//! same round trip. The server sizes a batch from how long the job's tasks take (one task
+//! when they are slow), so a report carries milliseconds of work rather than microseconds;
+//! a job's concurrency bounds its batches, so it bounds the tasks running at once. How far
+//! ahead a worker claims follows how long batches take, so a queued one starts well within
+//! its lease.
 
 use super::protocol::{
     BatchReply, ClaimRequest, CompleteBatch, CompletedTask, FailRequest, HeartbeatReply, LeaseRef,
@@ -17,6 +21,7 @@ use crate::files::FileStore;
 use crate::kinds::{ExecError, Worksite};
 use crate::registry::Registry;
 use crate::state::Core;
+use crate::store::jobs::MAX_PREFETCH;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -78,7 +83,7 @@ pub struct WorkerConfig {
     pub kinds: Arc<Registry>,
 }
 
-/// How a task run ended, for the reporter to tell the queue.
+/// How a task run ended.
 enum Outcome {
     Done(CompletedTask),
     Failed(String, FailRequest),
@@ -87,28 +92,61 @@ enum Outcome {
     Dropped,
 }
 
+/// Tasks leased together (one batch, in plan order), run one after another on one slot.
+struct Batch {
+    tasks: Vec<LeasedTask>,
+    /// When the claim that leased them answered: their leases run from about then.
+    leased: Instant,
+}
+
+impl Batch {
+    /// Splits leased tasks into their batches (a batch's tasks come together).
+    fn split(tasks: Vec<LeasedTask>) -> Vec<Batch> {
+        let leased = Instant::now();
+        let mut out: Vec<Batch> = Vec::new();
+        for t in tasks {
+            match out.last_mut() {
+                Some(b) if b.tasks[0].batch == t.batch => b.tasks.push(t),
+                _ => out.push(Batch {
+                    tasks: vec![t],
+                    leased,
+                }),
+            }
+        }
+        out
+    }
+}
+
+/// How a batch's run ended, for the reporter to tell the queue.
+#[derive(Default)]
+struct Finished {
+    done: Vec<CompletedTask>,
+    failed: Vec<(String, FailRequest)>,
+    released: Vec<(String, LeaseRef)>,
+}
+
 /// One worker's bookkeeping, shared by its claimer, runners and reporter.
 struct Pool {
     cfg: WorkerConfig,
     counts: Mutex<Counts>,
     /// Woken when tasks finish, so the claimer can ask for more.
     room: Notify,
-    /// Tasks being run right now.
+    /// Batches being run right now.
     running: AtomicUsize,
 }
 
 struct Counts {
-    /// Tasks held: queued, running, being reported, or reserved by a claim in flight.
+    /// Batches held: queued, running, being reported, or reserved by a claim in flight.
     inflight: usize,
-    /// Moving average of how long a task runs, in milliseconds (`None` until one ran).
+    /// Moving average of how long a batch runs, in milliseconds (`None` until one ran).
     avg_ms: Option<f64>,
     /// Moving average of how long reporting finished tasks takes, in milliseconds.
     report_ms: Option<f64>,
 }
 
 impl Pool {
-    /// How many tasks to hold: one per slot, plus as many queued as will start within a
-    /// quarter of a lease at the pace tasks have been running.
+    /// How many batches to hold: one per slot, plus as many queued as will start within a
+    /// quarter of a lease at the pace batches have been running.
     fn target(&self, c: &Counts) -> usize {
         let slots = self.cfg.slots.max(1);
         let ahead = match c.avg_ms {
@@ -121,7 +159,7 @@ impl Pool {
         slots + ahead
     }
 
-    /// Lets go of `finished` tasks and reserves room for new ones (at most one batch).
+    /// Lets go of `finished` batches and reserves room for new ones (at most one claim's).
     fn reserve(&self, finished: usize) -> usize {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         c.inflight = c.inflight.saturating_sub(finished);
@@ -167,7 +205,7 @@ impl Pool {
         c.report_ms = Some(moving_average(c.report_ms, d));
     }
 
-    /// Whether a runner with nothing queued should report its task itself: its tasks take
+    /// Whether a runner with nothing queued should report its batch itself: batches take
     /// at least half as long as a report. Quicker tasks are better off sharing a report
     /// (the reporter waits for them), and where a report costs several tasks' time (a
     /// remote database, where reports of one job also wait for each other on its row)
@@ -191,7 +229,7 @@ fn moving_average(avg: Option<f64>, d: Duration) -> f64 {
 /// receiver behind a lock woke each other from the thread that then ran the first task,
 /// and tokio kept the second on that same thread: two tasks leased together ran one
 /// after the other.)
-type Queue = flume::Receiver<LeasedTask>;
+type Queue = flume::Receiver<Batch>;
 
 /// Runs `slots` task runners until `shutdown` turns true; then finishes or releases what
 /// it holds.
@@ -211,8 +249,8 @@ pub async fn run_worker(
         room: Notify::new(),
         running: AtomicUsize::new(0),
     });
-    let (queue_tx, queue) = flume::unbounded::<LeasedTask>();
-    let (out_tx, out_rx) = mpsc::unbounded_channel::<Outcome>();
+    let (queue_tx, queue) = flume::unbounded::<Batch>();
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<Finished>();
 
     // Spawned tasks do not inherit spans: each gets one naming the worker.
     let span = |part: &'static str| tracing::info_span!("worker", worker_id = %cfg.worker_id, part);
@@ -258,13 +296,15 @@ pub async fn run_worker(
     let _ = reporter.await;
     // Tasks claimed but never started go back to the queue at once (the claimer and the
     // reporter have stopped, so nothing more arrives).
-    while let Ok(task) = queue.try_recv() {
-        let lease = LeaseRef {
-            worker_id: cfg.worker_id.clone(),
-            attempt: task.attempt,
-        };
-        if let Err(e) = leases.release(&task.task_id, &lease).await {
-            tracing::warn!(task_id = %task.task_id, error = %e, "queued task not released");
+    while let Ok(batch) = queue.try_recv() {
+        for task in batch.tasks {
+            let lease = LeaseRef {
+                worker_id: cfg.worker_id.clone(),
+                attempt: task.attempt,
+            };
+            if let Err(e) = leases.release(&task.task_id, &lease).await {
+                tracing::warn!(task_id = %task.task_id, error = %e, "queued task not released");
+            }
         }
     }
 }
@@ -273,7 +313,7 @@ pub async fn run_worker(
 async fn claimer(
     leases: Arc<dyn Leases>,
     pool: Arc<Pool>,
-    queue: flume::Sender<LeasedTask>,
+    queue: flume::Sender<Batch>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut failures = 0u32;
@@ -293,6 +333,7 @@ async fn claimer(
             worker_id: pool.cfg.worker_id.clone(),
             max: want as i64,
             wait_ms: pool.cfg.claim_wait_ms,
+            prefetch: true,
         };
         let claimed = tokio::select! {
             r = leases.claim(&req) => r,
@@ -304,9 +345,10 @@ async fn claimer(
         match claimed {
             Ok(tasks) => {
                 failures = 0;
-                pool.release(want.saturating_sub(tasks.len()));
-                for t in tasks {
-                    let _ = queue.send(t);
+                let batches = Batch::split(tasks);
+                pool.release(want.saturating_sub(batches.len()));
+                for b in batches {
+                    let _ = queue.send(b);
                 }
             }
             Err(e) => {
@@ -324,46 +366,111 @@ async fn claimer(
     }
 }
 
-/// Takes tasks from the local queue and runs them one at a time.
+/// Takes batches from the local queue and runs each one's tasks one at a time.
 ///
-/// A runner whose queue is empty when its task ends, in a worker whose tasks take longer
-/// than a report, reports that task itself, claiming more in the same call, and runs the
-/// first task it gets without a hand-off. Nothing would keep it busy while it waited for the
-/// reporter, and when a job's concurrency is full (W tasks leased, W runners) each runner's
-/// report then overlaps the other runners' work instead of all of them waiting for one
-/// shared round trip. Otherwise finished tasks go to the reporter, which sends them in
-/// batches: quick tasks share one transaction.
+/// A runner whose queue is empty when its batch ends, in a worker whose batches take longer
+/// than a report, reports that batch itself, claiming more in the same call, and runs the
+/// first batch it gets without a hand-off. Nothing would keep it busy while it waited for
+/// the reporter, and when a job's concurrency is full (W batches leased, W runners) each
+/// runner's report then overlaps the other runners' work instead of all of them waiting for
+/// one shared round trip. Otherwise finished batches go to the reporter, which sends them
+/// together: quick ones share one transaction.
 async fn runner(
     leases: Arc<dyn Leases>,
     files: Arc<dyn FileStore>,
     pool: Arc<Pool>,
-    queue: (flume::Sender<LeasedTask>, Queue),
-    out: mpsc::UnboundedSender<Outcome>,
+    queue: (flume::Sender<Batch>, Queue),
+    out: mpsc::UnboundedSender<Finished>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (requeue, queue) = queue;
-    let mut next: Option<LeasedTask> = None;
+    let mut next: Option<Batch> = None;
     loop {
         if *shutdown.borrow() {
             // Released with the rest of the local queue when the worker stops.
-            if let Some(t) = next.take() {
-                let _ = requeue.send(t);
+            if let Some(b) = next.take() {
+                let _ = requeue.send(b);
             }
             break;
         }
-        let task = match next.take() {
-            Some(t) => t,
+        let batch = match next.take() {
+            Some(b) => b,
             None => {
-                let t = tokio::select! {
-                    t = queue.recv_async() => t.ok(),
+                let b = tokio::select! {
+                    b = queue.recv_async() => b.ok(),
                     _ = shutdown.changed() => None,
                 };
-                let Some(t) = t else { break };
-                t
+                let Some(b) = b else { break };
+                b
             }
         };
         let started = Instant::now();
         pool.running.fetch_add(1, Ordering::SeqCst);
+        let finished = run_batch(&*leases, &*files, &pool.cfg, batch, &shutdown).await;
+        pool.ran_for(started.elapsed());
+        let alone =
+            finished.failed.is_empty() && finished.released.is_empty() && !finished.done.is_empty();
+        if alone && queue.is_empty() && !*shutdown.borrow() && pool.reports_alone() {
+            pool.running.fetch_sub(1, Ordering::SeqCst);
+            let mut batches = deliver(&*leases, &pool, finished.done, 1, false)
+                .await
+                .into_iter();
+            next = batches.next();
+            for b in batches {
+                let _ = requeue.send(b);
+            }
+        } else {
+            let sent = out.send(finished);
+            pool.running.fetch_sub(1, Ordering::SeqCst);
+            if sent.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// Runs a batch's tasks one after another. A task that waited behind others renews its lease
+/// before it starts once a third of the lease has gone by. A cancelled job, or the worker
+/// stopping, gives back what is left of the batch.
+async fn run_batch(
+    leases: &dyn Leases,
+    files: &dyn FileStore,
+    cfg: &WorkerConfig,
+    batch: Batch,
+    shutdown: &watch::Receiver<bool>,
+) -> Finished {
+    let mut f = Finished::default();
+    let renew_after = Duration::from_millis((cfg.lease_ms / 3).max(0) as u64);
+    let mut tasks = batch.tasks.into_iter();
+    let give_back = |f: &mut Finished, task: LeasedTask| {
+        let lease = LeaseRef {
+            worker_id: cfg.worker_id.clone(),
+            attempt: task.attempt,
+        };
+        f.released.push((task.task_id, lease));
+    };
+    while let Some(task) = tasks.next() {
+        let mut stop = *shutdown.borrow();
+        if !stop && batch.leased.elapsed() > renew_after {
+            let lease = LeaseRef {
+                worker_id: cfg.worker_id.clone(),
+                attempt: task.attempt,
+            };
+            match leases.heartbeat(&task.task_id, &lease).await {
+                Ok(reply) if reply.cancelled => stop = true,
+                Ok(_) => {}
+                Err(AppError::Conflict(m)) | Err(AppError::NotFound(m)) => {
+                    tracing::warn!(task_id = %task.task_id, reason = %m, "lease lost before the task started");
+                    continue;
+                }
+                Err(e) => tracing::warn!(task_id = %task.task_id, error = %e, "heartbeat failed"),
+            }
+        }
+        if stop {
+            give_back(&mut f, task);
+            tasks.by_ref().for_each(|t| give_back(&mut f, t));
+            break;
+        }
         let span = tracing::info_span!(
             "task",
             job_id = %task.job_id,
@@ -371,144 +478,147 @@ async fn runner(
             phase = %task.phase,
             attempt = task.attempt
         );
-        let outcome = run_one(&*leases, &*files, &pool.cfg, task, shutdown.clone())
+        match run_one(leases, files, cfg, task, shutdown.clone())
             .instrument(span)
-            .await;
-        pool.ran_for(started.elapsed());
-        match outcome {
-            Outcome::Done(item)
-                if queue.is_empty() && !*shutdown.borrow() && pool.reports_alone() =>
-            {
-                pool.running.fetch_sub(1, Ordering::SeqCst);
-                let mut tasks = deliver(&*leases, &pool, vec![item], false)
-                    .await
-                    .into_iter();
-                next = tasks.next();
-                for t in tasks {
-                    let _ = requeue.send(t);
-                }
+            .await
+        {
+            Outcome::Done(item) => f.done.push(item),
+            Outcome::Failed(id, req) => f.failed.push((id, req)),
+            Outcome::Release(id, lease) => {
+                // Cancelled, or the worker is stopping: the rest go back too.
+                f.released.push((id, lease));
+                tasks.by_ref().for_each(|t| give_back(&mut f, t));
+                break;
             }
-            outcome => {
-                let sent = out.send(outcome);
-                pool.running.fetch_sub(1, Ordering::SeqCst);
-                if sent.is_err() {
-                    break;
-                }
-            }
+            Outcome::Dropped => {}
         }
     }
+    f
 }
 
 /// How long the reporter keeps its thread awake waiting for a short task to end.
 const AWAKE_WAIT: Duration = Duration::from_micros(250);
 
-/// Sends outcomes back: completions in batches (with a claim for more work riding along),
-/// failures and releases one by one.
+/// Sends finished batches back: their completions together (with a claim for more work
+/// riding along), failures and releases one by one.
 async fn reporter(
     leases: Arc<dyn Leases>,
     pool: Arc<Pool>,
-    queue: flume::Sender<LeasedTask>,
-    mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+    queue: flume::Sender<Batch>,
+    mut outcomes: mpsc::UnboundedReceiver<Finished>,
     shutdown: watch::Receiver<bool>,
 ) {
+    // Another batch fits in one report while this many completions or fewer are taken.
+    const FITS: usize = (MAX_BATCH - MAX_PREFETCH) as usize;
     while let Some(first) = outcomes.recv().await {
-        // Take what has finished, then give the runners a moment: tasks finishing right now
-        // share this round trip instead of paying for one of their own.
+        // Take what has finished, then give the runners a moment: batches finishing right
+        // now share this round trip instead of paying for one of their own.
+        let mut items = first.done.len();
         let mut taken = vec![first];
         let mut quiet = 0;
-        while quiet < 3 && taken.len() < MAX_BATCH as usize {
+        while quiet < 3 && items <= FITS {
             let before = taken.len();
-            while taken.len() < MAX_BATCH as usize {
+            while items <= FITS {
                 match outcomes.try_recv() {
-                    Ok(o) => taken.push(o),
+                    Ok(f) => {
+                        items += f.done.len();
+                        taken.push(f);
+                    }
                     Err(_) => break,
                 }
             }
             quiet = if taken.len() > before { 0 } else { quiet + 1 };
             tokio::task::yield_now().await;
         }
-        // Short tasks still running here end in a moment: waiting for them (about as long
-        // as such a task takes, never more than a couple of milliseconds) lets them share
-        // this round trip too, so a job of W quick tasks costs one transaction per W.
+        // Short batches still running here end in a moment: waiting for them (about as long
+        // as such a batch takes, never more than a couple of milliseconds) lets them share
+        // this round trip too, so a job of W quick batches costs one transaction per W.
         // For its first fraction of a millisecond the wait keeps this thread awake (a parked
-        // thread takes tens of microseconds to wake when the task ends on another one).
+        // thread takes tens of microseconds to wake when the batch ends on another one).
         if let Some(wait) = pool.short_wait() {
             let until = tokio::time::Instant::now() + wait;
             let awake_until = std::time::Instant::now() + wait.min(AWAKE_WAIT);
-            let more = |taken: &Vec<Outcome>| {
-                pool.running.load(Ordering::SeqCst) > 0 && taken.len() < MAX_BATCH as usize
-            };
-            while more(&taken) && std::time::Instant::now() < awake_until {
+            let more = |items: usize| pool.running.load(Ordering::SeqCst) > 0 && items <= FITS;
+            while more(items) && std::time::Instant::now() < awake_until {
                 match outcomes.try_recv() {
-                    Ok(o) => taken.push(o),
+                    Ok(f) => {
+                        items += f.done.len();
+                        taken.push(f);
+                    }
                     Err(mpsc::error::TryRecvError::Empty) => tokio::task::yield_now().await,
                     Err(mpsc::error::TryRecvError::Disconnected) => break,
                 }
             }
-            while more(&taken) {
+            while more(items) {
                 match tokio::time::timeout_at(until, outcomes.recv()).await {
-                    Ok(Some(o)) => taken.push(o),
+                    Ok(Some(f)) => {
+                        items += f.done.len();
+                        taken.push(f);
+                    }
                     _ => break,
                 }
             }
         }
-        let mut batch = Vec::new();
-        for outcome in taken {
-            match outcome {
-                Outcome::Done(item) => batch.push(item),
-                Outcome::Failed(id, req) => {
-                    if let Err(e) = leases.fail(&id, &req).await {
-                        tracing::warn!(task_id = %id, error = %e, "failure not recorded");
-                    }
-                    pool.release(1);
+        let mut done = Vec::with_capacity(items);
+        let mut units = 0;
+        for f in taken {
+            for (id, req) in f.failed {
+                if let Err(e) = leases.fail(&id, &req).await {
+                    tracing::warn!(task_id = %id, error = %e, "failure not recorded");
                 }
-                Outcome::Release(id, lease) => {
-                    if let Err(e) = leases.release(&id, &lease).await {
-                        tracing::warn!(task_id = %id, error = %e, "release not recorded");
-                    }
-                    pool.release(1);
+            }
+            for (id, lease) in f.released {
+                if let Err(e) = leases.release(&id, &lease).await {
+                    tracing::warn!(task_id = %id, error = %e, "release not recorded");
                 }
-                Outcome::Dropped => pool.release(1),
+            }
+            if f.done.is_empty() {
+                pool.release(1);
+            } else {
+                units += 1;
+                done.extend(f.done);
             }
         }
-        if batch.is_empty() {
+        if done.is_empty() {
             continue;
         }
         let stopping = *shutdown.borrow();
-        for t in deliver(&*leases, &pool, batch, stopping).await {
-            let _ = queue.send(t);
+        for b in deliver(&*leases, &pool, done, units, stopping).await {
+            let _ = queue.send(b);
         }
     }
 }
 
-/// Sends finished tasks back with a claim for as many as there is room for (none when
-/// shutting down), and returns the tasks claimed.
+/// Sends finished tasks (of `units` batches) back with a claim for as many batches as
+/// there is room for (none when shutting down), and returns the batches claimed.
 async fn deliver(
     leases: &dyn Leases,
     pool: &Pool,
     items: Vec<CompletedTask>,
+    units: usize,
     stopping: bool,
-) -> Vec<LeasedTask> {
-    let finished = items.len();
+) -> Vec<Batch> {
     let claim = if stopping {
-        pool.release(finished);
+        pool.release(units);
         0
     } else {
-        pool.reserve(finished)
+        pool.reserve(units)
     };
     let req = CompleteBatch {
         worker_id: pool.cfg.worker_id.clone(),
         items,
         claim: claim as i64,
+        prefetch: true,
     };
     let sent = Instant::now();
     match send_batch(leases, &req, pool.cfg.lease_ms).await {
         Some(reply) => {
             pool.reported_in(sent.elapsed());
+            let batches = Batch::split(reply.tasks);
             tracing::debug!(
                 completed = req.items.len(),
                 asked = claim,
-                claimed = reply.tasks.len(),
+                claimed = batches.len(),
                 ms = sent.elapsed().as_secs_f64() * 1000.0,
                 "batch reported"
             );
@@ -516,8 +626,8 @@ async fn deliver(
                 // Another worker took over after this lease expired: correct, nothing to do.
                 tracing::warn!(task_id = %r.task_id, error = ?r.error, "completion refused");
             }
-            pool.release(claim.saturating_sub(reply.tasks.len()));
-            reply.tasks
+            pool.release(claim.saturating_sub(batches.len()));
+            batches
         }
         None => {
             pool.release(claim);

@@ -13,6 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::kinds::{Kind, RunsOn};
 use crate::now_millis;
 use crate::state::Core;
+use crate::store::jobs::Want;
 use crate::store::{NewJob, NewWorker};
 use crate::workers::model::WorkerKind;
 use std::time::Duration;
@@ -263,8 +264,17 @@ pub async fn stop_worker(st: &Core, id: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Most tasks one claim asks for, and most completions one batch carries.
-pub const MAX_BATCH: i64 = 256;
+/// Most tasks (or batches) one claim asks for, and most completions one batch carries.
+pub const MAX_BATCH: i64 = crate::store::jobs::MAX_CLAIM_TASKS;
+
+/// How many batches leased tasks came in (a batch's tasks come together).
+pub fn batches(tasks: &[LeasedTask]) -> usize {
+    tasks
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| *i == 0 || tasks[i - 1].batch != t.batch)
+        .count()
+}
 
 /// Leases up to `max` tasks, waiting (without polling the database in a tight loop) up to
 /// `wait_ms` for one to become ready.
@@ -274,6 +284,10 @@ pub async fn claim(st: &Core, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> 
             "max must be between 1 and {MAX_BATCH}"
         )));
     }
+    let want = Want {
+        batches: req.max,
+        prefetch: req.prefetch,
+    };
     let wait = req.wait_ms.clamp(0, st.engine.max_claim_wait_ms);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
     let mut first = true;
@@ -286,12 +300,12 @@ pub async fn claim(st: &Core, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> 
         if first || st.store.claimable(now_millis()).await? {
             let tasks = st
                 .store
-                .claim(&req.worker_id, req.max, st.engine.lease_ms, now_millis())
+                .claim(&req.worker_id, want, st.engine.lease_ms, now_millis())
                 .await?;
             if !tasks.is_empty() {
                 announce(st, tasks.iter().map(|t| (t.job_id.as_str(), false)));
                 // A claim that took all it asked for may have left more behind.
-                if tasks.len() as i64 >= req.max {
+                if batches(&tasks) as i64 >= req.max {
                     st.work_ready.notify_waiters();
                 }
                 return Ok(tasks);
@@ -343,7 +357,10 @@ pub async fn complete_batch(st: &Core, req: &CompleteBatch) -> AppResult<BatchRe
         .complete_batch(
             &req.worker_id,
             &req.items,
-            req.claim,
+            Want {
+                batches: req.claim,
+                prefetch: req.prefetch,
+            },
             st.engine.lease_ms,
             now_millis(),
         )

@@ -15,6 +15,7 @@ mod names;
 mod openapi;
 mod pages;
 mod pg_functions;
+mod prefetch;
 mod s3;
 mod schemathesis;
 mod states;

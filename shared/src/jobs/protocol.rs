@@ -36,6 +36,11 @@ pub struct Registered {
 }
 
 /// Asks for up to `max` tasks, waiting up to `wait_ms` for one to become ready.
+///
+/// With `prefetch`, `max` counts batches instead: the worker runs the tasks of one batch
+/// (those sharing a `batch`) one after another on one slot, so the server may lease several
+/// ready tasks of a job as one batch when its tasks are quick, and a job's concurrency
+/// bounds its batches. Without it every task is a batch of its own.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimRequest {
@@ -44,6 +49,8 @@ pub struct ClaimRequest {
     pub max: i64,
     #[serde(default)]
     pub wait_ms: i64,
+    #[serde(default)]
+    pub prefetch: bool,
 }
 
 /// A task leased to a worker, with everything needed to run it.
@@ -63,6 +70,10 @@ pub struct LeasedTask {
     pub attempt: i64,
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub lease_expires_at: Millis,
+    /// The batch the task was leased in: the id of the batch's first task (a task leased
+    /// alone names itself). A worker runs one batch's tasks one at a time.
+    #[serde(default)]
+    pub batch: String,
 }
 
 /// Identifies the lease a heartbeat, completion, failure or release acts under.
@@ -136,6 +147,9 @@ pub struct CompleteBatch {
     pub items: Vec<CompletedTask>,
     #[serde(default)]
     pub claim: i64,
+    /// `claim` counts batches, as a claim's `max` does with `prefetch`.
+    #[serde(default)]
+    pub prefetch: bool,
 }
 
 /// How one item of a batch fared: accepted, or refused with the status and error the single

@@ -28,6 +28,59 @@ use crate::overview::model::Overview;
 use crate::workers::model::{Health, HealthThresholds};
 use async_trait::async_trait;
 
+/// What a claim asks for: up to `batches` batches of tasks, and whether a batch may hold
+/// several of a job's ready tasks (`prefetch`: the worker then runs a batch's tasks one after
+/// another on one slot). A job's concurrency W bounds the batches it has leased, so it bounds
+/// the tasks running at once whichever way the worker asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Want {
+    pub batches: i64,
+    pub prefetch: bool,
+}
+
+/// Work a batch is sized to carry: enough that the round trip reporting it is a small part
+/// of it, little enough that its last task starts well within its lease.
+pub const BATCH_TARGET_US: i64 = 20_000;
+/// Most tasks in one batch.
+pub const MAX_PREFETCH: i64 = 64;
+/// Most tasks one claim leases in all, batches or not.
+pub const MAX_CLAIM_TASKS: i64 = 256;
+
+impl Want {
+    /// Up to `n` tasks, each a batch of its own.
+    pub fn tasks(n: i64) -> Self {
+        Self {
+            batches: n,
+            prefetch: false,
+        }
+    }
+
+    /// Up to `n` batches, each as many of a job's ready tasks as its measured task time
+    /// makes worth carrying together.
+    pub fn batches(n: i64) -> Self {
+        Self {
+            batches: n,
+            prefetch: true,
+        }
+    }
+
+    /// Most tasks a batch may take: one without prefetch, or while the job's task time
+    /// is unmeasured; otherwise enough for `BATCH_TARGET_US` of work, at most
+    /// `MAX_PREFETCH`. (`orchard_claim` in `postgres/functions.sql` spells out the same
+    /// rule from `batch_max()`.)
+    pub fn batch_size(self, task_us: Option<i64>) -> i64 {
+        match task_us {
+            Some(us) if self.prefetch => (BATCH_TARGET_US / us.max(1)).clamp(1, MAX_PREFETCH),
+            _ => 1,
+        }
+    }
+
+    /// The most tasks per batch this claim allows.
+    pub fn batch_max(self) -> i64 {
+        if self.prefetch { MAX_PREFETCH } else { 1 }
+    }
+}
+
 #[async_trait]
 pub trait JobStore: Send + Sync {
     async fn overview(&self, health: HealthThresholds, now: Millis) -> StoreResult<Overview>;
@@ -58,12 +111,13 @@ pub trait JobStore: Send + Sync {
     async fn phase_outputs(&self, job_id: &str, phase: &str)
     -> StoreResult<Vec<serde_json::Value>>;
 
-    /// Leases up to `max` ready tasks to `worker_id`, never more than a job's concurrency,
-    /// and records the worker's sign of life; `NotFound` for an unknown worker.
+    /// Leases up to `want.batches` batches of ready tasks to `worker_id`, never more batches
+    /// of a job than its concurrency, and records the worker's sign of life; `NotFound` for
+    /// an unknown worker. A batch's tasks come together, in plan order.
     async fn claim(
         &self,
         worker_id: &str,
-        max: i64,
+        want: Want,
         lease_ms: i64,
         now: Millis,
     ) -> StoreResult<Vec<LeasedTask>>;
@@ -87,12 +141,12 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<Completion>;
     /// Completes several of one worker's tasks in one transaction — each item fenced on its
     /// own, so a stale one is refused without touching the others — then leases up to
-    /// `claim` more tasks to the same worker.
+    /// `claim` more to the same worker, as `claim` would.
     async fn complete_batch(
         &self,
         worker_id: &str,
         items: &[CompletedTask],
-        claim: i64,
+        claim: Want,
         lease_ms: i64,
         now: Millis,
     ) -> StoreResult<BatchOutcome>;

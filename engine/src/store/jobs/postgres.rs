@@ -2,7 +2,7 @@
 //! row first (`sql::JOB_STATE_LOCKED`); the claim and the completions are the lease
 //! functions (`postgres_queue.rs`).
 
-use super::{AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, is_active, sql};
+use super::{AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, Want, is_active, sql};
 use crate::Millis;
 use crate::jobs::model::{Job, JobDetail, TaskState};
 use crate::jobs::protocol::{
@@ -354,14 +354,14 @@ impl JobStore for PgStore {
     async fn claim(
         &self,
         worker_id: &str,
-        max: i64,
+        want: Want,
         lease_ms: i64,
         now: Millis,
     ) -> StoreResult<Vec<LeasedTask>> {
-        if max <= 0 {
+        if want.batches <= 0 {
             return Ok(Vec::new());
         }
-        self.claim_impl(worker_id, max, lease_ms, now).await
+        self.claim_impl(worker_id, want, lease_ms, now).await
     }
 
     async fn claimable(&self, now: Millis) -> StoreResult<bool> {
@@ -412,7 +412,7 @@ impl JobStore for PgStore {
     ) -> StoreResult<Completion> {
         let item = super::one_completion(task_id, req);
         let out = self
-            .complete_batch_impl(&req.worker_id, &[item], 0, 0, now)
+            .complete_batch_impl(&req.worker_id, &[item], Want::tasks(0), 0, now)
             .await?;
         super::answer_of_one(out.completed)
     }
@@ -421,7 +421,7 @@ impl JobStore for PgStore {
         &self,
         worker_id: &str,
         items: &[CompletedTask],
-        claim: i64,
+        claim: Want,
         lease_ms: i64,
         now: Millis,
     ) -> StoreResult<BatchOutcome> {

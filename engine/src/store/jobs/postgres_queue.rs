@@ -5,6 +5,7 @@
 //! worker's row last — the order every failure, release and reaper pass follows too, so
 //! none can deadlock.
 
+use super::{BATCH_TARGET_US, MAX_CLAIM_TASKS, Want};
 use crate::jobs::protocol::{CompletedTask, LeaseRef, LeasedTask};
 use crate::store::postgres::PgStore;
 use crate::store::{BatchOutcome, Completion, StoreError, StoreResult};
@@ -23,6 +24,7 @@ struct ClaimedRow {
     job_kind: String,
     job_params: String,
     inputs: Option<String>,
+    lease_batch: Option<String>,
 }
 
 /// A row of `orchard_report`: a task its completions marked done (with its parent, phase
@@ -44,6 +46,7 @@ struct ReportRow {
     job_kind: Option<String>,
     job_params: Option<String>,
     inputs: Option<String>,
+    lease_batch: Option<String>,
 }
 
 impl ReportRow {
@@ -60,6 +63,7 @@ impl ReportRow {
             job_kind: self.job_kind.ok_or_else(corrupt)?,
             job_params: self.job_params.ok_or_else(corrupt)?,
             inputs: self.inputs,
+            lease_batch: self.lease_batch,
         })
     }
 }
@@ -93,6 +97,7 @@ fn leased_tasks(rows: Vec<ClaimedRow>, lease_ms: i64, now: i64) -> StoreResult<V
             None => Vec::new(),
         };
         out.push(LeasedTask {
+            batch: row.lease_batch.unwrap_or_else(|| row.id.clone()),
             inputs,
             job_kind: row.job_kind,
             job_params,
@@ -109,25 +114,28 @@ fn leased_tasks(rows: Vec<ClaimedRow>, lease_ms: i64, now: i64) -> StoreResult<V
 }
 
 impl PgStore {
-    /// Leases up to `max` ready tasks to `worker_id` (recording its sign of life): jobs
-    /// oldest first, tasks in plan order, never more than a job's concurrency at once. An
-    /// unknown worker is `NotFound`.
+    /// Leases up to `want.batches` batches of ready tasks to `worker_id` (recording its sign
+    /// of life): jobs oldest first, tasks in plan order, never more batches of a job than
+    /// its concurrency. An unknown worker is `NotFound`.
     pub(super) async fn claim_impl(
         &self,
         worker_id: &str,
-        max: i64,
+        want: Want,
         lease_ms: i64,
         now: i64,
     ) -> StoreResult<Vec<LeasedTask>> {
         let rows = sqlx::query_as::<_, ClaimedRow>(
             "SELECT id, job_id, phase, payload, parent_id, attempt, lease_expires_at, \
-             job_kind, job_params, inputs FROM orchard_claim($1, $2, $3, $4, true) \
-             WHERE id IS NOT NULL",
+             job_kind, job_params, inputs, lease_batch \
+             FROM orchard_claim($1, $2, $3, $4, true, $5, $6, $7) WHERE id IS NOT NULL",
         )
         .bind(worker_id)
-        .bind(max)
+        .bind(want.batches)
         .bind(lease_ms)
         .bind(now)
+        .bind(want.batch_max())
+        .bind(BATCH_TARGET_US)
+        .bind(MAX_CLAIM_TASKS)
         .fetch_all(&self.write)
         .await
         .map_err(missing)?;
@@ -141,7 +149,7 @@ impl PgStore {
         &self,
         worker_id: &str,
         items: &[CompletedTask],
-        claim: i64,
+        claim: Want,
         lease_ms: i64,
         now: i64,
     ) -> StoreResult<BatchOutcome> {
@@ -187,8 +195,8 @@ impl PgStore {
         }
         let rows = sqlx::query_as::<_, ReportRow>(
             "SELECT claimed, id, job_id, parent_id, phase, started_at, job_state, payload, \
-             attempt, lease_expires_at, job_kind, job_params, inputs \
-             FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             attempt, lease_expires_at, job_kind, job_params, inputs, lease_batch \
+             FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(worker_id)
         .bind(ids)
@@ -196,10 +204,13 @@ impl PgStore {
         .bind(attempts)
         .bind(outputs)
         .bind(now)
-        .bind(claim)
+        .bind(claim.batches)
         .bind(lease_ms)
         .bind(started)
         .bind(runs)
+        .bind(claim.batch_max())
+        .bind(BATCH_TARGET_US)
+        .bind(MAX_CLAIM_TASKS)
         .fetch_all(&self.write)
         .await
         .map_err(missing)?;

@@ -77,6 +77,15 @@ pub const JOB_THROUGHPUT: &str = "SELECT $3 + ((finished_at - $3) / $2) * $2 AS 
 pub const TASK_ERRORS: &str = "SELECT id, phase, attempt, last_error FROM job_tasks \
      WHERE job_id = $1 AND last_error IS NOT NULL ORDER BY seq LIMIT 20";
 
+/// Counts a report's tasks done (`$2`) and folds their mean run time (`$3`, in
+/// microseconds, NULL when the worker did not say) into the job's task time: a moving
+/// average that follows a change of phase within a few reports. (`orchard_complete` in
+/// `postgres/functions.sql` does the same.)
+pub const JOB_TASKS_DONE: &str = "UPDATE jobs SET done = done + $2, \
+       task_us = CASE WHEN $3 IS NULL THEN task_us WHEN task_us IS NULL THEN $3 \
+         ELSE (task_us * 3 + $3) / 4 END \
+     WHERE id = $1";
+
 pub const CANCEL_JOB: &str = "UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE id = $1";
 pub const LEASED_OF_JOB: &str =
     "SELECT COUNT(*) FROM job_tasks WHERE job_id = $1 AND state = 'leased'";
@@ -102,8 +111,8 @@ pub const PHASE_OUTPUTS: &str =
 pub const CLAIMABLE: &str = "SELECT j.id FROM jobs j WHERE j.state IN ('queued', 'running') \
      AND (SELECT t.seq FROM job_tasks t WHERE t.job_id = j.id \
         AND t.state = 'ready' AND t.run_after <= $1 ORDER BY t.seq LIMIT 1) IS NOT NULL \
-     AND (SELECT COUNT(*) FROM job_tasks t WHERE t.job_id = j.id \
-        AND t.state = 'leased') < j.concurrency \
+     AND (SELECT COUNT(DISTINCT COALESCE(t.lease_batch, t.id)) FROM job_tasks t \
+        WHERE t.job_id = j.id AND t.state = 'leased') < j.concurrency \
      LIMIT 1";
 
 pub const EXTEND_LEASE: &str = "UPDATE job_tasks SET lease_expires_at = $2 WHERE id = $1";

@@ -2,7 +2,7 @@
 //! (`store/sqlite`), the claim and the completions in `sqlite_queue.rs`.
 
 use super::{
-    AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, is_active, sql, sqlite_queue,
+    AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, Want, is_active, sql, sqlite_queue,
 };
 use crate::Millis;
 use crate::jobs::model::{Job, JobDetail, TaskState};
@@ -297,15 +297,15 @@ impl JobStore for SqliteStore {
     async fn claim(
         &self,
         worker_id: &str,
-        max: i64,
+        want: Want,
         lease_ms: i64,
         now: Millis,
     ) -> StoreResult<Vec<LeasedTask>> {
-        if max <= 0 {
+        if want.batches <= 0 {
             return Ok(Vec::new());
         }
         let worker_id = worker_id.to_string();
-        self.on_writer(move |c| sqlite_queue::claim(c, &worker_id, max, lease_ms, now))
+        self.on_writer(move |c| sqlite_queue::claim(c, &worker_id, want, lease_ms, now))
             .await
     }
 
@@ -355,7 +355,7 @@ impl JobStore for SqliteStore {
         // like any other answer.
         let item = super::one_completion(task_id, req);
         let out = self
-            .complete_batch(&req.worker_id, &[item], 0, 0, now)
+            .complete_batch(&req.worker_id, &[item], Want::tasks(0), 0, now)
             .await?;
         super::answer_of_one(out.completed)
     }
@@ -364,7 +364,7 @@ impl JobStore for SqliteStore {
         &self,
         worker_id: &str,
         items: &[CompletedTask],
-        claim: i64,
+        claim: Want,
         lease_ms: i64,
         now: Millis,
     ) -> StoreResult<BatchOutcome> {

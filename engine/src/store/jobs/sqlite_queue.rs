@@ -7,7 +7,7 @@
 //! attempt), a completion for a job no longer active is refused and ends its lease, a claim
 //! never leases more than a job's concurrency.
 
-use super::{is_active, phase_rank, sql};
+use super::{MAX_CLAIM_TASKS, Want, is_active, phase_rank, sql};
 use crate::jobs::model::TaskState;
 use crate::jobs::protocol::{CompletedTask, LeasedTask};
 use crate::store::sqlite::sql as lite;
@@ -16,7 +16,8 @@ use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeMap;
 
 /// Jobs with a ready task, oldest first; server-only jobs only for in-process workers.
-const CLAIM_JOBS: &str = "SELECT j.id, j.concurrency, j.kind, j.params, j.state, j.phase \
+const CLAIM_JOBS: &str = "SELECT j.id, j.concurrency, j.kind, j.params, j.state, j.phase, \
+       j.task_us \
      FROM jobs j WHERE j.state IN ('queued', 'running') \
        AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
           AND t.state = 'ready' AND t.run_after <= ?1) \
@@ -24,15 +25,19 @@ const CLAIM_JOBS: &str = "SELECT j.id, j.concurrency, j.kind, j.params, j.state,
           OR EXISTS (SELECT 1 FROM workers w WHERE w.id = ?2 AND w.kind = 'inprocess')) \
      ORDER BY j.created_at, j.id LIMIT 64";
 
-/// Leases a job's next ready tasks, as many as asked and its concurrency leaves room for.
-const CLAIM_TASKS: &str = "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
-     lease_owner = ?2, lease_expires_at = ?3, started_at = ?4 \
-     WHERE id IN (SELECT id FROM job_tasks WHERE job_id = ?1 \
-       AND state = 'ready' AND run_after <= ?4 ORDER BY seq \
-       LIMIT (SELECT CASE WHEN ?6 - COUNT(*) <= 0 THEN 0 \
-         WHEN ?6 - COUNT(*) < ?5 THEN ?6 - COUNT(*) ELSE ?5 END \
-         FROM job_tasks WHERE job_id = ?1 AND state = 'leased')) \
-     RETURNING id, phase, payload, parent_id, attempt, seq, fan_in";
+/// The batches a job has leased (a task leased before batches counts as one of its own).
+const LEASED_BATCHES: &str = "SELECT COUNT(DISTINCT COALESCE(lease_batch, id)) \
+     FROM job_tasks WHERE job_id = ?1 AND state = 'leased'";
+
+/// A job's next ready tasks, in plan order.
+const NEXT_READY: &str = "SELECT id FROM job_tasks WHERE job_id = ?1 \
+     AND state = 'ready' AND run_after <= ?2 ORDER BY seq LIMIT ?3";
+
+/// Leases one ready task, in batch ?5.
+const LEASE_TASK: &str = "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
+     lease_owner = ?2, lease_expires_at = ?3, started_at = ?4, lease_batch = ?5 \
+     WHERE id = ?1 AND state = 'ready' \
+     RETURNING phase, payload, parent_id, attempt, fan_in";
 
 /// Marks a task done if this worker holds its lease at this attempt and its job is active.
 const FINISH: &str = "UPDATE job_tasks SET state = 'done', lease_owner = NULL, \
@@ -97,14 +102,14 @@ pub(super) fn insert_job(
 pub(super) fn claim(
     tx: &Connection,
     worker_id: &str,
-    max: i64,
+    want: Want,
     lease_ms: i64,
     now: i64,
 ) -> StoreResult<Vec<LeasedTask>> {
     if !touch_worker(tx, worker_id, now)? {
         return Err(StoreError::NotFound(format!("worker {worker_id}")));
     }
-    claim_tx(tx, worker_id, max, lease_ms, now)
+    Ok(claim_tx(tx, worker_id, want, lease_ms, now)?.0)
 }
 
 /// Records a worker's completions (each fenced on its own), then leases it up to `claim`
@@ -113,26 +118,24 @@ pub(super) fn complete_batch(
     tx: &Connection,
     worker_id: &str,
     items: &[CompletedTask],
-    claim: i64,
+    claim: Want,
     lease_ms: i64,
     now: i64,
 ) -> StoreResult<BatchOutcome> {
+    let completed = complete_tx(tx, worker_id, items, now)?;
+    // A worker that held a lease exists; otherwise look it up (and record its sign of
+    // life): an unknown worker gets no new work.
+    let (mut claimed, mut more) = (Vec::new(), false);
+    if claim.batches > 0
+        && (completed.iter().any(|c| c.is_ok()) || touch_worker(tx, worker_id, now)?)
     {
-        let completed = complete_tx(tx, worker_id, items, now)?;
-        // A worker that held a lease exists; otherwise look it up (and record its sign
-        // of life): an unknown worker gets no new work.
-        let mut claimed = Vec::new();
-        if claim > 0 && (completed.iter().any(|c| c.is_ok()) || touch_worker(tx, worker_id, now)?) {
-            claimed = claim_tx(tx, worker_id, claim, lease_ms, now)?;
-        }
-        // Every claim that got all it asked for may have left more behind.
-        let more = claim > 0 && claimed.len() as i64 >= claim;
-        Ok(BatchOutcome {
-            completed,
-            claimed,
-            more,
-        })
+        (claimed, more) = claim_tx(tx, worker_id, claim, lease_ms, now)?;
     }
+    Ok(BatchOutcome {
+        completed,
+        claimed,
+        more,
+    })
 }
 
 fn touch_worker(tx: &Connection, worker_id: &str, now: i64) -> StoreResult<bool> {
@@ -146,75 +149,101 @@ fn json(s: &str, what: &str) -> StoreResult<serde_json::Value> {
     super::parse_json(s, what)
 }
 
-/// Leases up to `max` ready tasks: jobs oldest first, tasks in plan order, never more than
-/// a job's concurrency at once.
+/// Leases up to `want.batches` batches of ready tasks: jobs oldest first, tasks in plan
+/// order, never more batches of a job than its concurrency. Also says whether the claim may
+/// have left work behind (it stopped at what it was asked for, or took all it asked of a
+/// job that had room for more).
 fn claim_tx(
     tx: &Connection,
     worker_id: &str,
-    max: i64,
+    want: Want,
     lease_ms: i64,
     now: i64,
-) -> StoreResult<Vec<LeasedTask>> {
-    type JobRow = (String, i64, String, String, String, String);
+) -> StoreResult<(Vec<LeasedTask>, bool)> {
+    type JobRow = (String, i64, String, String, String, String, Option<i64>);
     let jobs = tx
         .prepare_cached(CLAIM_JOBS)?
         .query_map((now, worker_id), |r| JobRow::try_from(r))?
         .collect::<Result<Vec<JobRow>, _>>()?;
     let mut out = Vec::new();
-    let mut claim = tx.prepare_cached(CLAIM_TASKS)?;
-    for (job_id, concurrency, kind, params, job_state, job_phase) in jobs {
-        let want = max - out.len() as i64;
-        if want <= 0 {
+    let (mut batches, mut more) = (0, false);
+    let mut lease = tx.prepare_cached(LEASE_TASK)?;
+    for (job_id, concurrency, kind, params, job_state, job_phase, task_us) in jobs {
+        if batches >= want.batches || out.len() as i64 >= MAX_CLAIM_TASKS {
+            more = true;
             break;
         }
-        type TaskRow = (String, String, String, Option<String>, i64, i64, i64);
-        let mut rows = claim
-            .query_map(
-                (&job_id, worker_id, now + lease_ms, now, want, concurrency),
-                |r| TaskRow::try_from(r),
-            )?
-            .collect::<Result<Vec<TaskRow>, _>>()?;
-        if rows.is_empty() {
+        let leased: i64 = tx
+            .prepare_cached(LEASED_BATCHES)?
+            .query_row([&job_id], |r| r.get(0))?;
+        let room = concurrency - leased;
+        let n = (want.batches - batches).min(room);
+        if n <= 0 {
             continue;
         }
-        rows.sort_by_key(|r| r.5);
+        let size = want.batch_size(task_us);
+        let limit = (n * size).min(MAX_CLAIM_TASKS - out.len() as i64);
+        let ids = tx
+            .prepare_cached(NEXT_READY)?
+            .query_map((&job_id, now, limit), |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        if ids.is_empty() {
+            continue;
+        }
+        more |= ids.len() as i64 == limit && (n < room || limit < n * size);
+        let params = json(&params, "job params")?;
+        let mut furthest: Option<(i64, String)> = None;
+        for batch in ids.chunks(size as usize) {
+            batches += 1;
+            for id in batch {
+                type TaskRow = (String, String, Option<String>, i64, i64);
+                let Some((phase, payload, parent_id, attempt, fan_in)) = lease
+                    .query_row((id, worker_id, now + lease_ms, now, &batch[0]), |r| {
+                        TaskRow::try_from(r)
+                    })
+                    .optional()?
+                else {
+                    continue;
+                };
+                let inputs = if fan_in > 0 {
+                    inputs(tx, id)?
+                } else {
+                    Vec::new()
+                };
+                let rank = phase_rank(&phase);
+                if furthest.as_ref().is_none_or(|(r, _)| rank > *r) {
+                    furthest = Some((rank, phase.clone()));
+                }
+                out.push(LeasedTask {
+                    inputs,
+                    job_kind: kind.clone(),
+                    job_params: params.clone(),
+                    payload: json(&payload, "task payload")?,
+                    is_root: parent_id.is_none(),
+                    attempt,
+                    lease_expires_at: now + lease_ms,
+                    task_id: id.clone(),
+                    job_id: job_id.clone(),
+                    batch: batch[0].clone(),
+                    phase,
+                });
+            }
+        }
         // The job runs now, and its phase is the furthest one it has reached.
-        let furthest = rows
-            .iter()
-            .map(|r| r.1.as_str())
-            .max_by_key(|p| phase_rank(p))
-            .unwrap_or_default();
-        if job_state != "running" || phase_rank(&job_phase) < phase_rank(furthest) {
+        let Some((rank, furthest)) = furthest else {
+            continue;
+        };
+        if job_state != "running" || phase_rank(&job_phase) < rank {
             tx.prepare_cached(
                 "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?2), \
                  phase = CASE WHEN (CASE phase WHEN 'generate' THEN 0 WHEN 'map' THEN 1 \
                    WHEN 'reduce' THEN 2 ELSE 3 END) < ?3 THEN ?4 ELSE phase END \
                  WHERE id = ?1",
             )?
-            .execute((&job_id, now, phase_rank(furthest), furthest))?;
-        }
-        let params = json(&params, "job params")?;
-        for (id, phase, payload, parent_id, attempt, _seq, fan_in) in rows {
-            let inputs = if fan_in > 0 {
-                inputs(tx, &id)?
-            } else {
-                Vec::new()
-            };
-            out.push(LeasedTask {
-                inputs,
-                job_kind: kind.clone(),
-                job_params: params.clone(),
-                payload: json(&payload, "task payload")?,
-                is_root: parent_id.is_none(),
-                attempt,
-                lease_expires_at: now + lease_ms,
-                task_id: id,
-                job_id: job_id.clone(),
-                phase,
-            });
+            .execute((&job_id, now, rank, furthest))?;
         }
     }
-    Ok(out)
+    Ok((out, more))
 }
 
 /// The outputs of the tasks feeding `id`, in their order.
@@ -268,6 +297,7 @@ fn complete_tx(
         let mut parents = BTreeMap::<String, i64>::new();
         let mut root = None;
         let mut accepted = 0;
+        let (mut run_sum, mut runs) = (0i64, 0i64);
         for &i in &idx {
             let it = &items[i];
             let row = finish
@@ -295,6 +325,10 @@ fn complete_tx(
                 continue;
             };
             accepted += 1;
+            if let Some(us) = it.run_us {
+                run_sum += us.max(0);
+                runs += 1;
+            }
             results[i] = Some(Ok(Completion {
                 job_id: job_id.clone(),
                 phase,
@@ -324,8 +358,12 @@ fn complete_tx(
         }
         finished += accepted;
         if accepted > 0 {
-            tx.prepare_cached("UPDATE jobs SET done = done + ?2 WHERE id = ?1")?
-                .execute((&job_id, accepted as i64))?;
+            let mean_us = (runs > 0).then(|| run_sum / runs);
+            tx.prepare_cached(lite(sql::JOB_TASKS_DONE))?.execute((
+                &job_id,
+                accepted as i64,
+                mean_us,
+            ))?;
             let mut parent_done = tx.prepare_cached(PARENT_DONE)?;
             for (parent, k) in &parents {
                 parent_done.execute((parent, k, now))?;

@@ -16,34 +16,46 @@
 -- range, so a plan made while the tables were nearly empty stays right as they grow.
 
 -- Version 2 gave orchard_complete and orchard_report two trailing arrays (when each task ran
--- and for how long); their earlier signatures go first. Calls that omit the arrays still
--- resolve, to these functions, through the arrays' defaults.
+-- and for how long). Version 3 leases batches: orchard_claim and orchard_report take how
+-- large a batch may be and return each task's batch. Earlier signatures go first; calls that
+-- omit the new trailing arguments still resolve, through their defaults.
 DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT, BIGINT);
+DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT, BIGINT,
+                                       BIGINT[], BIGINT[]);
 DROP FUNCTION IF EXISTS orchard_complete(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT);
+DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN);
 
 CREATE OR REPLACE FUNCTION orchard_phase_rank(p TEXT) RETURNS BIGINT LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE p WHEN 'generate' THEN 0 WHEN 'map' THEN 1 WHEN 'reduce' THEN 2 ELSE 3 END::BIGINT
 $$;
 
--- Leases up to p_max ready tasks to p_worker: jobs oldest first (skipping jobs whose row
--- another transaction holds), tasks in plan order, never more than a job's concurrency at
--- once. Each row carries its job's kind and parameters, and for a task fed by others the
--- outputs of those as a JSON array, in their order. An unknown worker raises P0002.
+-- Leases up to p_max batches of ready tasks to p_worker (p_cap tasks in all): jobs oldest
+-- first (skipping jobs whose row another transaction holds), tasks in plan order, never more
+-- batches of a job than its concurrency. A batch is up to k of a job's ready tasks that the
+-- worker runs one after another: k is 1 when p_batch_max is 1 or the job's task time is
+-- unmeasured, else p_batch_us of work at the job's task time, at most p_batch_max (the rule
+-- of `Want::batch_size` in store/jobs/mod.rs). A batch is named by its first task's id.
+-- Each row carries its job's kind and parameters, and for a task fed by others the outputs
+-- of those as a JSON array, in their order. An unknown worker raises P0002.
 -- A claim says when it may have left work behind: after the tasks it leased, a row with no
 -- task when it stopped at its maximum with jobs left to look at, or took all it asked of a
 -- job that had room for more. A claim without that row took all there was to take, so a
 -- wake-up of the other claimers would only send them looking.
 CREATE OR REPLACE FUNCTION orchard_claim(p_worker TEXT, p_max BIGINT, p_lease_ms BIGINT, p_now BIGINT,
-                              p_touch BOOLEAN)
+                              p_touch BOOLEAN, p_batch_max BIGINT DEFAULT 1,
+                              p_batch_us BIGINT DEFAULT 0, p_cap BIGINT DEFAULT 256)
 RETURNS TABLE (id TEXT, job_id TEXT, phase TEXT, payload TEXT, parent_id TEXT, attempt BIGINT,
                lease_expires_at BIGINT, seq BIGINT, job_kind TEXT, job_params TEXT,
-               inputs TEXT)
+               inputs TEXT, lease_batch TEXT)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
   inproc BOOLEAN;
   j RECORD;
   got BIGINT := 0;
+  batches BIGINT := 0;
+  nb BIGINT;
+  k BIGINT;
   n BIGINT;
   taken BIGINT;
   room BIGINT;
@@ -60,7 +72,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = 'worker ' || p_worker;
   END IF;
   FOR j IN
-    SELECT jb.id, jb.concurrency, jb.kind, jb.params FROM jobs jb
+    SELECT jb.id, jb.concurrency, jb.kind, jb.params, jb.task_us FROM jobs jb
     WHERE jb.state IN ('queued', 'running')
       -- A subquery per job rather than a join: a job's ready tasks are one range of the
       -- claim index, whatever the plan guesses about how many tasks are ready.
@@ -71,25 +83,35 @@ BEGIN
     FOR UPDATE OF jb SKIP LOCKED
   LOOP
     seen := seen + 1;
-    IF got >= p_max THEN
+    IF batches >= p_max OR got >= p_cap THEN
       more := true;
       EXIT;
     END IF;
-    -- Counted after the job's row is locked, so every claim committed before is seen.
-    SELECT j.concurrency - COUNT(*) INTO room
+    -- Counted after the job's row is locked, so every claim committed before is seen. A
+    -- task leased before batches existed counts as a batch of its own.
+    SELECT j.concurrency - COUNT(DISTINCT COALESCE(l.lease_batch, l.id)) INTO room
     FROM job_tasks l WHERE l.job_id = j.id AND l.state = 'leased';
-    n := LEAST(p_max - got, room);
-    CONTINUE WHEN n <= 0;
+    nb := LEAST(p_max - batches, room);
+    CONTINUE WHEN nb <= 0;
+    k := CASE WHEN p_batch_max <= 1 OR j.task_us IS NULL THEN 1
+              ELSE LEAST(p_batch_max, GREATEST(1, p_batch_us / GREATEST(j.task_us, 1))) END;
+    n := LEAST(nb * k, p_cap - got);
     RETURN QUERY
-      WITH c AS (
+      WITH picked AS (
+        SELECT s.id, s.seq, (row_number() OVER (ORDER BY s.seq) - 1) / k AS b
+        FROM (SELECT r.id, r.seq FROM job_tasks r
+              WHERE r.job_id = j.id AND r.state = 'ready' AND r.run_after <= p_now
+              ORDER BY r.seq LIMIT n) s
+      ), heads AS (
+        SELECT DISTINCT ON (p.b) p.b, p.id AS head FROM picked p ORDER BY p.b, p.seq
+      ), c AS (
         UPDATE job_tasks t SET state = 'leased', attempt = t.attempt + 1,
-          lease_owner = p_worker, lease_expires_at = p_now + p_lease_ms, started_at = p_now
-        WHERE t.id = ANY (ARRAY(
-          SELECT r.id FROM job_tasks r
-          WHERE r.job_id = j.id AND r.state = 'ready' AND r.run_after <= p_now
-          ORDER BY r.seq LIMIT n))
+          lease_owner = p_worker, lease_expires_at = p_now + p_lease_ms, started_at = p_now,
+          lease_batch = h.head
+        FROM picked p JOIN heads h ON h.b = p.b
+        WHERE t.id = p.id
         RETURNING t.id, t.job_id, t.phase, t.payload, t.parent_id, t.attempt,
-          t.lease_expires_at, t.seq, t.fan_in
+          t.lease_expires_at, t.seq, t.fan_in, t.lease_batch
       ), furthest AS (
         SELECT orchard_phase_rank(c.phase) AS rank, c.phase FROM c
         ORDER BY orchard_phase_rank(c.phase) DESC LIMIT 1
@@ -104,17 +126,19 @@ BEGIN
         c.seq, j.kind, j.params,
         CASE WHEN c.fan_in > 0 THEN (
           SELECT '[' || string_agg(COALESCE(i.output, 'null'), ',' ORDER BY i.seq) || ']'
-          FROM job_tasks i WHERE i.parent_id = c.id AND i.state = 'done') END
+          FROM job_tasks i WHERE i.parent_id = c.id AND i.state = 'done') END,
+        c.lease_batch
       FROM c ORDER BY c.seq;
     GET DIAGNOSTICS taken = ROW_COUNT;
     got := got + taken;
-    -- All it asked of this job, with room left under the job's concurrency: the job may
-    -- have more ready tasks.
-    more := more OR (taken = n AND n < room);
+    batches := batches + (taken + k - 1) / k;
+    -- All it asked of this job, with room left under the job's concurrency (or stopped by
+    -- the claim's cap): the job may have more ready tasks.
+    more := more OR (taken = n AND (nb < room OR n < nb * k));
   END LOOP;
   IF more OR seen >= 64 THEN
     RETURN QUERY SELECT NULL::TEXT, NULL::TEXT, NULL::TEXT, NULL::TEXT, NULL::TEXT,
-      NULL::BIGINT, NULL::BIGINT, NULL::BIGINT, NULL::TEXT, NULL::TEXT, NULL::TEXT;
+      NULL::BIGINT, NULL::BIGINT, NULL::BIGINT, NULL::TEXT, NULL::TEXT, NULL::TEXT, NULL::TEXT;
   END IF;
 END
 $$;
@@ -122,7 +146,8 @@ $$;
 -- Marks done those of the given tasks whose lease p_worker holds at the attempt given
 -- (for a task named twice, its first entry counts), and counts them: the job's done count,
 -- each parent's pending inputs (a parent with none left becomes ready), the worker's done
--- count. The root finishing ends its job with the root's output as the result. A job no
+-- count, and the job's task time (a moving average of the run times reported, the rule of
+-- `sql::JOB_TASKS_DONE`). The root finishing ends its job with the root's output as the result. A job no
 -- longer active accepts nothing: its tasks' leases end now. Returns a row per task done,
 -- and a row per inactive job (with its state and no task). A missing job raises P0002 and
 -- changes nothing.
@@ -144,6 +169,7 @@ DECLARE
   pid TEXT;
   cnt BIGINT;
   n BIGINT;
+  mean_us BIGINT;
   total BIGINT := 0;
 BEGIN
   FOR jid IN SELECT DISTINCT x FROM unnest(p_jobs) x ORDER BY x LOOP
@@ -178,7 +204,12 @@ BEGIN
       CONTINUE;
     END IF;
     total := total + n;
-    UPDATE jobs SET done = done + n WHERE id = jid;
+    SELECT AVG(GREATEST(p_runs[array_position(p_ids, x)], 0))::BIGINT INTO mean_us
+    FROM unnest(f_ids) x;
+    UPDATE jobs SET done = done + n,
+      task_us = CASE WHEN mean_us IS NULL THEN task_us WHEN task_us IS NULL THEN mean_us
+                     ELSE (task_us * 3 + mean_us) / 4 END
+    WHERE id = jid;
     -- Parents one by one, in id order: each is a key lookup, whatever the plan.
     FOR pid, cnt IN SELECT x, COUNT(*) FROM unnest(f_parents) x WHERE x IS NOT NULL
                   GROUP BY x ORDER BY x LOOP
@@ -204,17 +235,21 @@ END
 $$;
 
 -- A worker's report: its completions as orchard_complete records them, then, when p_claim
--- is positive, a claim of up to p_claim more tasks, all in one call and one transaction.
+-- is positive, a claim of up to p_claim more batches (as orchard_claim leases them), all in
+-- one call and one transaction.
 -- The completions' rows come first (claimed false), then the leased tasks (claimed true).
 -- A worker none of whose completions went through has its sign of life recorded; an
 -- unknown one is leased nothing.
 CREATE OR REPLACE FUNCTION orchard_report(p_worker TEXT, p_ids TEXT[], p_jobs TEXT[],
                                p_attempts BIGINT[], p_outputs TEXT[], p_now BIGINT,
                                p_claim BIGINT, p_lease_ms BIGINT,
-                               p_started BIGINT[] DEFAULT NULL, p_runs BIGINT[] DEFAULT NULL)
+                               p_started BIGINT[] DEFAULT NULL, p_runs BIGINT[] DEFAULT NULL,
+                               p_batch_max BIGINT DEFAULT 1, p_batch_us BIGINT DEFAULT 0,
+                               p_cap BIGINT DEFAULT 256)
 RETURNS TABLE (claimed BOOLEAN, id TEXT, job_id TEXT, parent_id TEXT, phase TEXT,
                started_at BIGINT, job_state TEXT, payload TEXT, attempt BIGINT,
-               lease_expires_at BIGINT, job_kind TEXT, job_params TEXT, inputs TEXT)
+               lease_expires_at BIGINT, job_kind TEXT, job_params TEXT, inputs TEXT,
+               lease_batch TEXT)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
@@ -243,7 +278,9 @@ BEGIN
     END IF;
   END IF;
   RETURN QUERY SELECT true, l.id, l.job_id, l.parent_id, l.phase, NULL::BIGINT, NULL::TEXT,
-      l.payload, l.attempt, l.lease_expires_at, l.job_kind, l.job_params, l.inputs
-    FROM orchard_claim(p_worker, p_claim, p_lease_ms, p_now, false) l;
+      l.payload, l.attempt, l.lease_expires_at, l.job_kind, l.job_params, l.inputs,
+      l.lease_batch
+    FROM orchard_claim(p_worker, p_claim, p_lease_ms, p_now, false, p_batch_max, p_batch_us,
+                       p_cap) l;
 END
 $$;
