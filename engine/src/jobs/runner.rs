@@ -142,17 +142,21 @@ struct Counts {
     avg_ms: Option<f64>,
     /// Moving average of how long reporting finished tasks takes, in milliseconds.
     report_ms: Option<f64>,
+    /// Moving average of how many tasks a batch holds.
+    batch_len: Option<f64>,
 }
 
 impl Pool {
     /// How many batches to hold: one per slot, plus as many queued as will start within a
-    /// quarter of a lease at the pace batches have been running.
+    /// quarter of a lease at the pace batches have been running, and no more than one
+    /// claim's worth of tasks queued (the rest is better left to other workers).
     fn target(&self, c: &Counts) -> usize {
         let slots = self.cfg.slots.max(1);
         let ahead = match c.avg_ms {
             Some(ms) => {
                 let budget = self.cfg.lease_ms as f64 / 4.0;
-                (budget / ms.max(0.001) * slots as f64).min(MAX_BATCH as f64) as usize
+                let tasks = MAX_BATCH as f64 / c.batch_len.unwrap_or(1.0).max(1.0);
+                (budget / ms.max(0.001) * slots as f64).min(tasks) as usize
             }
             None => 0,
         };
@@ -195,14 +199,16 @@ impl Pool {
         (avg <= 2.0).then(|| Duration::from_secs_f64(avg * 1.5 / 1000.0))
     }
 
-    fn ran_for(&self, d: Duration) {
+    /// Records a batch of `len` tasks that ran for `d`.
+    fn ran_for(&self, d: Duration, len: usize) {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        c.avg_ms = Some(moving_average(c.avg_ms, d));
+        c.avg_ms = Some(moving_average(c.avg_ms, d.as_secs_f64() * 1000.0));
+        c.batch_len = Some(moving_average(c.batch_len, len as f64));
     }
 
     fn reported_in(&self, d: Duration) {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        c.report_ms = Some(moving_average(c.report_ms, d));
+        c.report_ms = Some(moving_average(c.report_ms, d.as_secs_f64() * 1000.0));
     }
 
     /// Whether a runner with nothing queued should report its batch itself: batches take
@@ -216,11 +222,10 @@ impl Pool {
     }
 }
 
-fn moving_average(avg: Option<f64>, d: Duration) -> f64 {
-    let ms = d.as_secs_f64() * 1000.0;
+fn moving_average(avg: Option<f64>, x: f64) -> f64 {
     match avg {
-        Some(avg) => avg * 0.9 + ms * 0.1,
-        None => ms,
+        Some(avg) => avg * 0.9 + x * 0.1,
+        None => x,
     }
 }
 
@@ -245,6 +250,7 @@ pub async fn run_worker(
             inflight: 0,
             avg_ms: None,
             report_ms: None,
+            batch_len: None,
         }),
         room: Notify::new(),
         running: AtomicUsize::new(0),
@@ -405,9 +411,10 @@ async fn runner(
             }
         };
         let started = Instant::now();
+        let len = batch.tasks.len();
         pool.running.fetch_add(1, Ordering::SeqCst);
         let finished = run_batch(&*leases, &*files, &pool.cfg, batch, &shutdown).await;
-        pool.ran_for(started.elapsed());
+        pool.ran_for(started.elapsed(), len);
         let alone =
             finished.failed.is_empty() && finished.released.is_empty() && !finished.done.is_empty();
         if alone && queue.is_empty() && !*shutdown.borrow() && pool.reports_alone() {
