@@ -59,31 +59,29 @@ impl Phase {
     }
 }
 
-/// The task tree of a file-average job of G = ⌈F / group⌉ groups, in claim order: G generate
-/// tasks (each writes its group's files) feed G map tasks (each sums its group), which feed
-/// reduce tasks combining 5 partials each, level by level, up to one root reduce that writes
-/// the result.
+/// The task graph of a file-average job of G = ⌈F / group⌉ groups, in claim order: G generate
+/// tasks (each writes its group's files) each feed one of G map tasks (each sums its group),
+/// which feed reduce tasks combining 5 partials each, level by level, up to one root reduce
+/// that writes the result.
 pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
     let groups = p.groups() as usize;
     let mut tasks = Vec::with_capacity(groups * 2 + groups / (REDUCE_FAN_IN - 1) + 2);
-    for g in 0..groups {
+    let range = |g: usize| {
         let start = g as u32 * p.group_size;
-        let end = (start + p.group_size).min(p.files);
+        json!({ "first_file": start, "end_file": (start + p.group_size).min(p.files) })
+    };
+    for g in 0..groups {
         tasks.push(TaskSpec {
             phase: Phase::Generate.as_str(),
-            payload: json!({ "first_file": start, "end_file": end }),
-            parent: Some(groups + g),
-            deps: 0,
+            payload: range(g),
+            deps: Vec::new(),
         });
     }
     for g in 0..groups {
-        let start = g as u32 * p.group_size;
-        let end = (start + p.group_size).min(p.files);
         tasks.push(TaskSpec {
             phase: Phase::Map.as_str(),
-            payload: json!({ "first_file": start, "end_file": end }),
-            parent: None,
-            deps: 1,
+            payload: range(g),
+            deps: vec![g],
         });
     }
     // Reduce levels: combine the previous level's outputs REDUCE_FAN_IN at a time until one
@@ -95,16 +93,12 @@ pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
         let next_len = level_len.div_ceil(REDUCE_FAN_IN);
         let next_start = tasks.len();
         for r in 0..next_len {
-            let first = r * REDUCE_FAN_IN;
-            let len = REDUCE_FAN_IN.min(level_len - first);
-            for child in 0..len {
-                tasks[level_start + first + child].parent = Some(next_start + r);
-            }
+            let first = level_start + r * REDUCE_FAN_IN;
+            let len = REDUCE_FAN_IN.min(level_len - r * REDUCE_FAN_IN);
             tasks.push(TaskSpec {
                 phase: Phase::Reduce.as_str(),
                 payload: json!({ "level": level, "index": r }),
-                parent: None,
-                deps: len as i64,
+                deps: (first..first + len).collect(),
             });
         }
         if next_len == 1 {
@@ -323,7 +317,7 @@ mod tests {
     fn one_group_still_has_a_root_reduce() {
         let t = plan(&params(3, 5));
         assert_eq!(t.len(), 3);
-        super::super::plan::check_tree(&t);
+        super::super::plan::check_one_sink(&t);
     }
 
     #[test]
@@ -342,7 +336,7 @@ mod tests {
                 .count(),
             6 + 2 + 1
         );
-        super::super::plan::check_tree(&t);
+        super::super::plan::check_one_sink(&t);
     }
 
     #[test]
@@ -350,6 +344,6 @@ mod tests {
         let t = plan(&params(7, 5));
         assert_eq!(t[1].payload["first_file"], 5);
         assert_eq!(t[1].payload["end_file"], 7);
-        super::super::plan::check_tree(&t);
+        super::super::plan::check_one_sink(&t);
     }
 }

@@ -1,26 +1,82 @@
-//! A job's tasks as its kind plans them: each task names the task it feeds (`parent`) and
-//! how many feed it (`deps`). The plan is fixed when the job is created, so "the job is
-//! complete" is exactly "the root task is done", a fact stored in the database and true
-//! across restarts. Each kind writes its own plan (`file_average::plan`, `noop::plan`, the
-//! tree kinds' one-task plans).
+//! A job's tasks as its kind plans them: a graph in which each task names the tasks it waits
+//! on (`deps`), whose outputs it receives as inputs, in that order. A task may wait on
+//! several tasks and feed several; a task nothing waits on is a sink. A job is complete when
+//! every one of its tasks is done, a fact the database counts (`done = total`) and that holds
+//! across restarts, and its result is made of its sinks' outputs. A completion may add tasks
+//! to its running job (`jobs::protocol::SpawnedTask`). Each kind writes its own plan
+//! (`file_average::plan`, `noop::plan`, the tree kinds' plans).
 
-/// One task to insert. `parent` indexes into the same plan.
+/// One task to insert.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskSpec {
     pub phase: &'static str,
     pub payload: serde_json::Value,
-    pub parent: Option<usize>,
-    pub deps: i64,
+    /// The tasks this one waits on, as indexes into the same plan, each before this task:
+    /// their outputs are its inputs, in this order.
+    pub deps: Vec<usize>,
 }
 
-/// Every task but the root has a parent, every parent's deps equals its number of children,
-/// and exactly one root exists: what every plan must hold.
-#[cfg(test)]
-pub(crate) fn check_tree(tasks: &[TaskSpec]) {
-    let roots = tasks.iter().filter(|t| t.parent.is_none()).count();
-    assert_eq!(roots, 1);
+/// Why a plan cannot be run: a task waits on itself, on a task after it (the only way a
+/// plan's order could hide a cycle), or on one that does not exist.
+pub fn check(tasks: &[TaskSpec]) -> Result<(), String> {
     for (i, t) in tasks.iter().enumerate() {
-        let children = tasks.iter().filter(|c| c.parent == Some(i)).count() as i64;
-        assert_eq!(children, t.deps, "task {i} deps");
+        if let Some(d) = t.deps.iter().find(|&&d| d >= i) {
+            return Err(format!(
+                "task {i} waits on task {d}, which does not come before it"
+            ));
+        }
     }
+    Ok(())
+}
+
+/// How many tasks wait on each task of a plan.
+pub fn fan_out(tasks: &[TaskSpec]) -> Vec<i64> {
+    let mut out = vec![0; tasks.len()];
+    for t in tasks {
+        for &d in &t.deps {
+            out[d] += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task(deps: Vec<usize>) -> TaskSpec {
+        TaskSpec {
+            phase: "run",
+            payload: json!({}),
+            deps,
+        }
+    }
+
+    #[test]
+    fn a_task_waits_only_on_tasks_before_it() {
+        assert!(check(&[task(vec![]), task(vec![0]), task(vec![0, 1])]).is_ok());
+        assert!(
+            check(&[task(vec![0])])
+                .unwrap_err()
+                .contains("task 0 waits on task 0")
+        );
+        assert!(check(&[task(vec![1]), task(vec![])]).is_err());
+        assert!(check(&[task(vec![]), task(vec![5])]).is_err());
+    }
+
+    #[test]
+    fn fan_out_counts_the_tasks_waiting() {
+        // A diamond: 0 feeds 1 and 2, which both feed 3.
+        let plan = [task(vec![]), task(vec![0]), task(vec![0]), task(vec![1, 2])];
+        assert_eq!(fan_out(&plan), vec![2, 1, 1, 0]);
+    }
+}
+
+/// Every plan a kind makes: valid, and with exactly one sink (the task whose output is the
+/// job's result).
+#[cfg(test)]
+pub(crate) fn check_one_sink(tasks: &[TaskSpec]) {
+    check(tasks).unwrap();
+    assert_eq!(fan_out(tasks).iter().filter(|n| **n == 0).count(), 1);
 }

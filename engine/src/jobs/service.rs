@@ -96,6 +96,7 @@ pub(crate) async fn enqueue(
     phase: &'static str,
     tasks: Vec<plan::TaskSpec>,
 ) -> AppResult<Job> {
+    plan::check(&tasks).map_err(AppError::Invalid)?;
     let job = st
         .store
         .create_job(

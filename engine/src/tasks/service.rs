@@ -291,8 +291,7 @@ fn one_task(phase: &'static str) -> Vec<TaskSpec> {
     vec![TaskSpec {
         phase,
         payload: json!({}),
-        parent: None,
-        deps: 0,
+        deps: Vec::new(),
     }]
 }
 
@@ -350,14 +349,12 @@ pub async fn start_generate(st: &Core, mut params: GenerateParams) -> AppResult<
             TaskSpec {
                 phase: Phase::Generate.as_str(),
                 payload: json!({}),
-                parent: Some(1),
-                deps: 0,
+                deps: Vec::new(),
             },
             TaskSpec {
                 phase: Phase::Import.as_str(),
                 payload: json!({}),
-                parent: None,
-                deps: 1,
+                deps: vec![0],
             },
         ]
     } else {

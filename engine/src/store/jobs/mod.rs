@@ -254,6 +254,17 @@ fn outputs(rows: Vec<Option<String>>) -> StoreResult<Vec<serde_json::Value>> {
         .collect()
 }
 
+/// A finished job's result from its sinks' outputs (as stored, in plan order): the output
+/// itself when the job has one sink, as most plans do, else the outputs as an array.
+pub(super) fn job_result(sinks: Vec<Option<String>>) -> StoreResult<serde_json::Value> {
+    let mut all = outputs(sinks)?;
+    Ok(if all.len() == 1 {
+        all.pop().unwrap_or_default()
+    } else {
+        serde_json::Value::Array(all)
+    })
+}
+
 /// Whether a job in this state still runs tasks.
 pub(super) fn is_active(job_state: &str) -> bool {
     JobState::parse(job_state).is_some_and(|s| matches!(s, JobState::Queued | JobState::Running))

@@ -85,25 +85,42 @@ impl PgStore {
                 .bind(job.server_only)
                 .execute(&mut *tx)
                 .await?;
+            let fan_out = crate::jobs::plan::fan_out(&job.tasks);
             for (c, chunk) in job.tasks.chunks(10_000).enumerate() {
                 let first = c * 10_000;
                 let seqs: Vec<i64> = (first..first + chunk.len()).map(|i| i as i64).collect();
-                let parents: Vec<Option<&str>> = chunk
-                    .iter()
-                    .map(|t| t.parent.map(|p| ids[p].as_str()))
-                    .collect();
                 let phases: Vec<&str> = chunk.iter().map(|t| t.phase).collect();
                 let payloads: Vec<String> = chunk.iter().map(|t| t.payload.to_string()).collect();
-                let deps: Vec<i64> = chunk.iter().map(|t| t.deps).collect();
+                let deps: Vec<i64> = chunk.iter().map(|t| t.deps.len() as i64).collect();
                 sqlx::query(sql::INSERT_TASKS_POSTGRES)
                     .bind(job_id)
                     .bind(now)
                     .bind(&ids[first..first + chunk.len()])
-                    .bind(&parents)
                     .bind(&phases)
                     .bind(&seqs)
                     .bind(&payloads)
                     .bind(&deps)
+                    .bind(&fan_out[first..first + chunk.len()])
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let edges: Vec<(usize, usize, usize)> = job
+                .tasks
+                .iter()
+                .enumerate()
+                .flat_map(|(i, t)| t.deps.iter().enumerate().map(move |(o, &d)| (i, d, o)))
+                .collect();
+            for chunk in edges.chunks(10_000) {
+                let tasks: Vec<&str> = chunk.iter().map(|e| ids[e.0].as_str()).collect();
+                let deps: Vec<&str> = chunk.iter().map(|e| ids[e.1].as_str()).collect();
+                let ords: Vec<i64> = chunk.iter().map(|e| e.2 as i64).collect();
+                let subs = vec![0i64; chunk.len()];
+                sqlx::query(sql::INSERT_DEPS_POSTGRES)
+                    .bind(job_id)
+                    .bind(&tasks)
+                    .bind(&deps)
+                    .bind(&ords)
+                    .bind(&subs)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -313,6 +330,10 @@ impl JobStore for PgStore {
         let mut tx = self.write.begin().await?;
         let out: StoreResult<_> = async {
             lock_job(&mut tx, id).await?;
+            sqlx::query(sql::DELETE_DEPS)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(sql::DELETE_TASKS)
                 .bind(id)
                 .execute(&mut *tx)

@@ -18,7 +18,7 @@ struct ClaimedRow {
     job_id: String,
     phase: String,
     payload: String,
-    parent_id: Option<String>,
+    fan_out: i64,
     attempt: i64,
     lease_expires_at: Option<i64>,
     job_kind: String,
@@ -27,8 +27,8 @@ struct ClaimedRow {
     lease_batch: Option<String>,
 }
 
-/// A row of `orchard_report`: a task its completions marked done (with its parent, phase
-/// and start), a job that no longer accepts results (its state, no task), a task its claim
+/// A row of `orchard_report`: a task its completions marked done (with its phase and start,
+/// and whether it finished its job), a job that no longer accepts results (its state, no task), a task its claim
 /// leased (`claimed`), or, claimed but with no task, the sign that the claim may have left
 /// work behind.
 #[derive(sqlx::FromRow)]
@@ -36,7 +36,8 @@ struct ReportRow {
     claimed: bool,
     id: Option<String>,
     job_id: Option<String>,
-    parent_id: Option<String>,
+    finished: Option<bool>,
+    fan_out: Option<i64>,
     phase: Option<String>,
     started_at: Option<i64>,
     job_state: Option<String>,
@@ -57,7 +58,7 @@ impl ReportRow {
             job_id: self.job_id.ok_or_else(corrupt)?,
             phase: self.phase.ok_or_else(corrupt)?,
             payload: self.payload.ok_or_else(corrupt)?,
-            parent_id: self.parent_id,
+            fan_out: self.fan_out.ok_or_else(corrupt)?,
             attempt: self.attempt.ok_or_else(corrupt)?,
             lease_expires_at: self.lease_expires_at,
             job_kind: self.job_kind.ok_or_else(corrupt)?,
@@ -102,7 +103,7 @@ fn leased_tasks(rows: Vec<ClaimedRow>, lease_ms: i64, now: i64) -> StoreResult<V
             job_kind: row.job_kind,
             job_params,
             payload: super::parse_json(&row.payload, "task payload")?,
-            is_root: row.parent_id.is_none(),
+            is_root: row.fan_out == 0,
             attempt: row.attempt,
             lease_expires_at: row.lease_expires_at.unwrap_or(now + lease_ms),
             task_id: row.id,
@@ -125,7 +126,7 @@ impl PgStore {
         now: i64,
     ) -> StoreResult<Vec<LeasedTask>> {
         let rows = sqlx::query_as::<_, ClaimedRow>(
-            "SELECT id, job_id, phase, payload, parent_id, attempt, lease_expires_at, \
+            "SELECT id, job_id, phase, payload, fan_out, attempt, lease_expires_at, \
              job_kind, job_params, inputs, lease_batch \
              FROM orchard_claim($1, $2, $3, $4, true, $5, $6, $7) WHERE id IS NOT NULL",
         )
@@ -194,7 +195,7 @@ impl PgStore {
             }
         }
         let rows = sqlx::query_as::<_, ReportRow>(
-            "SELECT claimed, id, job_id, parent_id, phase, started_at, job_state, payload, \
+            "SELECT claimed, id, job_id, finished, fan_out, phase, started_at, job_state, payload, \
              attempt, lease_expires_at, job_kind, job_params, inputs, lease_batch \
              FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
@@ -247,7 +248,7 @@ impl PgStore {
                     .run_ms
                     .unwrap_or_else(|| row.started_at.map(|s| now - s).unwrap_or(0))
                     .max(0),
-                job_finished: row.parent_id.is_none(),
+                job_finished: row.finished.unwrap_or(false),
             }));
         }
         self.explain_refusals(worker_id, items, &named, &inactive, &mut results)

@@ -84,7 +84,11 @@ pub const TASK_ERRORS: &str = "SELECT id, phase, attempt, last_error FROM job_ta
 pub const JOB_TASKS_DONE: &str = "UPDATE jobs SET done = done + $2, \
        task_us = CASE WHEN $3 IS NULL THEN task_us WHEN task_us IS NULL THEN $3 \
          ELSE (task_us * 3 + $3) / 4 END \
-     WHERE id = $1";
+     WHERE id = $1 RETURNING done, total";
+
+/// A job every task of which is done: succeeded, with its result.
+pub const JOB_SUCCEEDED: &str = "UPDATE jobs SET state = 'succeeded', phase = 'done', \
+     result = $2, finished_at = $3 WHERE id = $1";
 
 pub const CANCEL_JOB: &str = "UPDATE jobs SET state = 'cancelled', finished_at = $2 WHERE id = $1";
 pub const LEASED_OF_JOB: &str =
@@ -96,7 +100,9 @@ pub const RETRY_TASKS: &str = "UPDATE job_tasks SET \
      WHERE job_id = $1 AND state IN ('failed', 'cancelled')";
 pub const RETRY_JOB: &str = "UPDATE jobs SET state = CASE WHEN started_at IS NULL THEN 'queued' \
      ELSE 'running' END, error = NULL, finished_at = NULL WHERE id = $1";
-/// Tasks first: the task tree's self-reference would otherwise make the cascade order matter.
+/// The graph's edges first, then the tasks: the tasks' legacy self-reference would otherwise
+/// make the cascade order matter.
+pub const DELETE_DEPS: &str = "DELETE FROM job_task_deps WHERE job_id = $1";
 pub const DELETE_TASKS: &str = "DELETE FROM job_tasks WHERE job_id = $1";
 pub const DELETE_JOB: &str = "DELETE FROM jobs WHERE id = $1";
 pub const JOB_WORK: &str = "UPDATE jobs SET work_done = $2, work_total = $3 \
@@ -143,16 +149,38 @@ pub const REAP: &str = "UPDATE job_tasks SET state = $4, lease_owner = NULL, \
 
 /// A new job's task into SQLite, one at a time through a cached statement (in reverse plan
 /// order: SQLite checks the parent's foreign key per statement).
-pub const INSERT_TASK_SQLITE: &str = "INSERT INTO job_tasks (id, job_id, parent_id, phase, seq, \
-     payload, state, deps_pending, fan_in, ready_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)";
+pub const INSERT_TASK_SQLITE: &str = "INSERT INTO job_tasks (id, job_id, phase, seq, payload, \
+     state, deps_pending, fan_in, fan_out, ready_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)";
+
+/// An edge of a job's task graph: task `$2` waits on task `$3`, whose output is its input
+/// number `$4` (`$5` orders the tasks a completion added in one place).
+pub const INSERT_DEP_SQLITE: &str =
+    "INSERT INTO job_task_deps (job_id, task_id, dep_id, ord, sub) VALUES ($1, $2, $3, $4, $5)";
 
 /// A new job's tasks into Postgres, up to 10,000 a statement, the columns bound as arrays
 /// (a statement with a placeholder per value costs more to send and plan than to run).
-pub const INSERT_TASKS_POSTGRES: &str = "INSERT INTO job_tasks (id, job_id, parent_id, phase, \
-     seq, payload, state, deps_pending, fan_in, ready_at) \
-     SELECT t.id, $1, t.parent, t.phase, t.seq, t.payload, \
-       CASE WHEN t.deps = 0 THEN 'ready' ELSE 'waiting' END, t.deps, t.deps, \
+pub const INSERT_TASKS_POSTGRES: &str = "INSERT INTO job_tasks (id, job_id, phase, seq, payload, \
+     state, deps_pending, fan_in, fan_out, ready_at) \
+     SELECT t.id, $1, t.phase, t.seq, t.payload, \
+       CASE WHEN t.deps = 0 THEN 'ready' ELSE 'waiting' END, t.deps, t.deps, t.fan_out, \
        CASE WHEN t.deps = 0 THEN $2::BIGINT END \
-     FROM UNNEST($3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[], $7::TEXT[], $8::BIGINT[]) \
-       AS t (id, parent, phase, seq, payload, deps)";
+     FROM UNNEST($3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::TEXT[], $7::BIGINT[], $8::BIGINT[]) \
+       AS t (id, phase, seq, payload, deps, fan_out)";
+
+/// Edges of a job's task graph into Postgres, bound as arrays.
+pub const INSERT_DEPS_POSTGRES: &str = "INSERT INTO job_task_deps (job_id, task_id, dep_id, ord, sub) \
+     SELECT $1, e.task, e.dep, e.ord, e.sub \
+     FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[]) AS e (task, dep, ord, sub)";
+
+/// The outputs of the tasks a task waits on, in input order.
+pub const TASK_INPUTS: &str = "SELECT t.output FROM job_task_deps d \
+     JOIN job_tasks t ON t.id = d.dep_id \
+     WHERE d.job_id = $1 AND d.task_id = $2 ORDER BY d.ord, d.sub";
+
+/// The tasks waiting on task `$1`.
+pub const DEPENDENTS: &str = "SELECT task_id FROM job_task_deps WHERE dep_id = $1";
+
+/// The outputs of a job's sinks (the tasks nothing waits on), in plan order: its result.
+pub const SINK_OUTPUTS: &str =
+    "SELECT output FROM job_tasks WHERE job_id = $1 AND fan_out = 0 ORDER BY seq";

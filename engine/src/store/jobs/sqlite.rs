@@ -264,6 +264,8 @@ impl JobStore for SqliteStore {
         let job_id = id.to_string();
         self.on_writer(move |c| {
             job_state(c, &job_id)?;
+            c.prepare_cached(lite(sql::DELETE_DEPS))?
+                .execute([&job_id])?;
             c.prepare_cached(lite(sql::DELETE_TASKS))?
                 .execute([&job_id])?;
             c.prepare_cached(lite(sql::DELETE_JOB))?

@@ -37,7 +37,7 @@ const NEXT_READY: &str = "SELECT id FROM job_tasks WHERE job_id = ?1 \
 const LEASE_TASK: &str = "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
      lease_owner = ?2, lease_expires_at = ?3, started_at = ?4, lease_batch = ?5 \
      WHERE id = ?1 AND state = 'ready' \
-     RETURNING phase, payload, parent_id, attempt, fan_in";
+     RETURNING phase, payload, fan_out, attempt, fan_in";
 
 /// Marks a task done if this worker holds its lease at this attempt and its job is active.
 const FINISH: &str = "UPDATE job_tasks SET state = 'done', lease_owner = NULL, \
@@ -46,16 +46,15 @@ const FINISH: &str = "UPDATE job_tasks SET state = 'done', lease_owner = NULL, \
      WHERE id = ?1 AND job_id = ?2 AND state = 'leased' AND lease_owner = ?3 \
        AND attempt = ?4 \
        AND EXISTS (SELECT 1 FROM jobs WHERE id = ?2 AND state IN ('queued', 'running')) \
-     RETURNING parent_id, phase, started_at";
+     RETURNING fan_out, phase, started_at";
 
-/// Takes a parent's finished children (?2) off its pending count; with none left it is ready.
-const PARENT_DONE: &str = "UPDATE job_tasks SET deps_pending = deps_pending - ?2, \
+/// Takes a task's finished inputs (?2) off its pending count; with none left it is ready.
+const INPUTS_DONE: &str = "UPDATE job_tasks SET deps_pending = deps_pending - ?2, \
      state = CASE WHEN deps_pending = ?2 AND state = 'waiting' THEN 'ready' ELSE state END, \
      ready_at = CASE WHEN deps_pending = ?2 THEN ?3 ELSE ready_at END \
      WHERE id = ?1";
 
-/// Inserts a new job and its tasks (`ids[i]` is task `i`'s id). Parents come later in a
-/// plan and SQLite checks foreign keys per statement, so tasks go in in reverse order.
+/// Inserts a new job and its tasks (`ids[i]` is task `i`'s id) with the edges of its graph.
 pub(super) fn insert_job(
     tx: &Connection,
     job_id: &str,
@@ -74,13 +73,14 @@ pub(super) fn insert_job(
         now,
         job.server_only,
     ))?;
+    let fan_out = crate::jobs::plan::fan_out(&job.tasks);
     let mut insert = tx.prepare_cached(lite(sql::INSERT_TASK_SQLITE))?;
-    for (i, t) in job.tasks.iter().enumerate().rev() {
-        let ready = t.deps == 0;
+    let mut edge = tx.prepare_cached(lite(sql::INSERT_DEP_SQLITE))?;
+    for (i, t) in job.tasks.iter().enumerate() {
+        let ready = t.deps.is_empty();
         insert.execute((
             &ids[i],
             job_id,
-            t.parent.map(|p| ids[p].as_str()),
             t.phase,
             i as i64,
             t.payload.to_string(),
@@ -90,9 +90,13 @@ pub(super) fn insert_job(
                 TaskState::Waiting
             }
             .as_str(),
-            t.deps,
+            t.deps.len() as i64,
+            fan_out[i],
             ready.then_some(now),
         ))?;
+        for (ord, &d) in t.deps.iter().enumerate() {
+            edge.execute((job_id, &ids[i], &ids[d], ord as i64, 0))?;
+        }
     }
     Ok(())
 }
@@ -196,8 +200,8 @@ fn claim_tx(
         for batch in ids.chunks(size as usize) {
             batches += 1;
             for id in batch {
-                type TaskRow = (String, String, Option<String>, i64, i64);
-                let Some((phase, payload, parent_id, attempt, fan_in)) = lease
+                type TaskRow = (String, String, i64, i64, i64);
+                let Some((phase, payload, fan_out, attempt, fan_in)) = lease
                     .query_row((id, worker_id, now + lease_ms, now, &batch[0]), |r| {
                         TaskRow::try_from(r)
                     })
@@ -206,7 +210,7 @@ fn claim_tx(
                     continue;
                 };
                 let inputs = if fan_in > 0 {
-                    inputs(tx, id)?
+                    inputs(tx, &job_id, id)?
                 } else {
                     Vec::new()
                 };
@@ -219,7 +223,7 @@ fn claim_tx(
                     job_kind: kind.clone(),
                     job_params: params.clone(),
                     payload: json(&payload, "task payload")?,
-                    is_root: parent_id.is_none(),
+                    is_root: fan_out == 0,
                     attempt,
                     lease_expires_at: now + lease_ms,
                     task_id: id.clone(),
@@ -246,12 +250,20 @@ fn claim_tx(
     Ok((out, more))
 }
 
-/// The outputs of the tasks feeding `id`, in their order.
-fn inputs(tx: &Connection, id: &str) -> StoreResult<Vec<serde_json::Value>> {
-    let mut stmt =
-        tx.prepare_cached("SELECT output FROM job_tasks WHERE parent_id = ?1 ORDER BY seq")?;
+/// The outputs (as stored) a query of one job's tasks reads.
+fn outputs_of(tx: &Connection, query: &str, job_id: &str) -> StoreResult<Vec<Option<String>>> {
+    let mut stmt = tx.prepare_cached(query)?;
+    let rows = stmt
+        .query_map([job_id], |r| r.get::<_, Option<String>>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The outputs of the tasks `id` waits on, in input order.
+fn inputs(tx: &Connection, job_id: &str, id: &str) -> StoreResult<Vec<serde_json::Value>> {
+    let mut stmt = tx.prepare_cached(lite(sql::TASK_INPUTS))?;
     let outputs = stmt
-        .query_map([id], |r| r.get::<_, Option<String>>(0))?
+        .query_map([job_id, id], |r| r.get::<_, Option<String>>(0))?
         .collect::<Result<Vec<_>, _>>()?;
     outputs
         .into_iter()
@@ -294,8 +306,8 @@ fn complete_tx(
     let mut finish = tx.prepare_cached(FINISH)?;
     let mut finished = 0;
     for (job_id, idx) in by_job {
-        let mut parents = BTreeMap::<String, i64>::new();
-        let mut root = None;
+        let mut dependents = BTreeMap::<String, i64>::new();
+        let mut last = None;
         let mut accepted = 0;
         let (mut run_sum, mut runs) = (0i64, 0i64);
         for &i in &idx {
@@ -314,14 +326,14 @@ fn complete_tx(
                     ),
                     |r| {
                         Ok((
-                            r.get::<_, Option<String>>(0)?,
+                            r.get::<_, i64>(0)?,
                             r.get::<_, String>(1)?,
                             r.get::<_, Option<i64>>(2)?,
                         ))
                     },
                 )
                 .optional()?;
-            let Some((parent, phase, started_at)) = row else {
+            let Some((fan_out, phase, started_at)) = row else {
                 continue;
             };
             accepted += 1;
@@ -338,10 +350,13 @@ fn complete_tx(
                     .max(0),
                 job_finished: false,
             }));
-            match parent {
-                Some(p) => *parents.entry(p).or_default() += 1,
-                None => root = Some(i),
+            if fan_out > 0 {
+                let mut waiting = tx.prepare_cached(lite(sql::DEPENDENTS))?;
+                for d in waiting.query_map([&it.task_id], |r| r.get::<_, String>(0))? {
+                    *dependents.entry(d?).or_default() += 1;
+                }
             }
+            last = Some(i);
         }
         if accepted < idx.len() {
             let state = tx
@@ -359,24 +374,26 @@ fn complete_tx(
         finished += accepted;
         if accepted > 0 {
             let mean_us = (runs > 0).then(|| run_sum / runs);
-            tx.prepare_cached(lite(sql::JOB_TASKS_DONE))?.execute((
-                &job_id,
-                accepted as i64,
-                mean_us,
-            ))?;
-            let mut parent_done = tx.prepare_cached(PARENT_DONE)?;
-            for (parent, k) in &parents {
-                parent_done.execute((parent, k, now))?;
+            let (done, total): (i64, i64) = tx
+                .prepare_cached(lite(sql::JOB_TASKS_DONE))?
+                .query_row((&job_id, accepted as i64, mean_us), |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            let mut inputs_done = tx.prepare_cached(INPUTS_DONE)?;
+            for (task, k) in &dependents {
+                inputs_done.execute((task, k, now))?;
             }
-        }
-        if let Some(i) = root {
-            tx.prepare_cached(
-                "UPDATE jobs SET state = 'succeeded', phase = 'done', result = ?2, \
-                 finished_at = ?3 WHERE id = ?1",
-            )?
-            .execute((&job_id, items[i].output.to_string(), now))?;
-            if let Some(Ok(c)) = results[i].as_mut() {
-                c.job_finished = true;
+            // Every task done: the job is, with its sinks' outputs as its result.
+            if done >= total {
+                let result = super::job_result(outputs_of(tx, lite(sql::SINK_OUTPUTS), &job_id)?)?;
+                tx.prepare_cached(lite(sql::JOB_SUCCEEDED))?.execute((
+                    &job_id,
+                    result.to_string(),
+                    now,
+                ))?;
+                if let Some(Ok(c)) = last.and_then(|i| results[i].as_mut()) {
+                    c.job_finished = true;
+                }
             }
         }
         // Say why the others were refused.

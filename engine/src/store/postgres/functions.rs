@@ -19,7 +19,7 @@ pub const FUNCTIONS_VERSION: i64 = 3;
 
 /// SHA-256 of `FUNCTIONS` as of `FUNCTIONS_VERSION`.
 pub const FUNCTIONS_SHA256: &str =
-    "f3df84cf4f219a0c9c1e2eeb6f9eb1e1ee219f29df29b2b066512c28276c06cd";
+    "91a74777f1f966725101fb8263a60d510ab6116de3d54d61eaf7d1b257a8af0e";
 
 /// The name of the stamp's row.
 const STAMP: &str = "lease_functions";

@@ -16,14 +16,22 @@
 -- range, so a plan made while the tables were nearly empty stays right as they grow.
 
 -- Version 2 gave orchard_complete and orchard_report two trailing arrays (when each task ran
--- and for how long). Version 3 leases batches: orchard_claim and orchard_report take how
--- large a batch may be and return each task's batch. Earlier signatures go first; calls that
--- omit the new trailing arguments still resolve, through their defaults.
+-- and for how long). Version 3 leases batches (orchard_claim and orchard_report take how large
+-- a batch may be and return each task's batch) and follows the task graph (a task's inputs
+-- and the tasks waiting on it come from job_task_deps; a job ends when all its tasks are
+-- done). Every signature, earlier and current, is dropped first, so a change of arguments or
+-- result columns needs nothing more; calls that omit trailing arguments resolve through
+-- their defaults.
 DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT, BIGINT);
 DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT, BIGINT,
                                        BIGINT[], BIGINT[]);
+DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT, BIGINT,
+                                       BIGINT[], BIGINT[], BIGINT, BIGINT, BIGINT);
 DROP FUNCTION IF EXISTS orchard_complete(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT);
+DROP FUNCTION IF EXISTS orchard_complete(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT[],
+                                         BIGINT[]);
 DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN);
+DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN, BIGINT, BIGINT, BIGINT);
 
 CREATE OR REPLACE FUNCTION orchard_phase_rank(p TEXT) RETURNS BIGINT LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE p WHEN 'generate' THEN 0 WHEN 'map' THEN 1 WHEN 'reduce' THEN 2 ELSE 3 END::BIGINT
@@ -44,7 +52,7 @@ $$;
 CREATE OR REPLACE FUNCTION orchard_claim(p_worker TEXT, p_max BIGINT, p_lease_ms BIGINT, p_now BIGINT,
                               p_touch BOOLEAN, p_batch_max BIGINT DEFAULT 1,
                               p_batch_us BIGINT DEFAULT 0, p_cap BIGINT DEFAULT 256)
-RETURNS TABLE (id TEXT, job_id TEXT, phase TEXT, payload TEXT, parent_id TEXT, attempt BIGINT,
+RETURNS TABLE (id TEXT, job_id TEXT, phase TEXT, payload TEXT, fan_out BIGINT, attempt BIGINT,
                lease_expires_at BIGINT, seq BIGINT, job_kind TEXT, job_params TEXT,
                inputs TEXT, lease_batch TEXT)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
@@ -110,7 +118,7 @@ BEGIN
           lease_batch = h.head
         FROM picked p JOIN heads h ON h.b = p.b
         WHERE t.id = p.id
-        RETURNING t.id, t.job_id, t.phase, t.payload, t.parent_id, t.attempt,
+        RETURNING t.id, t.job_id, t.phase, t.payload, t.fan_out, t.attempt,
           t.lease_expires_at, t.seq, t.fan_in, t.lease_batch
       ), furthest AS (
         SELECT orchard_phase_rank(c.phase) AS rank, c.phase FROM c
@@ -122,11 +130,12 @@ BEGIN
         FROM furthest f
         WHERE u.id = j.id AND (u.state <> 'running' OR orchard_phase_rank(u.phase) < f.rank)
       )
-      SELECT c.id, c.job_id, c.phase, c.payload, c.parent_id, c.attempt, c.lease_expires_at,
+      SELECT c.id, c.job_id, c.phase, c.payload, c.fan_out, c.attempt, c.lease_expires_at,
         c.seq, j.kind, j.params,
         CASE WHEN c.fan_in > 0 THEN (
-          SELECT '[' || string_agg(COALESCE(i.output, 'null'), ',' ORDER BY i.seq) || ']'
-          FROM job_tasks i WHERE i.parent_id = c.id AND i.state = 'done') END,
+          SELECT '[' || string_agg(COALESCE(i.output, 'null'), ',' ORDER BY d.ord, d.sub) || ']'
+          FROM job_task_deps d JOIN job_tasks i ON i.id = d.dep_id
+          WHERE d.job_id = j.id AND d.task_id = c.id) END,
         c.lease_batch
       FROM c ORDER BY c.seq;
     GET DIAGNOSTICS taken = ROW_COUNT;
@@ -137,24 +146,25 @@ BEGIN
     more := more OR (taken = n AND (nb < room OR n < nb * k));
   END LOOP;
   IF more OR seen >= 64 THEN
-    RETURN QUERY SELECT NULL::TEXT, NULL::TEXT, NULL::TEXT, NULL::TEXT, NULL::TEXT,
+    RETURN QUERY SELECT NULL::TEXT, NULL::TEXT, NULL::TEXT, NULL::TEXT, NULL::BIGINT,
       NULL::BIGINT, NULL::BIGINT, NULL::BIGINT, NULL::TEXT, NULL::TEXT, NULL::TEXT, NULL::TEXT;
   END IF;
 END
 $$;
 
 -- Marks done those of the given tasks whose lease p_worker holds at the attempt given
--- (for a task named twice, its first entry counts), and counts them: the job's done count,
--- each parent's pending inputs (a parent with none left becomes ready), the worker's done
--- count, and the job's task time (a moving average of the run times reported, the rule of
--- `sql::JOB_TASKS_DONE`). The root finishing ends its job with the root's output as the result. A job no
--- longer active accepts nothing: its tasks' leases end now. Returns a row per task done,
--- and a row per inactive job (with its state and no task). A missing job raises P0002 and
--- changes nothing.
+-- (for a task named twice, its first entry counts), and counts them: the job's done count
+-- and task time (a moving average of the run times reported, the rule of
+-- `sql::JOB_TASKS_DONE`), the pending inputs of the tasks waiting on them (one with none
+-- left becomes ready), the worker's done count. A job all of whose tasks are done succeeds,
+-- its result made of its sinks' outputs (the rule of `job_result` in store/jobs/mod.rs). A
+-- job no longer active accepts nothing: its tasks' leases end now. Returns a row per task
+-- done (`finished` on the one that ended its job), and a row per inactive job (with its
+-- state and no task). A missing job raises P0002 and changes nothing.
 CREATE OR REPLACE FUNCTION orchard_complete(p_worker TEXT, p_ids TEXT[], p_jobs TEXT[],
                                  p_attempts BIGINT[], p_outputs TEXT[], p_now BIGINT,
                                  p_started BIGINT[] DEFAULT NULL, p_runs BIGINT[] DEFAULT NULL)
-RETURNS TABLE (id TEXT, job_id TEXT, parent_id TEXT, phase TEXT, started_at BIGINT,
+RETURNS TABLE (id TEXT, job_id TEXT, finished BOOLEAN, phase TEXT, started_at BIGINT,
                job_state TEXT)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
 #variable_conflict use_column
@@ -162,14 +172,16 @@ DECLARE
   jid TEXT;
   st TEXT;
   f_ids TEXT[];
-  f_parents TEXT[];
+  f_fans BIGINT[];
   f_phases TEXT[];
   f_started BIGINT[];
-  root TEXT;
-  pid TEXT;
+  wid TEXT;
   cnt BIGINT;
   n BIGINT;
   mean_us BIGINT;
+  j_done BIGINT;
+  j_total BIGINT;
+  sinks TEXT[];
   total BIGINT := 0;
 BEGIN
   FOR jid IN SELECT DISTINCT x FROM unnest(p_jobs) x ORDER BY x LOOP
@@ -182,7 +194,7 @@ BEGIN
       FROM unnest(p_ids, p_jobs, p_attempts) AS it (tid, tjob, tattempt)
       WHERE it.tjob = jid AND t.id = it.tid AND t.job_id = jid AND t.state = 'leased'
         AND t.lease_owner = p_worker AND t.attempt = it.tattempt;
-      RETURN QUERY SELECT NULL::TEXT, jid, NULL::TEXT, NULL::TEXT, NULL::BIGINT, st;
+      RETURN QUERY SELECT NULL::TEXT, jid, false, NULL::TEXT, NULL::BIGINT, st;
       CONTINUE;
     END IF;
     WITH fin AS (
@@ -194,11 +206,11 @@ BEGIN
                               WHERE p_jobs[k] = jid))
         AND t.job_id = jid AND t.state = 'leased' AND t.lease_owner = p_worker
         AND t.attempt = p_attempts[array_position(p_ids, t.id)]
-      RETURNING t.id, t.parent_id, t.phase, t.started_at
+      RETURNING t.id, t.fan_out, t.phase, t.started_at
     )
-    SELECT array_agg(fin.id), array_agg(fin.parent_id), array_agg(fin.phase),
+    SELECT array_agg(fin.id), array_agg(fin.fan_out), array_agg(fin.phase),
       array_agg(fin.started_at)
-    INTO f_ids, f_parents, f_phases, f_started FROM fin;
+    INTO f_ids, f_fans, f_phases, f_started FROM fin;
     n := COALESCE(cardinality(f_ids), 0);
     IF n = 0 THEN
       CONTINUE;
@@ -209,24 +221,28 @@ BEGIN
     UPDATE jobs SET done = done + n,
       task_us = CASE WHEN mean_us IS NULL THEN task_us WHEN task_us IS NULL THEN mean_us
                      ELSE (task_us * 3 + mean_us) / 4 END
-    WHERE id = jid;
-    -- Parents one by one, in id order: each is a key lookup, whatever the plan.
-    FOR pid, cnt IN SELECT x, COUNT(*) FROM unnest(f_parents) x WHERE x IS NOT NULL
-                  GROUP BY x ORDER BY x LOOP
-      UPDATE job_tasks p SET deps_pending = p.deps_pending - cnt,
-        state = CASE WHEN p.deps_pending = cnt AND p.state = 'waiting' THEN 'ready'
-                     ELSE p.state END,
-        ready_at = CASE WHEN p.deps_pending = cnt THEN p_now ELSE p.ready_at END
-      WHERE p.id = pid;
+    WHERE id = jid RETURNING done, total INTO j_done, j_total;
+    -- The tasks waiting on them one by one, in id order: each is a key lookup, whatever the
+    -- plan.
+    FOR wid, cnt IN SELECT d.task_id, COUNT(*) FROM unnest(f_ids, f_fans) AS q (i, fan)
+                    JOIN job_task_deps d ON d.dep_id = q.i
+                    WHERE q.fan > 0 GROUP BY d.task_id ORDER BY d.task_id LOOP
+      UPDATE job_tasks w SET deps_pending = w.deps_pending - cnt,
+        state = CASE WHEN w.deps_pending = cnt AND w.state = 'waiting' THEN 'ready'
+                     ELSE w.state END,
+        ready_at = CASE WHEN w.deps_pending = cnt THEN p_now ELSE w.ready_at END
+      WHERE w.id = wid;
     END LOOP;
-    SELECT r FROM unnest(f_ids, f_parents) AS q (r, par) WHERE par IS NULL LIMIT 1 INTO root;
-    IF root IS NOT NULL THEN
-      UPDATE jobs SET state = 'succeeded', phase = 'done',
-        result = p_outputs[array_position(p_ids, root)], finished_at = p_now
+    IF j_done >= j_total THEN
+      SELECT array_agg(COALESCE(s.output, 'null') ORDER BY s.seq) INTO sinks
+      FROM job_tasks s WHERE s.job_id = jid AND s.fan_out = 0;
+      UPDATE jobs SET state = 'succeeded', phase = 'done', finished_at = p_now,
+        result = CASE WHEN cardinality(sinks) = 1 THEN sinks[1]
+                      ELSE '[' || COALESCE(array_to_string(sinks, ','), '') || ']' END
       WHERE id = jid;
     END IF;
-    RETURN QUERY SELECT q.i, jid, q.par, q.ph, q.sa, NULL::TEXT
-      FROM unnest(f_ids, f_parents, f_phases, f_started) AS q (i, par, ph, sa);
+    RETURN QUERY SELECT q.i, jid, j_done >= j_total AND q.k = n, q.ph, q.sa, NULL::TEXT
+      FROM unnest(f_ids, f_phases, f_started) WITH ORDINALITY AS q (i, ph, sa, k);
   END LOOP;
   IF total > 0 THEN
     UPDATE workers SET tasks_done = tasks_done + total WHERE id = p_worker;
@@ -246,7 +262,7 @@ CREATE OR REPLACE FUNCTION orchard_report(p_worker TEXT, p_ids TEXT[], p_jobs TE
                                p_started BIGINT[] DEFAULT NULL, p_runs BIGINT[] DEFAULT NULL,
                                p_batch_max BIGINT DEFAULT 1, p_batch_us BIGINT DEFAULT 0,
                                p_cap BIGINT DEFAULT 256)
-RETURNS TABLE (claimed BOOLEAN, id TEXT, job_id TEXT, parent_id TEXT, phase TEXT,
+RETURNS TABLE (claimed BOOLEAN, id TEXT, job_id TEXT, finished BOOLEAN, fan_out BIGINT, phase TEXT,
                started_at BIGINT, job_state TEXT, payload TEXT, attempt BIGINT,
                lease_expires_at BIGINT, job_kind TEXT, job_params TEXT, inputs TEXT,
                lease_batch TEXT)
@@ -261,7 +277,7 @@ BEGIN
     claimed := false;
     id := r.id;
     job_id := r.job_id;
-    parent_id := r.parent_id;
+    finished := r.finished;
     phase := r.phase;
     started_at := r.started_at;
     job_state := r.job_state;
@@ -277,7 +293,7 @@ BEGIN
       RETURN;
     END IF;
   END IF;
-  RETURN QUERY SELECT true, l.id, l.job_id, l.parent_id, l.phase, NULL::BIGINT, NULL::TEXT,
+  RETURN QUERY SELECT true, l.id, l.job_id, NULL::BOOLEAN, l.fan_out, l.phase, NULL::BIGINT, NULL::TEXT,
       l.payload, l.attempt, l.lease_expires_at, l.job_kind, l.job_params, l.inputs,
       l.lease_batch
     FROM orchard_claim(p_worker, p_claim, p_lease_ms, p_now, false, p_batch_max, p_batch_us,

@@ -1,0 +1,164 @@
+//! The task graph on both databases: a task waits on several tasks and feeds several, takes
+//! their outputs in the order its plan names them, and a job ends when every one of its
+//! tasks is done, with its sinks' outputs as its result.
+
+use crate::common::{self, Db};
+use crate::store_conformance::{store, worker};
+use engine::jobs::plan::TaskSpec;
+use engine::store::jobs::Want;
+use engine::store::{NewJob, Store};
+use serde_json::{Value, json};
+use shared::jobs::protocol::{CompletedTask, LeasedTask};
+
+common::both!(
+    a_diamond_runs_each_task_once_with_its_inputs_in_order,
+    a_job_with_several_sinks_ends_when_all_are_done,
+);
+
+fn task(name: &str, deps: Vec<usize>) -> TaskSpec {
+    TaskSpec {
+        phase: "run",
+        payload: json!({ "name": name }),
+        deps,
+    }
+}
+
+fn job(tasks: Vec<TaskSpec>) -> NewJob {
+    NewJob {
+        kind: "noop",
+        server_only: false,
+        params: json!({ "tasks": tasks.len() }),
+        concurrency: 8,
+        max_attempts: 3,
+        phase: "run",
+        tasks,
+    }
+}
+
+/// Completes each task with its name and the names of its inputs.
+fn finish(t: &LeasedTask) -> CompletedTask {
+    CompletedTask {
+        task_id: t.task_id.clone(),
+        job_id: Some(t.job_id.clone()),
+        attempt: t.attempt,
+        output: json!({ "name": t.payload["name"], "inputs": t.inputs }),
+        run_ms: None,
+        started_us: None,
+        run_us: None,
+    }
+}
+
+fn names(tasks: &[LeasedTask]) -> Vec<String> {
+    let mut n: Vec<String> = tasks
+        .iter()
+        .map(|t| t.payload["name"].as_str().unwrap().to_string())
+        .collect();
+    n.sort();
+    n
+}
+
+/// Claims what is ready and completes it; returns what ran.
+async fn round(s: &dyn Store, w: &str, now: i64) -> Vec<LeasedTask> {
+    let got = s.claim(w, Want::tasks(10), 30_000, now).await.unwrap();
+    let items: Vec<_> = got.iter().map(finish).collect();
+    let out = s
+        .complete_batch(w, &items, Want::tasks(0), 30_000, now + 1)
+        .await
+        .unwrap();
+    assert!(out.completed.iter().all(|c| c.is_ok()));
+    got
+}
+
+async fn a_diamond_runs_each_task_once_with_its_inputs_in_order(db: Db) {
+    let s = store(db).await;
+    let w = worker(&*s, "w").await;
+    // a feeds b and c; d takes c's output, then b's.
+    let j = s
+        .create_job(
+            job(vec![
+                task("a", vec![]),
+                task("b", vec![0]),
+                task("c", vec![0]),
+                task("d", vec![2, 1]),
+            ]),
+            1_000,
+        )
+        .await
+        .unwrap();
+    let first = round(&*s, &w, 2_000).await;
+    assert_eq!(names(&first), ["a"]);
+    assert!(!first[0].is_root, "two tasks wait on a");
+    let second = round(&*s, &w, 3_000).await;
+    assert_eq!(names(&second), ["b", "c"]);
+    assert!(second.iter().all(|t| t.inputs.len() == 1));
+    assert_eq!(s.get_job(&j.id).await.unwrap().state.as_str(), "running");
+    let last = round(&*s, &w, 4_000).await;
+    assert_eq!(names(&last), ["d"]);
+    assert!(last[0].is_root, "nothing waits on d");
+    let inputs: Vec<&Value> = last[0].inputs.iter().map(|i| &i["name"]).collect();
+    assert_eq!(
+        inputs,
+        [&json!("c"), &json!("b")],
+        "in the order d's plan names them"
+    );
+    let done = s.get_job(&j.id).await.unwrap();
+    assert_eq!(done.state.as_str(), "succeeded");
+    assert_eq!(done.progress.done, 4);
+    assert_eq!(done.result.unwrap()["name"], "d", "the one sink's output");
+    assert!(round(&*s, &w, 5_000).await.is_empty());
+}
+
+async fn a_job_with_several_sinks_ends_when_all_are_done(db: Db) {
+    let s = store(db).await;
+    let w = worker(&*s, "w").await;
+    // x feeds y; z stands alone: y and z are the sinks.
+    let j = s
+        .create_job(
+            job(vec![
+                task("x", vec![]),
+                task("z", vec![]),
+                task("y", vec![0]),
+            ]),
+            1_000,
+        )
+        .await
+        .unwrap();
+    let first = s.claim(&w, Want::tasks(10), 30_000, 2_000).await.unwrap();
+    assert_eq!(names(&first), ["x", "z"]);
+    let z = first.iter().find(|t| t.payload["name"] == "z").unwrap();
+    assert!(z.is_root);
+    // z done, x still running: the job is not.
+    s.complete_batch(&w, &[finish(z)], Want::tasks(0), 30_000, 2_001)
+        .await
+        .unwrap();
+    assert_eq!(s.get_job(&j.id).await.unwrap().state.as_str(), "running");
+    let x = first.iter().find(|t| t.payload["name"] == "x").unwrap();
+    let out = s
+        .complete_batch(&w, &[finish(x)], Want::tasks(5), 30_000, 2_002)
+        .await
+        .unwrap();
+    assert!(!out.completed[0].as_ref().unwrap().job_finished);
+    assert_eq!(names(&out.claimed), ["y"]);
+    let out = s
+        .complete_batch(
+            &w,
+            &[finish(&out.claimed[0])],
+            Want::tasks(0),
+            30_000,
+            2_003,
+        )
+        .await
+        .unwrap();
+    assert!(out.completed[0].as_ref().unwrap().job_finished);
+    let done = s.get_job(&j.id).await.unwrap();
+    assert_eq!(done.state.as_str(), "succeeded");
+    // The sinks' outputs, in plan order: z, then y.
+    let result = done.result.unwrap();
+    let sinks: Vec<&Value> = result
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["name"])
+        .collect();
+    assert_eq!(sinks, [&json!("z"), &json!("y")]);
+}
