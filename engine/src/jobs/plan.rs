@@ -40,6 +40,14 @@ pub fn fan_out(tasks: &[TaskSpec]) -> Vec<i64> {
     out
 }
 
+/// Every plan a kind makes: valid, and with exactly one sink (the task whose output is the
+/// job's result).
+#[cfg(test)]
+pub(crate) fn check_one_sink(tasks: &[TaskSpec]) {
+    check(tasks).unwrap();
+    assert_eq!(fan_out(tasks).iter().filter(|n| **n == 0).count(), 1);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,12 +79,4 @@ mod tests {
         let plan = [task(vec![]), task(vec![0]), task(vec![0]), task(vec![1, 2])];
         assert_eq!(fan_out(&plan), vec![2, 1, 1, 0]);
     }
-}
-
-/// Every plan a kind makes: valid, and with exactly one sink (the task whose output is the
-/// job's result).
-#[cfg(test)]
-pub(crate) fn check_one_sink(tasks: &[TaskSpec]) {
-    check(tasks).unwrap();
-    assert_eq!(fan_out(tasks).iter().filter(|n| **n == 0).count(), 1);
 }
