@@ -193,12 +193,9 @@ async fn concurrent_prefetching_workers_hold_at_most_w_batches(db: Db) {
     for h in handles {
         h.await.unwrap();
     }
-    assert!(
-        *most.lock().unwrap() <= 3,
-        "held {} batches",
-        most.lock().unwrap()
-    );
-    let done = done.lock().unwrap();
+    let most = *most.lock().unwrap();
+    assert!(most <= 3, "held {most} batches");
+    let done = done.lock().unwrap().clone();
     assert_eq!(done.len() as i64, total);
     assert!(done.values().all(|n| *n == 1));
     let j = s.get_job(&job.id).await.unwrap();
