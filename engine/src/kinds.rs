@@ -5,7 +5,7 @@
 
 use crate::files::{FileError, FileStore};
 use crate::jobs::model::JobKind;
-use crate::jobs::protocol::LeasedTask;
+use crate::jobs::protocol::{LeasedTask, SpawnedTask};
 use crate::state::Core;
 use async_trait::async_trait;
 use serde_json::Value;
@@ -58,7 +58,20 @@ pub trait Kind: Send + Sync + 'static {
         RunsOn::AnyWorker
     }
 
-    /// Runs one leased task of a job of this kind to its output (for the job's root task,
-    /// also the job's result).
+    /// Runs one leased task of a job of this kind to its output (for a task nothing waits
+    /// on, part of the job's result).
     async fn execute(&self, task: &LeasedTask, at: Worksite<'_>) -> Result<Value, ExecError>;
+
+    /// The tasks a task's output adds to its running job (a fan-out decided at run time),
+    /// reported with its completion; none unless the kind says so.
+    fn spawn(&self, _task: &LeasedTask, _output: &Value) -> Vec<SpawnedTask> {
+        Vec::new()
+    }
+}
+
+/// A task's run: its output and the tasks it adds to its job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Executed {
+    pub output: Value,
+    pub spawn: Vec<SpawnedTask>,
 }

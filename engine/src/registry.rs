@@ -3,8 +3,7 @@
 
 use crate::jobs::model::JobKind;
 use crate::jobs::protocol::LeasedTask;
-use crate::kinds::{ExecError, Kind, RunsOn, Worksite};
-use serde_json::Value;
+use crate::kinds::{ExecError, Executed, Kind, RunsOn, Worksite};
 use std::sync::Arc;
 
 /// The kinds a process knows, by name.
@@ -41,7 +40,11 @@ impl Registry {
 
     /// Runs a leased task through its kind. A task of a kind this process does not know, or
     /// one that must run on the server's workers handed to a remote one, is not run.
-    pub async fn execute(&self, task: &LeasedTask, at: Worksite<'_>) -> Result<Value, ExecError> {
+    pub async fn execute(
+        &self,
+        task: &LeasedTask,
+        at: Worksite<'_>,
+    ) -> Result<Executed, ExecError> {
         let kind = JobKind::parse(&task.job_kind)
             .and_then(|k| self.get(k))
             .ok_or_else(|| ExecError::Fatal(format!("unknown job kind {:?}", task.job_kind)))?;
@@ -51,7 +54,9 @@ impl Registry {
                 task.job_kind
             )));
         }
-        kind.execute(task, at).await
+        let output = kind.execute(task, at).await?;
+        let spawn = kind.spawn(task, &output);
+        Ok(Executed { output, spawn })
     }
 }
 

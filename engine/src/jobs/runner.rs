@@ -18,7 +18,7 @@ use super::protocol::{
 use super::service::{self, MAX_BATCH};
 use crate::error::{AppError, AppResult};
 use crate::files::FileStore;
-use crate::kinds::{ExecError, Worksite};
+use crate::kinds::{ExecError, Executed, Worksite};
 use crate::registry::Registry;
 use crate::state::Core;
 use crate::store::jobs::MAX_PREFETCH;
@@ -702,7 +702,7 @@ async fn run_one(
     // the timer wheel and cost a quick task a millisecond.
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + beat_every, beat_every);
     let mut shutdown_deadline: Option<tokio::time::Instant> = None;
-    let outcome: Result<Result<serde_json::Value, ExecError>, Stop> = loop {
+    let outcome: Result<Result<Executed, ExecError>, Stop> = loop {
         let grace = async {
             match shutdown_deadline {
                 Some(d) => tokio::time::sleep_until(d).await,
@@ -732,14 +732,15 @@ async fn run_one(
     };
     tracing::debug!(outcome = label, "task finished");
     match outcome {
-        Ok(Ok(output)) => Outcome::Done(CompletedTask {
+        Ok(Ok(done)) => Outcome::Done(CompletedTask {
             task_id: task.task_id.clone(),
             job_id: Some(task.job_id.clone()),
             attempt: task.attempt,
-            output,
+            output: done.output,
             run_ms: Some(started.elapsed().as_millis() as i64),
             started_us: Some(started_us),
             run_us: Some(started.elapsed().as_micros() as i64),
+            spawn: done.spawn,
         }),
         Ok(Err(e)) => Outcome::Failed(
             task.task_id.clone(),

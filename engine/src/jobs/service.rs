@@ -7,7 +7,7 @@ use super::params::{FileAverageParams, FileAverageRequest};
 use super::plan;
 use super::protocol::{
     BatchReply, ClaimRequest, CompleteBatch, CompleteRequest, FailRequest, HeartbeatReply,
-    ItemOutcome, LeaseRef, LeasedTask, RegisterWorker, Registered,
+    ItemOutcome, LeaseRef, LeasedTask, RegisterWorker, Registered, SpawnedTask,
 };
 use crate::error::{AppError, AppResult};
 use crate::kinds::{Kind, RunsOn};
@@ -352,6 +352,10 @@ pub async fn complete_batch(st: &Core, req: &CompleteBatch) -> AppResult<BatchRe
         return Err(AppError::Invalid(format!(
             "claim must be between 0 and {MAX_BATCH}"
         )));
+    }
+    for item in &req.items {
+        SpawnedTask::check_all(&item.spawn)
+            .map_err(|e| AppError::Invalid(format!("task {}: {e}", item.task_id)))?;
     }
     let out = st
         .store

@@ -468,6 +468,12 @@ async fn batched_completions_over_rest() {
         json!({"worker_id": worker, "items": many, "claim": 0}),
         json!({"worker_id": worker, "items": [], "claim": 1000}),
         json!({"worker_id": worker, "items": "nope"}),
+        json!({"worker_id": worker, "claim": 0, "items": [{
+            "task_id": tasks[3]["task_id"], "attempt": 1, "output": {},
+            "spawn": [{"phase": "Not A Phase", "payload": {}}]}]}),
+        json!({"worker_id": worker, "claim": 0, "items": [{
+            "task_id": tasks[3]["task_id"], "attempt": 1, "output": {},
+            "spawn": (0..10_001).map(|_| json!({"phase": "run", "payload": null})).collect::<Vec<_>>()}]}),
     ] {
         let (s, e) = app
             .post_as_worker(&secret, "/api/v1/leases/complete", body)

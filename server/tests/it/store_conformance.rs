@@ -661,6 +661,7 @@ pub(crate) fn item(t: &LeasedTask, attempt: i64) -> CompletedTask {
         run_ms: Some(3),
         started_us: None,
         run_us: None,
+        spawn: Vec::new(),
     }
 }
 

@@ -13,6 +13,7 @@ use shared::jobs::protocol::{CompletedTask, LeasedTask};
 common::both!(
     a_diamond_runs_each_task_once_with_its_inputs_in_order,
     a_job_with_several_sinks_ends_when_all_are_done,
+    a_completion_adds_tasks_that_take_its_place,
 );
 
 fn task(name: &str, deps: Vec<usize>) -> TaskSpec {
@@ -45,6 +46,7 @@ fn finish(t: &LeasedTask) -> CompletedTask {
         run_ms: None,
         started_us: None,
         run_us: None,
+        spawn: Vec::new(),
     }
 }
 
@@ -161,4 +163,111 @@ async fn a_job_with_several_sinks_ends_when_all_are_done(db: Db) {
         .map(|o| &o["name"])
         .collect();
     assert_eq!(sinks, [&json!("z"), &json!("y")]);
+}
+
+/// What the next claim leases, by name.
+fn by_name<'a>(tasks: &'a [LeasedTask], name: &str) -> &'a LeasedTask {
+    tasks.iter().find(|t| t.payload["name"] == name).unwrap()
+}
+
+async fn a_completion_adds_tasks_that_take_its_place(db: Db) {
+    use shared::jobs::protocol::SpawnedTask;
+    let s = store(db).await;
+    let w = worker(&*s, "w").await;
+    // a feeds m; c takes z's output, then m's. m's completion adds three tasks, whose outputs
+    // c takes in m's place; a sink's completion adds one that is a sink too.
+    let j = s
+        .create_job(
+            job(vec![
+                task("a", vec![]),
+                task("m", vec![0]),
+                task("z", vec![]),
+                task("c", vec![2, 1]),
+                task("t", vec![]),
+            ]),
+            1_000,
+        )
+        .await
+        .unwrap();
+    let first = s.claim(&w, Want::tasks(10), 30_000, 2_000).await.unwrap();
+    assert_eq!(names(&first), ["a", "t", "z"]);
+    let mut items: Vec<_> = first.iter().map(finish).collect();
+    let t = items
+        .iter_mut()
+        .find(|i| i.task_id == by_name(&first, "t").task_id)
+        .unwrap();
+    t.spawn = vec![SpawnedTask {
+        phase: "run".into(),
+        payload: json!({ "name": "t0" }),
+    }];
+    s.complete_batch(&w, &items, Want::tasks(0), 30_000, 2_001)
+        .await
+        .unwrap();
+    let second = s.claim(&w, Want::tasks(10), 30_000, 3_000).await.unwrap();
+    assert_eq!(names(&second), ["m", "t0"]);
+    assert!(
+        by_name(&second, "t0").is_root,
+        "added by a sink: a sink too"
+    );
+    let mut items: Vec<_> = second.iter().map(finish).collect();
+    let m = items
+        .iter_mut()
+        .find(|i| i.task_id == by_name(&second, "m").task_id)
+        .unwrap();
+    m.spawn = (0..3)
+        .map(|i| SpawnedTask {
+            phase: "run".into(),
+            payload: json!({ "name": format!("m{i}") }),
+        })
+        .collect();
+    let out = s
+        .complete_batch(&w, &items, Want::tasks(10), 30_000, 3_001)
+        .await
+        .unwrap();
+    assert!(out.completed.iter().all(|c| c.is_ok()));
+    assert!(
+        out.completed
+            .iter()
+            .all(|c| !c.as_ref().unwrap().job_finished)
+    );
+    // The added tasks are ready at once, and c is not: it waits on them now.
+    assert_eq!(names(&out.claimed), ["m0", "m1", "m2"]);
+    assert!(out.claimed.iter().all(|t| !t.is_root));
+    let grown = s.get_job(&j.id).await.unwrap();
+    assert_eq!(grown.progress.total, 5 + 1 + 3);
+    assert_eq!(grown.state.as_str(), "running");
+    let items: Vec<_> = out.claimed.iter().map(finish).collect();
+    let out = s
+        .complete_batch(&w, &items, Want::tasks(10), 30_000, 3_002)
+        .await
+        .unwrap();
+    assert_eq!(names(&out.claimed), ["c"]);
+    let inputs: Vec<&Value> = out.claimed[0].inputs.iter().map(|i| &i["name"]).collect();
+    assert_eq!(
+        inputs,
+        [&json!("z"), &json!("m0"), &json!("m1"), &json!("m2")]
+    );
+    let end = s
+        .complete_batch(
+            &w,
+            &[finish(&out.claimed[0])],
+            Want::tasks(0),
+            30_000,
+            3_003,
+        )
+        .await
+        .unwrap();
+    assert!(end.completed[0].as_ref().unwrap().job_finished);
+    let done = s.get_job(&j.id).await.unwrap();
+    assert_eq!(done.state.as_str(), "succeeded");
+    assert_eq!(done.progress.done, 9);
+    // The sinks in plan order: c, t, then t0 (added last).
+    let result = done.result.unwrap();
+    let sinks: Vec<&Value> = result
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["name"])
+        .collect();
+    assert_eq!(sinks, [&json!("c"), &json!("t"), &json!("t0")]);
 }

@@ -136,6 +136,49 @@ pub struct CompletedTask {
     pub started_us: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_us: Option<i64>,
+    /// Tasks the completion adds to its running job: a fan-out its result decided. They are
+    /// ready at once, and every task waiting on this one waits on them instead, taking their
+    /// outputs, in this order, in this task's place among its inputs (none when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spawn: Vec<SpawnedTask>,
+}
+
+/// A task a completion adds to its job.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpawnedTask {
+    /// One of the job kind's phases: lowercase letters, digits, `_` and `-`, at most 64.
+    pub phase: String,
+    pub payload: serde_json::Value,
+}
+
+/// Most tasks one completion may add.
+pub const MAX_SPAWN: usize = 10_000;
+
+impl SpawnedTask {
+    /// Why a completion's added tasks cannot be taken, if they cannot.
+    pub fn check_all(spawn: &[SpawnedTask]) -> Result<(), String> {
+        if spawn.len() > MAX_SPAWN {
+            return Err(format!(
+                "a completion adds at most {MAX_SPAWN} tasks, got {}",
+                spawn.len()
+            ));
+        }
+        for t in spawn {
+            let ok = !t.phase.is_empty()
+                && t.phase.len() <= 64
+                && t.phase.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                });
+            if !ok {
+                return Err(format!(
+                    "an added task's phase must be 1 to 64 of a-z, 0-9, _ and -, got {:?}",
+                    t.phase.chars().take(80).collect::<String>()
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Several completions of one worker at once, and optionally a claim for more work in the

@@ -556,6 +556,7 @@ fn one_completion(task_id: &str, req: &CompleteRequest) -> CompletedTask {
         run_ms: None,
         started_us: None,
         run_us: None,
+        spawn: Vec::new(),
     }
 }
 

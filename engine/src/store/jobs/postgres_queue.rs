@@ -178,6 +178,8 @@ impl PgStore {
         let mut named = Vec::new();
         let (mut ids, mut jobs, mut attempts, mut outputs) = (vec![], vec![], vec![], vec![]);
         let (mut started, mut runs): (Vec<Option<i64>>, Vec<Option<i64>>) = (vec![], vec![]);
+        let (mut spawn_of, mut spawn_ids, mut spawn_phases, mut spawn_payloads) =
+            (vec![], vec![], vec![], vec![]);
         for (i, it) in items.iter().enumerate() {
             match it.job_id.as_ref().or_else(|| owners.get(&it.task_id)) {
                 Some(job) => {
@@ -188,6 +190,12 @@ impl PgStore {
                     outputs.push(it.output.to_string());
                     started.push(it.started_us);
                     runs.push(it.run_us);
+                    for t in &it.spawn {
+                        spawn_of.push(it.task_id.clone());
+                        spawn_ids.push(uuid::Uuid::now_v7().to_string());
+                        spawn_phases.push(t.phase.clone());
+                        spawn_payloads.push(t.payload.to_string());
+                    }
                 }
                 None => {
                     results[i] = Some(Err(StoreError::NotFound(format!("task {}", it.task_id))))
@@ -197,7 +205,8 @@ impl PgStore {
         let rows = sqlx::query_as::<_, ReportRow>(
             "SELECT claimed, id, job_id, finished, fan_out, phase, started_at, job_state, payload, \
              attempt, lease_expires_at, job_kind, job_params, inputs, lease_batch \
-             FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+               $14, $15, $16, $17)",
         )
         .bind(worker_id)
         .bind(ids)
@@ -212,6 +221,10 @@ impl PgStore {
         .bind(claim.batch_max())
         .bind(BATCH_TARGET_US)
         .bind(MAX_CLAIM_TASKS)
+        .bind((!spawn_of.is_empty()).then_some(spawn_of))
+        .bind(spawn_ids)
+        .bind(spawn_phases)
+        .bind(spawn_payloads)
         .fetch_all(&self.write)
         .await
         .map_err(missing)?;

@@ -250,6 +250,58 @@ fn claim_tx(
     Ok((out, more))
 }
 
+/// Adds the tasks a completion spawned to its job, after its last task: each is ready, and
+/// each task that waited on the completed one waits on them instead, in its place among its
+/// inputs (the same rule as `orchard_spawn` in `postgres/functions.sql`).
+fn spawn(
+    tx: &Connection,
+    job_id: &str,
+    it: &CompletedTask,
+    fan_out: i64,
+    now: i64,
+) -> StoreResult<()> {
+    let n = it.spawn.len() as i64;
+    let total: i64 = tx
+        .prepare_cached(lite(sql::JOB_GREW))?
+        .query_row((job_id, n), |r| r.get(0))?;
+    let first = total - n;
+    let mut insert = tx.prepare_cached(lite(sql::INSERT_SPAWNED_SQLITE))?;
+    let mut ids = Vec::with_capacity(it.spawn.len());
+    for (i, t) in it.spawn.iter().enumerate() {
+        let id = uuid::Uuid::now_v7().to_string();
+        insert.execute((
+            &id,
+            job_id,
+            &t.phase,
+            first + i as i64,
+            t.payload.to_string(),
+            fan_out,
+            now,
+        ))?;
+        ids.push(id);
+    }
+    if fan_out == 0 {
+        return Ok(());
+    }
+    let waiting = tx
+        .prepare_cached(lite(sql::WAITING_ON))?
+        .query_map([&it.task_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.prepare_cached(lite(sql::DROP_DEPS_ON))?
+        .execute([&it.task_id])?;
+    let mut edge = tx.prepare_cached(lite(sql::INSERT_DEP_SQLITE))?;
+    let mut replaced = tx.prepare_cached(lite(sql::INPUTS_REPLACED))?;
+    for (task, ord) in waiting {
+        for (sub, id) in ids.iter().enumerate() {
+            edge.execute((job_id, &task, id, ord, sub as i64))?;
+        }
+        replaced.execute((&task, n, now))?;
+    }
+    Ok(())
+}
+
 /// The outputs (as stored) a query of one job's tasks reads.
 fn outputs_of(tx: &Connection, query: &str, job_id: &str) -> StoreResult<Vec<Option<String>>> {
     let mut stmt = tx.prepare_cached(query)?;
@@ -350,7 +402,9 @@ fn complete_tx(
                     .max(0),
                 job_finished: false,
             }));
-            if fan_out > 0 {
+            if !it.spawn.is_empty() {
+                spawn(tx, &job_id, it, fan_out, now)?;
+            } else if fan_out > 0 {
                 let mut waiting = tx.prepare_cached(lite(sql::DEPENDENTS))?;
                 for d in waiting.query_map([&it.task_id], |r| r.get::<_, String>(0))? {
                     *dependents.entry(d?).or_default() += 1;

@@ -19,7 +19,7 @@ pub const FUNCTIONS_VERSION: i64 = 3;
 
 /// SHA-256 of `FUNCTIONS` as of `FUNCTIONS_VERSION`.
 pub const FUNCTIONS_SHA256: &str =
-    "91a74777f1f966725101fb8263a60d510ab6116de3d54d61eaf7d1b257a8af0e";
+    "abce3e8d49a289d8b00f01f1bb5258c65ab6ec20d15a0e6a16d8c4092c2b8798";
 
 /// The name of the stamp's row.
 const STAMP: &str = "lease_functions";

@@ -30,6 +30,12 @@ DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], B
 DROP FUNCTION IF EXISTS orchard_complete(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT);
 DROP FUNCTION IF EXISTS orchard_complete(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT[],
                                          BIGINT[]);
+DROP FUNCTION IF EXISTS orchard_complete(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT[],
+                                         BIGINT[], TEXT[], TEXT[], TEXT[], TEXT[]);
+DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT, BIGINT,
+                                       BIGINT[], BIGINT[], BIGINT, BIGINT, BIGINT, TEXT[], TEXT[],
+                                       TEXT[], TEXT[]);
+DROP FUNCTION IF EXISTS orchard_spawn(TEXT, TEXT, BIGINT, TEXT[], TEXT[], TEXT[], BIGINT);
 DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN);
 DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN, BIGINT, BIGINT, BIGINT);
 
@@ -152,18 +158,57 @@ BEGIN
 END
 $$;
 
+-- Adds the tasks a completion of p_task spawned to its job p_job (whose row the caller holds),
+-- after the job's last task: each is ready, and each task that waited on p_task waits on them
+-- instead, in its place among its inputs (the rule of `spawn` in store/jobs/sqlite_queue.rs).
+CREATE OR REPLACE FUNCTION orchard_spawn(p_job TEXT, p_task TEXT, p_fan BIGINT, p_ids TEXT[],
+                                         p_phases TEXT[], p_payloads TEXT[], p_now BIGINT)
+RETURNS VOID
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
+#variable_conflict use_column
+DECLARE
+  n BIGINT := cardinality(p_ids);
+  base BIGINT;
+  w RECORD;
+BEGIN
+  UPDATE jobs SET total = total + n WHERE id = p_job RETURNING total - n INTO base;
+  INSERT INTO job_tasks (id, job_id, phase, seq, payload, state, deps_pending, fan_in, fan_out,
+                         ready_at)
+    SELECT s.id, p_job, s.phase, base + s.k - 1, s.payload, 'ready', 0, 0, p_fan, p_now
+    FROM unnest(p_ids, p_phases, p_payloads) WITH ORDINALITY AS s (id, phase, payload, k);
+  IF p_fan = 0 THEN
+    RETURN;
+  END IF;
+  FOR w IN DELETE FROM job_task_deps d WHERE d.dep_id = p_task RETURNING d.task_id, d.ord LOOP
+    INSERT INTO job_task_deps (job_id, task_id, dep_id, ord, sub)
+      SELECT p_job, w.task_id, s.id, w.ord, s.k - 1 FROM unnest(p_ids) WITH ORDINALITY AS s (id, k);
+    UPDATE job_tasks t SET deps_pending = t.deps_pending + n - 1, fan_in = t.fan_in + n - 1,
+      state = CASE WHEN t.deps_pending + n - 1 = 0 AND t.state = 'waiting' THEN 'ready'
+                   ELSE t.state END,
+      ready_at = CASE WHEN t.deps_pending + n - 1 = 0 THEN p_now ELSE t.ready_at END
+    WHERE t.id = w.task_id;
+  END LOOP;
+END
+$$;
+
 -- Marks done those of the given tasks whose lease p_worker holds at the attempt given
 -- (for a task named twice, its first entry counts), and counts them: the job's done count
 -- and task time (a moving average of the run times reported, the rule of
 -- `sql::JOB_TASKS_DONE`), the pending inputs of the tasks waiting on them (one with none
--- left becomes ready), the worker's done count. A job all of whose tasks are done succeeds,
+-- left becomes ready), the worker's done count. A completion that spawned tasks
+-- (p_spawn_of[k] names it for each: the new task's id, phase and payload) adds them
+-- (orchard_spawn) instead of counting towards the tasks waiting on it. A job all of whose tasks are done succeeds,
 -- its result made of its sinks' outputs (the rule of `job_result` in store/jobs/mod.rs). A
 -- job no longer active accepts nothing: its tasks' leases end now. Returns a row per task
 -- done (`finished` on the one that ended its job), and a row per inactive job (with its
 -- state and no task). A missing job raises P0002 and changes nothing.
 CREATE OR REPLACE FUNCTION orchard_complete(p_worker TEXT, p_ids TEXT[], p_jobs TEXT[],
                                  p_attempts BIGINT[], p_outputs TEXT[], p_now BIGINT,
-                                 p_started BIGINT[] DEFAULT NULL, p_runs BIGINT[] DEFAULT NULL)
+                                 p_started BIGINT[] DEFAULT NULL, p_runs BIGINT[] DEFAULT NULL,
+                                 p_spawn_of TEXT[] DEFAULT NULL,
+                                 p_spawn_ids TEXT[] DEFAULT NULL,
+                                 p_spawn_phases TEXT[] DEFAULT NULL,
+                                 p_spawn_payloads TEXT[] DEFAULT NULL)
 RETURNS TABLE (id TEXT, job_id TEXT, finished BOOLEAN, phase TEXT, started_at BIGINT,
                job_state TEXT)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
@@ -176,6 +221,8 @@ DECLARE
   f_phases TEXT[];
   f_started BIGINT[];
   wid TEXT;
+  sid TEXT;
+  sfan BIGINT;
   cnt BIGINT;
   n BIGINT;
   mean_us BIGINT;
@@ -216,6 +263,19 @@ BEGIN
       CONTINUE;
     END IF;
     total := total + n;
+    IF p_spawn_of IS NOT NULL THEN
+      FOR sid, sfan IN SELECT q.i, q.fan FROM unnest(f_ids, f_fans) AS q (i, fan)
+                       WHERE q.i = ANY (p_spawn_of) ORDER BY q.i LOOP
+        PERFORM orchard_spawn(jid, sid, sfan,
+          ARRAY(SELECT p_spawn_ids[k] FROM generate_subscripts(p_spawn_of, 1) k
+                WHERE p_spawn_of[k] = sid ORDER BY k),
+          ARRAY(SELECT p_spawn_phases[k] FROM generate_subscripts(p_spawn_of, 1) k
+                WHERE p_spawn_of[k] = sid ORDER BY k),
+          ARRAY(SELECT p_spawn_payloads[k] FROM generate_subscripts(p_spawn_of, 1) k
+                WHERE p_spawn_of[k] = sid ORDER BY k),
+          p_now);
+      END LOOP;
+    END IF;
     SELECT AVG(GREATEST(p_runs[array_position(p_ids, x)], 0))::BIGINT INTO mean_us
     FROM unnest(f_ids) x;
     UPDATE jobs SET done = done + n,
@@ -226,7 +286,8 @@ BEGIN
     -- plan.
     FOR wid, cnt IN SELECT d.task_id, COUNT(*) FROM unnest(f_ids, f_fans) AS q (i, fan)
                     JOIN job_task_deps d ON d.dep_id = q.i
-                    WHERE q.fan > 0 GROUP BY d.task_id ORDER BY d.task_id LOOP
+                    WHERE q.fan > 0 AND NOT (q.i = ANY (COALESCE(p_spawn_of, '{}')))
+                    GROUP BY d.task_id ORDER BY d.task_id LOOP
       UPDATE job_tasks w SET deps_pending = w.deps_pending - cnt,
         state = CASE WHEN w.deps_pending = cnt AND w.state = 'waiting' THEN 'ready'
                      ELSE w.state END,
@@ -261,7 +322,10 @@ CREATE OR REPLACE FUNCTION orchard_report(p_worker TEXT, p_ids TEXT[], p_jobs TE
                                p_claim BIGINT, p_lease_ms BIGINT,
                                p_started BIGINT[] DEFAULT NULL, p_runs BIGINT[] DEFAULT NULL,
                                p_batch_max BIGINT DEFAULT 1, p_batch_us BIGINT DEFAULT 0,
-                               p_cap BIGINT DEFAULT 256)
+                               p_cap BIGINT DEFAULT 256, p_spawn_of TEXT[] DEFAULT NULL,
+                               p_spawn_ids TEXT[] DEFAULT NULL,
+                               p_spawn_phases TEXT[] DEFAULT NULL,
+                               p_spawn_payloads TEXT[] DEFAULT NULL)
 RETURNS TABLE (claimed BOOLEAN, id TEXT, job_id TEXT, finished BOOLEAN, fan_out BIGINT, phase TEXT,
                started_at BIGINT, job_state TEXT, payload TEXT, attempt BIGINT,
                lease_expires_at BIGINT, job_kind TEXT, job_params TEXT, inputs TEXT,
@@ -273,7 +337,8 @@ DECLARE
   accepted BOOLEAN := false;
 BEGIN
   FOR r IN SELECT * FROM orchard_complete(p_worker, p_ids, p_jobs, p_attempts, p_outputs,
-                                          p_now, p_started, p_runs) LOOP
+                                          p_now, p_started, p_runs, p_spawn_of, p_spawn_ids,
+                                          p_spawn_phases, p_spawn_payloads) LOOP
     claimed := false;
     id := r.id;
     job_id := r.job_id;
