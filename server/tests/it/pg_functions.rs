@@ -64,8 +64,9 @@ async fn the_database_holds_the_files_functions_and_stamp() {
 async fn a_changed_function_is_put_back_and_a_newer_stamp_refused() {
     let (url, pool) = fresh().await;
     sqlx::query(
-        "CREATE OR REPLACE FUNCTION orchard_phase_rank(p TEXT) RETURNS BIGINT \
-         LANGUAGE sql IMMUTABLE AS $$ SELECT 7::BIGINT $$",
+        "CREATE OR REPLACE FUNCTION orchard_spawn(p_job TEXT, p_task TEXT, p_fan BIGINT, \
+         p_ids TEXT[], p_phases TEXT[], p_payloads TEXT[], p_now BIGINT) RETURNS VOID \
+         LANGUAGE sql AS $$ DELETE FROM job_task_deps WHERE false $$",
     )
     .execute(&pool)
     .await
@@ -77,9 +78,9 @@ async fn a_changed_function_is_put_back_and_a_newer_stamp_refused() {
     engine::store::connect(&url).await.expect("reconnect");
     let (_, text) = defined()
         .into_iter()
-        .find(|(n, _)| n == "orchard_phase_rank")
+        .find(|(n, _)| n == "orchard_spawn")
         .unwrap();
-    assert_eq!(body(&pool, "orchard_phase_rank").await, text);
+    assert_eq!(body(&pool, "orchard_spawn").await, text);
 
     sqlx::query("UPDATE orchard_code SET version = version + 1")
         .execute(&pool)

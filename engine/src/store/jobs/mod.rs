@@ -284,16 +284,6 @@ pub(super) fn lease_conflict(
     ))
 }
 
-/// Order of a job's phases; the SQL in `claim` spells out the same order.
-pub(super) fn phase_rank(phase: &str) -> i64 {
-    match phase {
-        "generate" => 0,
-        "map" => 1,
-        "reduce" => 2,
-        _ => 3,
-    }
-}
-
 /// A task's lease as stored, checked against the caller's: `Conflict` unless the caller
 /// holds it at this attempt. Answers the task's phase and place in the plan.
 fn check_lease(
@@ -399,7 +389,7 @@ fn check_retry(id: &str, state: &str, leased: i64) -> StoreResult<()> {
 /// The rows a job's detail is assembled from.
 struct DetailRows {
     counts: Vec<(String, String, i64)>,
-    spans: Vec<(String, Option<i64>, Option<i64>)>,
+    spans: Vec<(String, Option<i64>, Option<i64>, i64)>,
     contributions: Vec<(String, Option<String>, i64)>,
     throughput: Vec<(i64, String, i64)>,
     errors: Vec<(String, String, i64, String)>,
@@ -434,11 +424,18 @@ fn detail(job: Job, bucket: i64, rows: DetailRows) -> JobDetail {
             }
         }
     }
-    phases.sort_by_key(|p| phase_rank(&p.phase));
-    for (phase, started, finished) in rows.spans {
-        if let Some(p) = phases.iter_mut().find(|p| p.phase == phase) {
-            p.started_at = started;
-            p.finished_at = finished;
+    // Phases in plan order: by where each one's first task is.
+    let first_seq = |phase: &str| {
+        rows.spans
+            .iter()
+            .find(|s| s.0 == phase)
+            .map_or(i64::MAX, |s| s.3)
+    };
+    phases.sort_by_key(|p| first_seq(&p.phase));
+    for (phase, started, finished, _) in &rows.spans {
+        if let Some(p) = phases.iter_mut().find(|p| &p.phase == phase) {
+            p.started_at = *started;
+            p.finished_at = *finished;
         }
     }
     let contributions = rows
@@ -466,7 +463,7 @@ fn detail(job: Job, bucket: i64, rows: DetailRows) -> JobDetail {
         }
     }
     for p in &mut throughput {
-        p.phases.sort_by_key(|t| phase_rank(&t.phase));
+        p.phases.sort_by_key(|t| first_seq(&t.phase));
     }
     let errors = rows
         .errors

@@ -64,8 +64,17 @@ pub const HOLDS_LEASE: &str = "SELECT COUNT(*) FROM job_tasks \
 
 pub const PHASE_STATE_COUNTS: &str = "SELECT phase, state, COUNT(*) FROM job_tasks \
      WHERE job_id = $1 GROUP BY phase, state";
-pub const PHASE_SPANS: &str = "SELECT phase, MIN(started_at), MAX(finished_at) FROM job_tasks \
-     WHERE job_id = $1 GROUP BY phase";
+/// Each phase's span, and its first task's place in the plan (what orders the phases).
+pub const PHASE_SPANS: &str = "SELECT phase, MIN(started_at), MAX(finished_at), MIN(seq) \
+     FROM job_tasks WHERE job_id = $1 GROUP BY phase";
+
+/// A claim leased job `$1` tasks, the furthest in plan order at `$3` in phase `$4`: the job
+/// runs, and shows that phase when it is further than the one it showed.
+pub const JOB_LEASED: &str = "UPDATE jobs SET state = 'running', \
+       started_at = COALESCE(started_at, $2), \
+       phase = CASE WHEN phase_seq < $3 THEN $4 ELSE phase END, \
+       phase_seq = CASE WHEN phase_seq < $3 THEN $3 ELSE phase_seq END \
+     WHERE id = $1 AND (state <> 'running' OR phase_seq < $3)";
 pub const CONTRIBUTIONS: &str = "SELECT t.worker_id, w.name, COUNT(*) FROM job_tasks t \
      LEFT JOIN workers w ON w.id = t.worker_id \
      WHERE t.job_id = $1 AND t.state = 'done' AND t.worker_id IS NOT NULL \

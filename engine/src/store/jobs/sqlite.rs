@@ -207,7 +207,7 @@ impl JobStore for SqliteStore {
                         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                     })?,
                     spans: all(c, sql::PHASE_SPANS, [id], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                     })?,
                     contributions: all(c, sql::CONTRIBUTIONS, [id], |r| {
                         Ok((r.get(0)?, r.get(1)?, r.get(2)?))

@@ -7,7 +7,7 @@
 //! attempt), a completion for a job no longer active is refused and ends its lease, a claim
 //! never leases more than a job's concurrency.
 
-use super::{MAX_CLAIM_TASKS, Want, is_active, phase_rank, sql};
+use super::{MAX_CLAIM_TASKS, Want, is_active, sql};
 use crate::jobs::model::TaskState;
 use crate::jobs::protocol::{CompletedTask, LeasedTask};
 use crate::store::sqlite::sql as lite;
@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension};
 use std::collections::BTreeMap;
 
 /// Jobs with a ready task, oldest first; server-only jobs only for in-process workers.
-const CLAIM_JOBS: &str = "SELECT j.id, j.concurrency, j.kind, j.params, j.state, j.phase, \
+const CLAIM_JOBS: &str = "SELECT j.id, j.concurrency, j.kind, j.params, j.state, j.phase_seq, \
        j.task_us \
      FROM jobs j WHERE j.state IN ('queued', 'running') \
        AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
@@ -37,7 +37,7 @@ const NEXT_READY: &str = "SELECT id FROM job_tasks WHERE job_id = ?1 \
 const LEASE_TASK: &str = "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
      lease_owner = ?2, lease_expires_at = ?3, started_at = ?4, lease_batch = ?5 \
      WHERE id = ?1 AND state = 'ready' \
-     RETURNING phase, payload, fan_out, attempt, fan_in";
+     RETURNING phase, payload, fan_out, attempt, fan_in, seq";
 
 /// Marks a task done if this worker holds its lease at this attempt and its job is active.
 const FINISH: &str = "UPDATE job_tasks SET state = 'done', lease_owner = NULL, \
@@ -164,7 +164,7 @@ fn claim_tx(
     lease_ms: i64,
     now: i64,
 ) -> StoreResult<(Vec<LeasedTask>, bool)> {
-    type JobRow = (String, i64, String, String, String, String, Option<i64>);
+    type JobRow = (String, i64, String, String, String, i64, Option<i64>);
     let jobs = tx
         .prepare_cached(CLAIM_JOBS)?
         .query_map((now, worker_id), |r| JobRow::try_from(r))?
@@ -172,7 +172,7 @@ fn claim_tx(
     let mut out = Vec::new();
     let (mut batches, mut more) = (0, false);
     let mut lease = tx.prepare_cached(LEASE_TASK)?;
-    for (job_id, concurrency, kind, params, job_state, job_phase, task_us) in jobs {
+    for (job_id, concurrency, kind, params, job_state, phase_seq, task_us) in jobs {
         if batches >= want.batches || out.len() as i64 >= MAX_CLAIM_TASKS {
             more = true;
             break;
@@ -200,8 +200,8 @@ fn claim_tx(
         for batch in ids.chunks(size as usize) {
             batches += 1;
             for id in batch {
-                type TaskRow = (String, String, i64, i64, i64);
-                let Some((phase, payload, fan_out, attempt, fan_in)) = lease
+                type TaskRow = (String, String, i64, i64, i64, i64);
+                let Some((phase, payload, fan_out, attempt, fan_in, seq)) = lease
                     .query_row((id, worker_id, now + lease_ms, now, &batch[0]), |r| {
                         TaskRow::try_from(r)
                     })
@@ -214,9 +214,8 @@ fn claim_tx(
                 } else {
                     Vec::new()
                 };
-                let rank = phase_rank(&phase);
-                if furthest.as_ref().is_none_or(|(r, _)| rank > *r) {
-                    furthest = Some((rank, phase.clone()));
+                if furthest.as_ref().is_none_or(|(s, _)| seq > *s) {
+                    furthest = Some((seq, phase.clone()));
                 }
                 out.push(LeasedTask {
                     inputs,
@@ -233,18 +232,13 @@ fn claim_tx(
                 });
             }
         }
-        // The job runs now, and its phase is the furthest one it has reached.
-        let Some((rank, furthest)) = furthest else {
+        // The job runs now, and shows the phase of the furthest task it has leased.
+        let Some((seq, phase)) = furthest else {
             continue;
         };
-        if job_state != "running" || phase_rank(&job_phase) < rank {
-            tx.prepare_cached(
-                "UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?2), \
-                 phase = CASE WHEN (CASE phase WHEN 'generate' THEN 0 WHEN 'map' THEN 1 \
-                   WHEN 'reduce' THEN 2 ELSE 3 END) < ?3 THEN ?4 ELSE phase END \
-                 WHERE id = ?1",
-            )?
-            .execute((&job_id, now, rank, furthest))?;
+        if job_state != "running" || phase_seq < seq {
+            tx.prepare_cached(lite(sql::JOB_LEASED))?
+                .execute((&job_id, now, seq, phase))?;
         }
     }
     Ok((out, more))

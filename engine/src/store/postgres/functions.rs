@@ -19,7 +19,7 @@ pub const FUNCTIONS_VERSION: i64 = 3;
 
 /// SHA-256 of `FUNCTIONS` as of `FUNCTIONS_VERSION`.
 pub const FUNCTIONS_SHA256: &str =
-    "abce3e8d49a289d8b00f01f1bb5258c65ab6ec20d15a0e6a16d8c4092c2b8798";
+    "2459d50ac9260e61fe99523135711616b5b30a2905514347cc40c0a37a19b227";
 
 /// The name of the stamp's row.
 const STAMP: &str = "lease_functions";

@@ -39,9 +39,9 @@ DROP FUNCTION IF EXISTS orchard_spawn(TEXT, TEXT, BIGINT, TEXT[], TEXT[], TEXT[]
 DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN);
 DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN, BIGINT, BIGINT, BIGINT);
 
-CREATE OR REPLACE FUNCTION orchard_phase_rank(p TEXT) RETURNS BIGINT LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE p WHEN 'generate' THEN 0 WHEN 'map' THEN 1 WHEN 'reduce' THEN 2 ELSE 3 END::BIGINT
-$$;
+-- Phases have no order of their own any more: a job shows the phase of the furthest task, in
+-- plan order, it has leased.
+DROP FUNCTION IF EXISTS orchard_phase_rank(TEXT);
 
 -- Leases up to p_max batches of ready tasks to p_worker (p_cap tasks in all): jobs oldest
 -- first (skipping jobs whose row another transaction holds), tasks in plan order, never more
@@ -127,14 +127,15 @@ BEGIN
         RETURNING t.id, t.job_id, t.phase, t.payload, t.fan_out, t.attempt,
           t.lease_expires_at, t.seq, t.fan_in, t.lease_batch
       ), furthest AS (
-        SELECT orchard_phase_rank(c.phase) AS rank, c.phase FROM c
-        ORDER BY orchard_phase_rank(c.phase) DESC LIMIT 1
+        SELECT c.seq, c.phase FROM c ORDER BY c.seq DESC LIMIT 1
       ), runs AS (
-        -- The job runs now, and its phase is the furthest one it has reached.
+        -- The job runs now, and shows the phase of the furthest task it has leased (the
+        -- rule of sql::JOB_LEASED).
         UPDATE jobs u SET state = 'running', started_at = COALESCE(u.started_at, p_now),
-          phase = CASE WHEN orchard_phase_rank(u.phase) < f.rank THEN f.phase ELSE u.phase END
+          phase = CASE WHEN u.phase_seq < f.seq THEN f.phase ELSE u.phase END,
+          phase_seq = GREATEST(u.phase_seq, f.seq)
         FROM furthest f
-        WHERE u.id = j.id AND (u.state <> 'running' OR orchard_phase_rank(u.phase) < f.rank)
+        WHERE u.id = j.id AND (u.state <> 'running' OR u.phase_seq < f.seq)
       )
       SELECT c.id, c.job_id, c.phase, c.payload, c.fan_out, c.attempt, c.lease_expires_at,
         c.seq, j.kind, j.params,
