@@ -3,6 +3,10 @@
 
 use crate::events::EventBus;
 use crate::files::FileStore;
+use crate::store::accounts::AccountStore;
+use crate::store::fleet::FleetStore;
+use crate::store::jobs::JobStore;
+use crate::store::tree::TreeStore;
 use crate::store::{Backoff, Store};
 use crate::workers::model::HealthThresholds;
 use std::sync::Arc;
@@ -52,6 +56,29 @@ pub trait EngineObserver: Send + Sync + 'static {
     fn job_finished(&self, _state: &str) {}
 }
 
+impl Core {
+    pub fn new(
+        store: Arc<dyn Store>,
+        files: Arc<dyn FileStore>,
+        events: EventBus,
+        engine: Arc<EngineSettings>,
+        observer: Arc<dyn EngineObserver>,
+    ) -> Self {
+        Self {
+            jobs: store.clone(),
+            tree: store.clone(),
+            fleet: store.clone(),
+            accounts: store.clone(),
+            store,
+            files,
+            events,
+            engine,
+            work_ready: Arc::new(Notify::new()),
+            observer,
+        }
+    }
+}
+
 /// An observer that ignores everything.
 pub struct NoObserver;
 
@@ -60,10 +87,16 @@ impl EngineObserver for NoObserver {
     fn task_retried(&self, _: &str) {}
 }
 
-/// What every engine service works with.
+/// What every engine service works with. Each service reads and writes through the domain of
+/// the store it concerns (`jobs`, `tree`, `fleet`, `accounts`); the whole `store` is for what
+/// concerns the database itself (health, metrics, change notices).
 #[derive(Clone)]
 pub struct Core {
     pub store: Arc<dyn Store>,
+    pub jobs: Arc<dyn JobStore>,
+    pub tree: Arc<dyn TreeStore>,
+    pub fleet: Arc<dyn FleetStore>,
+    pub accounts: Arc<dyn AccountStore>,
     pub files: Arc<dyn FileStore>,
     pub events: EventBus,
     pub engine: Arc<EngineSettings>,

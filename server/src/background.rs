@@ -44,7 +44,7 @@ pub async fn reaper(st: AppState, metrics: Arc<Metrics>, shutdown: watch::Receiv
 
 async fn reap_once(st: &AppState, metrics: &Metrics) {
     match st
-        .store
+        .jobs
         .reap_expired(st.engine.backoff, engine::now_millis())
         .await
     {
@@ -148,7 +148,7 @@ pub async fn in_process_workers(
     let host = gethostname::gethostname().to_string_lossy().to_string();
     let name = format!("in-process@{host}");
     let id = match st
-        .store
+        .fleet
         .register_worker(
             NewWorker {
                 name: name.clone(),
@@ -174,7 +174,7 @@ pub async fn in_process_workers(
         tokio::spawn(every(Duration::from_secs(5), shutdown.clone(), move || {
             let (st, id) = (st.clone(), id.clone());
             async move {
-                if let Err(e) = st.store.touch_worker(&id, engine::now_millis()).await {
+                if let Err(e) = st.fleet.touch_worker(&id, engine::now_millis()).await {
                     tracing::warn!(error = %e, "worker heartbeat failed");
                 }
             }
@@ -196,7 +196,7 @@ pub async fn in_process_workers(
     run_worker(Arc::new(leases), st.files.clone(), cfg, shutdown.clone()).await;
     let _ = shutdown.wait_for(|s| *s).await;
     let _ = beat.await;
-    if let Err(e) = st.store.stop_worker(&id, engine::now_millis()).await {
+    if let Err(e) = st.fleet.stop_worker(&id, engine::now_millis()).await {
         tracing::warn!(error = %e, "worker stop not recorded");
     }
 }

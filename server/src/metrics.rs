@@ -194,7 +194,7 @@ impl Metrics {
     /// Reads the live figures and renders the exposition text.
     pub async fn render(&self, st: &AppState) -> String {
         let now = engine::now_millis();
-        if let Ok(q) = st.store.queue_stats(now).await {
+        if let Ok(q) = st.jobs.queue_stats(now).await {
             self.jobs.reset();
             for s in shared::jobs::model::JobState::ALL {
                 self.jobs.with_label_values(&[s.as_str()]).set(0);
@@ -211,7 +211,7 @@ impl Metrics {
             }
             self.oldest_ready.set(q.oldest_ready_age_ms as f64 / 1000.0);
         }
-        if let Ok(ws) = st.store.list_workers(st.engine.health, now).await {
+        if let Ok(ws) = st.fleet.list_workers(st.engine.health, now).await {
             for h in ["healthy", "late", "dead", "stopped"] {
                 let n = ws.iter().filter(|w| w.health.as_str() == h).count();
                 self.workers.with_label_values(&[h]).set(n as i64);

@@ -15,7 +15,7 @@ use shared::poll::RetryPolicy;
 use shared::workers::model::HealthThresholds;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// A started server; `stop` shuts it down gracefully.
@@ -169,14 +169,7 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
     let metrics = Metrics::new();
     let state = AppState {
         leptos_options: site_options,
-        core: engine::state::Core {
-            store,
-            files,
-            events,
-            engine: Arc::new(engine),
-            work_ready: Arc::new(Notify::new()),
-            observer: metrics.clone(),
-        },
+        core: engine::state::Core::new(store, files, events, Arc::new(engine), metrics.clone()),
         sessions: Arc::new(SessionSettings {
             idle_ms: (s.session_idle_mins * 60_000) as i64,
             max_ms: (s.session_max_hours * 3_600_000) as i64,

@@ -4,7 +4,7 @@
 
 use clap::{Args, Subcommand};
 use engine::accounts::secret::{self, constant_time_eq};
-use engine::store::Store;
+use engine::store::accounts::AccountStore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -57,15 +57,15 @@ struct Cache {
 /// Decides whether a request's bearer token is accepted for a scope.
 pub struct TokenCheck {
     shared: Option<Arc<str>>,
-    store: Arc<dyn Store>,
+    accounts: Arc<dyn AccountStore>,
     cache: Mutex<Cache>,
 }
 
 impl TokenCheck {
-    pub fn new(shared: Option<Arc<str>>, store: Arc<dyn Store>) -> Self {
+    pub fn new(shared: Option<Arc<str>>, accounts: Arc<dyn AccountStore>) -> Self {
         Self {
             shared,
-            store,
+            accounts,
             cache: Mutex::new(Cache::default()),
         }
     }
@@ -91,7 +91,7 @@ impl TokenCheck {
         let fresh = cached.is_none();
         let v = match cached {
             Some(v) => v,
-            None => match self.store.token_grant(&h).await {
+            None => match self.accounts.token_grant(&h).await {
                 Ok(Some(g)) if !g.owner.is_some_and(|(_, disabled)| disabled) => {
                     let has = |s: &str| g.scopes.split_whitespace().any(|x| x == s);
                     Verified {
@@ -119,14 +119,14 @@ impl TokenCheck {
         if !allowed {
             return None;
         }
-        note_use(&*self.store, &v.id).await;
+        note_use(&*self.accounts, &v.id).await;
         Some(v.id)
     }
 }
 
 /// Notes a token's use (its `last_used_at`), at most once a minute per token, whichever
 /// route it was used on.
-pub async fn note_use(store: &dyn Store, id: &str) {
+pub async fn note_use(store: &dyn AccountStore, id: &str) {
     static SEEN: std::sync::OnceLock<Mutex<HashMap<String, Instant>>> = std::sync::OnceLock::new();
     let due = {
         let mut seen = SEEN

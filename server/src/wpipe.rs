@@ -174,7 +174,7 @@ async fn register(State(st): State<AppState>, Body(req): Body<RegisterIn>) -> WR
         templates.push((t.name, t.version));
     }
     let id = st
-        .store
+        .fleet
         .register_wpipe_worker(name, &req.version, &templates, engine::now_millis())
         .await?;
     tracing::info!(worker_id = %id, name, tasks = templates.len(), "wpipe worker registered");
@@ -208,7 +208,7 @@ async fn healthcheck(
     Body(req): Body<IdIn>,
 ) -> WResult<Json<HealthOut>> {
     let now = engine::now_millis();
-    let prev = st.store.beat(&req.id, now).await?;
+    let prev = st.fleet.beat(&req.id, now).await?;
     let health = st.engine.health.health(prev.last_seen_at, false, now);
     if health != Health::Healthy {
         // Its badge changes: tell the dashboards.
@@ -244,7 +244,7 @@ async fn new_process(
     State(st): State<AppState>,
     Body(req): Body<IdIn>,
 ) -> WResult<Json<NewProcessOut>> {
-    let p = st.store.open_process(&req.id, engine::now_millis()).await?;
+    let p = st.fleet.open_process(&req.id, engine::now_millis()).await?;
     st.events.publish("worker", &req.id, "updated");
     Ok(Json(NewProcessOut {
         father: p.id,
@@ -298,7 +298,7 @@ async fn update_task(
         .filter(|d| !d.is_empty())
         .map(|d| d.chars().take(20_000).collect());
     let touched = st
-        .store
+        .fleet
         .update_process_task(
             &req.task_id,
             state,
@@ -335,7 +335,7 @@ struct EndOut {
 async fn end_process(State(st): State<AppState>, Body(req): Body<EndIn>) -> WResult<Json<EndOut>> {
     let details: Option<String> = req.details.map(|d| d.chars().take(20_000).collect());
     let out = st
-        .store
+        .fleet
         .end_process(
             &req.id,
             details.as_deref(),
@@ -389,7 +389,7 @@ async fn dashboard_workers(
         return Ok(json_bytes(body));
     }
     let fleet = st
-        .store
+        .fleet
         .fleet(st.engine.health, engine::now_millis())
         .await?;
     let rows: Vec<WorkerRow> = fleet
@@ -481,7 +481,7 @@ async fn dashboard_process(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> WResult<Json<Vec<ProcessRow>>> {
-    let ps = st.store.worker_processes(&id, MAX_PROCESSES).await?;
+    let ps = st.fleet.worker_processes(&id, MAX_PROCESSES).await?;
     Ok(Json(ps.into_iter().map(ProcessRow::from).collect()))
 }
 
@@ -525,7 +525,7 @@ async fn dashboard_tasks(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> WResult<Json<Vec<TaskRow>>> {
-    let d = st.store.process_detail(&id).await?;
+    let d = st.fleet.process_detail(&id).await?;
     let now = engine::now_millis();
     let total = d.tasks.len();
     Ok(Json(

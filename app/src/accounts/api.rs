@@ -96,7 +96,7 @@ pub async fn logout(everywhere: Option<bool>) -> Result<u64, AppError> {
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_setup_needed() -> Result<bool, AppError> {
     let st = crate::require!(GetSetupNeeded, Public, reads)?.st;
-    Ok(st.store.count_users().await? == 0)
+    Ok(st.accounts.count_users().await? == 0)
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
@@ -120,7 +120,7 @@ pub async fn setup_admin(
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_list_users() -> Result<Vec<User>, AppError> {
     let st = crate::require!(AdminListUsers, Admin)?.st;
-    Ok(st.store.list_users(crate::now_millis()).await?)
+    Ok(st.accounts.list_users(crate::now_millis()).await?)
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
@@ -138,7 +138,7 @@ pub async fn admin_create_user(
 pub async fn admin_set_role(username: String, role: String) -> Result<User, AppError> {
     let st = crate::require!(AdminSetRole, Admin)?.st;
     let role = super::model::Role::parse(&role).map_err(AppError::Invalid)?;
-    Ok(st.store.set_role(&username, role).await?)
+    Ok(st.accounts.set_role(&username, role).await?)
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]
@@ -151,7 +151,7 @@ pub async fn admin_reset_password(username: String, password: String) -> Result<
 pub async fn admin_set_disabled(username: String, disabled: bool) -> Result<User, AppError> {
     let st = crate::require!(AdminSetDisabled, Admin)?.st;
     Ok(st
-        .store
+        .accounts
         .set_disabled(&username, disabled, crate::now_millis())
         .await?)
 }
@@ -166,7 +166,7 @@ pub async fn admin_list_audit(filter: AuditFilter) -> Result<Vec<AuditEntry>, Ap
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_list_tokens() -> Result<Vec<TokenInfo>, AppError> {
     let st = crate::require!(AdminListTokens, Admin, reads)?.st;
-    Ok(st.store.list_tokens().await?)
+    Ok(st.accounts.list_tokens().await?)
 }
 
 /// Issues a token; the answer is the only time it is shown (only its hash is kept). Each
@@ -196,7 +196,7 @@ pub async fn admin_create_token(
     let scopes = super::model::check_scopes(&wanted).map_err(AppError::Invalid)?;
     let user = user.filter(|u| !u.trim().is_empty());
     let token = super::secret::generate("orch_");
-    st.store
+    st.accounts
         .create_token(
             &name,
             &super::secret::hash(&token),
@@ -212,7 +212,7 @@ pub async fn admin_create_token(
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn admin_revoke_token(name: String) -> Result<TokenInfo, AppError> {
     let st = crate::require!(AdminRevokeToken, Admin)?.st;
-    Ok(st.store.revoke_token(&name, crate::now_millis()).await?)
+    Ok(st.accounts.revoke_token(&name, crate::now_millis()).await?)
 }
 
 #[cfg(test)]

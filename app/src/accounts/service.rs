@@ -98,7 +98,7 @@ pub async fn sign_in(st: &AppState, username: &str, pw: &str) -> AppResult<(Stri
     let username = username.trim();
     st.sign_in.admit(client_addr(), username)?;
     let _hashing = st.sign_in.hashing().await;
-    let Some(cred) = st.store.credentials(username).await? else {
+    let Some(cred) = st.accounts.credentials(username).await? else {
         password::dummy_verify(pw).await;
         st.sign_in.record(username, false);
         return Err(wrong_credentials());
@@ -115,7 +115,7 @@ pub async fn sign_in(st: &AppState, username: &str, pw: &str) -> AppResult<(Stri
 async fn open_session(st: &AppState, user_id: &str) -> AppResult<String> {
     let token = secret::generate("");
     let now = now_millis();
-    st.store
+    st.accounts
         .create_session(
             &secret::hash(&token),
             user_id,
@@ -130,7 +130,7 @@ async fn open_session(st: &AppState, user_id: &str) -> AppResult<String> {
 pub async fn session_user(st: &AppState, cookie: &str) -> AppResult<Option<(User, String)>> {
     let hash = secret::hash(cookie);
     Ok(st
-        .store
+        .accounts
         .session_user(&hash, st.sessions.idle_ms, now_millis())
         .await?
         .map(|u| (u, hash)))
@@ -138,7 +138,7 @@ pub async fn session_user(st: &AppState, cookie: &str) -> AppResult<Option<(User
 
 pub async fn sign_out(st: &AppState, caller: &Caller) -> AppResult<()> {
     if let CallerKind::Session { session_hash, .. } = &caller.kind {
-        st.store.delete_session(session_hash).await?;
+        st.accounts.delete_session(session_hash).await?;
     }
     Ok(())
 }
@@ -146,7 +146,9 @@ pub async fn sign_out(st: &AppState, caller: &Caller) -> AppResult<()> {
 /// Ends every session of the caller; returns how many there were.
 pub async fn sign_out_everywhere(st: &AppState, caller: &Caller) -> AppResult<u64> {
     match &caller.kind {
-        CallerKind::Session { user_id, .. } => Ok(st.store.delete_user_sessions(user_id).await?),
+        CallerKind::Session { user_id, .. } => {
+            Ok(st.accounts.delete_user_sessions(user_id).await?)
+        }
         _ => Err(AppError::Invalid(
             "only a signed-in person has sessions".into(),
         )),
@@ -155,12 +157,12 @@ pub async fn sign_out_everywhere(st: &AppState, caller: &Caller) -> AppResult<u6
 
 /// Issues a one-time link to create the first admin, when there is no user yet.
 pub async fn issue_setup_link(st: &AppState) -> AppResult<Option<String>> {
-    if st.store.count_users().await? > 0 {
+    if st.accounts.count_users().await? > 0 {
         return Ok(None);
     }
     let token = secret::generate("");
     let now = now_millis();
-    st.store
+    st.accounts
         .create_setup_link(&secret::hash(&token), now, now + 24 * 3_600_000)
         .await?;
     Ok(Some(format!("/setup/{token}")))
@@ -178,7 +180,7 @@ pub async fn set_up_first_admin(
     check_username(username).map_err(AppError::Invalid)?;
     check_password(pw).map_err(AppError::Invalid)?;
     password::check_strength(pw, username).map_err(AppError::Invalid)?;
-    if st.store.count_users().await? > 0 {
+    if st.accounts.count_users().await? > 0 {
         return Err(AppError::Conflict(
             "Orchard is already set up: sign in instead".into(),
         ));
@@ -189,7 +191,7 @@ pub async fn set_up_first_admin(
         AppError::Internal
     })?;
     if !st
-        .store
+        .accounts
         .use_setup_link(&secret::hash(link), now_millis())
         .await?
     {
@@ -198,7 +200,7 @@ pub async fn set_up_first_admin(
         ));
     }
     let user = st
-        .store
+        .accounts
         .create_user(username, &hash, Role::Admin, now_millis())
         .await?;
     tracing::info!(username = %user.username, "first admin created");
@@ -217,7 +219,7 @@ pub async fn create_user(st: &AppState, username: &str, pw: &str, role: Role) ->
         AppError::Internal
     })?;
     let user = st
-        .store
+        .accounts
         .create_user(username, &hash, role, now_millis())
         .await?;
     st.events.publish("user", &user.id, "created");
@@ -232,7 +234,7 @@ pub async fn set_password(st: &AppState, username: &str, pw: &str) -> AppResult<
         tracing::error!(error = %e, "password hashing failed");
         AppError::Internal
     })?;
-    st.store.set_password(username.trim(), &hash).await?;
+    st.accounts.set_password(username.trim(), &hash).await?;
     Ok(())
 }
 
@@ -255,13 +257,13 @@ pub async fn audit(
         status: status as i64,
         request_id: request_id.chars().take(64).collect(),
     };
-    if let Err(e) = st.store.record_audit(&entry).await {
+    if let Err(e) = st.accounts.record_audit(&entry).await {
         tracing::error!(error = %e, action, "audit entry not recorded");
     }
 }
 
 pub async fn list_audit(st: &AppState, filter: &AuditFilter) -> AppResult<Vec<AuditEntry>> {
-    Ok(st.store.list_audit(filter).await?)
+    Ok(st.accounts.list_audit(filter).await?)
 }
 
 /// The `Set-Cookie` value that stores a session (`Some`) or clears it (`None`): never

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 pub async fn get_overview() -> Result<Overview, AppError> {
     let st = crate::require!(GetOverview, Viewer)?.st;
     Ok(st
-        .store
+        .jobs
         .overview(st.engine.health, crate::now_millis())
         .await?)
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub async fn list_workers() -> Result<Vec<Worker>, AppError> {
     let st = crate::require!(ListWorkers, Viewer)?.st;
     Ok(st
-        .store
+        .fleet
         .list_workers(st.engine.health, crate::now_millis())
         .await?)
 }
@@ -30,7 +30,7 @@ pub async fn get_fleet() -> Result<FleetView, AppError> {
     let st = crate::require!(GetFleet, Viewer)?.st;
     let now = crate::now_millis();
     Ok(FleetView {
-        workers: st.store.fleet(st.engine.health, now).await?,
+        workers: st.fleet.fleet(st.engine.health, now).await?,
         health: st.engine.health,
         now,
     })
@@ -40,7 +40,7 @@ pub async fn get_fleet() -> Result<FleetView, AppError> {
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_worker_processes(id: String) -> Result<Vec<ProcessSummary>, AppError> {
     let st = crate::require!(GetWorkerProcesses, Viewer)?.st;
-    let mut ps = st.store.worker_processes(&id, 200).await?;
+    let mut ps = st.fleet.worker_processes(&id, 200).await?;
     ps.reverse();
     Ok(ps)
 }
@@ -48,7 +48,7 @@ pub async fn get_worker_processes(id: String) -> Result<Vec<ProcessSummary>, App
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn get_process(id: String) -> Result<ProcessDetail, AppError> {
     let st = crate::require!(GetProcess, Viewer)?.st;
-    Ok(st.store.process_detail(&id).await?)
+    Ok(st.fleet.process_detail(&id).await?)
 }
 
 /// Removes a dead or stopped worker and its processes.

@@ -48,8 +48,8 @@ where
     let key = format!("pending:{}", uuid::Uuid::now_v7());
     let cap = st.engine.max_files_bytes.min(i64::MAX as u64) as i64;
     let bytes = bytes.min(i64::MAX as u64) as i64;
-    if !st.store.reserve_file_bytes(&key, bytes, cap).await? {
-        let used = st.store.reserved_file_bytes().await.unwrap_or(0);
+    if !st.jobs.reserve_file_bytes(&key, bytes, cap).await? {
+        let used = st.jobs.reserved_file_bytes().await.unwrap_or(0);
         return Err(AppError::Conflict(format!(
             "this job would write up to {} of files, and {} of the {} allowed for job files \
              (ORCHARD_MAX_FILES_BYTES) are taken: delete finished jobs or ask for a larger cap",
@@ -60,11 +60,11 @@ where
     }
     match make().await {
         Ok(job) => {
-            st.store.rename_file_reservation(&key, &job.id).await?;
+            st.jobs.rename_file_reservation(&key, &job.id).await?;
             Ok(job)
         }
         Err(e) => {
-            if let Err(re) = st.store.release_file_bytes(&key).await {
+            if let Err(re) = st.jobs.release_file_bytes(&key).await {
                 tracing::warn!(error = %re, "file reservation not released");
             }
             Err(e)
@@ -98,7 +98,7 @@ pub(crate) async fn enqueue(
 ) -> AppResult<Job> {
     plan::check(&tasks).map_err(AppError::Invalid)?;
     let job = st
-        .store
+        .jobs
         .create_job(
             NewJob {
                 kind: kind.kind().as_str(),
@@ -118,15 +118,15 @@ pub(crate) async fn enqueue(
 }
 
 pub async fn list_jobs(st: &Core, limit: i64) -> AppResult<Vec<Job>> {
-    Ok(st.store.list_jobs(limit.clamp(1, 500)).await?)
+    Ok(st.jobs.list_jobs(limit.clamp(1, 500)).await?)
 }
 
 pub async fn job_detail(st: &Core, id: &str) -> AppResult<JobDetail> {
-    Ok(st.store.job_detail(id).await?)
+    Ok(st.jobs.job_detail(id).await?)
 }
 
 pub async fn cancel_job(st: &Core, id: &str) -> AppResult<Job> {
-    let job = st.store.cancel_job(id, now_millis()).await?;
+    let job = st.jobs.cancel_job(id, now_millis()).await?;
     st.observer.job_finished("cancelled");
     tracing::info!(job_id = %id, "job cancelled");
     st.events.publish("job", id, "updated");
@@ -134,7 +134,7 @@ pub async fn cancel_job(st: &Core, id: &str) -> AppResult<Job> {
 }
 
 pub async fn retry_job(st: &Core, id: &str) -> AppResult<Job> {
-    let job = st.store.retry_job(id, now_millis()).await?;
+    let job = st.jobs.retry_job(id, now_millis()).await?;
     tracing::info!(job_id = %id, "job retried");
     st.events.publish("job", id, "updated");
     st.work_ready.notify_waiters();
@@ -143,11 +143,11 @@ pub async fn retry_job(st: &Core, id: &str) -> AppResult<Job> {
 
 /// Deletes a job, its tasks and its files.
 pub async fn delete_job(st: &Core, id: &str) -> AppResult<()> {
-    st.store.delete_job(id).await?;
+    st.jobs.delete_job(id).await?;
     if let Err(e) = st.files.delete_prefix(&format!("jobs/{id}")).await {
         tracing::warn!(job_id = %id, error = %e, "job files not removed");
     }
-    if let Err(e) = st.store.release_file_bytes(id).await {
+    if let Err(e) = st.jobs.release_file_bytes(id).await {
         tracing::warn!(job_id = %id, error = %e, "job file reservation not released");
     }
     tracing::info!(job_id = %id, "job deleted");
@@ -157,7 +157,7 @@ pub async fn delete_job(st: &Core, id: &str) -> AppResult<()> {
 
 /// The result file of a finished job, as (file name, bytes).
 pub async fn result_file(st: &Core, id: &str) -> AppResult<(String, Vec<u8>)> {
-    let job = st.store.get_job(id).await?;
+    let job = st.jobs.get_job(id).await?;
     if job.state != super::model::JobState::Succeeded {
         return Err(AppError::Conflict(format!(
             "job {id} is {}: there is no result file yet",
@@ -177,7 +177,7 @@ pub async fn result_file(st: &Core, id: &str) -> AppResult<(String, Vec<u8>)> {
 
 /// Recomputes the average in one pass over the job's files and compares it with the result.
 pub async fn verify_job(st: &Core, id: &str) -> AppResult<Verification> {
-    let job = st.store.get_job(id).await?;
+    let job = st.jobs.get_job(id).await?;
     if job.state != super::model::JobState::Succeeded {
         return Err(AppError::Conflict(format!(
             "job {id} is {}: only a succeeded job can be verified",
@@ -230,7 +230,7 @@ pub async fn register_worker(
     let clip = |s: &str| s.chars().take(200).collect::<String>();
     let secret = (kind == WorkerKind::Remote).then(|| crate::accounts::secret::generate("ows_"));
     let id = st
-        .store
+        .fleet
         .register_worker(
             NewWorker {
                 name: name.to_string(),
@@ -253,13 +253,13 @@ pub async fn register_worker(
 }
 
 pub async fn worker_heartbeat(st: &Core, id: &str) -> AppResult<()> {
-    st.store.touch_worker(id, now_millis()).await?;
+    st.fleet.touch_worker(id, now_millis()).await?;
     st.events.publish("worker", id, "updated");
     Ok(())
 }
 
 pub async fn stop_worker(st: &Core, id: &str) -> AppResult<()> {
-    st.store.stop_worker(id, now_millis()).await?;
+    st.fleet.stop_worker(id, now_millis()).await?;
     tracing::info!(worker_id = %id, "worker stopped");
     st.events.publish("worker", id, "updated");
     Ok(())
@@ -298,9 +298,9 @@ pub async fn claim(st: &Core, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> 
         notified.as_mut().enable();
         // After a wake-up, a read (which never waits for the writer) tells whether a claim
         // could find anything before a write transaction is spent on it.
-        if first || st.store.claimable(now_millis()).await? {
+        if first || st.jobs.claimable(now_millis()).await? {
             let tasks = st
-                .store
+                .jobs
                 .claim(&req.worker_id, want, st.engine.lease_ms, now_millis())
                 .await?;
             if !tasks.is_empty() {
@@ -326,13 +326,13 @@ pub async fn claim(st: &Core, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> 
 
 pub async fn heartbeat(st: &Core, task_id: &str, lease: &LeaseRef) -> AppResult<HeartbeatReply> {
     Ok(st
-        .store
+        .jobs
         .heartbeat(task_id, lease, st.engine.lease_ms, now_millis())
         .await?)
 }
 
 pub async fn complete(st: &Core, task_id: &str, req: &CompleteRequest) -> AppResult<()> {
-    let done = st.store.complete(task_id, req, now_millis()).await?;
+    let done = st.jobs.complete(task_id, req, now_millis()).await?;
     st.observer
         .task_completed(&done.phase, done.duration_ms as f64 / 1000.0);
     announce(st, [(done.job_id.as_str(), done.job_finished)]);
@@ -358,7 +358,7 @@ pub async fn complete_batch(st: &Core, req: &CompleteBatch) -> AppResult<BatchRe
             .map_err(|e| AppError::Invalid(format!("task {}: {e}", item.task_id)))?;
     }
     let out = st
-        .store
+        .jobs
         .complete_batch(
             &req.worker_id,
             &req.items,
@@ -437,7 +437,7 @@ fn announce<'a>(st: &Core, jobs: impl IntoIterator<Item = (&'a str, bool)>) {
 
 pub async fn fail(st: &Core, task_id: &str, req: &FailRequest) -> AppResult<()> {
     let out = st
-        .store
+        .jobs
         .fail(task_id, req, st.engine.backoff, now_millis())
         .await?;
     if out.will_retry {
@@ -451,7 +451,7 @@ pub async fn fail(st: &Core, task_id: &str, req: &FailRequest) -> AppResult<()> 
 }
 
 pub async fn release(st: &Core, task_id: &str, lease: &LeaseRef) -> AppResult<()> {
-    let job_id = st.store.release(task_id, lease, now_millis()).await?;
+    let job_id = st.jobs.release(task_id, lease, now_millis()).await?;
     st.events.publish("job", &job_id, "progress");
     st.work_ready.notify_waiters();
     Ok(())

@@ -93,7 +93,7 @@ impl Work {
         }
         self.last = Some(Instant::now());
         let total = self.total.max(done);
-        if let Err(e) = self.st.store.job_work(&self.job_id, done, total).await {
+        if let Err(e) = self.st.jobs.job_work(&self.job_id, done, total).await {
             tracing::warn!(job_id = %self.job_id, error = %e, "progress not recorded");
         }
         self.st.events.publish("job", &self.job_id, "progress");
@@ -209,13 +209,13 @@ async fn temp_writer() -> Result<(TempFile, tokio::io::BufWriter<tokio::fs::File
 async fn export(st: &Core, job_id: &str, root: Option<&str>) -> Result<Value, ExecError> {
     let (tmp, mut out) = temp_writer().await?;
     let total = match root {
-        Some(r) => st.store.tree_subtree_size(r).await.map_err(store_error)?,
+        Some(r) => st.tree.tree_subtree_size(r).await.map_err(store_error)?,
         None => 0,
     };
     let done = Arc::new(AtomicU64::new(0));
     let seen = done.clone();
     let writing = async {
-        super::export::write_tree(&*st.store, root, &mut out, move |n| {
+        super::export::write_tree(&*st.tree, root, &mut out, move |n| {
             seen.store(n, Ordering::Relaxed)
         })
         .await
@@ -275,7 +275,7 @@ pub async fn import(
             .map_err(|e| ExecError::Fatal(e.to_string()))?,
         None => 0,
     };
-    let (mut tx_import, last) = st.store.tree_import(parent).await.map_err(store_error)?;
+    let (mut tx_import, last) = st.tree.tree_import(parent).await.map_err(store_error)?;
     let opts = ParseOptions {
         parent: parent.map(str::to_string),
         base_position: last,

@@ -7,8 +7,8 @@
 //! depth × budget.
 
 use super::model::{MAX_PAGE, Status, TreeTask};
-use crate::store::Store;
 use crate::store::tree::SiblingCursor;
+use crate::store::tree::TreeStore;
 use std::collections::{HashMap, VecDeque};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -48,7 +48,7 @@ const PREFETCH_ROWS: i64 = 10_000;
 /// Reads the children of `tasks` (those that have some, in order, up to the budget) in one
 /// query, keyed by parent.
 async fn prefetch(
-    store: &dyn Store,
+    store: &dyn TreeStore,
     tasks: &VecDeque<TreeTask>,
     cache: &mut HashMap<String, VecDeque<TreeTask>>,
 ) -> Result<(), ExportError> {
@@ -97,7 +97,7 @@ fn head(t: &TreeTask, out: &mut Vec<u8>) {
 /// Writes the forest (or the subtree of `root`) to `out`; `progress` hears the number of
 /// tasks written so far, now and then. Returns how many tasks were written.
 pub async fn write_tree<W: AsyncWrite + Unpin>(
-    store: &dyn Store,
+    store: &dyn TreeStore,
     root: Option<&str>,
     out: &mut W,
     mut progress: impl FnMut(u64),

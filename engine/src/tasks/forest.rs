@@ -19,6 +19,6 @@ pub fn announce(st: &Core, task_id: &str, action: &str, listings: &[Option<Strin
 
 /// How many levels down a task is (a root is at level 1).
 pub async fn depth_of(st: &Core, id: &str) -> AppResult<u64> {
-    let (crumbs, hidden) = st.store.tree_path(id, 2).await?;
+    let (crumbs, hidden) = st.tree.tree_path(id, 2).await?;
     Ok(crumbs.len() as u64 + hidden.max(0) as u64)
 }

@@ -115,7 +115,7 @@ pub async fn list_children(
         .map(parse_cursor)
         .transpose()?;
     let (mut items, total) = st
-        .store
+        .tree
         .tree_children(parent, after.as_ref(), limit as i64 + 1)
         .await?;
     let more = items.len() > limit as usize;
@@ -132,12 +132,12 @@ pub async fn list_children(
 
 pub async fn get_task(st: &Core, id: &str) -> AppResult<TreeTask> {
     check_id(id)?;
-    Ok(st.store.tree_task(id).await?)
+    Ok(st.tree.tree_task(id).await?)
 }
 
 pub async fn path(st: &Core, id: &str) -> AppResult<Vec<Crumb>> {
     check_id(id)?;
-    Ok(st.store.tree_path(id, CRUMBS).await?.0)
+    Ok(st.tree.tree_path(id, CRUMBS).await?.0)
 }
 
 /// Escapes `LIKE` wildcards so the text matches literally.
@@ -164,13 +164,13 @@ pub async fn search(st: &Core, q: &str, limit: i64) -> AppResult<SearchResults> 
             "search text longer than {MAX_QUERY} characters"
         )));
     }
-    let mut found = st.store.tree_search(&like_pattern(q), limit + 1).await?;
+    let mut found = st.tree.tree_search(&like_pattern(q), limit + 1).await?;
     let more = found.len() as i64 > limit;
     found.truncate(limit as usize);
     let mut hits = Vec::with_capacity(found.len());
     for task in found {
         // The path ends with the task itself; the hit shows its ancestors.
-        let (mut path, elided) = st.store.tree_path(&task.id, HIT_PATH + 1).await?;
+        let (mut path, elided) = st.tree.tree_path(&task.id, HIT_PATH + 1).await?;
         path.pop();
         hits.push(SearchHit {
             task,
@@ -183,7 +183,7 @@ pub async fn search(st: &Core, q: &str, limit: i64) -> AppResult<SearchResults> 
 
 pub async fn subtree_size(st: &Core, id: &str) -> AppResult<i64> {
     check_id(id)?;
-    Ok(st.store.tree_subtree_size(id).await?)
+    Ok(st.tree.tree_subtree_size(id).await?)
 }
 
 pub async fn create(st: &Core, new: NewTask) -> AppResult<TreeTask> {
@@ -211,7 +211,7 @@ pub async fn create(st: &Core, new: NewTask) -> AppResult<TreeTask> {
         status: new.status.unwrap_or_default(),
         after: new.after,
     };
-    let c = st.store.tree_create(&row, now_millis()).await?;
+    let c = st.tree.tree_create(&row, now_millis()).await?;
     announce_change(st, &c, "created");
     Ok(c.task)
 }
@@ -223,7 +223,7 @@ pub async fn update(st: &Core, id: &str, patch: TaskPatch) -> AppResult<TreeTask
         notes: patch.notes.as_deref().map(check_notes).transpose()?,
         status: patch.status,
     };
-    let c = st.store.tree_update(id, &patch, now_millis()).await?;
+    let c = st.tree.tree_update(id, &patch, now_millis()).await?;
     announce_change(st, &c, "updated");
     Ok(c.task)
 }
@@ -247,14 +247,14 @@ pub async fn move_to(
         let to = depth_of(st, p).await?;
         let from = depth_of(st, id).await?.saturating_sub(1);
         if to > from {
-            let height = st.store.tree_height(id).await?;
+            let height = st.tree.tree_height(id).await?;
             if to + height > st.engine.max_tree_depth {
                 return Err(too_deep(st, p, to));
             }
         }
     }
     let c = st
-        .store
+        .tree
         .tree_move(id, parent, position, now_millis())
         .await?;
     announce_change(st, &c, "moved");
@@ -271,7 +271,7 @@ fn too_deep(st: &Core, parent: &str, level: u64) -> AppError {
 
 pub async fn delete(st: &Core, id: &str) -> AppResult<i64> {
     check_id(id)?;
-    let c = st.store.tree_delete(id, now_millis()).await?;
+    let c = st.tree.tree_delete(id, now_millis()).await?;
     announce_change(st, &c, "deleted");
     Ok(c.removed)
 }
@@ -306,7 +306,7 @@ pub async fn start_import(
 ) -> AppResult<Job> {
     if let Some(p) = parent {
         check_id(p)?;
-        st.store.tree_task(p).await?;
+        st.tree.tree_task(p).await?;
     }
     let params = json!({ "file": key, "bytes": bytes, "parent": parent, "new_ids": new_ids });
     enqueue(
@@ -322,7 +322,7 @@ pub async fn start_import(
 pub async fn start_export(st: &Core, root: Option<&str>) -> AppResult<Job> {
     if let Some(r) = root {
         check_id(r)?;
-        st.store.tree_task(r).await?;
+        st.tree.tree_task(r).await?;
     }
     enqueue(
         st,
@@ -378,7 +378,7 @@ pub async fn start_generate(st: &Core, mut params: GenerateParams) -> AppResult<
 
 /// Files written by finished export and generate jobs.
 pub async fn tree_files(st: &Core) -> AppResult<Vec<TreeFile>> {
-    let jobs = st.store.list_jobs(500).await?;
+    let jobs = st.jobs.list_jobs(500).await?;
     Ok(jobs
         .into_iter()
         .filter(|j| {

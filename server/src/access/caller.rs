@@ -73,7 +73,7 @@ pub async fn resolve(
 async fn stored_token(st: &AppState, token: &str) -> Result<Caller, AppError> {
     let wrong = || AppError::Unauthorized("missing or wrong bearer token".into());
     let grant = st
-        .store
+        .accounts
         .token_grant(&engine::accounts::secret::hash(token))
         .await?
         .ok_or_else(wrong)?;
@@ -90,7 +90,7 @@ async fn stored_token(st: &AppState, token: &str) -> Result<Caller, AppError> {
         Some((owner, false)) => scoped.map(|r| r.min(owner)),
         None => scoped,
     };
-    crate::tokens::note_use(&*st.store, &grant.id).await;
+    crate::tokens::note_use(&*st.accounts, &grant.id).await;
     Ok(Caller {
         name: format!("token:{}", grant.name),
         role,

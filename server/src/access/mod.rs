@@ -63,7 +63,7 @@ impl Access {
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         Arc::new(Self {
-            tokens: TokenCheck::new(settings.service_token.clone(), state.store.clone()),
+            tokens: TokenCheck::new(settings.service_token.clone(), state.accounts.clone()),
             state,
             table,
             service_token: settings.service_token.clone(),

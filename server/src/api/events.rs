@@ -105,7 +105,7 @@ async fn stream(
         loop {
             tokio::time::sleep(SESSION_CHECK).await;
             let alive = checker
-                .store
+                .accounts
                 .session_user(&hash, checker.sessions.idle_ms, engine::now_millis())
                 .await;
             // A database hiccup is not the end of a session.

@@ -82,7 +82,7 @@ async fn write(
         .filter(|j| !j.is_empty())
         .ok_or_else(|| forbidden("workers write only under jobs/<job id>/".into()))?;
     let holds = st
-        .store
+        .jobs
         .holds_lease_in_job(worker, job)
         .await
         .map_err(shared::error::AppError::from)?;

@@ -361,7 +361,7 @@ async fn export(
         service::get_task(&st, r).await?;
     }
     let (mut writer, reader) = tokio::io::duplex(1 << 16);
-    let store = st.store.clone();
+    let store = st.tree.clone();
     let root = q.root.clone();
     tokio::spawn(async move {
         if let Err(e) =

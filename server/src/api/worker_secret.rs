@@ -60,7 +60,7 @@ impl ShownSecret {
         let stored = match cached {
             Some(s) => s,
             None => match st
-                .store
+                .fleet
                 .worker_secret_hash(worker_id)
                 .await
                 .map_err(shared::error::AppError::from)?

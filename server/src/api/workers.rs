@@ -34,7 +34,7 @@ pub fn worker_router() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "Every worker, with health from its last heartbeat", body = Vec<Worker>)))]
 async fn list(State(st): State<AppState>) -> ApiResult<Json<Vec<Worker>>> {
     Ok(Json(
-        st.store
+        st.fleet
             .list_workers(st.engine.health, engine::now_millis())
             .await
             .map_err(shared::error::AppError::from)?,
