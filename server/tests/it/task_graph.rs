@@ -63,11 +63,7 @@ fn names(tasks: &[LeasedTask]) -> Vec<String> {
 async fn round(s: &dyn Store, w: &str, now: i64) -> Vec<LeasedTask> {
     let got = s.claim(w, Want::tasks(10), 30_000, now).await.unwrap();
     let items: Vec<_> = got.iter().map(finish).collect();
-    let out = s
-        .complete_batch(w, &items, Want::tasks(0), 30_000, now + 1)
-        .await
-        .unwrap();
-    assert!(out.completed.iter().all(|c| c.is_ok()));
+    report(s, w, &items, 0, now + 1).await;
     got
 }
 
@@ -130,39 +126,44 @@ async fn a_job_with_several_sinks_ends_when_all_are_done(db: Db) {
     let z = first.iter().find(|t| t.payload["name"] == "z").unwrap();
     assert!(z.is_root);
     // z done, x still running: the job is not.
-    s.complete_batch(&w, &[finish(z)], Want::tasks(0), 30_000, 2_001)
-        .await
-        .unwrap();
+    report(&*s, &w, &[finish(z)], 0, 2_001).await;
     assert_eq!(s.get_job(&j.id).await.unwrap().state.as_str(), "running");
     let x = first.iter().find(|t| t.payload["name"] == "x").unwrap();
-    let out = s
-        .complete_batch(&w, &[finish(x)], Want::tasks(5), 30_000, 2_002)
-        .await
-        .unwrap();
+    let out = report(&*s, &w, &[finish(x)], 5, 2_002).await;
     assert!(!out.completed[0].as_ref().unwrap().job_finished);
     assert_eq!(names(&out.claimed), ["y"]);
-    let out = s
-        .complete_batch(
-            &w,
-            &[finish(&out.claimed[0])],
-            Want::tasks(0),
-            30_000,
-            2_003,
-        )
-        .await
-        .unwrap();
+    let out = report(&*s, &w, &[finish(&out.claimed[0])], 0, 2_003).await;
     assert!(out.completed[0].as_ref().unwrap().job_finished);
     let done = s.get_job(&j.id).await.unwrap();
     assert_eq!(done.state.as_str(), "succeeded");
     // The sinks' outputs, in plan order: z, then y.
-    let result = done.result.unwrap();
-    let sinks: Vec<&Value> = result
+    assert_eq!(sink_names(&done.result.unwrap()), ["z", "y"]);
+}
+
+/// Reports `items` and claims up to `claim` more, every item accepted.
+async fn report(
+    s: &dyn Store,
+    w: &str,
+    items: &[CompletedTask],
+    claim: i64,
+    now: i64,
+) -> engine::store::BatchOutcome {
+    let out = s
+        .complete_batch(w, items, Want::tasks(claim), 30_000, now)
+        .await
+        .unwrap();
+    assert!(out.completed.iter().all(|c| c.is_ok()));
+    out
+}
+
+/// The names in a job's result, one per sink, in plan order.
+fn sink_names(result: &Value) -> Vec<String> {
+    result
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| &o["name"])
-        .collect();
-    assert_eq!(sinks, [&json!("z"), &json!("y")]);
+        .map(|o| o["name"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// What the next claim leases, by name.
@@ -200,9 +201,7 @@ async fn a_completion_adds_tasks_that_take_its_place(db: Db) {
         phase: "run".into(),
         payload: json!({ "name": "t0" }),
     }];
-    s.complete_batch(&w, &items, Want::tasks(0), 30_000, 2_001)
-        .await
-        .unwrap();
+    report(&*s, &w, &items, 0, 2_001).await;
     let second = s.claim(&w, Want::tasks(10), 30_000, 3_000).await.unwrap();
     assert_eq!(names(&second), ["m", "t0"]);
     assert!(
@@ -220,10 +219,7 @@ async fn a_completion_adds_tasks_that_take_its_place(db: Db) {
             payload: json!({ "name": format!("m{i}") }),
         })
         .collect();
-    let out = s
-        .complete_batch(&w, &items, Want::tasks(10), 30_000, 3_001)
-        .await
-        .unwrap();
+    let out = report(&*s, &w, &items, 10, 3_001).await;
     assert!(out.completed.iter().all(|c| c.is_ok()));
     assert!(
         out.completed
@@ -237,37 +233,18 @@ async fn a_completion_adds_tasks_that_take_its_place(db: Db) {
     assert_eq!(grown.progress.total, 5 + 1 + 3);
     assert_eq!(grown.state.as_str(), "running");
     let items: Vec<_> = out.claimed.iter().map(finish).collect();
-    let out = s
-        .complete_batch(&w, &items, Want::tasks(10), 30_000, 3_002)
-        .await
-        .unwrap();
+    let out = report(&*s, &w, &items, 10, 3_002).await;
     assert_eq!(names(&out.claimed), ["c"]);
     let inputs: Vec<&Value> = out.claimed[0].inputs.iter().map(|i| &i["name"]).collect();
     assert_eq!(
         inputs,
         [&json!("z"), &json!("m0"), &json!("m1"), &json!("m2")]
     );
-    let end = s
-        .complete_batch(
-            &w,
-            &[finish(&out.claimed[0])],
-            Want::tasks(0),
-            30_000,
-            3_003,
-        )
-        .await
-        .unwrap();
+    let end = report(&*s, &w, &[finish(&out.claimed[0])], 0, 3_003).await;
     assert!(end.completed[0].as_ref().unwrap().job_finished);
     let done = s.get_job(&j.id).await.unwrap();
     assert_eq!(done.state.as_str(), "succeeded");
     assert_eq!(done.progress.done, 9);
     // The sinks in plan order: c, t, then t0 (added last).
-    let result = done.result.unwrap();
-    let sinks: Vec<&Value> = result
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| &o["name"])
-        .collect();
-    assert_eq!(sinks, [&json!("c"), &json!("t"), &json!("t0")]);
+    assert_eq!(sink_names(&done.result.unwrap()), ["c", "t", "t0"]);
 }
