@@ -18,7 +18,7 @@ pub mod jobs {
     pub use shared::jobs::{model, params, protocol};
     pub mod file_average;
     pub mod noop;
-    pub mod plan;
+    pub use crate::store::jobs::plan;
     pub mod runner;
     pub mod service;
 }

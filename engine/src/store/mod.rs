@@ -19,10 +19,10 @@ pub use error::{StoreError, StoreResult};
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, Synchronous};
 
-use crate::jobs::plan::TaskSpec;
-use crate::jobs::protocol::LeasedTask;
+use crate::store::jobs::plan::TaskSpec;
 use crate::workers::model::WorkerKind;
 use async_trait::async_trait;
+use shared::jobs::protocol::LeasedTask;
 use std::sync::Arc;
 
 /// Which database a store talks to.

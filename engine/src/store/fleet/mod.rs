@@ -608,7 +608,7 @@ impl JobProcessRow {
             // What the job is, not only its id: "File average job 01a2…".
             step: Some(format!(
                 "{} job {}",
-                crate::jobs::model::JobKind::parse(&self.job_kind)
+                shared::jobs::model::JobKind::parse(&self.job_kind)
                     .map(|k| k.label())
                     .unwrap_or("A"),
                 self.job_id.get(..8).unwrap_or(&self.job_id)

@@ -6,6 +6,7 @@
 //! (which lease a call must hold, what a failure or an expired lease turns a task into, how
 //! a job's detail is assembled) is written once here.
 
+pub mod plan;
 mod postgres;
 mod postgres_queue;
 mod sql;
@@ -17,16 +18,16 @@ use super::{
     StoreResult,
 };
 use crate::Millis;
-use crate::jobs::model::{
-    Job, JobDetail, JobKind, JobState, PhaseCounts, PhaseTasks, TaskCounts, TaskError, TaskState,
-    ThroughputPoint, WorkerContribution,
-};
-use crate::jobs::protocol::{
-    CompleteRequest, CompletedTask, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
-};
 use crate::overview::model::Overview;
 use crate::workers::model::{Health, HealthThresholds};
 use async_trait::async_trait;
+use shared::jobs::model::{
+    Job, JobDetail, JobKind, JobState, PhaseCounts, PhaseTasks, TaskCounts, TaskError, TaskState,
+    ThroughputPoint, WorkerContribution,
+};
+use shared::jobs::protocol::{
+    CompleteRequest, CompletedTask, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
+};
 
 /// What a claim asks for: up to `batches` batches of tasks, and whether a batch may hold
 /// several of a job's ready tasks (`prefetch`: the worker then runs a batch's tasks one after
@@ -201,7 +202,7 @@ impl TryFrom<JobRow> for Job {
             phase: r.phase,
             concurrency: r.concurrency,
             max_attempts: r.max_attempts,
-            progress: crate::jobs::model::Progress {
+            progress: shared::jobs::model::Progress {
                 done: r.done,
                 total: r.total,
                 work_done: r.work_done,
@@ -399,7 +400,7 @@ struct DetailRows {
 fn throughput_window(job: &Job) -> (Millis, i64) {
     let start = job.started_at.unwrap_or(job.created_at);
     let end = job.finished_at.unwrap_or_else(crate::now_millis);
-    (start, crate::jobs::model::throughput_bucket(end - start))
+    (start, shared::jobs::model::throughput_bucket(end - start))
 }
 
 fn detail(job: Job, bucket: i64, rows: DetailRows) -> JobDetail {

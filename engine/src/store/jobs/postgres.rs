@@ -4,10 +4,6 @@
 
 use super::{AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, Want, is_active, sql};
 use crate::Millis;
-use crate::jobs::model::{Job, JobDetail, TaskState};
-use crate::jobs::protocol::{
-    CompleteRequest, CompletedTask, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
-};
 use crate::overview::model::{ACTIVITY_BUCKET_MS, ACTIVITY_SPAN_MS, Overview};
 use crate::store::postgres::{PgStore, finish};
 use crate::store::{
@@ -15,6 +11,10 @@ use crate::store::{
 };
 use crate::workers::model::HealthThresholds;
 use async_trait::async_trait;
+use shared::jobs::model::{Job, JobDetail, TaskState};
+use shared::jobs::protocol::{
+    CompleteRequest, CompletedTask, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
+};
 use sqlx::PgConnection;
 
 /// The job's state and attempt budget, its row locked for the transaction.
@@ -85,7 +85,7 @@ impl PgStore {
                 .bind(job.server_only)
                 .execute(&mut *tx)
                 .await?;
-            let fan_out = crate::jobs::plan::fan_out(&job.tasks);
+            let fan_out = crate::store::jobs::plan::fan_out(&job.tasks);
             for (c, chunk) in job.tasks.chunks(10_000).enumerate() {
                 let first = c * 10_000;
                 let seqs: Vec<i64> = (first..first + chunk.len()).map(|i| i as i64).collect();

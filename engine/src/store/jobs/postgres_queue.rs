@@ -6,9 +6,9 @@
 //! none can deadlock.
 
 use super::{BATCH_TARGET_US, MAX_CLAIM_TASKS, Want};
-use crate::jobs::protocol::{CompletedTask, LeaseRef, LeasedTask};
 use crate::store::postgres::PgStore;
 use crate::store::{BatchOutcome, Completion, StoreError, StoreResult};
+use shared::jobs::protocol::{CompletedTask, LeaseRef, LeasedTask};
 use std::collections::{BTreeMap, HashMap};
 
 /// A task as `orchard_claim` leased it.

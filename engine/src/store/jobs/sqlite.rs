@@ -5,10 +5,6 @@ use super::{
     AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, Want, is_active, sql, sqlite_queue,
 };
 use crate::Millis;
-use crate::jobs::model::{Job, JobDetail, TaskState};
-use crate::jobs::protocol::{
-    CompleteRequest, CompletedTask, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
-};
 use crate::overview::model::{ACTIVITY_BUCKET_MS, ACTIVITY_SPAN_MS, Overview};
 use crate::store::sqlite::{SqliteStore, all, sql as lite};
 use crate::store::{
@@ -17,6 +13,10 @@ use crate::store::{
 use crate::workers::model::HealthThresholds;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension};
+use shared::jobs::model::{Job, JobDetail, TaskState};
+use shared::jobs::protocol::{
+    CompleteRequest, CompletedTask, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
+};
 
 fn pairs(c: &Connection, sql: &'static str) -> StoreResult<Vec<(String, i64)>> {
     all(c, sql, [], |r| Ok((r.get(0)?, r.get(1)?)))

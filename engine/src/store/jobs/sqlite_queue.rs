@@ -8,11 +8,11 @@
 //! never leases more than a job's concurrency.
 
 use super::{MAX_CLAIM_TASKS, Want, is_active, sql};
-use crate::jobs::model::TaskState;
-use crate::jobs::protocol::{CompletedTask, LeasedTask};
 use crate::store::sqlite::sql as lite;
 use crate::store::{BatchOutcome, Completion, NewJob, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension};
+use shared::jobs::model::TaskState;
+use shared::jobs::protocol::{CompletedTask, LeasedTask};
 use std::collections::BTreeMap;
 
 /// Jobs with a ready task, oldest first; server-only jobs only for in-process workers.
@@ -73,7 +73,7 @@ pub(super) fn insert_job(
         now,
         job.server_only,
     ))?;
-    let fan_out = crate::jobs::plan::fan_out(&job.tasks);
+    let fan_out = crate::store::jobs::plan::fan_out(&job.tasks);
     let mut insert = tx.prepare_cached(lite(sql::INSERT_TASK_SQLITE))?;
     let mut edge = tx.prepare_cached(lite(sql::INSERT_DEP_SQLITE))?;
     for (i, t) in job.tasks.iter().enumerate() {

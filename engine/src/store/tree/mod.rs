@@ -11,8 +11,8 @@ mod sqlite;
 use super::param::Param;
 use super::{StoreError, StoreResult};
 use crate::Millis;
-use crate::tasks::model::{Crumb, POSITION_GAP, Status, TreeTask};
 use async_trait::async_trait;
+use shared::tasks::model::{Crumb, POSITION_GAP, Status, TreeTask};
 
 #[derive(sqlx::FromRow)]
 pub struct TreeRow {

@@ -8,8 +8,8 @@ use crate::Millis;
 use crate::store::param::{Param, bind_pg, bind_pg_query, bind_pg_scalar};
 use crate::store::postgres::{PgStore, finish};
 use crate::store::{StoreError, StoreResult};
-use crate::tasks::model::{Crumb, POSITION_GAP, Status, TreeTask};
 use async_trait::async_trait;
+use shared::tasks::model::{Crumb, POSITION_GAP, Status, TreeTask};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 async fn row(c: &mut PgConnection, id: &str) -> StoreResult<Option<TreeTask>> {

@@ -8,9 +8,9 @@ use crate::Millis;
 use crate::store::param::Param;
 use crate::store::sqlite::{Session, SqliteStore, sql as lite, sql_built};
 use crate::store::{StoreError, StoreResult};
-use crate::tasks::model::{Crumb, Status, TreeTask};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use shared::tasks::model::{Crumb, Status, TreeTask};
 
 fn row(c: &Connection, id: &str) -> StoreResult<Option<TreeTask>> {
     c.prepare_cached(lite(sql::TASK))?
@@ -86,8 +86,8 @@ fn place(c: &Connection, parent: Option<&str>, skip: &str, index: i64) -> StoreR
                     .first()
                     .copied()
                     .flatten()
-                    .map_or(crate::tasks::model::POSITION_GAP, |l| {
-                        l + crate::tasks::model::POSITION_GAP
+                    .map_or(shared::tasks::model::POSITION_GAP, |l| {
+                        l + shared::tasks::model::POSITION_GAP
                     }));
             }
             Slot::Renumber => {
