@@ -13,7 +13,7 @@ use shared::jobs::protocol::{CompletedTask, LeasedTask};
 common::both!(
     a_diamond_runs_each_task_once_with_its_inputs_in_order,
     a_job_with_several_sinks_ends_when_all_are_done,
-    a_completion_adds_tasks_that_take_its_place,
+    a_completion_adds_tasks_whose_outputs_follow_its_own,
 );
 
 fn task(name: &str, deps: Vec<usize>) -> TaskSpec {
@@ -171,12 +171,12 @@ fn by_name<'a>(tasks: &'a [LeasedTask], name: &str) -> &'a LeasedTask {
     tasks.iter().find(|t| t.payload["name"] == name).unwrap()
 }
 
-async fn a_completion_adds_tasks_that_take_its_place(db: Db) {
+async fn a_completion_adds_tasks_whose_outputs_follow_its_own(db: Db) {
     use shared::jobs::protocol::SpawnedTask;
     let s = store(db).await;
     let w = worker(&*s, "w").await;
     // a feeds m; c takes z's output, then m's. m's completion adds three tasks, whose outputs
-    // c takes in m's place; a sink's completion adds one that is a sink too.
+    // c takes after m's own; a sink's completion adds one that is a sink too.
     let j = s
         .create_job(
             job(vec![
@@ -238,7 +238,14 @@ async fn a_completion_adds_tasks_that_take_its_place(db: Db) {
     let inputs: Vec<&Value> = out.claimed[0].inputs.iter().map(|i| &i["name"]).collect();
     assert_eq!(
         inputs,
-        [&json!("z"), &json!("m0"), &json!("m1"), &json!("m2")]
+        [
+            &json!("z"),
+            &json!("m"),
+            &json!("m0"),
+            &json!("m1"),
+            &json!("m2")
+        ],
+        "m's own output, then those of the tasks it added, in m's place"
     );
     let end = report(&*s, &w, &[finish(&out.claimed[0])], 0, 3_003).await;
     assert!(end.completed[0].as_ref().unwrap().job_finished);

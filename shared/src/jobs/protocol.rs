@@ -137,8 +137,8 @@ pub struct CompletedTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_us: Option<i64>,
     /// Tasks the completion adds to its running job: a fan-out its result decided. They are
-    /// ready at once, and every task waiting on this one waits on them instead, taking their
-    /// outputs, in this order, in this task's place among its inputs (none when empty).
+    /// ready at once, and every task waiting on this one waits on them too, their outputs
+    /// following this task's own, in this order, in its place among its inputs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spawn: Vec<SpawnedTask>,
 }

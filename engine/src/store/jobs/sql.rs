@@ -195,15 +195,9 @@ pub const INSERT_SPAWNED_SQLITE: &str = "INSERT INTO job_tasks (id, job_id, phas
 
 /// The edges into the tasks waiting on task `$1`, with each one's place among its inputs.
 pub const WAITING_ON: &str = "SELECT task_id, ord FROM job_task_deps WHERE dep_id = $1";
-pub const DROP_DEPS_ON: &str = "DELETE FROM job_task_deps WHERE dep_id = $1";
-/// A waiting task's inputs in one place become `$2` (the tasks added there), `$2 - 1` more
-/// than the one it waited on; with nothing left pending it is ready.
-pub const INPUTS_REPLACED: &str = "UPDATE job_tasks SET deps_pending = deps_pending + $2 - 1, \
-       fan_in = fan_in + $2 - 1, \
-       state = CASE WHEN deps_pending + $2 - 1 = 0 AND state = 'waiting' THEN 'ready' \
-         ELSE state END, \
-       ready_at = CASE WHEN deps_pending + $2 - 1 = 0 THEN $3 ELSE ready_at END \
-     WHERE id = $1";
+/// A waiting task waits on `$2` more tasks (those a completion added).
+pub const INPUTS_ADDED: &str = "UPDATE job_tasks SET deps_pending = deps_pending + $2, \
+       fan_in = fan_in + $2 WHERE id = $1";
 /// A job grows by the tasks a completion added.
 pub const JOB_GREW: &str = "UPDATE jobs SET total = total + $2 WHERE id = $1 RETURNING total";
 

@@ -245,8 +245,9 @@ fn claim_tx(
 }
 
 /// Adds the tasks a completion spawned to its job, after its last task: each is ready, and
-/// each task that waited on the completed one waits on them instead, in its place among its
-/// inputs (the same rule as `orchard_spawn` in `postgres/functions.sql`).
+/// each task that waits on the completed one waits on them too, their outputs following the
+/// completed task's own in its place among its inputs (the same rule as `orchard_spawn` in
+/// `postgres/functions.sql`).
 fn spawn(
     tx: &Connection,
     job_id: &str,
@@ -283,15 +284,13 @@ fn spawn(
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    tx.prepare_cached(lite(sql::DROP_DEPS_ON))?
-        .execute([&it.task_id])?;
     let mut edge = tx.prepare_cached(lite(sql::INSERT_DEP_SQLITE))?;
-    let mut replaced = tx.prepare_cached(lite(sql::INPUTS_REPLACED))?;
+    let mut added = tx.prepare_cached(lite(sql::INPUTS_ADDED))?;
     for (task, ord) in waiting {
         for (sub, id) in ids.iter().enumerate() {
-            edge.execute((job_id, &task, id, ord, sub as i64))?;
+            edge.execute((job_id, &task, id, ord, sub as i64 + 1))?;
         }
-        replaced.execute((&task, n, now))?;
+        added.execute((&task, n))?;
     }
     Ok(())
 }
@@ -398,7 +397,8 @@ fn complete_tx(
             }));
             if !it.spawn.is_empty() {
                 spawn(tx, &job_id, it, fan_out, now)?;
-            } else if fan_out > 0 {
+            }
+            if fan_out > 0 {
                 let mut waiting = tx.prepare_cached(lite(sql::DEPENDENTS))?;
                 for d in waiting.query_map([&it.task_id], |r| r.get::<_, String>(0))? {
                     *dependents.entry(d?).or_default() += 1;

@@ -19,7 +19,7 @@ pub const FUNCTIONS_VERSION: i64 = 3;
 
 /// SHA-256 of `FUNCTIONS` as of `FUNCTIONS_VERSION`.
 pub const FUNCTIONS_SHA256: &str =
-    "2459d50ac9260e61fe99523135711616b5b30a2905514347cc40c0a37a19b227";
+    "c1eccd74726d425c456f632b752af66eb54c01a4086bdc8c098a452e99734d0b";
 
 /// The name of the stamp's row.
 const STAMP: &str = "lease_functions";

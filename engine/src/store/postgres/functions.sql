@@ -160,8 +160,9 @@ END
 $$;
 
 -- Adds the tasks a completion of p_task spawned to its job p_job (whose row the caller holds),
--- after the job's last task: each is ready, and each task that waited on p_task waits on them
--- instead, in its place among its inputs (the rule of `spawn` in store/jobs/sqlite_queue.rs).
+-- after the job's last task: each is ready, and each task that waits on p_task waits on them
+-- too, their outputs following p_task's own in its place among its inputs (the rule of
+-- `spawn` in store/jobs/sqlite_queue.rs).
 CREATE OR REPLACE FUNCTION orchard_spawn(p_job TEXT, p_task TEXT, p_fan BIGINT, p_ids TEXT[],
                                          p_phases TEXT[], p_payloads TEXT[], p_now BIGINT)
 RETURNS VOID
@@ -180,13 +181,11 @@ BEGIN
   IF p_fan = 0 THEN
     RETURN;
   END IF;
-  FOR w IN DELETE FROM job_task_deps d WHERE d.dep_id = p_task RETURNING d.task_id, d.ord LOOP
+  FOR w IN SELECT d.task_id, d.ord FROM job_task_deps d WHERE d.dep_id = p_task
+           ORDER BY d.task_id LOOP
     INSERT INTO job_task_deps (job_id, task_id, dep_id, ord, sub)
-      SELECT p_job, w.task_id, s.id, w.ord, s.k - 1 FROM unnest(p_ids) WITH ORDINALITY AS s (id, k);
-    UPDATE job_tasks t SET deps_pending = t.deps_pending + n - 1, fan_in = t.fan_in + n - 1,
-      state = CASE WHEN t.deps_pending + n - 1 = 0 AND t.state = 'waiting' THEN 'ready'
-                   ELSE t.state END,
-      ready_at = CASE WHEN t.deps_pending + n - 1 = 0 THEN p_now ELSE t.ready_at END
+      SELECT p_job, w.task_id, s.id, w.ord, s.k FROM unnest(p_ids) WITH ORDINALITY AS s (id, k);
+    UPDATE job_tasks t SET deps_pending = t.deps_pending + n, fan_in = t.fan_in + n
     WHERE t.id = w.task_id;
   END LOOP;
 END
@@ -198,7 +197,7 @@ $$;
 -- `sql::JOB_TASKS_DONE`), the pending inputs of the tasks waiting on them (one with none
 -- left becomes ready), the worker's done count. A completion that spawned tasks
 -- (p_spawn_of[k] names it for each: the new task's id, phase and payload) adds them
--- (orchard_spawn) instead of counting towards the tasks waiting on it. A job all of whose tasks are done succeeds,
+-- (orchard_spawn) before it counts towards the tasks waiting on it. A job all of whose tasks are done succeeds,
 -- its result made of its sinks' outputs (the rule of `job_result` in store/jobs/mod.rs). A
 -- job no longer active accepts nothing: its tasks' leases end now. Returns a row per task
 -- done (`finished` on the one that ended its job), and a row per inactive job (with its
@@ -287,8 +286,7 @@ BEGIN
     -- plan.
     FOR wid, cnt IN SELECT d.task_id, COUNT(*) FROM unnest(f_ids, f_fans) AS q (i, fan)
                     JOIN job_task_deps d ON d.dep_id = q.i
-                    WHERE q.fan > 0 AND NOT (q.i = ANY (COALESCE(p_spawn_of, '{}')))
-                    GROUP BY d.task_id ORDER BY d.task_id LOOP
+                    WHERE q.fan > 0 GROUP BY d.task_id ORDER BY d.task_id LOOP
       UPDATE job_tasks w SET deps_pending = w.deps_pending - cnt,
         state = CASE WHEN w.deps_pending = cnt AND w.state = 'waiting' THEN 'ready'
                      ELSE w.state END,
