@@ -4,6 +4,7 @@
 //! so the queue (`jobs`) does not depend on the task forest (`tasks`).
 
 use crate::files::{FileError, FileStore};
+use crate::jobs::handlers::Handlers;
 use crate::jobs::model::JobKind;
 use crate::jobs::protocol::{LeasedTask, SpawnedTask};
 use crate::state::Core;
@@ -45,6 +46,8 @@ pub enum RunsOn {
 pub struct Worksite<'a> {
     pub files: &'a dyn FileStore,
     pub server: Option<&'a Core>,
+    /// The handlers the worker offers (workflow steps run on them).
+    pub handlers: &'a Handlers,
 }
 
 /// A kind of job.

@@ -17,6 +17,7 @@ pub mod jobs {
     //! Jobs: the durable, leased work queue and the job kinds that run on it.
     pub use shared::jobs::{model, params, protocol};
     pub mod file_average;
+    pub mod handlers;
     pub mod noop;
     pub use crate::store::jobs::plan;
     pub mod runner;

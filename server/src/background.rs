@@ -142,6 +142,7 @@ pub async fn relay_in(
 pub async fn in_process_workers(
     st: AppState,
     slots: usize,
+    handlers: Arc<engine::jobs::handlers::Handlers>,
     metrics: Arc<crate::metrics::WorkerMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -187,6 +188,7 @@ pub async fn in_process_workers(
         claim_wait_ms: 10_000,
         shutdown_grace: Duration::from_secs(5),
         kinds: Arc::new(engine::registry::Registry::builtin()),
+        handlers,
     };
     metrics.worker_started(&id, &name);
     let leases = crate::metrics::MeteredLeases {

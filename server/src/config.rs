@@ -27,6 +27,11 @@ pub struct ServeSettings {
     #[arg(long, env = "ORCHARD_WORKERS")]
     pub workers: Option<usize>,
 
+    /// A TOML file of `[[handler]]` tables the in-process workers offer for workflow steps
+    /// (name, command, cwd, env, timeout_s, max_concurrent).
+    #[arg(long, env = "ORCHARD_HANDLERS")]
+    pub handlers: Option<PathBuf>,
+
     /// Seconds a task lease lasts without a heartbeat.
     #[arg(long, env = "ORCHARD_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub lease_secs: u64,
@@ -217,6 +222,34 @@ pub struct WorkerSettings {
     /// `0.0.0.0:9464`. Unset: no metrics endpoint.
     #[arg(long, env = "ORCHARD_WORKER_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// A handler this worker offers for workflow steps, `NAME=COMMAND` (repeatable): COMMAND
+    /// is split into words as a shell would split it and run without a shell.
+    #[arg(long = "handler", value_name = "NAME=COMMAND")]
+    pub handler: Vec<String>,
+
+    /// A TOML file of `[[handler]]` tables (name, command, cwd, env, timeout_s,
+    /// max_concurrent), offered beside `--handler`.
+    #[arg(long, env = "ORCHARD_HANDLERS")]
+    pub handlers: Option<PathBuf>,
+}
+
+/// The handlers `--handler` flags and a `--handlers` file declare.
+pub fn load_handlers(
+    flags: &[String],
+    file: Option<&std::path::Path>,
+) -> Result<engine::jobs::handlers::Handlers, String> {
+    use engine::jobs::handlers::{HandlerDef, Handlers};
+    let mut defs = flags
+        .iter()
+        .map(|f| HandlerDef::parse_flag(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        defs.extend(Handlers::parse_toml(&text)?);
+    }
+    Handlers::new(defs)
 }
 
 impl ServeSettings {

@@ -226,9 +226,11 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
     }
     let slots = s.workers.unwrap_or_else(default_workers);
     if slots > 0 {
+        let handlers = crate::config::load_handlers(&[], s.handlers.as_deref())?;
         tasks.push(tokio::spawn(background::in_process_workers(
             state.clone(),
             slots,
+            Arc::new(handlers),
             metrics.workers_local.clone(),
             rx.clone(),
         )));

@@ -11,6 +11,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub async fn run(s: WorkerSettings) -> Result<(), String> {
+    let handlers = crate::config::load_handlers(&s.handler, s.handlers.as_deref())?;
+    if !handlers.is_empty() {
+        tracing::info!(handlers = ?handlers.names(), "offering handlers");
+    }
     let token = crate::config::secret(s.token.as_deref(), s.token_file.as_deref())?;
     let client = Client::new(&s.server, token)?;
     let (registry, metrics) = crate::metrics::WorkerMetrics::standalone();
@@ -94,6 +98,7 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
         claim_wait_ms: 20_000,
         shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
         kinds: Arc::new(engine::registry::Registry::builtin()),
+        handlers: Arc::new(handlers),
     };
     let metered = Arc::new(crate::metrics::MeteredLeases {
         inner: leases,

@@ -15,6 +15,7 @@ pub mod jobs {
     pub mod model;
     pub mod params;
     pub mod protocol;
+    pub mod workflow;
 }
 
 pub mod tasks {

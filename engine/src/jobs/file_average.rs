@@ -75,6 +75,7 @@ pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
             phase: Phase::Generate.as_str(),
             payload: range(g),
             deps: Vec::new(),
+            handler: None,
         });
     }
     for g in 0..groups {
@@ -82,6 +83,7 @@ pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
             phase: Phase::Map.as_str(),
             payload: range(g),
             deps: vec![g],
+            handler: None,
         });
     }
     // Reduce levels: combine the previous level's outputs REDUCE_FAN_IN at a time until one
@@ -99,6 +101,7 @@ pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
                 phase: Phase::Reduce.as_str(),
                 payload: json!({ "level": level, "index": r }),
                 deps: (first..first + len).collect(),
+                handler: None,
             });
         }
         if next_len == 1 {

@@ -60,12 +60,14 @@ pub fn plan(n: u32) -> Vec<TaskSpec> {
             phase: Phase::Run.as_str(),
             payload: json!({ "index": i }),
             deps: Vec::new(),
+            handler: None,
         })
         .collect();
     tasks.push(TaskSpec {
         phase: Phase::Finish.as_str(),
         payload: json!({}),
         deps: (0..n).collect(),
+        handler: None,
     });
     tasks
 }

@@ -288,6 +288,7 @@ pub async fn claim(st: &Core, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> 
     let want = Want {
         batches: req.max,
         prefetch: req.prefetch,
+        handlers: req.handlers.clone(),
     };
     let wait = req.wait_ms.clamp(0, st.engine.max_claim_wait_ms);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
@@ -301,7 +302,12 @@ pub async fn claim(st: &Core, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> 
         if first || st.jobs.claimable(now_millis()).await? {
             let tasks = st
                 .jobs
-                .claim(&req.worker_id, want, st.engine.lease_ms, now_millis())
+                .claim(
+                    &req.worker_id,
+                    want.clone(),
+                    st.engine.lease_ms,
+                    now_millis(),
+                )
                 .await?;
             if !tasks.is_empty() {
                 announce(st, tasks.iter().map(|t| (t.job_id.as_str(), false)));
@@ -365,6 +371,7 @@ pub async fn complete_batch(st: &Core, req: &CompleteBatch) -> AppResult<BatchRe
             Want {
                 batches: req.claim,
                 prefetch: req.prefetch,
+                handlers: req.handlers.clone(),
             },
             st.engine.lease_ms,
             now_millis(),

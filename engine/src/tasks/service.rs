@@ -292,6 +292,7 @@ fn one_task(phase: &'static str) -> Vec<TaskSpec> {
         phase,
         payload: json!({}),
         deps: Vec::new(),
+        handler: None,
     }]
 }
 
@@ -350,11 +351,13 @@ pub async fn start_generate(st: &Core, mut params: GenerateParams) -> AppResult<
                 phase: Phase::Generate.as_str(),
                 payload: json!({}),
                 deps: Vec::new(),
+                handler: None,
             },
             TaskSpec {
                 phase: Phase::Import.as_str(),
                 payload: json!({}),
                 deps: vec![0],
+                handler: None,
             },
         ]
     } else {

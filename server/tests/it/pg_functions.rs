@@ -65,7 +65,8 @@ async fn a_changed_function_is_put_back_and_a_newer_stamp_refused() {
     let (url, pool) = fresh().await;
     sqlx::query(
         "CREATE OR REPLACE FUNCTION orchard_spawn(p_job TEXT, p_task TEXT, p_fan BIGINT, \
-         p_ids TEXT[], p_phases TEXT[], p_payloads TEXT[], p_now BIGINT) RETURNS VOID \
+         p_ids TEXT[], p_phases TEXT[], p_payloads TEXT[], p_handlers TEXT[], p_now BIGINT) \
+         RETURNS VOID \
          LANGUAGE sql AS $$ DELETE FROM job_task_deps WHERE false $$",
     )
     .execute(&pool)

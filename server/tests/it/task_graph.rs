@@ -14,6 +14,7 @@ common::both!(
     a_diamond_runs_each_task_once_with_its_inputs_in_order,
     a_job_with_several_sinks_ends_when_all_are_done,
     a_completion_adds_tasks_whose_outputs_follow_its_own,
+    a_task_that_needs_a_handler_goes_only_to_a_worker_offering_it,
 );
 
 fn task(name: &str, deps: Vec<usize>) -> TaskSpec {
@@ -21,6 +22,7 @@ fn task(name: &str, deps: Vec<usize>) -> TaskSpec {
         phase: "run",
         payload: json!({ "name": name }),
         deps,
+        handler: None,
     }
 }
 
@@ -199,6 +201,7 @@ async fn a_completion_adds_tasks_whose_outputs_follow_its_own(db: Db) {
         .unwrap();
     t.spawn = vec![SpawnedTask {
         phase: "run".into(),
+        handler: None,
         payload: json!({ "name": "t0" }),
     }];
     report(&*s, &w, &items, 0, 2_001).await;
@@ -216,6 +219,7 @@ async fn a_completion_adds_tasks_whose_outputs_follow_its_own(db: Db) {
     m.spawn = (0..3)
         .map(|i| SpawnedTask {
             phase: "run".into(),
+            handler: None,
             payload: json!({ "name": format!("m{i}") }),
         })
         .collect();
@@ -254,4 +258,50 @@ async fn a_completion_adds_tasks_whose_outputs_follow_its_own(db: Db) {
     assert_eq!(done.progress.done, 9);
     // The sinks in plan order: c, t, then t0 (added last).
     assert_eq!(sink_names(&done.result.unwrap()), ["c", "t", "t0"]);
+}
+
+async fn a_task_that_needs_a_handler_goes_only_to_a_worker_offering_it(db: Db) {
+    use shared::jobs::protocol::SpawnedTask;
+    let s = store(db).await;
+    let plain = worker(&*s, "plain").await;
+    let offers = worker(&*s, "offers").await;
+    let needs = |name: &str, handler: &str| TaskSpec {
+        handler: Some(handler.into()),
+        ..task(name, vec![])
+    };
+    s.create_job(
+        job(vec![
+            needs("r", "resize"),
+            task("any", vec![]),
+            needs("p", "print"),
+        ]),
+        1_000,
+    )
+    .await
+    .unwrap();
+    let mut want = Want::batches(8);
+    let got = s.claim(&plain, want.clone(), 30_000, 2_000).await.unwrap();
+    assert_eq!(
+        names(&got),
+        ["any"],
+        "a worker offering nothing gets only plain tasks"
+    );
+    want.handlers = vec!["resize".into(), "other".into()];
+    let got = s.claim(&offers, want.clone(), 30_000, 2_001).await.unwrap();
+    assert_eq!(names(&got), ["r"]);
+    // What a completion adds keeps its handler.
+    let mut item = finish(&got[0]);
+    item.spawn = vec![SpawnedTask {
+        phase: "run".into(),
+        handler: Some("print".into()),
+        payload: json!({ "name": "r0" }),
+    }];
+    let out = s
+        .complete_batch(&offers, &[item], want.clone(), 30_000, 2_002)
+        .await
+        .unwrap();
+    assert!(out.claimed.is_empty(), "{:?}", names(&out.claimed));
+    want.handlers = vec!["print".into()];
+    let got = s.claim(&offers, want, 30_000, 2_003).await.unwrap();
+    assert_eq!(names(&got), ["p", "r0"]);
 }

@@ -51,6 +51,9 @@ pub struct ClaimRequest {
     pub wait_ms: i64,
     #[serde(default)]
     pub prefetch: bool,
+    /// The handlers this worker offers: only it may lease a workflow step that needs one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handlers: Vec<String>,
 }
 
 /// A task leased to a worker, with everything needed to run it.
@@ -150,6 +153,9 @@ pub struct SpawnedTask {
     /// One of the job kind's phases: lowercase letters, digits, `_` and `-`, at most 64.
     pub phase: String,
     pub payload: serde_json::Value,
+    /// The handler a worker must offer to run it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handler: Option<String>,
 }
 
 /// Most tasks one completion may add.
@@ -193,6 +199,9 @@ pub struct CompleteBatch {
     /// `claim` counts batches, as a claim's `max` does with `prefetch`.
     #[serde(default)]
     pub prefetch: bool,
+    /// The handlers this worker offers, as a claim says them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handlers: Vec<String>,
 }
 
 /// How one item of a batch fared: accepted, or refused with the status and error the single

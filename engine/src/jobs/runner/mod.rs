@@ -17,6 +17,7 @@ use super::protocol::{
 };
 mod pool;
 
+use super::handlers::Handlers;
 use super::service::{self, MAX_BATCH};
 use crate::error::{AppError, AppResult};
 use crate::files::FileStore;
@@ -84,6 +85,8 @@ pub struct WorkerConfig {
     pub shutdown_grace: Duration,
     /// The job kinds this worker runs tasks of.
     pub kinds: Arc<Registry>,
+    /// The handlers it offers for workflow steps.
+    pub handlers: Arc<Handlers>,
 }
 
 /// How a task run ended.
@@ -239,6 +242,7 @@ async fn claimer(
             max: want as i64,
             wait_ms: pool.cfg.claim_wait_ms,
             prefetch: true,
+            handlers: pool.cfg.handlers.names(),
         };
         let claimed = tokio::select! {
             r = leases.claim(&req) => r,
@@ -515,6 +519,7 @@ async fn deliver(
         items,
         claim: claim as i64,
         prefetch: true,
+        handlers: pool.cfg.handlers.names(),
     };
     let sent = Instant::now();
     match send_batch(leases, &req, pool.cfg.lease_ms).await {
@@ -594,6 +599,7 @@ async fn run_one(
     let site = Worksite {
         files,
         server: leases.server(),
+        handlers: &cfg.handlers,
     };
     let work = cfg.kinds.execute(&task, site);
     tokio::pin!(work);

@@ -32,11 +32,13 @@ use shared::jobs::protocol::{
 /// What a claim asks for: up to `batches` batches of tasks, and whether a batch may hold
 /// several of a job's ready tasks (`prefetch`: the worker then runs a batch's tasks one after
 /// another on one slot). A job's concurrency W bounds the batches it has leased, so it bounds
-/// the tasks running at once whichever way the worker asks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// the tasks running at once whichever way the worker asks. A task that names a handler is
+/// leased only to a claim that offers it (`handlers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Want {
     pub batches: i64,
     pub prefetch: bool,
+    pub handlers: Vec<String>,
 }
 
 /// Work a batch is sized to carry: enough that the round trip reporting it is a small part
@@ -53,6 +55,7 @@ impl Want {
         Self {
             batches: n,
             prefetch: false,
+            handlers: Vec::new(),
         }
     }
 
@@ -62,6 +65,7 @@ impl Want {
         Self {
             batches: n,
             prefetch: true,
+            handlers: Vec::new(),
         }
     }
 
@@ -69,15 +73,20 @@ impl Want {
     /// is unmeasured; otherwise enough for `BATCH_TARGET_US` of work, at most
     /// `MAX_PREFETCH`. (`orchard_claim` in `postgres/functions.sql` spells out the same
     /// rule from `batch_max()`.)
-    pub fn batch_size(self, task_us: Option<i64>) -> i64 {
+    pub fn batch_size(&self, task_us: Option<i64>) -> i64 {
         match task_us {
             Some(us) if self.prefetch => (BATCH_TARGET_US / us.max(1)).clamp(1, MAX_PREFETCH),
             _ => 1,
         }
     }
 
+    /// The handlers offered, as the JSON array SQLite's claim reads.
+    pub fn handlers_json(&self) -> String {
+        serde_json::to_string(&self.handlers).unwrap_or_else(|_| "[]".into())
+    }
+
     /// The most tasks per batch this claim allows.
-    pub fn batch_max(self) -> i64 {
+    pub fn batch_max(&self) -> i64 {
         if self.prefetch { MAX_PREFETCH } else { 1 }
     }
 }

@@ -14,6 +14,8 @@ pub struct TaskSpec {
     /// The tasks this one waits on, as indexes into the same plan, each before this task:
     /// their outputs are its inputs, in this order.
     pub deps: Vec<usize>,
+    /// The handler a worker must offer to run it (`None`: any worker that runs its kind).
+    pub handler: Option<String>,
 }
 
 /// Why a plan cannot be run: a task waits on itself, on a task after it (the only way a
@@ -58,6 +60,7 @@ mod tests {
             phase: "run",
             payload: json!({}),
             deps,
+            handler: None,
         }
     }
 

@@ -92,6 +92,8 @@ impl PgStore {
                 let phases: Vec<&str> = chunk.iter().map(|t| t.phase).collect();
                 let payloads: Vec<String> = chunk.iter().map(|t| t.payload.to_string()).collect();
                 let deps: Vec<i64> = chunk.iter().map(|t| t.deps.len() as i64).collect();
+                let handlers: Vec<Option<&str>> =
+                    chunk.iter().map(|t| t.handler.as_deref()).collect();
                 sqlx::query(sql::INSERT_TASKS_POSTGRES)
                     .bind(job_id)
                     .bind(now)
@@ -101,6 +103,7 @@ impl PgStore {
                     .bind(&payloads)
                     .bind(&deps)
                     .bind(&fan_out[first..first + chunk.len()])
+                    .bind(&handlers)
                     .execute(&mut *tx)
                     .await?;
             }

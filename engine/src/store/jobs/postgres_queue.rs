@@ -128,7 +128,7 @@ impl PgStore {
         let rows = sqlx::query_as::<_, ClaimedRow>(
             "SELECT id, job_id, phase, payload, fan_out, attempt, lease_expires_at, \
              job_kind, job_params, inputs, lease_batch \
-             FROM orchard_claim($1, $2, $3, $4, true, $5, $6, $7) WHERE id IS NOT NULL",
+             FROM orchard_claim($1, $2, $3, $4, true, $5, $6, $7, $8) WHERE id IS NOT NULL",
         )
         .bind(worker_id)
         .bind(want.batches)
@@ -137,6 +137,7 @@ impl PgStore {
         .bind(want.batch_max())
         .bind(BATCH_TARGET_US)
         .bind(MAX_CLAIM_TASKS)
+        .bind(&want.handlers)
         .fetch_all(&self.write)
         .await
         .map_err(missing)?;
@@ -180,6 +181,7 @@ impl PgStore {
         let (mut started, mut runs): (Vec<Option<i64>>, Vec<Option<i64>>) = (vec![], vec![]);
         let (mut spawn_of, mut spawn_ids, mut spawn_phases, mut spawn_payloads) =
             (vec![], vec![], vec![], vec![]);
+        let mut spawn_handlers: Vec<Option<String>> = vec![];
         for (i, it) in items.iter().enumerate() {
             match it.job_id.as_ref().or_else(|| owners.get(&it.task_id)) {
                 Some(job) => {
@@ -195,6 +197,7 @@ impl PgStore {
                         spawn_ids.push(uuid::Uuid::now_v7().to_string());
                         spawn_phases.push(t.phase.clone());
                         spawn_payloads.push(t.payload.to_string());
+                        spawn_handlers.push(t.handler.clone());
                     }
                 }
                 None => {
@@ -206,7 +209,7 @@ impl PgStore {
             "SELECT claimed, id, job_id, finished, fan_out, phase, started_at, job_state, payload, \
              attempt, lease_expires_at, job_kind, job_params, inputs, lease_batch \
              FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-               $14, $15, $16, $17)",
+               $14, $15, $16, $17, $18, $19)",
         )
         .bind(worker_id)
         .bind(ids)
@@ -225,6 +228,8 @@ impl PgStore {
         .bind(spawn_ids)
         .bind(spawn_phases)
         .bind(spawn_payloads)
+        .bind(spawn_handlers)
+        .bind(&claim.handlers)
         .fetch_all(&self.write)
         .await
         .map_err(missing)?;

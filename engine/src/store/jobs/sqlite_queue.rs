@@ -20,7 +20,8 @@ const CLAIM_JOBS: &str = "SELECT j.id, j.concurrency, j.kind, j.params, j.state,
        j.task_us \
      FROM jobs j WHERE j.state IN ('queued', 'running') \
        AND EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = j.id \
-          AND t.state = 'ready' AND t.run_after <= ?1) \
+          AND t.state = 'ready' AND t.run_after <= ?1 \
+          AND (t.handler IS NULL OR t.handler IN (SELECT value FROM json_each(?3)))) \
        AND (j.server_only = 0 \
           OR EXISTS (SELECT 1 FROM workers w WHERE w.id = ?2 AND w.kind = 'inprocess')) \
      ORDER BY j.created_at, j.id LIMIT 64";
@@ -31,7 +32,8 @@ const LEASED_BATCHES: &str = "SELECT COUNT(DISTINCT COALESCE(lease_batch, id)) \
 
 /// A job's next ready tasks, in plan order.
 const NEXT_READY: &str = "SELECT id FROM job_tasks WHERE job_id = ?1 \
-     AND state = 'ready' AND run_after <= ?2 ORDER BY seq LIMIT ?3";
+     AND state = 'ready' AND run_after <= ?2 \
+     AND (handler IS NULL OR handler IN (SELECT value FROM json_each(?4))) ORDER BY seq LIMIT ?3";
 
 /// Leases one ready task, in batch ?5.
 const LEASE_TASK: &str = "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
@@ -93,6 +95,7 @@ pub(super) fn insert_job(
             t.deps.len() as i64,
             fan_out[i],
             ready.then_some(now),
+            t.handler.as_deref(),
         ))?;
         for (ord, &d) in t.deps.iter().enumerate() {
             edge.execute((job_id, &ids[i], &ids[d], ord as i64, 0))?;
@@ -113,7 +116,7 @@ pub(super) fn claim(
     if !touch_worker(tx, worker_id, now)? {
         return Err(StoreError::NotFound(format!("worker {worker_id}")));
     }
-    Ok(claim_tx(tx, worker_id, want, lease_ms, now)?.0)
+    Ok(claim_tx(tx, worker_id, &want, lease_ms, now)?.0)
 }
 
 /// Records a worker's completions (each fenced on its own), then leases it up to `claim`
@@ -133,7 +136,7 @@ pub(super) fn complete_batch(
     if claim.batches > 0
         && (completed.iter().any(|c| c.is_ok()) || touch_worker(tx, worker_id, now)?)
     {
-        (claimed, more) = claim_tx(tx, worker_id, claim, lease_ms, now)?;
+        (claimed, more) = claim_tx(tx, worker_id, &claim, lease_ms, now)?;
     }
     Ok(BatchOutcome {
         completed,
@@ -160,14 +163,16 @@ fn json(s: &str, what: &str) -> StoreResult<serde_json::Value> {
 fn claim_tx(
     tx: &Connection,
     worker_id: &str,
-    want: Want,
+    want: &Want,
     lease_ms: i64,
     now: i64,
 ) -> StoreResult<(Vec<LeasedTask>, bool)> {
     type JobRow = (String, i64, String, String, String, i64, Option<i64>);
     let jobs = tx
         .prepare_cached(CLAIM_JOBS)?
-        .query_map((now, worker_id), |r| JobRow::try_from(r))?
+        .query_map((now, worker_id, want.handlers_json()), |r| {
+            JobRow::try_from(r)
+        })?
         .collect::<Result<Vec<JobRow>, _>>()?;
     let mut out = Vec::new();
     let (mut batches, mut more) = (0, false);
@@ -189,7 +194,9 @@ fn claim_tx(
         let limit = (n * size).min(MAX_CLAIM_TASKS - out.len() as i64);
         let ids = tx
             .prepare_cached(NEXT_READY)?
-            .query_map((&job_id, now, limit), |r| r.get::<_, String>(0))?
+            .query_map((&job_id, now, limit, want.handlers_json()), |r| {
+                r.get::<_, String>(0)
+            })?
             .collect::<Result<Vec<String>, _>>()?;
         if ids.is_empty() {
             continue;
@@ -272,6 +279,7 @@ fn spawn(
             t.payload.to_string(),
             fan_out,
             now,
+            t.handler.as_deref(),
         ))?;
         ids.push(id);
     }

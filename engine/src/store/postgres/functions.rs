@@ -19,7 +19,7 @@ pub const FUNCTIONS_VERSION: i64 = 3;
 
 /// SHA-256 of `FUNCTIONS` as of `FUNCTIONS_VERSION`.
 pub const FUNCTIONS_SHA256: &str =
-    "c1eccd74726d425c456f632b752af66eb54c01a4086bdc8c098a452e99734d0b";
+    "961947c107beaeacef8daee965edb52e20627c80c8dcb5a2ec1dfeacac73f5a6";
 
 /// The name of the stamp's row.
 const STAMP: &str = "lease_functions";

@@ -36,6 +36,14 @@ DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], B
                                        BIGINT[], BIGINT[], BIGINT, BIGINT, BIGINT, TEXT[], TEXT[],
                                        TEXT[], TEXT[]);
 DROP FUNCTION IF EXISTS orchard_spawn(TEXT, TEXT, BIGINT, TEXT[], TEXT[], TEXT[], BIGINT);
+DROP FUNCTION IF EXISTS orchard_spawn(TEXT, TEXT, BIGINT, TEXT[], TEXT[], TEXT[], TEXT[], BIGINT);
+DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN, BIGINT, BIGINT, BIGINT,
+                                      TEXT[]);
+DROP FUNCTION IF EXISTS orchard_complete(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT[],
+                                         BIGINT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[]);
+DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT, BIGINT,
+                                       BIGINT[], BIGINT[], BIGINT, BIGINT, BIGINT, TEXT[], TEXT[],
+                                       TEXT[], TEXT[], TEXT[], TEXT[]);
 DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN);
 DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN, BIGINT, BIGINT, BIGINT);
 
@@ -57,7 +65,8 @@ DROP FUNCTION IF EXISTS orchard_phase_rank(TEXT);
 -- wake-up of the other claimers would only send them looking.
 CREATE OR REPLACE FUNCTION orchard_claim(p_worker TEXT, p_max BIGINT, p_lease_ms BIGINT, p_now BIGINT,
                               p_touch BOOLEAN, p_batch_max BIGINT DEFAULT 1,
-                              p_batch_us BIGINT DEFAULT 0, p_cap BIGINT DEFAULT 256)
+                              p_batch_us BIGINT DEFAULT 0, p_cap BIGINT DEFAULT 256,
+                              p_handlers TEXT[] DEFAULT '{}')
 RETURNS TABLE (id TEXT, job_id TEXT, phase TEXT, payload TEXT, fan_out BIGINT, attempt BIGINT,
                lease_expires_at BIGINT, seq BIGINT, job_kind TEXT, job_params TEXT,
                inputs TEXT, lease_batch TEXT)
@@ -91,7 +100,9 @@ BEGIN
       -- A subquery per job rather than a join: a job's ready tasks are one range of the
       -- claim index, whatever the plan guesses about how many tasks are ready.
       AND (SELECT t.seq FROM job_tasks t WHERE t.job_id = jb.id AND t.state = 'ready'
-           AND t.run_after <= p_now ORDER BY t.seq LIMIT 1) IS NOT NULL
+           AND t.run_after <= p_now
+           AND (t.handler IS NULL OR t.handler = ANY (p_handlers))
+           ORDER BY t.seq LIMIT 1) IS NOT NULL
       AND (inproc OR NOT jb.server_only)
     ORDER BY jb.created_at, jb.id LIMIT 64
     FOR UPDATE OF jb SKIP LOCKED
@@ -115,6 +126,7 @@ BEGIN
         SELECT s.id, s.seq, (row_number() OVER (ORDER BY s.seq) - 1) / k AS b
         FROM (SELECT r.id, r.seq FROM job_tasks r
               WHERE r.job_id = j.id AND r.state = 'ready' AND r.run_after <= p_now
+                AND (r.handler IS NULL OR r.handler = ANY (p_handlers))
               ORDER BY r.seq LIMIT n) s
       ), heads AS (
         SELECT DISTINCT ON (p.b) p.b, p.id AS head FROM picked p ORDER BY p.b, p.seq
@@ -164,7 +176,8 @@ $$;
 -- too, their outputs following p_task's own in its place among its inputs (the rule of
 -- `spawn` in store/jobs/sqlite_queue.rs).
 CREATE OR REPLACE FUNCTION orchard_spawn(p_job TEXT, p_task TEXT, p_fan BIGINT, p_ids TEXT[],
-                                         p_phases TEXT[], p_payloads TEXT[], p_now BIGINT)
+                                         p_phases TEXT[], p_payloads TEXT[], p_handlers TEXT[],
+                                         p_now BIGINT)
 RETURNS VOID
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
 #variable_conflict use_column
@@ -175,9 +188,10 @@ DECLARE
 BEGIN
   UPDATE jobs SET total = total + n WHERE id = p_job RETURNING total - n INTO base;
   INSERT INTO job_tasks (id, job_id, phase, seq, payload, state, deps_pending, fan_in, fan_out,
-                         ready_at)
-    SELECT s.id, p_job, s.phase, base + s.k - 1, s.payload, 'ready', 0, 0, p_fan, p_now
-    FROM unnest(p_ids, p_phases, p_payloads) WITH ORDINALITY AS s (id, phase, payload, k);
+                         ready_at, handler)
+    SELECT s.id, p_job, s.phase, base + s.k - 1, s.payload, 'ready', 0, 0, p_fan, p_now, s.handler
+    FROM unnest(p_ids, p_phases, p_payloads, p_handlers)
+      WITH ORDINALITY AS s (id, phase, payload, handler, k);
   IF p_fan = 0 THEN
     RETURN;
   END IF;
@@ -208,7 +222,8 @@ CREATE OR REPLACE FUNCTION orchard_complete(p_worker TEXT, p_ids TEXT[], p_jobs 
                                  p_spawn_of TEXT[] DEFAULT NULL,
                                  p_spawn_ids TEXT[] DEFAULT NULL,
                                  p_spawn_phases TEXT[] DEFAULT NULL,
-                                 p_spawn_payloads TEXT[] DEFAULT NULL)
+                                 p_spawn_payloads TEXT[] DEFAULT NULL,
+                                 p_spawn_handlers TEXT[] DEFAULT NULL)
 RETURNS TABLE (id TEXT, job_id TEXT, finished BOOLEAN, phase TEXT, started_at BIGINT,
                job_state TEXT)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
@@ -273,6 +288,8 @@ BEGIN
                 WHERE p_spawn_of[k] = sid ORDER BY k),
           ARRAY(SELECT p_spawn_payloads[k] FROM generate_subscripts(p_spawn_of, 1) k
                 WHERE p_spawn_of[k] = sid ORDER BY k),
+          ARRAY(SELECT p_spawn_handlers[k] FROM generate_subscripts(p_spawn_of, 1) k
+                WHERE p_spawn_of[k] = sid ORDER BY k),
           p_now);
       END LOOP;
     END IF;
@@ -324,7 +341,9 @@ CREATE OR REPLACE FUNCTION orchard_report(p_worker TEXT, p_ids TEXT[], p_jobs TE
                                p_cap BIGINT DEFAULT 256, p_spawn_of TEXT[] DEFAULT NULL,
                                p_spawn_ids TEXT[] DEFAULT NULL,
                                p_spawn_phases TEXT[] DEFAULT NULL,
-                               p_spawn_payloads TEXT[] DEFAULT NULL)
+                               p_spawn_payloads TEXT[] DEFAULT NULL,
+                               p_spawn_handlers TEXT[] DEFAULT NULL,
+                               p_handlers TEXT[] DEFAULT '{}')
 RETURNS TABLE (claimed BOOLEAN, id TEXT, job_id TEXT, finished BOOLEAN, fan_out BIGINT, phase TEXT,
                started_at BIGINT, job_state TEXT, payload TEXT, attempt BIGINT,
                lease_expires_at BIGINT, job_kind TEXT, job_params TEXT, inputs TEXT,
@@ -337,7 +356,8 @@ DECLARE
 BEGIN
   FOR r IN SELECT * FROM orchard_complete(p_worker, p_ids, p_jobs, p_attempts, p_outputs,
                                           p_now, p_started, p_runs, p_spawn_of, p_spawn_ids,
-                                          p_spawn_phases, p_spawn_payloads) LOOP
+                                          p_spawn_phases, p_spawn_payloads,
+                                          p_spawn_handlers) LOOP
     claimed := false;
     id := r.id;
     job_id := r.job_id;
@@ -361,6 +381,6 @@ BEGIN
       l.payload, l.attempt, l.lease_expires_at, l.job_kind, l.job_params, l.inputs,
       l.lease_batch
     FROM orchard_claim(p_worker, p_claim, p_lease_ms, p_now, false, p_batch_max, p_batch_us,
-                       p_cap) l;
+                       p_cap, p_handlers) l;
 END
 $$;

@@ -1,0 +1,459 @@
+//! Handlers: the commands a worker offers to run workflow steps, declared by the worker
+//! (`--handler NAME=COMMAND`, `--handlers FILE.toml`), never pushed by the server.
+//!
+//! A step runs as a process of its own, in a process group of its own, without a shell: its
+//! input as JSON on stdin; its output the last non-empty line of stdout, which must be JSON
+//! of at most 1 MiB; every other line of stdout and stderr is its log. Exit 0 is success,
+//! exit 75 asks for another attempt, anything else fails the step with the log's last lines.
+//! Its environment is `PATH`, `HOME`, `LANG`, the names the handler passes through, and
+//! `ORCHARD_JOB_ID`, `ORCHARD_STEP_ID`, `ORCHARD_ATTEMPT`. A step that outlives its timeout,
+//! or whose run is dropped (cancel, lease lost, shutdown), has its whole group stopped:
+//! SIGTERM, a grace period, then SIGKILL, grandchildren included.
+
+use crate::kinds::ExecError;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+
+/// The exit code with which a step asks to be run again.
+pub const EXIT_RETRY: i32 = 75;
+/// Most bytes of a step's stdout (its output line included).
+pub const MAX_OUTPUT: usize = 1 << 20;
+/// How long a step may run when its handler and definition say nothing.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3_600);
+/// Between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_secs(5);
+/// Log lines a failure's message ends with.
+const ERROR_LINES: usize = 20;
+
+/// One handler as a worker declares it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandlerDef {
+    pub name: String,
+    /// The program and its arguments, run without a shell.
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub cwd: Option<PathBuf>,
+    /// Environment variables passed through from the worker.
+    #[serde(default)]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub timeout_s: Option<u64>,
+    /// Most steps of this handler running at once on this worker.
+    #[serde(default)]
+    pub max_concurrent: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandlerFile {
+    #[serde(default)]
+    handler: Vec<HandlerDef>,
+}
+
+/// The handlers a worker offers, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Handlers {
+    defs: BTreeMap<String, HandlerDef>,
+}
+
+impl HandlerDef {
+    /// `NAME=COMMAND`, COMMAND split into words as a shell would split them.
+    pub fn parse_flag(s: &str) -> Result<Self, String> {
+        let (name, command) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--handler {s:?}: expected NAME=COMMAND"))?;
+        let command = shell_words::split(command)
+            .map_err(|e| format!("--handler {name}: cannot split the command: {e}"))?;
+        let def = Self {
+            name: name.trim().to_string(),
+            command,
+            cwd: None,
+            env: Vec::new(),
+            timeout_s: None,
+            max_concurrent: None,
+        };
+        def.check()?;
+        Ok(def)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !shared::jobs::workflow::is_name(&self.name) {
+            return Err(format!(
+                "handler name {:?} must be 1 to 64 of A-Z, a-z, 0-9, _ and -",
+                self.name
+            ));
+        }
+        if self.command.is_empty() || self.command[0].is_empty() {
+            return Err(format!("handler {}: the command is empty", self.name));
+        }
+        if self.timeout_s == Some(0) || self.max_concurrent == Some(0) {
+            return Err(format!(
+                "handler {}: timeout_s and max_concurrent must be positive",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Handlers {
+    /// Handlers from flags and from a TOML file's `[[handler]]` tables; a name given twice is
+    /// refused.
+    pub fn new(defs: Vec<HandlerDef>) -> Result<Self, String> {
+        let mut out = BTreeMap::new();
+        for d in defs {
+            d.check()?;
+            if out.contains_key(&d.name) {
+                return Err(format!("handler {} is declared twice", d.name));
+            }
+            out.insert(d.name.clone(), d);
+        }
+        Ok(Self { defs: out })
+    }
+
+    /// The `[[handler]]` tables of a TOML file's text.
+    pub fn parse_toml(text: &str) -> Result<Vec<HandlerDef>, String> {
+        toml::from_str::<HandlerFile>(text)
+            .map(|f| f.handler)
+            .map_err(|e| format!("handlers file: {e}"))
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.defs.keys().cloned().collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&HandlerDef> {
+        self.defs.get(name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.defs.is_empty()
+    }
+}
+
+/// Who a step's run is, for its environment.
+pub struct StepRun<'a> {
+    pub job_id: &'a str,
+    pub step_id: &'a str,
+    pub attempt: i64,
+    pub input: &'a Value,
+    /// The step's own timeout, when its definition gives one.
+    pub timeout_s: Option<u32>,
+}
+
+/// Stops a process group when dropped, unless it has been let go: a step's processes never
+/// outlive the run that started them.
+struct Group(Option<Pid>);
+
+impl Group {
+    fn signal(&self, sig: Signal) {
+        if let Some(pid) = self.0 {
+            // ESRCH: the group has already gone.
+            let _ = killpg(pid, sig);
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.signal(Signal::SIGKILL);
+    }
+}
+
+/// Runs one step on `def`, to its output.
+pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, ExecError> {
+    let mut cmd = Command::new(&def.command[0]);
+    cmd.args(&def.command[1..])
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    for name in ["PATH", "HOME", "LANG"]
+        .iter()
+        .copied()
+        .chain(def.env.iter().map(String::as_str))
+    {
+        if let Some(v) = std::env::var_os(name) {
+            cmd.env(name, v);
+        }
+    }
+    cmd.env("ORCHARD_JOB_ID", run.job_id)
+        .env("ORCHARD_STEP_ID", run.step_id)
+        .env("ORCHARD_ATTEMPT", run.attempt.to_string());
+    if let Some(dir) = &def.cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        ExecError::Fatal(format!(
+            "handler {}: cannot start {:?}: {e}",
+            def.name, def.command[0]
+        ))
+    })?;
+    let group = Group(child.id().map(|id| Pid::from_raw(id as i32)));
+    let input = serde_json::to_vec(run.input).map_err(|e| ExecError::Fatal(e.to_string()))?;
+    let mut stdin = child.stdin.take();
+    let feed = async move {
+        if let Some(s) = stdin.as_mut() {
+            // A step that does not read its input closes the pipe early: that is its business.
+            let _ = s.write_all(&input).await;
+        }
+        drop(stdin);
+    };
+    let stdout = child.stdout.take();
+    let read_out = async move {
+        let mut buf = Vec::new();
+        if let Some(out) = stdout {
+            let _ = out.take(MAX_OUTPUT as u64 + 1).read_to_end(&mut buf).await;
+        }
+        buf
+    };
+    let stderr = child.stderr.take();
+    let read_err = async move {
+        let mut tail = VecDeque::new();
+        if let Some(err) = stderr {
+            let mut lines = BufReader::new(err).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if tail.len() == ERROR_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(line.chars().take(500).collect::<String>());
+            }
+        }
+        tail
+    };
+    let limit = run
+        .timeout_s
+        .map(|s| Duration::from_secs(s as u64))
+        .or(def.timeout_s.map(Duration::from_secs))
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let ran = async {
+        let (_, out, err, status) = tokio::join!(feed, read_out, read_err, child.wait());
+        (out, err, status)
+    };
+    let (out, err, status) = match tokio::time::timeout(limit, ran).await {
+        Ok(done) => done,
+        Err(_) => {
+            group.signal(Signal::SIGTERM);
+            if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
+                group.signal(Signal::SIGKILL);
+                let _ = child.wait().await;
+            }
+            return Err(ExecError::Retryable(format!(
+                "step {} timed out after {} s (handler {}): its processes were stopped",
+                run.step_id,
+                limit.as_secs(),
+                def.name
+            )));
+        }
+    };
+    // Whatever the step left running in its group goes with it.
+    drop(group);
+    let status = status.map_err(|e| ExecError::Retryable(format!("waiting for the step: {e}")))?;
+    // Reading stops past the limit, so a step writing more may die of a broken pipe: the
+    // size is what went wrong.
+    if out.len() > MAX_OUTPUT {
+        return Err(ExecError::Fatal(format!(
+            "step {}: its output is over 1 MiB",
+            run.step_id
+        )));
+    }
+    let text = String::from_utf8_lossy(&out);
+    let mut log: Vec<String> = text.lines().map(str::to_string).collect();
+    let last = log
+        .iter()
+        .rposition(|l| !l.trim().is_empty())
+        .map(|i| log.remove(i));
+    log.extend(err);
+    let tail = || {
+        let from = log.len().saturating_sub(ERROR_LINES);
+        log[from..].join("\n")
+    };
+    match status.code() {
+        Some(0) => {}
+        Some(EXIT_RETRY) => {
+            return Err(ExecError::Retryable(format!(
+                "step {} asked to be run again (exit {EXIT_RETRY}){}",
+                run.step_id,
+                lines_after(&tail())
+            )));
+        }
+        Some(code) => {
+            return Err(ExecError::Fatal(format!(
+                "step {} failed with exit {code}{}",
+                run.step_id,
+                lines_after(&tail())
+            )));
+        }
+        None => {
+            return Err(ExecError::Fatal(format!(
+                "step {} was killed by a signal{}",
+                run.step_id,
+                lines_after(&tail())
+            )));
+        }
+    }
+    let line = last.unwrap_or_default();
+    serde_json::from_str(&line).map_err(|e| {
+        ExecError::Fatal(format!(
+            "step {}: the last line of its output is not JSON ({e}): {:?}",
+            run.step_id,
+            line.chars().take(200).collect::<String>()
+        ))
+    })
+}
+
+fn lines_after(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(":\n{tail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sh(name: &str, script: &str) -> HandlerDef {
+        HandlerDef {
+            name: name.into(),
+            command: vec!["sh".into(), "-c".into(), script.into()],
+            cwd: None,
+            env: Vec::new(),
+            timeout_s: None,
+            max_concurrent: None,
+        }
+    }
+
+    async fn run(def: &HandlerDef, timeout_s: Option<u32>) -> Result<Value, ExecError> {
+        run_step(
+            def,
+            StepRun {
+                job_id: "j1",
+                step_id: "s1",
+                attempt: 2,
+                input: &json!({"x": 21}),
+                timeout_s,
+            },
+        )
+        .await
+    }
+
+    #[test]
+    fn flags_and_files_declare_handlers() {
+        let d = HandlerDef::parse_flag("report=python3 'my report.py' --fast").unwrap();
+        assert_eq!(d.command, ["python3", "my report.py", "--fast"]);
+        assert!(HandlerDef::parse_flag("noequals").is_err());
+        assert!(HandlerDef::parse_flag("bad name=true").is_err());
+        assert!(HandlerDef::parse_flag("x=").is_err());
+        let defs = Handlers::parse_toml(
+            "[[handler]]\nname = \"resize\"\ncommand = [\"./bin/resize\", \"-q\"]\n\
+             env = [\"GPU\"]\ntimeout_s = 30\nmax_concurrent = 2\n",
+        )
+        .unwrap();
+        let h = Handlers::new(defs.clone()).unwrap();
+        assert_eq!(h.names(), ["resize"]);
+        assert_eq!(h.get("resize").unwrap().timeout_s, Some(30));
+        assert!(Handlers::new([defs.clone(), defs].concat()).is_err());
+        assert!(Handlers::parse_toml("[[handler]]\nname = \"x\"\nshell = true\n").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_step_reads_its_input_and_its_last_line_is_its_output() {
+        let def = sh(
+            "double",
+            "read input; echo working >&2; echo \"log line\"; \
+             echo \"{\\\"job\\\": \\\"$ORCHARD_JOB_ID\\\", \\\"attempt\\\": $ORCHARD_ATTEMPT, \\\"in\\\": $input}\"",
+        );
+        let out = run(&def, None).await.unwrap();
+        assert_eq!(out, json!({"job": "j1", "attempt": 2, "in": {"x": 21}}));
+    }
+
+    #[tokio::test]
+    async fn exits_and_bad_output_say_what_happened() {
+        let retry = run(&sh("r", "echo busy >&2; exit 75"), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&retry, ExecError::Retryable(m) if m.contains("exit 75") && m.contains("busy")),
+            "{retry:?}"
+        );
+        let fail = run(&sh("f", "echo boom >&2; exit 3"), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&fail, ExecError::Fatal(m) if m.contains("exit 3") && m.contains("boom")),
+            "{fail:?}"
+        );
+        let bad = run(&sh("b", "echo not json"), None).await.unwrap_err();
+        assert!(
+            matches!(&bad, ExecError::Fatal(m) if m.contains("not JSON")),
+            "{bad:?}"
+        );
+        let big = run(
+            &sh(
+                "g",
+                "head -c 1100000 /dev/zero | tr '\\0' 'a'; echo; echo 1",
+            ),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&big, ExecError::Fatal(m) if m.contains("over 1 MiB")),
+            "{big:?}"
+        );
+        let missing = HandlerDef {
+            command: vec!["/no/such/program".into()],
+            ..sh("m", "")
+        };
+        assert!(
+            matches!(run(&missing, None).await, Err(ExecError::Fatal(m)) if m.contains("cannot start"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_timeout_stops_the_whole_group() {
+        let dir = std::env::temp_dir().join(format!("orchard-step-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pidfile = dir.join("grandchild.pid");
+        // The step starts a grandchild that would outlive it, then hangs.
+        let script = format!("sleep 300 & echo $! > {}; sleep 300", pidfile.display());
+        let started = std::time::Instant::now();
+        let e = run(&sh("slow", &script), Some(1)).await.unwrap_err();
+        assert!(
+            matches!(&e, ExecError::Retryable(m) if m.contains("timed out")),
+            "{e:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(1 + GRACE.as_secs() + 3));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // The grandchild is gone (a zombie reaped by init counts as gone too).
+        let mut alive = true;
+        for _ in 0..50 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            alive = !stat.is_empty() && !stat.contains(") Z ");
+            if !alive {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(!alive, "grandchild {pid} outlived its step");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
