@@ -21,6 +21,7 @@ impl Registry {
             Arc::new(crate::tasks::kinds::TreeImport),
             Arc::new(crate::tasks::kinds::TreeExport),
             Arc::new(crate::tasks::kinds::TreeGenerate),
+            Arc::new(crate::jobs::workflow::Workflow),
         ];
         Self { kinds }
     }

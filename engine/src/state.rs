@@ -27,6 +27,8 @@ pub struct EngineSettings {
     pub poll: shared::poll::RetryPolicy,
     /// Most levels a task tree may have (inclusive), so every tree exports and imports.
     pub max_tree_depth: u64,
+    /// Most steps of a workflow run, map children included.
+    pub max_workflow_steps: usize,
     /// Most bytes all job files may take together (reserved as jobs are created).
     pub max_files_bytes: u64,
 }
@@ -41,6 +43,7 @@ impl Default for EngineSettings {
             max_claim_wait_ms: 30_000,
             poll: Default::default(),
             max_tree_depth: crate::tasks::import::DEFAULT_MAX_DEPTH,
+            max_workflow_steps: shared::jobs::workflow::DEFAULT_MAX_STEPS,
             max_files_bytes: u64::MAX,
         }
     }

@@ -112,6 +112,10 @@ pub struct ServeSettings {
     #[arg(long, env = "ORCHARD_MAX_TREE_DEPTH", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub max_tree_depth: u64,
 
+    /// Most steps a workflow run may have, the steps its maps add included.
+    #[arg(long, env = "ORCHARD_MAX_WORKFLOW_STEPS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_workflow_steps: u64,
+
     /// Most bytes all job files may take together (file-average inputs and results,
     /// generated trees); a job that would pass it is refused before it writes anything.
     /// Unlimited when unset.

@@ -162,6 +162,7 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
             max_retries: s.poll_max_retries,
         },
         max_tree_depth: s.max_tree_depth,
+        max_workflow_steps: s.max_workflow_steps as usize,
         max_files_bytes: s.max_files_bytes.unwrap_or(u64::MAX),
     };
     let mut site_options = leptos_options(s, addr);

@@ -16,6 +16,7 @@ use crate::state::Core;
 use crate::store::jobs::Want;
 use crate::store::{NewJob, NewWorker};
 use crate::workers::model::WorkerKind;
+use shared::jobs::workflow::WorkflowRequest;
 use std::time::Duration;
 
 /// Creates a file-average job (seed 003) and its whole task tree.
@@ -70,6 +71,26 @@ where
             Err(e)
         }
     }
+}
+
+/// Creates a workflow run: its definition checked (422 naming the problem), its steps
+/// planned as a task graph.
+pub async fn create_workflow(st: &Core, req: WorkflowRequest) -> AppResult<Job> {
+    let max = st.engine.max_workflow_steps;
+    let checked = req
+        .validate(max, super::params::MAX_CONCURRENCY)
+        .map_err(AppError::Invalid)?;
+    let tasks = super::workflow::plan(&checked, max);
+    let phase = tasks[0].phase;
+    enqueue(
+        st,
+        &super::workflow::Workflow,
+        &req,
+        checked.workers,
+        phase,
+        tasks,
+    )
+    .await
 }
 
 /// Creates a no-op job (a queue benchmark).

@@ -43,6 +43,9 @@ enum CreateJob {
     FileAverage(FileAverageRequest),
     /// Tasks that do nothing, to measure the queue itself.
     Noop(shared::jobs::params::NoopParams),
+    /// A team's own steps (a graph: chain, group, chord, map), run on the handlers workers
+    /// offer.
+    Workflow(shared::jobs::workflow::WorkflowRequest),
 }
 
 /// Creates a job; its tasks are queued at once.
@@ -59,6 +62,7 @@ async fn create(
     let job = match body {
         CreateJob::FileAverage(req) => service::create_file_average(&st, req).await?,
         CreateJob::Noop(p) => service::create_noop(&st, p).await?,
+        CreateJob::Workflow(w) => service::create_workflow(&st, w).await?,
     };
     record_job(&job.id);
     Ok((StatusCode::CREATED, Json(job)))

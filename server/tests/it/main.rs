@@ -23,4 +23,5 @@ mod store_conformance;
 mod task_graph;
 mod tree;
 mod workers;
+mod workflows;
 mod wpipe;

@@ -18,15 +18,18 @@ pub enum JobKind {
     TreeExport,
     /// Writes a random tree file (and imports it when asked).
     TreeGenerate,
+    /// A team's own steps, run on the handlers workers offer.
+    Workflow,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::FileAverage,
         JobKind::Noop,
         JobKind::TreeImport,
         JobKind::TreeExport,
         JobKind::TreeGenerate,
+        JobKind::Workflow,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl JobKind {
             JobKind::TreeImport => "tree_import",
             JobKind::TreeExport => "tree_export",
             JobKind::TreeGenerate => "tree_generate",
+            JobKind::Workflow => "workflow",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -48,6 +52,7 @@ impl JobKind {
             JobKind::TreeImport => "Tree import",
             JobKind::TreeExport => "Tree export",
             JobKind::TreeGenerate => "Tree generation",
+            JobKind::Workflow => "Workflow",
         }
     }
 }

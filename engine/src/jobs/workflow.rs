@@ -1,0 +1,223 @@
+//! Workflow jobs: a team's own steps (`shared::jobs::workflow`), planned as a task graph and
+//! run on the handlers workers declare (`jobs::handlers`).
+//!
+//! Each step is a task that waits on the steps it names (`after`, and those its input and map
+//! take outputs from) and needs its handler. A map step is a task of its own that any worker
+//! runs: from the list its upstream produced it adds one step per element (`Kind::spawn`), and
+//! outputs their count; a step downstream then receives the map's count followed by the
+//! children's outputs, which it gathers back into the array, in element order.
+
+use super::model::JobKind;
+use super::plan::TaskSpec;
+use super::protocol::{LeasedTask, SpawnedTask};
+use crate::jobs::handlers::{StepRun, run_step};
+use crate::kinds::{ExecError, Kind, Worksite};
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use shared::jobs::workflow::{Checked, DepRef, StepPayload, map_header, outputs_by_step, resolve};
+use std::collections::HashMap;
+
+/// The kind.
+pub struct Workflow;
+
+/// A workflow's phases: what a task of it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Runs one step on its handler.
+    Step,
+    /// Adds one step per element of an upstream output.
+    Map,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 2] = [Phase::Step, Phase::Map];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Step => "step",
+            Phase::Map => "map",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ExecError> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| ExecError::Fatal(format!("unknown workflow phase {s:?}")))
+    }
+}
+
+/// The task graph of a checked workflow; `max_steps` bounds the steps its maps may add.
+pub fn plan(w: &Checked, max_steps: usize) -> Vec<TaskSpec> {
+    let index: HashMap<&str, usize> = w
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.def.id.as_str(), i))
+        .collect();
+    let room = max_steps.saturating_sub(w.steps.len());
+    w.steps
+        .iter()
+        .map(|s| {
+            let deps = s
+                .deps
+                .iter()
+                .map(|d| DepRef {
+                    id: d.clone(),
+                    map: w.steps[index[d.as_str()]].map_over.is_some(),
+                })
+                .collect();
+            let is_map = s.map_over.is_some();
+            let payload = StepPayload {
+                step: s.def.id.clone(),
+                handler: s.def.handler.clone(),
+                input: s.def.input.clone(),
+                map: s.map_over.clone(),
+                deps,
+                timeout_s: s.def.timeout_s,
+                max_children: is_map.then_some(room),
+            };
+            TaskSpec {
+                phase: if is_map { Phase::Map } else { Phase::Step }.as_str(),
+                payload: serde_json::to_value(payload).unwrap_or_default(),
+                deps: s.deps.iter().map(|d| index[d.as_str()]).collect(),
+                // A map adds the steps; it needs no handler itself.
+                handler: (!is_map).then(|| s.def.handler.clone()),
+            }
+        })
+        .collect()
+}
+
+fn payload(task: &LeasedTask) -> Result<StepPayload, ExecError> {
+    serde_json::from_value(task.payload.clone())
+        .map_err(|e| ExecError::Fatal(format!("a workflow task's payload: {e}")))
+}
+
+/// The list a map step runs over, from the outputs its task received.
+fn map_list(task: &LeasedTask, p: &StepPayload) -> Result<Vec<Value>, ExecError> {
+    let outputs = outputs_by_step(&p.deps, &task.inputs).map_err(ExecError::Fatal)?;
+    let src = p.map.as_deref().unwrap_or_default();
+    let list = match outputs.get(src) {
+        Some(Value::Array(items)) => items.clone(),
+        Some(other) => {
+            return Err(ExecError::Fatal(format!(
+                "step {} maps over the output of {src}, which is not a JSON array: {}",
+                p.step,
+                other.to_string().chars().take(200).collect::<String>()
+            )));
+        }
+        None => {
+            return Err(ExecError::Fatal(format!(
+                "step {}: the output of {src} is missing",
+                p.step
+            )));
+        }
+    };
+    let most = p.max_children.unwrap_or(usize::MAX);
+    if list.len() > most {
+        return Err(ExecError::Fatal(format!(
+            "step {} would add {} steps, more than the run's limit leaves ({most})",
+            p.step,
+            list.len()
+        )));
+    }
+    Ok(list)
+}
+
+#[async_trait]
+impl Kind for Workflow {
+    fn kind(&self) -> JobKind {
+        JobKind::Workflow
+    }
+
+    async fn execute(&self, task: &LeasedTask, at: Worksite<'_>) -> Result<Value, ExecError> {
+        let p = payload(task)?;
+        match Phase::parse(&task.phase)? {
+            Phase::Map => Ok(map_header(map_list(task, &p)?.len())),
+            Phase::Step => {
+                let outputs = outputs_by_step(&p.deps, &task.inputs).map_err(ExecError::Fatal)?;
+                let input = resolve(&p.input, &outputs)
+                    .map_err(|e| ExecError::Fatal(format!("step {}: {e}", p.step)))?;
+                let def = at.handlers.get(&p.handler).ok_or_else(|| {
+                    ExecError::Retryable(format!(
+                        "this worker does not offer handler {:?}",
+                        p.handler
+                    ))
+                })?;
+                run_step(
+                    def,
+                    StepRun {
+                        job_id: &task.job_id,
+                        step_id: &p.step,
+                        attempt: task.attempt,
+                        input: &input,
+                        timeout_s: p.timeout_s,
+                    },
+                )
+                .await
+            }
+        }
+    }
+
+    fn spawn(&self, task: &LeasedTask, _output: &Value) -> Vec<SpawnedTask> {
+        if task.phase != Phase::Map.as_str() {
+            return Vec::new();
+        }
+        let Ok(p) = payload(task) else {
+            return Vec::new();
+        };
+        let Ok(list) = map_list(task, &p) else {
+            return Vec::new();
+        };
+        list.into_iter()
+            .enumerate()
+            .map(|(i, item)| SpawnedTask {
+                phase: Phase::Step.as_str().to_string(),
+                handler: Some(p.handler.clone()),
+                payload: serde_json::to_value(StepPayload {
+                    step: format!("{}[{i}]", p.step),
+                    handler: p.handler.clone(),
+                    input: json!({ "$literal": item }),
+                    map: None,
+                    deps: Vec::new(),
+                    timeout_s: p.timeout_s,
+                    max_children: None,
+                })
+                .unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::jobs::workflow::{DEFAULT_MAX_STEPS, WorkflowRequest};
+
+    #[test]
+    fn a_map_chord_plans_a_graph_with_handlers_on_steps_only() {
+        let w: WorkflowRequest = serde_json::from_value(json!({"steps": [
+            {"id": "gen", "handler": "range", "input": 3},
+            {"id": "sq", "handler": "square", "map": {"$output": "gen"}},
+            {"id": "total", "handler": "sum", "input": {"$output": "sq"}},
+        ]}))
+        .unwrap();
+        let t = plan(
+            &w.validate(DEFAULT_MAX_STEPS, 256).unwrap(),
+            DEFAULT_MAX_STEPS,
+        );
+        crate::jobs::plan::check(&t).unwrap();
+        assert_eq!(t[1].phase, "map");
+        assert_eq!(t[1].handler, None);
+        assert_eq!(t[1].deps, [0]);
+        assert_eq!(t[2].handler.as_deref(), Some("sum"));
+        let p: StepPayload = serde_json::from_value(t[2].payload.clone()).unwrap();
+        assert_eq!(
+            p.deps,
+            [DepRef {
+                id: "sq".into(),
+                map: true
+            }]
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! Workflows end to end on both databases: real `orchard worker` processes offering real
+//! commands as handlers, a chain, a map over an upstream list gathered by a chord, a step
+//! retried after exit 75, definitions refused with the problem named, and a step whose
+//! output is not JSON failing its run with that said.
+
+use crate::common::{self, Db, spawn_app, start_worker_with};
+use serde_json::{Value, json};
+
+common::both!(
+    a_map_and_a_chain_run_on_worker_handlers,
+    bad_definitions_and_bad_outputs_are_refused_plainly,
+);
+
+const PY_RANGE: &str =
+    "range=python3 -c 'import json,sys; print(json.dumps(list(range(json.load(sys.stdin)))))'";
+const PY_SQUARE: &str = "square=python3 -c 'import json,sys; x=json.load(sys.stdin); print(x*x)'";
+const PY_SUM: &str = "sum=python3 -c 'import json,sys; print(sum(json.load(sys.stdin)))'";
+const PY_ADD: &str = "add=python3 -c 'import json,sys; d=json.load(sys.stdin); print(\"adding\", file=sys.stderr); print(d[\"x\"]+d[\"y\"])'";
+const PY_ECHO: &str = "echo=python3 -c 'import sys; print(sys.stdin.read())'";
+/// Asks to be run again on its first attempt, then doubles its input.
+const SH_FLAKY: &str = "flaky=sh -c 'read x; if [ \"$ORCHARD_ATTEMPT\" = 1 ]; then echo busy >&2; exit 75; fi; echo $((x * 2))'";
+const SH_NOT_JSON: &str = "notjson=sh -c 'cat >/dev/null; echo hello there'";
+
+fn handlers() -> Vec<&'static str> {
+    [
+        PY_RANGE,
+        PY_SQUARE,
+        PY_SUM,
+        PY_ADD,
+        PY_ECHO,
+        SH_FLAKY,
+        SH_NOT_JSON,
+    ]
+    .iter()
+    .flat_map(|h| ["--handler", *h])
+    .collect()
+}
+
+async fn submit(app: &common::TestApp, steps: Value) -> (u16, Value) {
+    app.post_json(
+        "/api/v1/jobs",
+        json!({"kind": "workflow", "params": {"steps": steps}}),
+    )
+    .await
+}
+
+async fn a_map_and_a_chain_run_on_worker_handlers(db: Db) {
+    let app = spawn_app(db, 0).await;
+    let mut worker = start_worker_with(&app.base, "hands", 4, &handlers());
+    let (status, job) = submit(
+        &app,
+        json!([
+            {"id": "gen", "handler": "range", "input": 5},
+            {"id": "sq", "handler": "square", "map": {"$output": "gen"}},
+            {"id": "total", "handler": "sum", "input": {"$output": "sq"}},
+            {"id": "a", "handler": "add", "input": {"x": 1, "y": 2}},
+            {"id": "b", "handler": "flaky", "input": {"$output": "a"}},
+            {"id": "report", "handler": "echo",
+             "input": {"total": {"$output": "total"}, "b": {"$output": "b"},
+                       "squares": {"$output": "sq"}, "raw": {"$literal": {"$output": "a"}}}},
+        ]),
+    )
+    .await;
+    assert_eq!(status, 201, "{job}");
+    assert_eq!(job["kind"], "workflow");
+    let d = app.wait_for_job(job["id"].as_str().unwrap(), 90).await;
+    assert_eq!(d["state"], "succeeded", "{d}");
+    assert_eq!(
+        d["result"],
+        json!({"total": 30, "b": 6, "squares": [0, 1, 4, 9, 16], "raw": {"$output": "a"}})
+    );
+    // Six steps and the five the map added, each done once; b ran twice.
+    assert_eq!(d["progress"]["done"], 11, "{d}");
+    assert_eq!(d["progress"]["total"], 11);
+    let _ = worker.kill();
+    let _ = worker.wait();
+    app.running.stop().await;
+}
+
+async fn bad_definitions_and_bad_outputs_are_refused_plainly(db: Db) {
+    let app = spawn_app(db, 0).await;
+    for (steps, says) in [
+        (
+            json!([{"id": "a", "handler": "add", "after": ["b"]}, {"id": "b", "handler": "add", "after": ["a"]}]),
+            "cycle",
+        ),
+        (
+            json!([{"id": "a", "handler": "add", "input": {"$output": "nope"}}]),
+            "\"nope\", which is not a step",
+        ),
+        (
+            json!([{"id": "a", "handler": "add"}, {"id": "a", "handler": "add"}]),
+            "appears twice",
+        ),
+        (json!([{"id": "a/b", "handler": "add"}]), "step id"),
+    ] {
+        let (status, e) = submit(&app, steps.clone()).await;
+        assert!(status == 400 || status == 422, "{steps}: {status} {e}");
+        assert!(
+            e["error"].as_str().unwrap_or_default().contains(says),
+            "{steps}: {e}"
+        );
+    }
+    let (_, jobs) = app.get_json("/api/v1/jobs").await;
+    assert_eq!(jobs.as_array().unwrap().len(), 0, "nothing was made");
+
+    let mut worker = start_worker_with(&app.base, "hands", 2, &handlers());
+    let (_, bad) = submit(&app, json!([{"id": "n", "handler": "notjson", "input": 1}])).await;
+    let d = app.wait_for_job(bad["id"].as_str().unwrap(), 60).await;
+    assert_eq!(d["state"], "failed", "{d}");
+    assert!(d["error"].as_str().unwrap().contains("not JSON"), "{d}");
+    let (_, not_list) = submit(
+        &app,
+        json!([{"id": "a", "handler": "add", "input": {"x": 1, "y": 1}},
+               {"id": "m", "handler": "square", "map": {"$output": "a"}}]),
+    )
+    .await;
+    let d = app.wait_for_job(not_list["id"].as_str().unwrap(), 60).await;
+    assert_eq!(d["state"], "failed", "{d}");
+    assert!(
+        d["error"].as_str().unwrap().contains("not a JSON array"),
+        "{d}"
+    );
+    let _ = worker.kill();
+    let _ = worker.wait();
+    app.running.stop().await;
+}
