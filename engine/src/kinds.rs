@@ -61,6 +61,12 @@ pub trait Kind: Send + Sync + 'static {
         RunsOn::AnyWorker
     }
 
+    /// How soon a running task of this kind must learn that its job was cancelled (its
+    /// heartbeat comes at least this often); by default a third of its lease.
+    fn notice_cancel_within(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Runs one leased task of a job of this kind to its output (for a task nothing waits
     /// on, part of the job's result).
     async fn execute(&self, task: &LeasedTask, at: Worksite<'_>) -> Result<Value, ExecError>;

@@ -39,6 +39,14 @@ impl Registry {
         self.get(kind).map(|k| k.runs_on())
     }
 
+    /// How often a running task of `kind` must heartbeat at the least (see
+    /// `Kind::notice_cancel_within`).
+    pub fn notice_cancel_within(&self, kind: &str) -> Option<std::time::Duration> {
+        JobKind::parse(kind)
+            .and_then(|k| self.get(k))
+            .and_then(|k| k.notice_cancel_within())
+    }
+
     /// Runs a leased task through its kind. A task of a kind this process does not know, or
     /// one that must run on the server's workers handed to a remote one, is not run.
     pub async fn execute(

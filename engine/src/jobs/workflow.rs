@@ -130,6 +130,11 @@ impl Kind for Workflow {
         JobKind::Workflow
     }
 
+    /// A cancelled run's steps stop within two seconds: they heartbeat every second.
+    fn notice_cancel_within(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(1))
+    }
+
     async fn execute(&self, task: &LeasedTask, at: Worksite<'_>) -> Result<Value, ExecError> {
         let p = payload(task)?;
         match Phase::parse(&task.phase)? {

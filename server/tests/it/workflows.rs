@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 common::both!(
     a_map_and_a_chain_run_on_worker_handlers,
     bad_definitions_and_bad_outputs_are_refused_plainly,
+    cancel_and_timeout_stop_a_steps_processes,
 );
 
 const PY_RANGE: &str =
@@ -120,6 +121,81 @@ async fn bad_definitions_and_bad_outputs_are_refused_plainly(db: Db) {
     assert!(
         d["error"].as_str().unwrap().contains("not a JSON array"),
         "{d}"
+    );
+    let _ = worker.kill();
+    let _ = worker.wait();
+    app.running.stop().await;
+}
+
+/// Whether a process is gone (or a zombie waiting for its reaper).
+fn gone(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.is_empty() || stat.contains(") Z ")
+}
+
+async fn cancel_and_timeout_stop_a_steps_processes(db: Db) {
+    let app = spawn_app(db, 0).await;
+    let dir = common::temp_dir("steps");
+    let pidfile = dir.join("pid");
+    let sleeper = format!(
+        "sleeper=sh -c 'cat >/dev/null; sleep 300 & echo $! > {}; wait'",
+        pidfile.display()
+    );
+    let mut worker = start_worker_with(&app.base, "hands", 2, &["--handler", &sleeper]);
+    let (_, job) = submit(
+        &app,
+        json!([{"id": "s", "handler": "sleeper", "input": null}]),
+    )
+    .await;
+    let id = job["id"].as_str().unwrap().to_string();
+    let mut pid = None;
+    for _ in 0..300 {
+        if let Some(p) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            pid = Some(p);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = pid.expect("the step started");
+    assert!(!gone(pid));
+    let (status, _) = app
+        .post_json(&format!("/api/v1/jobs/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    // Cancelled within two seconds, grandchild included (waited for up to ten).
+    let mut stopped = false;
+    for _ in 0..100 {
+        if gone(pid) {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        stopped,
+        "the cancelled step's process {pid} is still running"
+    );
+
+    // A step over its timeout is stopped, and fails its run after its attempts.
+    let (_, job) = submit(
+        &app,
+        json!([{"id": "slow", "handler": "sleeper", "input": null, "timeout_s": 1}]),
+    )
+    .await;
+    let d = app.wait_for_job(job["id"].as_str().unwrap(), 90).await;
+    assert_eq!(d["state"], "failed", "{d}");
+    assert!(d["error"].as_str().unwrap().contains("timed out"), "{d}");
+    let last: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        gone(last),
+        "a timed-out step's process {last} is still running"
     );
     let _ = worker.kill();
     let _ = worker.wait();

@@ -595,7 +595,10 @@ async fn run_one(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
         .unwrap_or_default();
-    let beat_every = Duration::from_millis((cfg.lease_ms / 3).max(100) as u64);
+    let mut beat_every = Duration::from_millis((cfg.lease_ms / 3).max(100) as u64);
+    if let Some(within) = cfg.kinds.notice_cancel_within(&task.job_kind) {
+        beat_every = beat_every.min(within);
+    }
     let site = Worksite {
         files,
         server: leases.server(),
