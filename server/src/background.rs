@@ -158,6 +158,7 @@ pub async fn in_process_workers(
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 concurrency: slots as i64,
                 secret_hash: None,
+                handlers: handlers.names(),
             },
             engine::now_millis(),
         )

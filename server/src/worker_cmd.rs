@@ -51,6 +51,7 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
         hostname: host,
         version: env!("CARGO_PKG_VERSION").to_string(),
         concurrency: s.concurrency as i64,
+        handlers: handlers.names(),
     };
     // The server may still be starting: keep trying for a while.
     let mut delay = Duration::from_millis(250);

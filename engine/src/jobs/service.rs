@@ -248,6 +248,16 @@ pub async fn register_worker(
             "concurrency must be between 1 and 1024".into(),
         ));
     }
+    if req.handlers.len() > 1_000
+        || !req
+            .handlers
+            .iter()
+            .all(|h| shared::jobs::workflow::is_name(h))
+    {
+        return Err(AppError::Invalid(
+            "handlers must be at most 1,000 names of 1 to 64 of A-Z, a-z, 0-9, _ and -".into(),
+        ));
+    }
     let clip = |s: &str| s.chars().take(200).collect::<String>();
     let secret = (kind == WorkerKind::Remote).then(|| crate::accounts::secret::generate("ows_"));
     let id = st
@@ -260,6 +270,7 @@ pub async fn register_worker(
                 version: clip(&req.version),
                 concurrency: req.concurrency,
                 secret_hash: secret.as_deref().map(crate::accounts::secret::hash),
+                handlers: req.handlers.clone(),
             },
             now_millis(),
         )

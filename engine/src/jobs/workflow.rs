@@ -10,11 +10,17 @@
 use super::model::JobKind;
 use super::plan::TaskSpec;
 use super::protocol::{LeasedTask, SpawnedTask};
+use crate::error::{AppError, AppResult};
 use crate::jobs::handlers::{StepRun, run_step};
 use crate::kinds::{ExecError, Kind, Worksite};
+use crate::state::Core;
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use shared::jobs::workflow::{Checked, DepRef, StepPayload, map_header, outputs_by_step, resolve};
+use shared::jobs::model::TaskState;
+use shared::jobs::workflow::{
+    Checked, DepRef, StepPage, StepPayload, StepState, StepView, map_header, no_worker_offers,
+    outputs_by_step, resolve,
+};
 use std::collections::HashMap;
 
 /// The kind.
@@ -192,6 +198,75 @@ impl Kind for Workflow {
             })
             .collect()
     }
+}
+
+/// Most steps one page lists.
+pub const MAX_STEP_PAGE: i64 = 1_000;
+
+/// A page of a run's steps in plan order, after `cursor` (`limit` 1–1000): each with its state,
+/// attempts, output or error, times, and why a ready step waits when no live worker offers its
+/// handler.
+pub async fn steps(
+    st: &Core,
+    job_id: &str,
+    cursor: Option<&str>,
+    limit: i64,
+) -> AppResult<StepPage> {
+    let job = st.jobs.get_job(job_id).await?;
+    if job.kind != JobKind::Workflow {
+        return Err(AppError::Invalid(format!("job {job_id} is not a workflow")));
+    }
+    let after = match cursor {
+        None | Some("") => -1,
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| AppError::Invalid(format!("cursor {c:?} is not one this API gave")))?,
+    };
+    let limit = limit.clamp(1, MAX_STEP_PAGE);
+    let rows = st.jobs.task_page(job_id, after, limit + 1).await?;
+    let live_since = crate::now_millis() - st.engine.health.dead_after_ms;
+    let mut offered = None;
+    let mut items = Vec::with_capacity(rows.len().min(limit as usize));
+    for r in rows.iter().take(limit as usize) {
+        let p: StepPayload = serde_json::from_str(&r.payload)
+            .map_err(|e| AppError::Invalid(format!("step {} of job {job_id}: {e}", r.seq)))?;
+        let state = match TaskState::parse(&r.state) {
+            Some(TaskState::Waiting) => StepState::Waiting,
+            Some(TaskState::Ready) => StepState::Ready,
+            Some(TaskState::Leased) => StepState::Running,
+            Some(TaskState::Done) => StepState::Succeeded,
+            Some(TaskState::Failed) => StepState::Failed,
+            Some(TaskState::Cancelled) | None => StepState::Cancelled,
+        };
+        let needs_handler = r.phase == Phase::Step.as_str();
+        let waiting_reason = if state == StepState::Ready && needs_handler {
+            if offered.is_none() {
+                offered = Some(st.fleet.offered_handlers(live_since).await?);
+            }
+            let offered = offered.as_ref().is_some_and(|o| o.contains(&p.handler));
+            (!offered).then(|| no_worker_offers(&p.handler))
+        } else {
+            None
+        };
+        items.push(StepView {
+            id: p.step,
+            handler: p.handler,
+            state,
+            attempts: r.attempt,
+            output: r
+                .output
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok()),
+            error: r.last_error.clone(),
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            waiting_reason,
+        });
+    }
+    let next_cursor = (rows.len() as i64 > limit)
+        .then(|| rows.get(limit as usize - 1).map(|r| r.seq.to_string()))
+        .flatten();
+    Ok(StepPage { items, next_cursor })
 }
 
 #[cfg(test)]

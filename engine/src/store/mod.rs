@@ -52,6 +52,8 @@ pub struct NewWorker {
     /// SHA-256 of the secret a remote worker shows on every later call (none for the
     /// server's own workers).
     pub secret_hash: Option<String>,
+    /// The handlers it offers for workflow steps.
+    pub handlers: Vec<String>,
 }
 
 /// A failed job's message: what went wrong first, then where (`… (map task 3, after 2

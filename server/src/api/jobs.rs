@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(allow(Access::Viewer, routes!(list)))
         .routes(allow(Access::Editor, routes!(create)))
         .routes(allow(Access::Viewer, routes!(detail)))
+        .routes(allow(Access::Viewer, routes!(steps)))
         .routes(allow(Access::Editor, routes!(remove)))
         .routes(allow(Access::Editor, routes!(cancel)))
         .routes(allow(Access::Editor, routes!(retry)))
@@ -96,6 +97,42 @@ async fn list(State(st): State<AppState>, Query(q): Query<ListQuery>) -> ApiResu
 async fn detail(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<JobDetail>> {
     record_job(&id);
     Ok(Json(service::job_detail(&st, &id).await?))
+}
+
+#[derive(Deserialize)]
+struct StepsQuery {
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default = "default_step_limit")]
+    limit: i64,
+}
+
+fn default_step_limit() -> i64 {
+    200
+}
+
+/// A workflow run's steps in plan order (map children as `id[0]`, `id[1]`, …), with state,
+/// attempts, output, error, times, and why a ready step is not running.
+#[utoipa::path(get, path = "/jobs/{id}/steps", tag = JOBS,
+    params(
+        ("id" = String, Path, description = "Job id"),
+        ("cursor" = Option<String>, Query, description = "From the previous page's `next_cursor`"),
+        ("limit" = Option<i64>, Query, description = "Most steps to return, 1–1000 (default 200)"),
+    ),
+    responses(
+        (status = 200, description = "A page of steps", body = shared::jobs::workflow::StepPage),
+        (status = 400, description = "Not a workflow, or a bad cursor", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+    ))]
+async fn steps(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<StepsQuery>,
+) -> ApiResult<Json<shared::jobs::workflow::StepPage>> {
+    record_job(&id);
+    Ok(Json(
+        engine::jobs::workflow::steps(&st, &id, q.cursor.as_deref(), q.limit).await?,
+    ))
 }
 
 /// Cancels a job: no more of its tasks are handed out; running ones release.

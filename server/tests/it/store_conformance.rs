@@ -53,6 +53,7 @@ pub(crate) async fn worker(s: &dyn Store, name: &str) -> String {
             version: "1".into(),
             concurrency: 4,
             secret_hash: None,
+            handlers: Vec::new(),
         },
         1_000,
     )
@@ -1119,6 +1120,7 @@ async fn server_only_jobs_go_only_to_the_servers_workers(db: Db) {
                 version: "1".into(),
                 concurrency: 4,
                 secret_hash: None,
+                handlers: Vec::new(),
             },
             1_000,
         )

@@ -73,6 +73,30 @@ async fn a_map_and_a_chain_run_on_worker_handlers(db: Db) {
     // Six steps and the five the map added, each done once; b ran twice.
     assert_eq!(d["progress"]["done"], 11, "{d}");
     assert_eq!(d["progress"]["total"], 11);
+    // The steps API lists them in plan order, map children by index, two at a time.
+    let id = job["id"].as_str().unwrap();
+    let (mut seen, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let (status, page) = app
+            .get_json(&format!("/api/v1/jobs/{id}/steps?limit=2&cursor={cursor}"))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 11);
+    assert!(
+        seen.iter()
+            .all(|s| s["state"] == "succeeded" && s["waiting_reason"].is_null())
+    );
+    let step = |name: &str| seen.iter().find(|s| s["id"] == name).unwrap().clone();
+    assert_eq!(step("b")["attempts"], 2, "retried after exit 75");
+    assert_eq!(step("sq[3]")["output"], 9);
+    assert_eq!(step("sq[3]")["handler"], "square");
+    assert_eq!(step("total")["output"], 30);
     let _ = worker.kill();
     let _ = worker.wait();
     app.running.stop().await;
@@ -122,6 +146,24 @@ async fn bad_definitions_and_bad_outputs_are_refused_plainly(db: Db) {
         d["error"].as_str().unwrap().contains("not a JSON array"),
         "{d}"
     );
+    // A step whose handler no live worker offers says so instead of sitting silently.
+    let (_, orphan) = submit(
+        &app,
+        json!([{"id": "lonely", "handler": "nobody", "input": 1}]),
+    )
+    .await;
+    let id = orphan["id"].as_str().unwrap();
+    let (status, page) = app.get_json(&format!("/api/v1/jobs/{id}/steps")).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"][0]["state"], "ready");
+    assert_eq!(
+        page["items"][0]["waiting_reason"],
+        "no worker offers handler \"nobody\""
+    );
+    let (status, e) = app
+        .get_json(&format!("/api/v1/jobs/{id}/steps?cursor=x"))
+        .await;
+    assert_eq!(status, 400, "{e}");
     let _ = worker.kill();
     let _ = worker.wait();
     app.running.stop().await;

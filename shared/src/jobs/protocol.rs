@@ -16,6 +16,9 @@ pub struct RegisterWorker {
     pub version: String,
     #[serde(default = "one")]
     pub concurrency: i64,
+    /// The handlers it offers for workflow steps (at most 1,000 names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handlers: Vec<String>,
 }
 
 fn one() -> i64 {

@@ -349,6 +349,59 @@ fn output_of(outputs: &BTreeMap<String, Value>, id: &str) -> Result<Value, Strin
         .ok_or_else(|| format!("the output of step {id} is missing"))
 }
 
+/// Where a step of a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Waiting,
+    Ready,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// A step of a run as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepView {
+    /// The step's id; a map's children are `id[0]`, `id[1]`, ….
+    pub id: String,
+    pub handler: String,
+    pub state: StepState,
+    /// Attempts started so far.
+    pub attempts: i64,
+    #[serde(default)]
+    pub output: Option<Value>,
+    /// The last attempt's error, if it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// When its current or last attempt started (Unix ms).
+    #[serde(default)]
+    pub started_at: Option<i64>,
+    #[serde(default)]
+    pub finished_at: Option<i64>,
+    /// Why a ready step is not running, e.g. `no worker offers handler "x"`.
+    #[serde(default)]
+    pub waiting_reason: Option<String>,
+}
+
+/// A page of a run's steps, in plan order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepPage {
+    pub items: Vec<StepView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// Why a ready step whose handler no live worker offers is not running.
+pub fn no_worker_offers(handler: &str) -> String {
+    format!("no worker offers handler {handler:?}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,6 +96,11 @@ pub trait FleetStore: Send + Sync {
 
     /// Records one of Orchard's own workers (in-process or remote); its id.
     async fn register_worker(&self, w: NewWorker, now: Millis) -> StoreResult<String>;
+    /// Every handler offered by a worker seen since `since` and not stopped.
+    async fn offered_handlers(
+        &self,
+        since: Millis,
+    ) -> StoreResult<std::collections::BTreeSet<String>>;
     /// The hash of a worker's secret: `None` for no such worker, `Some(None)` for a worker
     /// registered without one.
     async fn worker_secret_hash(&self, id: &str) -> StoreResult<Option<Option<String>>>;
@@ -623,4 +628,18 @@ impl JobProcessRow {
             worker_id: self.worker_id,
         }
     }
+}
+
+/// The handlers workers offer, from their rows' JSON arrays (a row that does not parse offers
+/// nothing).
+pub(super) fn handler_union(rows: Vec<String>) -> std::collections::BTreeSet<String> {
+    rows.iter()
+        .filter_map(|r| serde_json::from_str::<Vec<String>>(r).ok())
+        .flatten()
+        .collect()
+}
+
+/// How a worker's handlers are kept: a JSON array, or nothing when it offers none.
+pub(super) fn handlers_text(handlers: &[String]) -> Option<String> {
+    (!handlers.is_empty()).then(|| serde_json::to_string(handlers).unwrap_or_default())
 }

@@ -215,9 +215,21 @@ impl FleetStore for PgStore {
             .bind(w.concurrency)
             .bind(now)
             .bind(&w.secret_hash)
+            .bind(super::handlers_text(&w.handlers))
             .execute(&self.write)
             .await?;
         Ok(id)
+    }
+
+    async fn offered_handlers(
+        &self,
+        since: Millis,
+    ) -> StoreResult<std::collections::BTreeSet<String>> {
+        let rows: Vec<String> = sqlx::query_scalar(sql::OFFERED_HANDLERS)
+            .bind(since)
+            .fetch_all(&self.read)
+            .await?;
+        Ok(super::handler_union(rows))
     }
 
     async fn worker_secret_hash(&self, id: &str) -> StoreResult<Option<Option<String>>> {

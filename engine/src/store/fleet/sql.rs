@@ -139,8 +139,12 @@ pub const JOB_PROCESS_STEPS: &str = "SELECT id, phase, seq, state, last_error, r
      ORDER BY started_at, seq";
 
 pub const REGISTER_WORKER: &str = "INSERT INTO workers (id, name, kind, hostname, version, \
-     concurrency, registered_at, last_seen_at, secret_hash) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)";
+     concurrency, registered_at, last_seen_at, secret_hash, handlers) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)";
+
+/// The handlers of the workers seen since `$1` and not stopped (each a JSON array).
+pub const OFFERED_HANDLERS: &str = "SELECT handlers FROM workers \
+     WHERE handlers IS NOT NULL AND stopped_at IS NULL AND last_seen_at >= $1";
 
 pub const SECRET_HASH: &str = "SELECT secret_hash FROM workers WHERE id = $1";
 

@@ -235,11 +235,23 @@ impl FleetStore for SqliteStore {
                 w.concurrency,
                 now,
                 &w.secret_hash,
+                super::handlers_text(&w.handlers),
             ))?;
             Ok(())
         })
         .await?;
         Ok(id)
+    }
+
+    async fn offered_handlers(
+        &self,
+        since: Millis,
+    ) -> StoreResult<std::collections::BTreeSet<String>> {
+        let rows = self
+            .readers
+            .read(|c| all(c, sql::OFFERED_HANDLERS, [since], |r| r.get::<_, String>(0)))
+            .await?;
+        Ok(super::handler_union(rows))
     }
 
     async fn worker_secret_hash(&self, id: &str) -> StoreResult<Option<Option<String>>> {

@@ -117,6 +117,8 @@ pub trait JobStore: Send + Sync {
     async fn delete_job(&self, id: &str) -> StoreResult<()>;
     /// Records how far a running job's task has got (units done out of a total).
     async fn job_work(&self, job_id: &str, done: i64, total: i64) -> StoreResult<()>;
+    /// Up to `limit` of a job's tasks after place `after` in its plan, in plan order.
+    async fn task_page(&self, job_id: &str, after: i64, limit: i64) -> StoreResult<Vec<TaskRow>>;
     /// Outputs of a job's tasks in one phase, in task order (used by verification).
     async fn phase_outputs(&self, job_id: &str, phase: &str)
     -> StoreResult<Vec<serde_json::Value>>;
@@ -171,6 +173,36 @@ pub trait JobStore: Send + Sync {
     async fn release(&self, task_id: &str, lease: &LeaseRef, now: Millis) -> StoreResult<String>;
     /// Returns expired leases to the queue, or fails them after their last attempt.
     async fn reap_expired(&self, backoff: Backoff, now: Millis) -> StoreResult<ReapReport>;
+}
+
+/// One of a job's tasks as stored (`sql::TASK_PAGE`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TaskRow {
+    pub seq: i64,
+    pub phase: String,
+    pub payload: String,
+    pub state: String,
+    pub attempt: i64,
+    pub output: Option<String>,
+    pub last_error: Option<String>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+impl TaskRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: r.get(0)?,
+            phase: r.get(1)?,
+            payload: r.get(2)?,
+            state: r.get(3)?,
+            attempt: r.get(4)?,
+            output: r.get(5)?,
+            last_error: r.get(6)?,
+            started_at: r.get(7)?,
+            finished_at: r.get(8)?,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]

@@ -2,7 +2,9 @@
 //! row first (`sql::JOB_STATE_LOCKED`); the claim and the completions are the lease
 //! functions (`postgres_queue.rs`).
 
-use super::{AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, Want, is_active, sql};
+use super::{
+    AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, TaskRow, Want, is_active, sql,
+};
 use crate::Millis;
 use crate::overview::model::{ACTIVITY_BUCKET_MS, ACTIVITY_SPAN_MS, Overview};
 use crate::store::postgres::{PgStore, finish};
@@ -386,6 +388,15 @@ impl JobStore for PgStore {
             return Ok(Vec::new());
         }
         self.claim_impl(worker_id, want, lease_ms, now).await
+    }
+
+    async fn task_page(&self, job_id: &str, after: i64, limit: i64) -> StoreResult<Vec<TaskRow>> {
+        Ok(sqlx::query_as(sql::TASK_PAGE)
+            .bind(job_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?)
     }
 
     async fn claimable(&self, now: Millis) -> StoreResult<bool> {

@@ -201,6 +201,10 @@ pub const INPUTS_ADDED: &str = "UPDATE job_tasks SET deps_pending = deps_pending
 /// A job grows by the tasks a completion added.
 pub const JOB_GREW: &str = "UPDATE jobs SET total = total + $2 WHERE id = $1 RETURNING total";
 
+/// A page of a job's tasks in plan order, after place `$2`.
+pub const TASK_PAGE: &str = "SELECT seq, phase, payload, state, attempt, output, last_error, \
+     started_at, finished_at FROM job_tasks WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
 /// The tasks waiting on task `$1`.
 pub const DEPENDENTS: &str = "SELECT task_id FROM job_task_deps WHERE dep_id = $1";
 

@@ -2,7 +2,8 @@
 //! (`store/sqlite`), the claim and the completions in `sqlite_queue.rs`.
 
 use super::{
-    AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, Want, is_active, sql, sqlite_queue,
+    AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, TaskRow, Want, is_active, sql,
+    sqlite_queue,
 };
 use crate::Millis;
 use crate::overview::model::{ACTIVITY_BUCKET_MS, ACTIVITY_SPAN_MS, Overview};
@@ -308,6 +309,19 @@ impl JobStore for SqliteStore {
         }
         let worker_id = worker_id.to_string();
         self.on_writer(move |c| sqlite_queue::claim(c, &worker_id, want, lease_ms, now))
+            .await
+    }
+
+    async fn task_page(&self, job_id: &str, after: i64, limit: i64) -> StoreResult<Vec<TaskRow>> {
+        self.readers
+            .read(|c| {
+                all(
+                    c,
+                    sql::TASK_PAGE,
+                    (job_id, after, limit),
+                    TaskRow::from_sqlite,
+                )
+            })
             .await
     }
 
