@@ -22,6 +22,7 @@ pub mod jobs {
     pub use crate::store::jobs::plan;
     pub mod runner;
     pub mod service;
+    pub mod supervise;
     pub mod workflow;
 }
 

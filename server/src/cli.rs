@@ -30,6 +30,13 @@ enum Command {
     User(crate::user_cmd::UserArgs),
     /// Issue, list or revoke API tokens for workers.
     Token(crate::tokens::TokenCommand),
+    /// Run one workflow step's command and stop its process group if the worker dies (a
+    /// worker starts this itself).
+    #[command(hide = true)]
+    SuperviseStep {
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
 }
 
 pub async fn main() -> ExitCode {
@@ -42,6 +49,13 @@ pub async fn main() -> ExitCode {
         Some(Command::Worker(w)) => crate::worker_cmd::run(w).await,
         Some(Command::User(u)) => crate::user_cmd::run(u).await,
         Some(Command::Token(t)) => crate::tokens::run(t).await,
+        Some(Command::SuperviseStep { command }) => {
+            let code =
+                tokio::task::spawn_blocking(move || engine::jobs::supervise::supervise(&command))
+                    .await
+                    .unwrap_or(1);
+            return ExitCode::from(code.clamp(0, 255) as u8);
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

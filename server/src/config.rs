@@ -253,7 +253,14 @@ pub fn load_handlers(
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         defs.extend(Handlers::parse_toml(&text)?);
     }
-    Handlers::new(defs)
+    let handlers = Handlers::new(defs)?;
+    Ok(match std::env::current_exe() {
+        Ok(exe) => handlers.supervised_by(exe),
+        Err(e) => {
+            tracing::warn!(error = %e, "steps run without a supervisor: the binary's path is unknown");
+            handlers
+        }
+    })
 }
 
 impl ServeSettings {

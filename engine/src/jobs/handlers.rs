@@ -63,6 +63,9 @@ struct HandlerFile {
 #[derive(Debug, Clone, Default)]
 pub struct Handlers {
     defs: BTreeMap<String, HandlerDef>,
+    /// The `orchard` binary, to run each step under `orchard supervise-step` (`supervise.rs`);
+    /// without it steps run directly, and a worker killed outright may leave them behind.
+    supervisor: Option<PathBuf>,
 }
 
 impl HandlerDef {
@@ -117,7 +120,20 @@ impl Handlers {
             }
             out.insert(d.name.clone(), d);
         }
-        Ok(Self { defs: out })
+        Ok(Self {
+            defs: out,
+            supervisor: None,
+        })
+    }
+
+    /// Runs every step under the supervisor of the `orchard` binary at `exe`.
+    pub fn supervised_by(mut self, exe: PathBuf) -> Self {
+        self.supervisor = Some(exe);
+        self
+    }
+
+    pub fn supervisor(&self) -> Option<&std::path::Path> {
+        self.supervisor.as_deref()
     }
 
     /// The `[[handler]]` tables of a TOML file's text.
@@ -148,6 +164,8 @@ pub struct StepRun<'a> {
     pub input: &'a Value,
     /// The step's own timeout, when its definition gives one.
     pub timeout_s: Option<u32>,
+    /// The `orchard` binary whose supervisor runs the step, if any.
+    pub supervisor: Option<&'a std::path::Path>,
 }
 
 /// Stops a process group when dropped, unless it has been let go: a step's processes never
@@ -171,9 +189,19 @@ impl Drop for Group {
 
 /// Runs one step on `def`, to its output.
 pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, ExecError> {
-    let mut cmd = Command::new(&def.command[0]);
-    cmd.args(&def.command[1..])
-        .env_clear()
+    let mut cmd = match run.supervisor {
+        Some(exe) => {
+            let mut c = Command::new(exe);
+            c.args(["supervise-step", "--"]).args(&def.command);
+            c
+        }
+        None => {
+            let mut c = Command::new(&def.command[0]);
+            c.args(&def.command[1..]);
+            c
+        }
+    };
+    cmd.env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -346,6 +374,7 @@ mod tests {
                 attempt: 2,
                 input: &json!({"x": 21}),
                 timeout_s,
+                supervisor: None,
             },
         )
         .await

@@ -163,6 +163,7 @@ impl Kind for Workflow {
                         attempt: task.attempt,
                         input: &input,
                         timeout_s: p.timeout_s,
+                        supervisor: at.handlers.supervisor(),
                     },
                 )
                 .await

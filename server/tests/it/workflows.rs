@@ -10,6 +10,7 @@ common::both!(
     a_map_and_a_chain_run_on_worker_handlers,
     bad_definitions_and_bad_outputs_are_refused_plainly,
     cancel_and_timeout_stop_a_steps_processes,
+    a_worker_killed_mid_step_leaves_no_process_behind,
 );
 
 const PY_RANGE: &str =
@@ -241,5 +242,53 @@ async fn cancel_and_timeout_stop_a_steps_processes(db: Db) {
     );
     let _ = worker.kill();
     let _ = worker.wait();
+    app.running.stop().await;
+}
+
+async fn a_worker_killed_mid_step_leaves_no_process_behind(db: Db) {
+    let app = spawn_app(db, 0).await;
+    let dir = common::temp_dir("orphans");
+    let pidfile = dir.join("pid");
+    let sleeper = format!(
+        "sleeper=sh -c 'cat >/dev/null; sleep 300 & echo $! > {}; wait'",
+        pidfile.display()
+    );
+    let mut worker = start_worker_with(&app.base, "doomed", 1, &["--handler", &sleeper]);
+    let (_, job) = submit(
+        &app,
+        json!([{"id": "s", "handler": "sleeper", "input": null}]),
+    )
+    .await;
+    let mut pid = None;
+    for _ in 0..300 {
+        if let Some(p) = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            pid = Some(p);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = pid.expect("the step started");
+    common::signal(&worker, "-KILL");
+    let _ = worker.wait();
+    let mut stopped = false;
+    for _ in 0..100 {
+        if gone(pid) {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(stopped, "step process {pid} outlived its killed worker");
+    // The run goes on: another worker takes the step once its lease has expired.
+    let (status, _) = app
+        .post_json(
+            &format!("/api/v1/jobs/{}/cancel", job["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
     app.running.stop().await;
 }
