@@ -18,9 +18,11 @@ use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The exit code with which a step asks to be run again.
 pub const EXIT_RETRY: i32 = 75;
@@ -66,6 +68,8 @@ pub struct Handlers {
     /// The `orchard` binary, to run each step under `orchard supervise-step` (`supervise.rs`);
     /// without it steps run directly, and a worker killed outright may leave them behind.
     supervisor: Option<PathBuf>,
+    /// Places of the handlers with `max_concurrent`: a step waits for one before it starts.
+    places: BTreeMap<String, Arc<Semaphore>>,
 }
 
 impl HandlerDef {
@@ -120,9 +124,14 @@ impl Handlers {
             }
             out.insert(d.name.clone(), d);
         }
+        let places = out
+            .values()
+            .filter_map(|d| Some((d.name.clone(), Arc::new(Semaphore::new(d.max_concurrent?)))))
+            .collect();
         Ok(Self {
             defs: out,
             supervisor: None,
+            places,
         })
     }
 
@@ -153,6 +162,13 @@ impl Handlers {
 
     pub fn is_empty(&self) -> bool {
         self.defs.is_empty()
+    }
+
+    /// A place to run a step of `name` on this worker, waiting for one when the handler's
+    /// `max_concurrent` steps already run (none needed without a limit).
+    pub async fn place(&self, name: &str) -> Option<OwnedSemaphorePermit> {
+        let s = self.places.get(name)?.clone();
+        s.acquire_owned().await.ok()
     }
 }
 
@@ -451,6 +467,22 @@ mod tests {
         assert!(
             matches!(run(&missing, None).await, Err(ExecError::Fatal(m)) if m.contains("cannot start"))
         );
+    }
+
+    #[tokio::test]
+    async fn max_concurrent_bounds_a_handlers_steps_on_this_worker() {
+        let h = Handlers::new(vec![HandlerDef {
+            max_concurrent: Some(1),
+            ..sh("one", "true")
+        }])
+        .unwrap();
+        let first = h.place("one").await;
+        assert!(first.is_some());
+        let second = tokio::time::timeout(Duration::from_millis(100), h.place("one")).await;
+        assert!(second.is_err(), "a second step waits while the first runs");
+        drop(first);
+        assert!(h.place("one").await.is_some());
+        assert!(h.place("unlimited").await.is_none());
     }
 
     #[tokio::test]

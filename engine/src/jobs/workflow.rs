@@ -155,6 +155,8 @@ impl Kind for Workflow {
                         p.handler
                     ))
                 })?;
+                // Held while the step runs: the handler's own limit on this worker.
+                let _place = at.handlers.place(&p.handler).await;
                 run_step(
                     def,
                     StepRun {
