@@ -292,3 +292,51 @@ async fn a_worker_killed_mid_step_leaves_no_process_behind(db: Db) {
     assert_eq!(status, 200);
     app.running.stop().await;
 }
+
+/// Every example in `examples/` runs on a worker offering `examples/handlers.toml` and gives
+/// the result its README promises.
+#[tokio::test]
+async fn the_examples_give_what_their_readme_says() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_orchard"))
+        .args([
+            "worker",
+            "--server",
+            &app.base,
+            "--name",
+            "examples",
+            "--concurrency",
+            "4",
+        ])
+        .args([
+            "--token",
+            common::SERVICE_TOKEN,
+            "--handlers",
+            "examples/handlers.toml",
+        ])
+        .current_dir(common::root())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn orchard worker");
+    for (file, result) in [
+        ("chain.json", json!(32)),
+        ("group.json", json!([2, 4, 6])),
+        ("chord.json", json!(12)),
+        ("map.json", json!(285)),
+        ("pipeline.json", json!(18)),
+    ] {
+        let body: Value = serde_json::from_str(
+            &std::fs::read_to_string(common::root().join("examples").join(file)).unwrap(),
+        )
+        .unwrap();
+        let (status, job) = app.post_json("/api/v1/jobs", body).await;
+        assert_eq!(status, 201, "{file}: {job}");
+        let d = app.wait_for_job(job["id"].as_str().unwrap(), 60).await;
+        assert_eq!(d["state"], "succeeded", "{file}: {d}");
+        assert_eq!(d["result"], result, "{file}");
+    }
+    let _ = worker.kill();
+    let _ = worker.wait();
+    app.running.stop().await;
+}
