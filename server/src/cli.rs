@@ -30,6 +30,11 @@ enum Command {
     User(crate::user_cmd::UserArgs),
     /// Issue, list or revoke API tokens for workers.
     Token(crate::tokens::TokenCommand),
+    /// Submit a workflow (and follow it with --follow).
+    Run(crate::run_cmd::RunArgs),
+    /// List, show, cancel or retry workflow runs.
+    #[command(subcommand)]
+    Runs(crate::run_cmd::RunsCommand),
     /// Run one workflow step's command and stop its process group if the worker dies (a
     /// worker starts this itself).
     #[command(hide = true)]
@@ -49,6 +54,11 @@ pub async fn main() -> ExitCode {
         Some(Command::Worker(w)) => crate::worker_cmd::run(w).await,
         Some(Command::User(u)) => crate::user_cmd::run(u).await,
         Some(Command::Token(t)) => crate::tokens::run(t).await,
+        Some(Command::Runs(r)) => crate::run_cmd::runs(r).await,
+        Some(Command::Run(r)) => match crate::run_cmd::run(r).await {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Some(Command::SuperviseStep { command }) => {
             let code =
                 tokio::task::spawn_blocking(move || engine::jobs::supervise::supervise(&command))

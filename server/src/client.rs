@@ -89,7 +89,22 @@ impl Client {
         })
     }
 
-    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> AppResult<T> {
+    /// `GET` of a JSON answer under `/api/v1`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> AppResult<T> {
+        let resp = self
+            .send(self.http.get(format!("{}{path}", self.base)))
+            .await?;
+        resp.json()
+            .await
+            .map_err(|e| AppError::Unreachable(format!("unreadable answer: {e}")))
+    }
+
+    /// `POST` of a JSON body under `/api/v1`, answered with JSON.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> AppResult<T> {
         let resp = self
             .send(self.http.post(format!("{}{path}", self.base)).json(body))
             .await?;

@@ -13,6 +13,7 @@ pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod run_cmd;
 pub mod serve;
 pub mod site_files;
 pub mod telemetry;

@@ -340,3 +340,104 @@ async fn the_examples_give_what_their_readme_says() {
     let _ = worker.wait();
     app.running.stop().await;
 }
+
+/// `orchard run FILE --follow` submits a run and follows it to its end, its exit status from
+/// the outcome; `orchard runs list` and `show` list runs and steps.
+#[tokio::test]
+async fn the_cli_runs_and_follows_workflows() {
+    let app = spawn_app(Db::Sqlite, 0).await;
+    let root = common::root();
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_orchard"))
+        .args([
+            "worker",
+            "--server",
+            &app.base,
+            "--name",
+            "cli",
+            "--concurrency",
+            "2",
+        ])
+        .args([
+            "--token",
+            common::SERVICE_TOKEN,
+            "--handlers",
+            "examples/handlers.toml",
+        ])
+        .current_dir(&root)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn orchard worker");
+    let orchard = |args: &[&str]| {
+        let base = app.base.clone();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let root = root.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_orchard"))
+                    .args(&args)
+                    .args(["--server", &base, "--token", common::SERVICE_TOKEN])
+                    .current_dir(root)
+                    .env("RUST_LOG", "warn")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let ok = orchard(&["run", "examples/chain.json", "--follow"]).await;
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        out.contains("submitted") && out.contains("2 of 2 steps done"),
+        "{out}"
+    );
+    assert_eq!(out.lines().last().unwrap().trim(), "32", "{out}");
+
+    let dir = common::temp_dir("cli-run");
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"steps": [{"id": "oops", "handler": "add", "input": {"x": 1}}]}"#,
+    )
+    .unwrap();
+    let failed = orchard(&["run", bad.to_str().unwrap(), "--follow"]).await;
+    assert_eq!(failed.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(err.contains("failed") && err.contains("KeyError"), "{err}");
+    let refused = dir.join("refused.json");
+    std::fs::write(
+        &refused,
+        r#"{"steps": [{"id": "a", "handler": "add", "after": ["a"]}]}"#,
+    )
+    .unwrap();
+    let no = orchard(&["run", refused.to_str().unwrap()]).await;
+    assert!(!no.status.success());
+    assert!(String::from_utf8_lossy(&no.stderr).contains("comes after itself"));
+
+    let list = orchard(&["runs", "list"]).await;
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(listed.lines().count(), 3, "a header and two runs: {listed}");
+    let id = listed
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let show = orchard(&["runs", "show", &id]).await;
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        shown.contains("oops") && shown.contains("failed"),
+        "{shown}"
+    );
+    let _ = worker.kill();
+    let _ = worker.wait();
+    app.running.stop().await;
+}
