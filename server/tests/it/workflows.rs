@@ -74,6 +74,18 @@ async fn a_map_and_a_chain_run_on_worker_handlers(db: Db) {
     // Six steps and the five the map added, each done once; b ran twice.
     assert_eq!(d["progress"]["done"], 11, "{d}");
     assert_eq!(d["progress"]["total"], 11);
+    // The Workers page's API shows what the worker offers.
+    let (_, workers) = app.get_json("/api/v1/workers").await;
+    let hands = workers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "hands")
+        .unwrap_or_else(|| panic!("{workers}"));
+    assert_eq!(
+        hands["handlers"],
+        json!(["add", "echo", "flaky", "notjson", "range", "square", "sum"])
+    );
     // The steps API lists them in plan order, map children by index, two at a time.
     let id = job["id"].as_str().unwrap();
     let (mut seen, mut cursor) = (Vec::new(), String::new());

@@ -104,6 +104,9 @@ pub struct Worker {
     /// Tasks this worker holds a lease on now.
     pub active: i64,
     pub tasks_done: i64,
+    /// The handlers it offers for workflow steps.
+    #[serde(default)]
+    pub handlers: Vec<String>,
 }
 
 #[cfg(test)]

@@ -137,6 +137,13 @@ pub fn FleetTable(
                                         {(!w.version.is_empty()).then(|| format!("v{}", w.version.trim_start_matches('v')))}
                                         {(!w.hostname.is_empty()).then(|| format!(" · {}", w.hostname))}
                                     </div>
+                                    {(!w.handlers.is_empty()).then(|| view! {
+                                        <ul class="mt-1 flex flex-wrap gap-1" aria-label="Handlers offered" data-testid="worker-handlers">
+                                            {w.handlers.iter().map(|h| view! {
+                                                <li class="rounded bg-slate-100 px-1.5 py-0.5 font-mono text-xs text-slate-700 dark:bg-slate-800 dark:text-slate-200">{h.clone()}</li>
+                                            }).collect_view()}
+                                        </ul>
+                                    })}
                                 </td>
                                 <td class=TD>{w.kind.as_str()}</td>
                                 <td class=TD>{health_badge(w.health)}</td>
@@ -187,6 +194,7 @@ mod tests {
                 health,
                 active: 0,
                 tasks_done: 0,
+                handlers: Vec::new(),
             },
             processes: ok + bad,
             running: 0,

@@ -333,6 +333,7 @@ pub struct WorkerRow {
     pub stopped_at: Option<i64>,
     pub active: i64,
     pub tasks_done: i64,
+    pub handlers: Option<String>,
 }
 
 impl WorkerRow {
@@ -351,6 +352,9 @@ impl WorkerRow {
             stopped_at: self.stopped_at,
             active: self.active,
             tasks_done: self.tasks_done,
+            handlers: handler_union(self.handlers.into_iter().collect())
+                .into_iter()
+                .collect(),
         })
     }
 }

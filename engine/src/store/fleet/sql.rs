@@ -154,7 +154,7 @@ pub const STOP_WORKER: &str = "UPDATE workers SET stopped_at = $2 WHERE id = $1"
 /// restart is visible.
 pub const LIST_WORKERS: &str = "SELECT w.id, w.name, w.kind, w.hostname, w.version, \
      w.concurrency, w.registered_at, w.last_seen_at, w.stopped_at, \
-     COALESCE(a.active, 0) AS active, w.tasks_done \
+     COALESCE(a.active, 0) AS active, w.tasks_done, w.handlers \
      FROM workers w LEFT JOIN (SELECT lease_owner, COUNT(*) AS active \
         FROM job_tasks WHERE state = 'leased' GROUP BY lease_owner) a ON a.lease_owner = w.id \
      WHERE w.stopped_at IS NULL OR w.stopped_at > $1 \

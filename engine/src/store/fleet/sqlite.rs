@@ -312,6 +312,7 @@ impl FleetStore for SqliteStore {
                             stopped_at: r.get(8)?,
                             active: r.get(9)?,
                             tasks_done: r.get(10)?,
+                            handlers: r.get(11)?,
                         })
                     },
                 )
