@@ -4,7 +4,7 @@
 //! so the queue (`jobs`) does not depend on the task forest (`tasks`).
 
 use crate::files::{FileError, FileStore};
-use crate::jobs::handlers::Handlers;
+use crate::jobs::handlers::{Handlers, LogShip};
 use crate::jobs::model::JobKind;
 use crate::jobs::protocol::{LeasedTask, SpawnedTask};
 use crate::state::Core;
@@ -48,6 +48,8 @@ pub struct Worksite<'a> {
     pub server: Option<&'a Core>,
     /// The handlers the worker offers (workflow steps run on them).
     pub handlers: &'a Handlers,
+    /// Where a running step's log lines go.
+    pub log: &'a dyn LogShip,
 }
 
 /// A kind of job.

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use shared::error::{AppError, AppResult};
 use shared::jobs::protocol::{
     BatchReply, ClaimRequest, CompleteBatch, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
-    RegisterWorker, Registered,
+    LogLines, RegisterWorker, Registered,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -152,6 +152,10 @@ impl Leases for Client {
     }
     async fn fail(&self, task_id: &str, req: &FailRequest) -> AppResult<()> {
         self.post_empty(&format!("/tasks/{task_id}/fail"), req)
+            .await
+    }
+    async fn log(&self, task_id: &str, lines: &LogLines) -> AppResult<()> {
+        self.post_empty(&format!("/tasks/{task_id}/log"), lines)
             .await
     }
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()> {

@@ -18,6 +18,7 @@ use prometheus::{
 use shared::error::{AppError, AppResult};
 use shared::jobs::protocol::{
     BatchReply, ClaimRequest, CompleteBatch, FailRequest, HeartbeatReply, LeaseRef, LeasedTask,
+    LogLines,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -525,6 +526,11 @@ impl Leases for MeteredLeases {
         self.metrics
             .reported("fail", &req.worker_id, task_id, "failed", &r);
         r
+    }
+    async fn log(&self, task_id: &str, lines: &LogLines) -> AppResult<()> {
+        self.metrics
+            .timed("log", self.inner.log(task_id, lines))
+            .await
     }
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()> {
         let r = self

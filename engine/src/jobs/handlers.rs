@@ -10,7 +10,7 @@
 //! or whose run is dropped (cancel, lease lost, shutdown), has its whole group stopped:
 //! SIGTERM, a grace period, then SIGKILL, grandchildren included.
 
-use crate::kinds::ExecError;
+use futures::StreamExt;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde::Deserialize;
@@ -20,9 +20,10 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::codec::{FramedRead, LinesCodec};
 
 /// The exit code with which a step asks to be run again.
 pub const EXIT_RETRY: i32 = 75;
@@ -172,8 +173,26 @@ impl Handlers {
     }
 }
 
-/// Who a step's run is, for its environment.
+/// Why a step did not produce an output.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StepError {
+    /// Worth another attempt (exit 75, a timeout).
+    #[error("{0}")]
+    Retry(String),
+    /// Another attempt would fail the same way.
+    #[error("{0}")]
+    Fail(String),
+}
+
+/// Where a running step's log lines go, as they come (the worker sends them to the server).
+#[async_trait::async_trait]
+pub trait LogShip: Send + Sync {
+    async fn ship(&self, task_id: &str, attempt: i64, lines: Vec<String>);
+}
+
+/// Who a step's run is, for its environment and its log.
 pub struct StepRun<'a> {
+    pub task_id: &'a str,
     pub job_id: &'a str,
     pub step_id: &'a str,
     pub attempt: i64,
@@ -182,6 +201,8 @@ pub struct StepRun<'a> {
     pub timeout_s: Option<u32>,
     /// The `orchard` binary whose supervisor runs the step, if any.
     pub supervisor: Option<&'a std::path::Path>,
+    /// Where its log lines go.
+    pub log: Option<&'a dyn LogShip>,
 }
 
 /// Stops a process group when dropped, unless it has been let go: a step's processes never
@@ -203,8 +224,49 @@ impl Drop for Group {
     }
 }
 
+/// Longest log line kept whole; a longer one is cut there.
+const MAX_LINE: usize = 64 * 1024;
+/// How often a running step's new log lines are sent.
+const SHIP_EVERY: Duration = Duration::from_millis(250);
+
+/// The lines of a pipe, each at most `MAX_LINE` bytes (the rest of a longer one is dropped),
+/// until it closes.
+fn lines_of<R: tokio::io::AsyncRead + Unpin>(r: R) -> FramedRead<R, LinesCodec> {
+    FramedRead::new(r, LinesCodec::new_with_max_length(MAX_LINE))
+}
+
+/// The log as it arrives: shipped in batches, and its last lines kept for an error message.
+struct LogSink {
+    tx: std::sync::Mutex<Option<mpsc::UnboundedSender<String>>>,
+    tail: std::sync::Mutex<VecDeque<String>>,
+}
+
+impl LogSink {
+    fn note(&self, line: String) {
+        let mut t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        if t.len() == ERROR_LINES {
+            t.pop_front();
+        }
+        t.push_back(line.chars().take(500).collect());
+        drop(t);
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = tx.send(line);
+        }
+    }
+
+    /// No line comes after this: the shipper sends what it has and stops.
+    fn close(&self) {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    fn tail(&self) -> String {
+        let t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        t.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+}
+
 /// Runs one step on `def`, to its output.
-pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, ExecError> {
+pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, StepError> {
     let mut cmd = match run.supervisor {
         Some(exe) => {
             let mut c = Command::new(exe);
@@ -239,13 +301,13 @@ pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, ExecE
         cmd.current_dir(dir);
     }
     let mut child = cmd.spawn().map_err(|e| {
-        ExecError::Fatal(format!(
+        StepError::Fail(format!(
             "handler {}: cannot start {:?}: {e}",
             def.name, def.command[0]
         ))
     })?;
     let group = Group(child.id().map(|id| Pid::from_raw(id as i32)));
-    let input = serde_json::to_vec(run.input).map_err(|e| ExecError::Fatal(e.to_string()))?;
+    let input = serde_json::to_vec(run.input).map_err(|e| StepError::Fail(e.to_string()))?;
     let mut stdin = child.stdin.take();
     let feed = async move {
         if let Some(s) = stdin.as_mut() {
@@ -254,102 +316,143 @@ pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, ExecE
         }
         drop(stdin);
     };
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let sink = LogSink {
+        tx: std::sync::Mutex::new(Some(tx)),
+        tail: Default::default(),
+    };
     let stdout = child.stdout.take();
-    let read_out = async move {
-        let mut buf = Vec::new();
+    // The last non-empty line of stdout is the output: each line is held back until the next
+    // one shows it was not the last.
+    let read_out = async {
+        let (mut held, mut overflow) = (None::<String>, false);
         if let Some(out) = stdout {
-            let _ = out.take(MAX_OUTPUT as u64 + 1).read_to_end(&mut buf).await;
+            let mut lines = lines_of(out.take(MAX_OUTPUT as u64 + 1));
+            let mut bytes = 0;
+            while let Some(line) = lines.next().await {
+                let Ok(line) = line else {
+                    overflow = true;
+                    continue;
+                };
+                bytes += line.len() + 1;
+                if line.trim().is_empty() {
+                    sink.note(line);
+                } else if let Some(prev) = held.replace(line) {
+                    sink.note(prev);
+                }
+            }
+            overflow |= bytes > MAX_OUTPUT;
         }
-        buf
+        (held, overflow)
     };
     let stderr = child.stderr.take();
-    let read_err = async move {
-        let mut tail = VecDeque::new();
+    let read_err = async {
         if let Some(err) = stderr {
-            let mut lines = BufReader::new(err).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if tail.len() == ERROR_LINES {
-                    tail.pop_front();
-                }
-                tail.push_back(line.chars().take(500).collect::<String>());
+            let mut lines = lines_of(err);
+            while let Some(line) = lines.next().await {
+                sink.note(line.unwrap_or_else(|_| format!("[a line over {MAX_LINE} bytes, cut]")));
             }
         }
-        tail
+    };
+    let ship = async {
+        let Some(log) = run.log else {
+            while rx.recv().await.is_some() {}
+            return;
+        };
+        let mut open = true;
+        while open {
+            let mut batch = Vec::new();
+            let until = tokio::time::Instant::now() + SHIP_EVERY;
+            loop {
+                match tokio::time::timeout_at(until, rx.recv()).await {
+                    Ok(Some(line)) => {
+                        batch.push(line);
+                        if batch.len() >= 1_000 {
+                            break;
+                        }
+                    }
+                    Ok(None) => {
+                        open = false;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                log.ship(run.task_id, run.attempt, batch).await;
+            }
+        }
     };
     let limit = run
         .timeout_s
         .map(|s| Duration::from_secs(s as u64))
         .or(def.timeout_s.map(Duration::from_secs))
         .unwrap_or(DEFAULT_TIMEOUT);
-    let ran = async {
-        let (_, out, err, status) = tokio::join!(feed, read_out, read_err, child.wait());
-        (out, err, status)
-    };
-    let (out, err, status) = match tokio::time::timeout(limit, ran).await {
-        Ok(done) => done,
-        Err(_) => {
+    let main = async {
+        let ran = async {
+            let ((), (held, overflow), (), status) =
+                tokio::join!(feed, read_out, read_err, child.wait());
+            (held, overflow, status)
+        };
+        let out = tokio::time::timeout(limit, ran).await;
+        if out.is_err() {
             group.signal(Signal::SIGTERM);
             if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
                 group.signal(Signal::SIGKILL);
                 let _ = child.wait().await;
             }
-            return Err(ExecError::Retryable(format!(
-                "step {} timed out after {} s (handler {}): its processes were stopped",
-                run.step_id,
-                limit.as_secs(),
-                def.name
-            )));
         }
+        sink.close();
+        (out, sink.tail())
+    };
+    let (outcome, ()) = tokio::join!(main, ship);
+    let (out, tail) = outcome;
+    let Ok((held, overflow, status)) = out else {
+        return Err(StepError::Retry(format!(
+            "step {} timed out after {} s (handler {}): its processes were stopped",
+            run.step_id,
+            limit.as_secs(),
+            def.name
+        )));
     };
     // Whatever the step left running in its group goes with it.
     drop(group);
-    let status = status.map_err(|e| ExecError::Retryable(format!("waiting for the step: {e}")))?;
+    let status = status.map_err(|e| StepError::Retry(format!("waiting for the step: {e}")))?;
     // Reading stops past the limit, so a step writing more may die of a broken pipe: the
     // size is what went wrong.
-    if out.len() > MAX_OUTPUT {
-        return Err(ExecError::Fatal(format!(
+    if overflow {
+        return Err(StepError::Fail(format!(
             "step {}: its output is over 1 MiB",
             run.step_id
         )));
     }
-    let text = String::from_utf8_lossy(&out);
-    let mut log: Vec<String> = text.lines().map(str::to_string).collect();
-    let last = log
-        .iter()
-        .rposition(|l| !l.trim().is_empty())
-        .map(|i| log.remove(i));
-    log.extend(err);
-    let tail = || {
-        let from = log.len().saturating_sub(ERROR_LINES);
-        log[from..].join("\n")
-    };
     match status.code() {
         Some(0) => {}
         Some(EXIT_RETRY) => {
-            return Err(ExecError::Retryable(format!(
+            return Err(StepError::Retry(format!(
                 "step {} asked to be run again (exit {EXIT_RETRY}){}",
                 run.step_id,
-                lines_after(&tail())
+                lines_after(&tail)
             )));
         }
         Some(code) => {
-            return Err(ExecError::Fatal(format!(
+            return Err(StepError::Fail(format!(
                 "step {} failed with exit {code}{}",
                 run.step_id,
-                lines_after(&tail())
+                lines_after(&tail)
             )));
         }
         None => {
-            return Err(ExecError::Fatal(format!(
+            return Err(StepError::Fail(format!(
                 "step {} was killed by a signal{}",
                 run.step_id,
-                lines_after(&tail())
+                lines_after(&tail)
             )));
         }
     }
-    let line = last.unwrap_or_default();
+    let line = held.unwrap_or_default();
     serde_json::from_str(&line).map_err(|e| {
-        ExecError::Fatal(format!(
+        StepError::Fail(format!(
             "step {}: the last line of its output is not JSON ({e}): {:?}",
             run.step_id,
             line.chars().take(200).collect::<String>()
@@ -381,16 +484,18 @@ mod tests {
         }
     }
 
-    async fn run(def: &HandlerDef, timeout_s: Option<u32>) -> Result<Value, ExecError> {
+    async fn run(def: &HandlerDef, timeout_s: Option<u32>) -> Result<Value, StepError> {
         run_step(
             def,
             StepRun {
                 job_id: "j1",
                 step_id: "s1",
                 attempt: 2,
+                task_id: "t1",
                 input: &json!({"x": 21}),
                 timeout_s,
                 supervisor: None,
+                log: None,
             },
         )
         .await
@@ -432,19 +537,19 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(&retry, ExecError::Retryable(m) if m.contains("exit 75") && m.contains("busy")),
+            matches!(&retry, StepError::Retry(m) if m.contains("exit 75") && m.contains("busy")),
             "{retry:?}"
         );
         let fail = run(&sh("f", "echo boom >&2; exit 3"), None)
             .await
             .unwrap_err();
         assert!(
-            matches!(&fail, ExecError::Fatal(m) if m.contains("exit 3") && m.contains("boom")),
+            matches!(&fail, StepError::Fail(m) if m.contains("exit 3") && m.contains("boom")),
             "{fail:?}"
         );
         let bad = run(&sh("b", "echo not json"), None).await.unwrap_err();
         assert!(
-            matches!(&bad, ExecError::Fatal(m) if m.contains("not JSON")),
+            matches!(&bad, StepError::Fail(m) if m.contains("not JSON")),
             "{bad:?}"
         );
         let big = run(
@@ -457,7 +562,7 @@ mod tests {
         .await
         .unwrap_err();
         assert!(
-            matches!(&big, ExecError::Fatal(m) if m.contains("over 1 MiB")),
+            matches!(&big, StepError::Fail(m) if m.contains("over 1 MiB")),
             "{big:?}"
         );
         let missing = HandlerDef {
@@ -465,7 +570,7 @@ mod tests {
             ..sh("m", "")
         };
         assert!(
-            matches!(run(&missing, None).await, Err(ExecError::Fatal(m)) if m.contains("cannot start"))
+            matches!(run(&missing, None).await, Err(StepError::Fail(m)) if m.contains("cannot start"))
         );
     }
 
@@ -495,7 +600,7 @@ mod tests {
         let started = std::time::Instant::now();
         let e = run(&sh("slow", &script), Some(1)).await.unwrap_err();
         assert!(
-            matches!(&e, ExecError::Retryable(m) if m.contains("timed out")),
+            matches!(&e, StepError::Retry(m) if m.contains("timed out")),
             "{e:?}"
         );
         assert!(started.elapsed() < Duration::from_secs(1 + GRACE.as_secs() + 3));

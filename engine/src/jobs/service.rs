@@ -7,7 +7,7 @@ use super::params::{FileAverageParams, FileAverageRequest};
 use super::plan;
 use super::protocol::{
     BatchReply, ClaimRequest, CompleteBatch, CompleteRequest, FailRequest, HeartbeatReply,
-    ItemOutcome, LeaseRef, LeasedTask, RegisterWorker, Registered, SpawnedTask,
+    ItemOutcome, LeaseRef, LeasedTask, LogLines, RegisterWorker, Registered, SpawnedTask,
 };
 use crate::error::{AppError, AppResult};
 use crate::kinds::{Kind, RunsOn};
@@ -360,6 +360,29 @@ pub async fn claim(st: &Core, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> 
         let nap = (deadline - now).min(Duration::from_secs(1));
         let _ = tokio::time::timeout(nap, notified).await;
     }
+}
+
+/// Most lines, and bytes, one call adds to a step's log.
+pub const MAX_LOG_LINES: usize = 1_000;
+pub const MAX_LOG_BYTES: usize = 256 * 1024;
+
+/// Adds lines to a running step's log, for its lease holder only.
+pub async fn append_log(st: &Core, task_id: &str, req: &LogLines) -> AppResult<()> {
+    if req.lines.len() > MAX_LOG_LINES
+        || req.lines.iter().map(|l| l.len() + 1).sum::<usize>() > MAX_LOG_BYTES
+    {
+        return Err(AppError::Invalid(format!(
+            "a call adds at most {MAX_LOG_LINES} log lines and 256 KiB"
+        )));
+    }
+    let lease = LeaseRef {
+        worker_id: req.worker_id.clone(),
+        attempt: req.attempt,
+    };
+    st.jobs
+        .append_log(task_id, &lease, &req.lines, now_millis())
+        .await?;
+    Ok(())
 }
 
 pub async fn heartbeat(st: &Core, task_id: &str, lease: &LeaseRef) -> AppResult<HeartbeatReply> {

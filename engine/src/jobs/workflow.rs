@@ -11,7 +11,7 @@ use super::model::JobKind;
 use super::plan::TaskSpec;
 use super::protocol::{LeasedTask, SpawnedTask};
 use crate::error::{AppError, AppResult};
-use crate::jobs::handlers::{StepRun, run_step};
+use crate::jobs::handlers::{StepError, StepRun, run_step};
 use crate::kinds::{ExecError, Kind, Worksite};
 use crate::state::Core;
 use async_trait::async_trait;
@@ -160,6 +160,8 @@ impl Kind for Workflow {
                 run_step(
                     def,
                     StepRun {
+                        task_id: &task.task_id,
+                        log: Some(at.log),
                         job_id: &task.job_id,
                         step_id: &p.step,
                         attempt: task.attempt,
@@ -169,6 +171,10 @@ impl Kind for Workflow {
                     },
                 )
                 .await
+                .map_err(|e| match e {
+                    StepError::Retry(m) => ExecError::Retryable(m),
+                    StepError::Fail(m) => ExecError::Fatal(m),
+                })
             }
         }
     }
@@ -203,6 +209,41 @@ impl Kind for Workflow {
     }
 }
 
+/// The task of a run's step (`id`, or `id[i]` for a map's child): its id, state and attempt.
+pub async fn step_task(st: &Core, job_id: &str, step: &str) -> AppResult<(String, StepState, i64)> {
+    let job = st.jobs.get_job(job_id).await?;
+    if job.kind != JobKind::Workflow {
+        return Err(AppError::Invalid(format!("job {job_id} is not a workflow")));
+    }
+    let mut after = -1;
+    loop {
+        let rows = st.jobs.task_page(job_id, after, MAX_STEP_PAGE).await?;
+        let Some(last) = rows.last() else {
+            return Err(AppError::NotFound(format!("step {step} of job {job_id}")));
+        };
+        after = last.seq;
+        for r in rows {
+            let Ok(p) = serde_json::from_str::<StepPayload>(&r.payload) else {
+                continue;
+            };
+            if p.step == step {
+                return Ok((r.id, step_state(&r.state), r.attempt));
+            }
+        }
+    }
+}
+
+fn step_state(state: &str) -> StepState {
+    match TaskState::parse(state) {
+        Some(TaskState::Waiting) => StepState::Waiting,
+        Some(TaskState::Ready) => StepState::Ready,
+        Some(TaskState::Leased) => StepState::Running,
+        Some(TaskState::Done) => StepState::Succeeded,
+        Some(TaskState::Failed) => StepState::Failed,
+        Some(TaskState::Cancelled) | None => StepState::Cancelled,
+    }
+}
+
 /// Most steps one page lists.
 pub const MAX_STEP_PAGE: i64 = 1_000;
 
@@ -233,14 +274,7 @@ pub async fn steps(
     for r in rows.iter().take(limit as usize) {
         let p: StepPayload = serde_json::from_str(&r.payload)
             .map_err(|e| AppError::Invalid(format!("step {} of job {job_id}: {e}", r.seq)))?;
-        let state = match TaskState::parse(&r.state) {
-            Some(TaskState::Waiting) => StepState::Waiting,
-            Some(TaskState::Ready) => StepState::Ready,
-            Some(TaskState::Leased) => StepState::Running,
-            Some(TaskState::Done) => StepState::Succeeded,
-            Some(TaskState::Failed) => StepState::Failed,
-            Some(TaskState::Cancelled) | None => StepState::Cancelled,
-        };
+        let state = step_state(&r.state);
         let needs_handler = r.phase == Phase::Step.as_str();
         let waiting_reason = if state == StepState::Ready && needs_handler {
             if offered.is_none() {

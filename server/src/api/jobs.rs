@@ -12,8 +12,9 @@ use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use engine::jobs::service;
+use futures::StreamExt;
 use serde::Deserialize;
-use shared::jobs::model::{Job, JobDetail, Verification};
+use shared::jobs::model::{Job, JobDetail, TaskState, Verification};
 use shared::jobs::params::FileAverageRequest;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(allow(Access::Editor, routes!(create)))
         .routes(allow(Access::Viewer, routes!(detail)))
         .routes(allow(Access::Viewer, routes!(steps)))
+        .routes(allow(Access::Viewer, routes!(step_log)))
         .routes(allow(Access::Editor, routes!(remove)))
         .routes(allow(Access::Editor, routes!(cancel)))
         .routes(allow(Access::Editor, routes!(retry)))
@@ -133,6 +135,105 @@ async fn steps(
     Ok(Json(
         engine::jobs::workflow::steps(&st, &id, q.cursor.as_deref(), q.limit).await?,
     ))
+}
+
+#[derive(Deserialize)]
+struct LogQuery {
+    #[serde(default)]
+    attempt: Option<i64>,
+    /// `1` (or `true`) streams the log as server-sent events, a line per event, until the
+    /// step ends.
+    #[serde(default)]
+    follow: Option<String>,
+}
+
+/// How often a followed log is looked at.
+const LOG_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A step's log: its latest attempt's (`?attempt=N` for another) as plain text, or with
+/// `?follow=1` as server-sent events, one line each, until the step stops running.
+#[utoipa::path(get, path = "/jobs/{id}/steps/{step}/log", tag = JOBS,
+    params(
+        ("id" = String, Path, description = "Job id"),
+        ("step" = String, Path, description = "Step id (`sq[0]` for a map's child, percent-encoded)"),
+        ("attempt" = Option<i64>, Query, description = "Which attempt (default: the latest)"),
+        ("follow" = Option<String>, Query, description = "`1`: stream it as it grows"),
+    ),
+    responses(
+        (status = 200, description = "The log", content_type = "text/plain"),
+        (status = 400, description = "Not a workflow", body = ErrorBody),
+        (status = 404, description = "No such job or step", body = ErrorBody),
+    ))]
+async fn step_log(
+    State(st): State<AppState>,
+    Path((id, step)): Path<(String, String)>,
+    Query(q): Query<LogQuery>,
+) -> ApiResult<axum::response::Response> {
+    record_job(&id);
+    let (task_id, _, attempt) = engine::jobs::workflow::step_task(&st, &id, &step).await?;
+    let follow = matches!(q.follow.as_deref(), Some("1" | "true"));
+    if !follow {
+        let log = st
+            .jobs
+            .step_log(&task_id, q.attempt.or((attempt > 0).then_some(attempt)))
+            .await
+            .map_err(shared::error::AppError::from)?;
+        let text = log.map(|l| l.shown()).unwrap_or_default();
+        return Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response());
+    }
+    let attempt = q.attempt.unwrap_or(attempt.max(1));
+    // (bytes sent, counting those dropped before; finished)
+    let lines = futures::stream::unfold((0i64, false), move |(sent, over)| {
+        let (st, task_id) = (st.clone(), task_id.clone());
+        async move {
+            if over {
+                return None;
+            }
+            loop {
+                let log = st
+                    .jobs
+                    .step_log(&task_id, Some(attempt))
+                    .await
+                    .ok()
+                    .flatten();
+                let (state, now_attempt) = match st.jobs.task_state(&task_id).await {
+                    Ok((s, a)) => (TaskState::parse(&s), a),
+                    Err(_) => (None, attempt),
+                };
+                // Running at this attempt, or about to start it.
+                let running = match state {
+                    Some(TaskState::Leased) => now_attempt == attempt,
+                    Some(TaskState::Ready | TaskState::Waiting) => now_attempt < attempt,
+                    _ => false,
+                };
+                if let Some(l) = log {
+                    let total = l.dropped + l.text.len() as i64;
+                    if total > sent {
+                        let from = (sent - l.dropped).max(0) as usize;
+                        let from = (from..=l.text.len())
+                            .find(|i| l.text.is_char_boundary(*i))
+                            .unwrap_or(l.text.len());
+                        let new = l.text[from..].to_string();
+                        return Some((new, (total, !running)));
+                    }
+                }
+                if !running {
+                    return None;
+                }
+                tokio::time::sleep(LOG_POLL).await;
+            }
+        }
+    });
+    let events = lines.flat_map(|chunk| {
+        let evs: Vec<Result<axum::response::sse::Event, std::convert::Infallible>> = chunk
+            .lines()
+            .map(|l| Ok(axum::response::sse::Event::default().data(l)))
+            .collect();
+        futures::stream::iter(evs)
+    });
+    Ok(axum::response::sse::Sse::new(events)
+        .keep_alive(axum::response::sse::KeepAlive::default())
+        .into_response())
 }
 
 /// Cancels a job: no more of its tasks are handed out; running ones release.

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use engine::jobs::service;
 use shared::jobs::protocol::{
     BatchReply, ClaimRequest, CompleteBatch, CompleteRequest, FailRequest, HeartbeatReply,
-    LeaseRef, LeasedTask,
+    LeaseRef, LeasedTask, LogLines,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,6 +28,29 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(allow(Access::WorkerToken, routes!(complete)))
         .routes(allow(Access::WorkerToken, routes!(fail)))
         .routes(allow(Access::WorkerToken, routes!(release)))
+        .routes(allow(Access::WorkerToken, routes!(log)))
+}
+
+/// Adds lines to a running step's log (its current attempt), from its lease holder.
+#[utoipa::path(post, path = "/tasks/{id}/log", tag = LEASES, request_body = LogLines,
+    params(("id" = String, Path, description = "Task id")),
+    responses(
+        (status = 204, description = "Recorded"),
+        (status = 400, description = "More than 1,000 lines or 256 KiB", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token", body = ErrorBody),
+        (status = 403, description = "Not this worker's own secret", body = ErrorBody),
+        (status = 404, description = "Unknown task", body = ErrorBody),
+        (status = 409, description = "The lease is not held by this worker at this attempt", body = ErrorBody),
+    ))]
+async fn log(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    secret: ShownSecret,
+    ApiJson(req): ApiJson<LogLines>,
+) -> ApiResult<StatusCode> {
+    secret.check(&st, &req.worker_id).await?;
+    service::append_log(&st, &id, &req).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Leases up to `max` ready tasks, waiting up to `wait_ms` (at most 30 s) for one.

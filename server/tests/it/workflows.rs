@@ -19,6 +19,9 @@ const PY_SQUARE: &str = "square=python3 -c 'import json,sys; x=json.load(sys.std
 const PY_SUM: &str = "sum=python3 -c 'import json,sys; print(sum(json.load(sys.stdin)))'";
 const PY_ADD: &str = "add=python3 -c 'import json,sys; d=json.load(sys.stdin); print(\"adding\", file=sys.stderr); print(d[\"x\"]+d[\"y\"])'";
 const PY_ECHO: &str = "echo=python3 -c 'import sys; print(sys.stdin.read())'";
+/// Writes a log line now and then before its output.
+const SH_TICKER: &str =
+    "ticker=sh -c 'cat >/dev/null; for i in 1 2 3; do echo tick $i >&2; sleep 0.3; done; echo 1'";
 /// Asks to be run again on its first attempt, then doubles its input.
 const SH_FLAKY: &str = "flaky=sh -c 'read x; if [ \"$ORCHARD_ATTEMPT\" = 1 ]; then echo busy >&2; exit 75; fi; echo $((x * 2))'";
 const SH_NOT_JSON: &str = "notjson=sh -c 'cat >/dev/null; echo hello there'";
@@ -32,6 +35,7 @@ fn handlers() -> Vec<&'static str> {
         PY_ECHO,
         SH_FLAKY,
         SH_NOT_JSON,
+        SH_TICKER,
     ]
     .iter()
     .flat_map(|h| ["--handler", *h])
@@ -84,7 +88,9 @@ async fn a_map_and_a_chain_run_on_worker_handlers(db: Db) {
         .unwrap_or_else(|| panic!("{workers}"));
     assert_eq!(
         hands["handlers"],
-        json!(["add", "echo", "flaky", "notjson", "range", "square", "sum"])
+        json!([
+            "add", "echo", "flaky", "notjson", "range", "square", "sum", "ticker"
+        ])
     );
     // The steps API lists them in plan order, map children by index, two at a time.
     let id = job["id"].as_str().unwrap();
@@ -110,6 +116,56 @@ async fn a_map_and_a_chain_run_on_worker_handlers(db: Db) {
     assert_eq!(step("sq[3]")["output"], 9);
     assert_eq!(step("sq[3]")["handler"], "square");
     assert_eq!(step("total")["output"], 30);
+    // Each attempt keeps its log: what the step wrote beside its output line.
+    let log = |path: String| {
+        let http = app.http.clone();
+        let url = app.url(&path);
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.text().await.unwrap()
+        }
+    };
+    assert_eq!(
+        log(format!("/api/v1/jobs/{id}/steps/a/log")).await,
+        "adding\n"
+    );
+    assert_eq!(
+        log(format!("/api/v1/jobs/{id}/steps/b/log?attempt=1")).await,
+        "busy\n"
+    );
+    assert_eq!(log(format!("/api/v1/jobs/{id}/steps/b/log")).await, "");
+    assert_eq!(
+        log(format!("/api/v1/jobs/{id}/steps/sq%5B2%5D/log")).await,
+        ""
+    );
+    let (status, _) = app
+        .get_json(&format!("/api/v1/jobs/{id}/steps/nope/log"))
+        .await;
+    assert_eq!(status, 404);
+    // A running step's log can be followed as it grows, a line per event.
+    let (_, live) = submit(
+        &app,
+        json!([{"id": "t", "handler": "ticker", "input": null}]),
+    )
+    .await;
+    let url = app.url(&format!(
+        "/api/v1/jobs/{}/steps/t/log?follow=1",
+        live["id"].as_str().unwrap()
+    ));
+    let body = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        app.http.get(url).send().await.unwrap().text(),
+    )
+    .await
+    .expect("the stream ends with the step")
+    .unwrap();
+    let ticks: Vec<&str> = body.lines().filter(|l| l.starts_with("data:")).collect();
+    assert_eq!(
+        ticks,
+        ["data: tick 1", "data: tick 2", "data: tick 3"],
+        "{body}"
+    );
     let _ = worker.kill();
     let _ = worker.wait();
     app.running.stop().await;

@@ -82,6 +82,16 @@ pub struct LeasedTask {
     pub batch: String,
 }
 
+/// Log lines of a running step, sent by its lease holder as they come.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogLines {
+    pub worker_id: String,
+    pub attempt: i64,
+    /// At most 1,000 lines and 256 KiB a call.
+    pub lines: Vec<String>,
+}
+
 /// Identifies the lease a heartbeat, completion, failure or release acts under.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -13,11 +13,11 @@
 
 use super::protocol::{
     BatchReply, ClaimRequest, CompleteBatch, CompletedTask, FailRequest, HeartbeatReply, LeaseRef,
-    LeasedTask,
+    LeasedTask, LogLines,
 };
 mod pool;
 
-use super::handlers::Handlers;
+use super::handlers::{Handlers, LogShip};
 use super::service::{self, MAX_BATCH};
 use crate::error::{AppError, AppResult};
 use crate::files::FileStore;
@@ -41,6 +41,8 @@ pub trait Leases: Send + Sync + 'static {
     async fn complete_batch(&self, req: &CompleteBatch) -> AppResult<BatchReply>;
     async fn fail(&self, task_id: &str, req: &FailRequest) -> AppResult<()>;
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()>;
+    /// Adds lines to a running task's log.
+    async fn log(&self, task_id: &str, lines: &LogLines) -> AppResult<()>;
     /// The server's state when the worker runs inside the server (it may then run tasks
     /// that work on the server's own data, such as tree imports).
     fn server(&self) -> Option<&Core> {
@@ -67,6 +69,9 @@ impl Leases for LocalLeases {
     }
     async fn release(&self, task_id: &str, lease: &LeaseRef) -> AppResult<()> {
         service::release(&self.0, task_id, lease).await
+    }
+    async fn log(&self, task_id: &str, lines: &LogLines) -> AppResult<()> {
+        service::append_log(&self.0, task_id, lines).await
     }
     fn server(&self) -> Option<&Core> {
         Some(&self.0)
@@ -572,6 +577,27 @@ async fn send_batch(leases: &dyn Leases, req: &CompleteBatch, lease_ms: i64) -> 
     }
 }
 
+/// Sends a running step's log lines to the server under the step's lease.
+struct Shipper<'a> {
+    leases: &'a dyn Leases,
+    worker_id: &'a str,
+}
+
+#[async_trait]
+impl LogShip for Shipper<'_> {
+    async fn ship(&self, task_id: &str, attempt: i64, lines: Vec<String>) {
+        let req = LogLines {
+            worker_id: self.worker_id.to_string(),
+            attempt,
+            lines,
+        };
+        if let Err(e) = self.leases.log(task_id, &req).await {
+            // The lines are lost; the step goes on (its lease decides whether it counts).
+            tracing::warn!(task_id, error = %e, "log lines not recorded");
+        }
+    }
+}
+
 enum Stop {
     Cancelled,
     LeaseLost(String),
@@ -599,10 +625,15 @@ async fn run_one(
     if let Some(within) = cfg.kinds.notice_cancel_within(&task.job_kind) {
         beat_every = beat_every.min(within);
     }
+    let shipper = Shipper {
+        leases,
+        worker_id: &cfg.worker_id,
+    };
     let site = Worksite {
         files,
         server: leases.server(),
         handlers: &cfg.handlers,
+        log: &shipper,
     };
     let work = cfg.kinds.execute(&task, site);
     tokio::pin!(work);

@@ -117,6 +117,19 @@ pub trait JobStore: Send + Sync {
     async fn delete_job(&self, id: &str) -> StoreResult<()>;
     /// Records how far a running job's task has got (units done out of a total).
     async fn job_work(&self, job_id: &str, done: i64, total: i64) -> StoreResult<()>;
+    /// Adds lines to a running task's log at its current attempt, for its lease holder only
+    /// (`Conflict` for anyone else); the log keeps its last `LOG_CAP` bytes.
+    async fn append_log(
+        &self,
+        task_id: &str,
+        lease: &LeaseRef,
+        lines: &[String],
+        now: Millis,
+    ) -> StoreResult<()>;
+    /// A task's state and attempt.
+    async fn task_state(&self, task_id: &str) -> StoreResult<(String, i64)>;
+    /// A task's log at `attempt`, or at its latest attempt that wrote one.
+    async fn step_log(&self, task_id: &str, attempt: Option<i64>) -> StoreResult<Option<StepLog>>;
     /// Up to `limit` of a job's tasks after place `after` in its plan, in plan order.
     async fn task_page(&self, job_id: &str, after: i64, limit: i64) -> StoreResult<Vec<TaskRow>>;
     /// Outputs of a job's tasks in one phase, in task order (used by verification).
@@ -175,6 +188,51 @@ pub trait JobStore: Send + Sync {
     async fn reap_expired(&self, backoff: Backoff, now: Millis) -> StoreResult<ReapReport>;
 }
 
+/// Most bytes of log one attempt of a step keeps (its oldest lines go first).
+pub const LOG_CAP: usize = 1 << 20;
+
+/// A step's log at one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepLog {
+    pub attempt: i64,
+    pub text: String,
+    /// Bytes dropped from its start to keep it within `LOG_CAP`.
+    pub dropped: i64,
+}
+
+impl StepLog {
+    /// The log as a reader sees it: a marker first when its start was dropped.
+    pub fn shown(&self) -> String {
+        if self.dropped > 0 {
+            format!("[… {} bytes dropped …]\n{}", self.dropped, self.text)
+        } else {
+            self.text.clone()
+        }
+    }
+}
+
+/// A log with `lines` added, kept to its last `cap` bytes from a line's start: the new text
+/// and the bytes dropped in all.
+pub(super) fn capped_log(old: &str, dropped: i64, lines: &[String], cap: usize) -> (String, i64) {
+    let mut text =
+        String::with_capacity(old.len() + lines.iter().map(|l| l.len() + 1).sum::<usize>());
+    text.push_str(old);
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    if text.len() <= cap {
+        return (text, dropped);
+    }
+    let mut cut = text.len() - cap;
+    // Start at a line (and so a character) boundary.
+    while !text.is_char_boundary(cut) {
+        cut += 1;
+    }
+    cut = text[cut..].find('\n').map_or(text.len(), |i| cut + i + 1);
+    (text[cut..].to_string(), dropped + cut as i64)
+}
+
 /// One of a job's tasks as stored (`sql::TASK_PAGE`).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TaskRow {
@@ -187,6 +245,7 @@ pub struct TaskRow {
     pub last_error: Option<String>,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    pub id: String,
 }
 
 impl TaskRow {
@@ -201,6 +260,7 @@ impl TaskRow {
             last_error: r.get(6)?,
             started_at: r.get(7)?,
             finished_at: r.get(8)?,
+            id: r.get(9)?,
         })
     }
 }
@@ -602,4 +662,19 @@ fn one_completion(task_id: &str, req: &CompleteRequest) -> CompletedTask {
 fn answer_of_one(mut done: Vec<StoreResult<Completion>>) -> StoreResult<Completion> {
     done.pop()
         .unwrap_or_else(|| Err(StoreError::Corrupt("completion lost its answer".into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capped_log;
+
+    #[test]
+    fn a_log_keeps_its_last_bytes_from_a_line_start() {
+        let (t, d) = capped_log("", 0, &["one".into(), "two".into()], 100);
+        assert_eq!((t.as_str(), d), ("one\ntwo\n", 0));
+        let (t, d) = capped_log(&t, 0, &["three".into()], 10);
+        assert_eq!((t.as_str(), d), ("three\n", 8));
+        let (t, d) = capped_log(&t, d, &["é".repeat(20)], 10);
+        assert_eq!((t.as_str(), d), ("", 8 + 6 + 41));
+    }
 }

@@ -3,7 +3,8 @@
 //! functions (`postgres_queue.rs`).
 
 use super::{
-    AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, TaskRow, Want, is_active, sql,
+    AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, StepLog, TaskRow, Want, is_active,
+    sql,
 };
 use crate::Millis;
 use crate::overview::model::{ACTIVITY_BUCKET_MS, ACTIVITY_SPAN_MS, Overview};
@@ -339,6 +340,10 @@ impl JobStore for PgStore {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(sql::DELETE_STEP_LOGS)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(sql::DELETE_TASKS)
                 .bind(id)
                 .execute(&mut *tx)
@@ -388,6 +393,72 @@ impl JobStore for PgStore {
             return Ok(Vec::new());
         }
         self.claim_impl(worker_id, want, lease_ms, now).await
+    }
+
+    async fn append_log(
+        &self,
+        task_id: &str,
+        lease: &LeaseRef,
+        lines: &[String],
+        now: Millis,
+    ) -> StoreResult<()> {
+        let job_id = self.job_of_task(task_id).await?;
+        let mut tx = self.write.begin().await?;
+        let out: StoreResult<_> = async {
+            check_lease(&mut tx, task_id, lease).await?;
+            let (old, dropped): (String, i64) = sqlx::query_as(sql::STEP_LOG_LOCKED)
+                .bind(task_id)
+                .bind(lease.attempt)
+                .fetch_optional(&mut *tx)
+                .await?
+                .unwrap_or_default();
+            let (log, dropped) = super::capped_log(&old, dropped, lines, super::LOG_CAP);
+            sqlx::query(sql::PUT_STEP_LOG)
+                .bind(task_id)
+                .bind(lease.attempt)
+                .bind(&job_id)
+                .bind(log)
+                .bind(dropped)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        }
+        .await;
+        finish(tx, out).await
+    }
+
+    async fn task_state(&self, task_id: &str) -> StoreResult<(String, i64)> {
+        let row: Option<(String, Option<String>, i64, String, i64)> = sqlx::query_as(sql::LEASE)
+            .bind(task_id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|(state, _, attempt, _, _)| (state, attempt))
+            .ok_or_else(|| super::no_task(task_id))
+    }
+
+    async fn step_log(&self, task_id: &str, attempt: Option<i64>) -> StoreResult<Option<StepLog>> {
+        Ok(match attempt {
+            Some(a) => sqlx::query_as::<_, (String, i64)>(sql::STEP_LOG)
+                .bind(task_id)
+                .bind(a)
+                .fetch_optional(&self.read)
+                .await?
+                .map(|(text, dropped)| StepLog {
+                    attempt: a,
+                    text,
+                    dropped,
+                }),
+            None => sqlx::query_as::<_, (i64, String, i64)>(sql::LATEST_STEP_LOG)
+                .bind(task_id)
+                .fetch_optional(&self.read)
+                .await?
+                .map(|(attempt, text, dropped)| StepLog {
+                    attempt,
+                    text,
+                    dropped,
+                }),
+        })
     }
 
     async fn task_page(&self, job_id: &str, after: i64, limit: i64) -> StoreResult<Vec<TaskRow>> {

@@ -201,9 +201,22 @@ pub const INPUTS_ADDED: &str = "UPDATE job_tasks SET deps_pending = deps_pending
 /// A job grows by the tasks a completion added.
 pub const JOB_GREW: &str = "UPDATE jobs SET total = total + $2 WHERE id = $1 RETURNING total";
 
+/// A step's log at one attempt.
+pub const STEP_LOG: &str = "SELECT log, dropped FROM step_logs WHERE task_id = $1 AND attempt = $2";
+pub const STEP_LOG_LOCKED: &str =
+    "SELECT log, dropped FROM step_logs WHERE task_id = $1 AND attempt = $2 FOR UPDATE";
+/// A step's log at its latest attempt that wrote one.
+pub const LATEST_STEP_LOG: &str = "SELECT attempt, log, dropped FROM step_logs \
+     WHERE task_id = $1 ORDER BY attempt DESC LIMIT 1";
+pub const PUT_STEP_LOG: &str = "INSERT INTO step_logs (task_id, attempt, job_id, log, dropped, \
+       updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (task_id, attempt) DO UPDATE SET log = excluded.log, \
+       dropped = excluded.dropped, updated_at = excluded.updated_at";
+pub const DELETE_STEP_LOGS: &str = "DELETE FROM step_logs WHERE job_id = $1";
+
 /// A page of a job's tasks in plan order, after place `$2`.
 pub const TASK_PAGE: &str = "SELECT seq, phase, payload, state, attempt, output, last_error, \
-     started_at, finished_at FROM job_tasks WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+     started_at, finished_at, id FROM job_tasks WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 
 /// The tasks waiting on task `$1`.
 pub const DEPENDENTS: &str = "SELECT task_id FROM job_task_deps WHERE dep_id = $1";

@@ -2,8 +2,8 @@
 //! (`store/sqlite`), the claim and the completions in `sqlite_queue.rs`.
 
 use super::{
-    AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, TaskRow, Want, is_active, sql,
-    sqlite_queue,
+    AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, StepLog, TaskRow, Want, is_active,
+    sql, sqlite_queue,
 };
 use crate::Millis;
 use crate::overview::model::{ACTIVITY_BUCKET_MS, ACTIVITY_SPAN_MS, Overview};
@@ -267,6 +267,8 @@ impl JobStore for SqliteStore {
             job_state(c, &job_id)?;
             c.prepare_cached(lite(sql::DELETE_DEPS))?
                 .execute([&job_id])?;
+            c.prepare_cached(lite(sql::DELETE_STEP_LOGS))?
+                .execute([&job_id])?;
             c.prepare_cached(lite(sql::DELETE_TASKS))?
                 .execute([&job_id])?;
             c.prepare_cached(lite(sql::DELETE_JOB))?
@@ -309,6 +311,76 @@ impl JobStore for SqliteStore {
         }
         let worker_id = worker_id.to_string();
         self.on_writer(move |c| sqlite_queue::claim(c, &worker_id, want, lease_ms, now))
+            .await
+    }
+
+    async fn append_log(
+        &self,
+        task_id: &str,
+        lease: &LeaseRef,
+        lines: &[String],
+        now: Millis,
+    ) -> StoreResult<()> {
+        let (task_id, lease, lines) = (task_id.to_string(), lease.clone(), lines.to_vec());
+        self.on_writer(move |c| {
+            let job_id = job_of_task(c, &task_id)?;
+            check_lease(c, &task_id, &lease)?;
+            let (old, dropped): (String, i64) = c
+                .prepare_cached(lite(sql::STEP_LOG))?
+                .query_row((&task_id, lease.attempt), |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .unwrap_or_default();
+            let (log, dropped) = super::capped_log(&old, dropped, &lines, super::LOG_CAP);
+            c.prepare_cached(lite(sql::PUT_STEP_LOG))?.execute((
+                &task_id,
+                lease.attempt,
+                &job_id,
+                log,
+                dropped,
+                now,
+            ))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn task_state(&self, task_id: &str) -> StoreResult<(String, i64)> {
+        self.readers
+            .read(|c| {
+                c.prepare_cached(lite(sql::LEASE))?
+                    .query_row([task_id], |r| Ok((r.get(0)?, r.get(2)?)))
+                    .optional()?
+                    .ok_or_else(|| super::no_task(task_id))
+            })
+            .await
+    }
+
+    async fn step_log(&self, task_id: &str, attempt: Option<i64>) -> StoreResult<Option<StepLog>> {
+        self.readers
+            .read(|c| {
+                Ok(match attempt {
+                    Some(a) => c
+                        .prepare_cached(lite(sql::STEP_LOG))?
+                        .query_row((task_id, a), |r| {
+                            Ok(StepLog {
+                                attempt: a,
+                                text: r.get(0)?,
+                                dropped: r.get(1)?,
+                            })
+                        })
+                        .optional()?,
+                    None => c
+                        .prepare_cached(lite(sql::LATEST_STEP_LOG))?
+                        .query_row([task_id], |r| {
+                            Ok(StepLog {
+                                attempt: r.get(0)?,
+                                text: r.get(1)?,
+                                dropped: r.get(2)?,
+                            })
+                        })
+                        .optional()?,
+                })
+            })
             .await
     }
 
