@@ -191,19 +191,11 @@ fn sqlite_path(url: &str) -> Option<&str> {
 }
 
 /// Settings of `orchard worker`.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct WorkerSettings {
-    /// Base URL of an Orchard server.
-    #[arg(long, env = "ORCHARD_SERVER", default_value = "http://127.0.0.1:3000")]
-    pub server: String,
-
-    /// Bearer token for the server's worker API.
-    #[arg(long, env = "ORCHARD_API_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-
-    /// A file holding the token (its first line).
-    #[arg(long, env = "ORCHARD_API_TOKEN_FILE", conflicts_with = "token")]
-    pub token_file: Option<PathBuf>,
+    /// The server, and the token of its worker API.
+    #[command(flatten)]
+    pub conn: crate::run_cmd::Conn,
 
     /// Tasks to run at once.
     #[arg(long, env = "ORCHARD_WORKER_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1024))]

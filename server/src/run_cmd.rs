@@ -14,7 +14,7 @@ pub struct Conn {
     /// Base URL of an Orchard server.
     #[arg(long, env = "ORCHARD_SERVER", default_value = "http://127.0.0.1:3000")]
     pub server: String,
-    /// A token that may write (`orchard token create --scope write`).
+    /// A token: `--scope worker` for `orchard worker`, `--scope write` for `orchard run`.
     #[arg(long, env = "ORCHARD_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// A file holding the token (its first line).
@@ -23,7 +23,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    fn client(&self) -> Result<Client, String> {
+    pub fn client(&self) -> Result<Client, String> {
         let token = crate::config::secret(self.token.as_deref(), self.token_file.as_deref())?;
         Client::new(&self.server, token)
     }

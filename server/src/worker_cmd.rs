@@ -2,7 +2,6 @@
 //! heartbeats, and on SIGTERM/SIGINT finishes what it can within the grace period and
 //! releases the rest.
 
-use crate::client::Client;
 use crate::config::WorkerSettings;
 use engine::jobs::runner::{WorkerConfig, run_worker};
 use shared::jobs::protocol::RegisterWorker;
@@ -15,8 +14,7 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
     if !handlers.is_empty() {
         tracing::info!(handlers = ?handlers.names(), "offering handlers");
     }
-    let token = crate::config::secret(s.token.as_deref(), s.token_file.as_deref())?;
-    let client = Client::new(&s.server, token)?;
+    let client = s.conn.client()?;
     let (registry, metrics) = crate::metrics::WorkerMetrics::standalone();
     // Bound before registering, so a wrong address fails at once.
     let metrics_server = match s.metrics_addr {
@@ -69,7 +67,7 @@ pub async fn run(s: WorkerSettings) -> Result<(), String> {
         }
     };
     let id = registered.worker_id.clone();
-    tracing::info!(worker_id = %id, server = %s.server, concurrency = s.concurrency, "worker registered");
+    tracing::info!(worker_id = %id, server = %s.conn.server, concurrency = s.concurrency, "worker registered");
     metrics.worker_started(&id, &req.name);
     let (tx, rx) = watch::channel(false);
     let beat = {

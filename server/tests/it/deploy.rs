@@ -54,6 +54,7 @@ fn vars_the_code_reads() -> BTreeSet<String> {
     let mut vars = BTreeSet::new();
     for f in [
         "server/src/config.rs",
+        "server/src/run_cmd.rs",
         "server/src/telemetry.rs",
         "engine/src/files.rs",
     ] {

@@ -238,6 +238,31 @@ async fn bad_definitions_and_bad_outputs_are_refused_plainly(db: Db) {
     app.running.stop().await;
 }
 
+/// The pid a step wrote to `file` once it started.
+async fn started(file: &std::path::Path) -> i32 {
+    for _ in 0..300 {
+        if let Some(p) = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            return p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the step never started");
+}
+
+/// Whether process `pid` is gone within ten seconds.
+async fn ends(pid: i32) -> bool {
+    for _ in 0..100 {
+        if gone(pid) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// Whether a process is gone (or a zombie waiting for its reaper).
 fn gone(pid: i32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -259,32 +284,14 @@ async fn cancel_and_timeout_stop_a_steps_processes(db: Db) {
     )
     .await;
     let id = job["id"].as_str().unwrap().to_string();
-    let mut pid = None;
-    for _ in 0..300 {
-        if let Some(p) = std::fs::read_to_string(&pidfile)
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok())
-        {
-            pid = Some(p);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let pid = pid.expect("the step started");
+    let pid = started(&pidfile).await;
     assert!(!gone(pid));
     let (status, _) = app
         .post_json(&format!("/api/v1/jobs/{id}/cancel"), json!({}))
         .await;
     assert_eq!(status, 200);
     // Cancelled within two seconds, grandchild included (waited for up to ten).
-    let mut stopped = false;
-    for _ in 0..100 {
-        if gone(pid) {
-            stopped = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let stopped = ends(pid).await;
     assert!(
         stopped,
         "the cancelled step's process {pid} is still running"
@@ -327,28 +334,10 @@ async fn a_worker_killed_mid_step_leaves_no_process_behind(db: Db) {
         json!([{"id": "s", "handler": "sleeper", "input": null}]),
     )
     .await;
-    let mut pid = None;
-    for _ in 0..300 {
-        if let Some(p) = std::fs::read_to_string(&pidfile)
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok())
-        {
-            pid = Some(p);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let pid = pid.expect("the step started");
+    let pid = started(&pidfile).await;
     common::signal(&worker, "-KILL");
     let _ = worker.wait();
-    let mut stopped = false;
-    for _ in 0..100 {
-        if gone(pid) {
-            stopped = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let stopped = ends(pid).await;
     assert!(stopped, "step process {pid} outlived its killed worker");
     // The run goes on: another worker takes the step once its lease has expired.
     let (status, _) = app
