@@ -238,6 +238,23 @@ async fn bad_definitions_and_bad_outputs_are_refused_plainly(db: Db) {
     app.running.stop().await;
 }
 
+/// A worker offering `sleeper`, a step that starts a grandchild, writes its pid to the file
+/// returned, and waits for it.
+fn sleeper_worker(
+    app: &common::TestApp,
+    tag: &str,
+    name: &str,
+    concurrency: u32,
+) -> (std::process::Child, std::path::PathBuf) {
+    let pidfile = common::temp_dir(tag).join("pid");
+    let sleeper = format!(
+        "sleeper=sh -c 'cat >/dev/null; sleep 300 & echo $! > {}; wait'",
+        pidfile.display()
+    );
+    let worker = start_worker_with(&app.base, name, concurrency, &["--handler", &sleeper]);
+    (worker, pidfile)
+}
+
 /// The pid a step wrote to `file` once it started.
 async fn started(file: &std::path::Path) -> i32 {
     for _ in 0..300 {
@@ -271,13 +288,7 @@ fn gone(pid: i32) -> bool {
 
 async fn cancel_and_timeout_stop_a_steps_processes(db: Db) {
     let app = spawn_app(db, 0).await;
-    let dir = common::temp_dir("steps");
-    let pidfile = dir.join("pid");
-    let sleeper = format!(
-        "sleeper=sh -c 'cat >/dev/null; sleep 300 & echo $! > {}; wait'",
-        pidfile.display()
-    );
-    let mut worker = start_worker_with(&app.base, "hands", 2, &["--handler", &sleeper]);
+    let (mut worker, pidfile) = sleeper_worker(&app, "steps", "hands", 2);
     let (_, job) = submit(
         &app,
         json!([{"id": "s", "handler": "sleeper", "input": null}]),
@@ -322,13 +333,7 @@ async fn cancel_and_timeout_stop_a_steps_processes(db: Db) {
 
 async fn a_worker_killed_mid_step_leaves_no_process_behind(db: Db) {
     let app = spawn_app(db, 0).await;
-    let dir = common::temp_dir("orphans");
-    let pidfile = dir.join("pid");
-    let sleeper = format!(
-        "sleeper=sh -c 'cat >/dev/null; sleep 300 & echo $! > {}; wait'",
-        pidfile.display()
-    );
-    let mut worker = start_worker_with(&app.base, "doomed", 1, &["--handler", &sleeper]);
+    let (mut worker, pidfile) = sleeper_worker(&app, "orphans", "doomed", 1);
     let (_, job) = submit(
         &app,
         json!([{"id": "s", "handler": "sleeper", "input": null}]),
