@@ -99,6 +99,16 @@ impl Client {
             .map_err(|e| AppError::Unreachable(format!("unreadable answer: {e}")))
     }
 
+    /// `GET` of a text answer under `/api/v1`.
+    pub async fn get_text(&self, path: &str) -> AppResult<String> {
+        let resp = self
+            .send(self.http.get(format!("{}{path}", self.base)))
+            .await?;
+        resp.text()
+            .await
+            .map_err(|e| AppError::Unreachable(format!("unreadable answer: {e}")))
+    }
+
     /// `POST` of a JSON body under `/api/v1`, answered with JSON.
     pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,

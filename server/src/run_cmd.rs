@@ -64,6 +64,15 @@ pub enum RunsCommand {
         #[command(flatten)]
         conn: Conn,
     },
+    /// A step's log (the latest attempt's, or `--attempt N`).
+    Logs {
+        id: String,
+        step: String,
+        #[arg(long)]
+        attempt: Option<i64>,
+        #[command(flatten)]
+        conn: Conn,
+    },
     /// Runs a failed or cancelled run's failed and cancelled steps again.
     Retry {
         id: String,
@@ -214,6 +223,29 @@ pub async fn runs(c: RunsCommand) -> Result<(), String> {
                     None => break,
                 }
             }
+        }
+        RunsCommand::Logs {
+            id,
+            step,
+            attempt,
+            conn,
+        } => {
+            let step: String = step
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            let query = attempt.map(|a| format!("?attempt={a}")).unwrap_or_default();
+            let text = conn
+                .client()?
+                .get_text(&format!("/jobs/{id}/steps/{step}/log{query}"))
+                .await
+                .map_err(|e| e.to_string())?;
+            print!("{text}");
         }
         RunsCommand::Cancel { id, conn } => {
             let job: Job = conn

@@ -244,6 +244,33 @@ fn step_state(state: &str) -> StepState {
     }
 }
 
+/// Runs a failed or cancelled step again, with what depends on it: the run's failed and
+/// cancelled steps go back to the queue with fresh attempts. Answers the step as it is then.
+pub async fn retry_step(st: &Core, job_id: &str, step: &str) -> AppResult<StepView> {
+    let (_, state, _) = step_task(st, job_id, step).await?;
+    if !matches!(state, StepState::Failed | StepState::Cancelled) {
+        return Err(AppError::Conflict(format!(
+            "step {step} is {}: only a failed or cancelled step can be retried",
+            serde_json::to_value(state)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        )));
+    }
+    super::service::retry_job(st, job_id).await?;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = steps(st, job_id, cursor.as_deref(), MAX_STEP_PAGE).await?;
+        if let Some(v) = page.items.into_iter().find(|v| v.id == step) {
+            return Ok(v);
+        }
+        cursor = Some(
+            page.next_cursor
+                .ok_or_else(|| AppError::NotFound(format!("step {step} of job {job_id}")))?,
+        );
+    }
+}
+
 /// Most steps one page lists.
 pub const MAX_STEP_PAGE: i64 = 1_000;
 

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(allow(Access::Viewer, routes!(detail)))
         .routes(allow(Access::Viewer, routes!(steps)))
         .routes(allow(Access::Viewer, routes!(step_log)))
+        .routes(allow(Access::Editor, routes!(retry_step)))
         .routes(allow(Access::Editor, routes!(remove)))
         .routes(allow(Access::Editor, routes!(cancel)))
         .routes(allow(Access::Editor, routes!(retry)))
@@ -234,6 +235,29 @@ async fn step_log(
     Ok(axum::response::sse::Sse::new(events)
         .keep_alive(axum::response::sse::KeepAlive::default())
         .into_response())
+}
+
+/// Runs a failed or cancelled step again, with what depends on it (the run's failed and
+/// cancelled steps get fresh attempts).
+#[utoipa::path(post, path = "/jobs/{id}/steps/{step}/retry", tag = JOBS,
+    params(
+        ("id" = String, Path, description = "Job id"),
+        ("step" = String, Path, description = "Step id (percent-encoded)"),
+    ),
+    responses(
+        (status = 200, description = "The step, back in the queue", body = shared::jobs::workflow::StepView),
+        (status = 400, description = "Not a workflow", body = ErrorBody),
+        (status = 404, description = "No such job or step", body = ErrorBody),
+        (status = 409, description = "The step did not fail, or the run still runs", body = ErrorBody),
+    ))]
+async fn retry_step(
+    State(st): State<AppState>,
+    Path((id, step)): Path<(String, String)>,
+) -> ApiResult<Json<shared::jobs::workflow::StepView>> {
+    record_job(&id);
+    Ok(Json(
+        engine::jobs::workflow::retry_step(&st, &id, &step).await?,
+    ))
 }
 
 /// Cancels a job: no more of its tasks are handed out; running ones release.

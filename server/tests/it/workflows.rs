@@ -143,6 +143,10 @@ async fn a_map_and_a_chain_run_on_worker_handlers(db: Db) {
         .get_json(&format!("/api/v1/jobs/{id}/steps/nope/log"))
         .await;
     assert_eq!(status, 404);
+    let (status, e) = app
+        .post_json(&format!("/api/v1/jobs/{id}/steps/a/retry"), json!({}))
+        .await;
+    assert_eq!(status, 409, "a step that succeeded is not retried: {e}");
     // A running step's log can be followed as it grows, a line per event.
     let (_, live) = submit(
         &app,
@@ -203,6 +207,18 @@ async fn bad_definitions_and_bad_outputs_are_refused_plainly(db: Db) {
     let d = app.wait_for_job(bad["id"].as_str().unwrap(), 60).await;
     assert_eq!(d["state"], "failed", "{d}");
     assert!(d["error"].as_str().unwrap().contains("not JSON"), "{d}");
+    // A failed step can be run again (here it fails again the same way).
+    let bad_id = bad["id"].as_str().unwrap();
+    let (status, again) = app
+        .post_json(&format!("/api/v1/jobs/{bad_id}/steps/n/retry"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert!(
+        again["state"] == "ready" || again["state"] == "running",
+        "{again}"
+    );
+    let d = app.wait_for_job(bad_id, 60).await;
+    assert_eq!(d["state"], "failed", "{d}");
     let (_, not_list) = submit(
         &app,
         json!([{"id": "a", "handler": "add", "input": {"x": 1, "y": 1}},
@@ -499,6 +515,9 @@ async fn the_cli_runs_and_follows_workflows() {
         shown.contains("oops") && shown.contains("failed"),
         "{shown}"
     );
+    let logs = orchard(&["runs", "logs", &id, "oops"]).await;
+    let logged = String::from_utf8_lossy(&logs.stdout);
+    assert!(logged.contains("KeyError"), "{logged}");
     let _ = worker.kill();
     let _ = worker.wait();
     app.running.stop().await;
