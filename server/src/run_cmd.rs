@@ -230,15 +230,8 @@ pub async fn runs(c: RunsCommand) -> Result<(), String> {
             attempt,
             conn,
         } => {
-            let step: String = step
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect();
+            let step =
+                percent_encoding::utf8_percent_encode(&step, percent_encoding::NON_ALPHANUMERIC);
             let query = attempt.map(|a| format!("?attempt={a}")).unwrap_or_default();
             let text = conn
                 .client()?

@@ -168,11 +168,11 @@ fn claim_tx(
     now: i64,
 ) -> StoreResult<(Vec<LeasedTask>, bool)> {
     type JobRow = (String, i64, String, String, String, i64, Option<i64>);
+    // The handlers offered, once for every statement of this claim.
+    let offers = want.handlers_json();
     let jobs = tx
         .prepare_cached(CLAIM_JOBS)?
-        .query_map((now, worker_id, want.handlers_json()), |r| {
-            JobRow::try_from(r)
-        })?
+        .query_map((now, worker_id, &offers), |r| JobRow::try_from(r))?
         .collect::<Result<Vec<JobRow>, _>>()?;
     let mut out = Vec::new();
     let (mut batches, mut more) = (0, false);
@@ -194,9 +194,7 @@ fn claim_tx(
         let limit = (n * size).min(MAX_CLAIM_TASKS - out.len() as i64);
         let ids = tx
             .prepare_cached(NEXT_READY)?
-            .query_map((&job_id, now, limit, want.handlers_json()), |r| {
-                r.get::<_, String>(0)
-            })?
+            .query_map((&job_id, now, limit, &offers), |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<String>, _>>()?;
         if ids.is_empty() {
             continue;
