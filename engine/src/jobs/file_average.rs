@@ -76,6 +76,7 @@ pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
             payload: range(g),
             deps: Vec::new(),
             handler: None,
+            retry: None,
         });
     }
     for g in 0..groups {
@@ -84,6 +85,7 @@ pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
             payload: range(g),
             deps: vec![g],
             handler: None,
+            retry: None,
         });
     }
     // Reduce levels: combine the previous level's outputs REDUCE_FAN_IN at a time until one
@@ -102,6 +104,7 @@ pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
                 payload: json!({ "level": level, "index": r }),
                 deps: (first..first + len).collect(),
                 handler: None,
+                retry: None,
             });
         }
         if next_len == 1 {

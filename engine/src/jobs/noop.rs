@@ -61,6 +61,7 @@ pub fn plan(n: u32) -> Vec<TaskSpec> {
             payload: json!({ "index": i }),
             deps: Vec::new(),
             handler: None,
+            retry: None,
         })
         .collect();
     tasks.push(TaskSpec {
@@ -68,6 +69,7 @@ pub fn plan(n: u32) -> Vec<TaskSpec> {
         payload: json!({}),
         deps: (0..n).collect(),
         handler: None,
+        retry: None,
     });
     tasks
 }

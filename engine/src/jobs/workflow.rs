@@ -8,7 +8,7 @@
 //! children's outputs, which it gathers back into the array, in element order.
 
 use super::model::JobKind;
-use super::plan::TaskSpec;
+use super::plan::{Retry, TaskSpec};
 use super::protocol::{LeasedTask, SpawnedTask};
 use crate::error::{AppError, AppResult};
 use crate::jobs::handlers::{StepError, StepRun, run_step};
@@ -89,6 +89,11 @@ pub fn plan(w: &Checked, max_steps: usize) -> Vec<TaskSpec> {
                 deps: s.deps.iter().map(|d| index[d.as_str()]).collect(),
                 // A map adds the steps; it needs no handler itself.
                 handler: (!is_map).then(|| s.def.handler.clone()),
+                retry: s.def.retry.map(|r| Retry {
+                    max_attempts: r.max_attempts.map(i64::from),
+                    backoff_base_ms: r.backoff_base_ms.map(|v| v as i64),
+                    backoff_max_ms: r.backoff_max_ms.map(|v| v as i64),
+                }),
             }
         })
         .collect()

@@ -293,6 +293,7 @@ fn one_task(phase: &'static str) -> Vec<TaskSpec> {
         payload: json!({}),
         deps: Vec::new(),
         handler: None,
+        retry: None,
     }]
 }
 
@@ -352,12 +353,14 @@ pub async fn start_generate(st: &Core, mut params: GenerateParams) -> AppResult<
                 payload: json!({}),
                 deps: Vec::new(),
                 handler: None,
+                retry: None,
             },
             TaskSpec {
                 phase: Phase::Import.as_str(),
                 payload: json!({}),
                 deps: vec![0],
                 handler: None,
+                retry: None,
             },
         ]
     } else {

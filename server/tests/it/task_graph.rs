@@ -23,6 +23,7 @@ fn task(name: &str, deps: Vec<usize>) -> TaskSpec {
         payload: json!({ "name": name }),
         deps,
         handler: None,
+        retry: None,
     }
 }
 

@@ -11,6 +11,7 @@ common::both!(
     bad_definitions_and_bad_outputs_are_refused_plainly,
     cancel_and_timeout_stop_a_steps_processes,
     a_worker_killed_mid_step_leaves_no_process_behind,
+    steps_retry_as_their_policy_says,
 );
 
 const PY_RANGE: &str =
@@ -24,6 +25,8 @@ const SH_TICKER: &str =
     "ticker=sh -c 'cat >/dev/null; for i in 1 2 3; do echo tick $i >&2; sleep 0.3; done; echo 1'";
 /// Asks to be run again on its first attempt, then doubles its input.
 const SH_FLAKY: &str = "flaky=sh -c 'read x; if [ \"$ORCHARD_ATTEMPT\" = 1 ]; then echo busy >&2; exit 75; fi; echo $((x * 2))'";
+/// Asks to be run again until its fourth attempt.
+const SH_STUBBORN: &str = "stubborn=sh -c 'read x; if [ \"$ORCHARD_ATTEMPT\" -lt 4 ]; then echo not yet >&2; exit 75; fi; echo $x'";
 const SH_NOT_JSON: &str = "notjson=sh -c 'cat >/dev/null; echo hello there'";
 
 fn handlers() -> Vec<&'static str> {
@@ -34,6 +37,7 @@ fn handlers() -> Vec<&'static str> {
         PY_ADD,
         PY_ECHO,
         SH_FLAKY,
+        SH_STUBBORN,
         SH_NOT_JSON,
         SH_TICKER,
     ]
@@ -89,7 +93,7 @@ async fn a_map_and_a_chain_run_on_worker_handlers(db: Db) {
     assert_eq!(
         hands["handlers"],
         json!([
-            "add", "echo", "flaky", "notjson", "range", "square", "sum", "ticker"
+            "add", "echo", "flaky", "notjson", "range", "square", "stubborn", "sum", "ticker"
         ])
     );
     // The steps API lists them in plan order, map children by index, two at a time.
@@ -191,6 +195,18 @@ async fn bad_definitions_and_bad_outputs_are_refused_plainly(db: Db) {
             "appears twice",
         ),
         (json!([{"id": "a/b", "handler": "add"}]), "step id"),
+        (
+            json!([{"id": "a", "handler": "add", "retry": {"max_attempts": 0}}]),
+            "step a: retry.max_attempts must be between 1 and 100",
+        ),
+        (
+            json!([{"id": "a", "handler": "add", "retry": {"backoff_base_ms": 50, "backoff_max_ms": 10}}]),
+            "backoff_max_ms must not be less",
+        ),
+        (
+            json!([{"id": "a", "handler": "add", "retry": {"attempts": 2}}]),
+            "unknown field `attempts`",
+        ),
     ] {
         let (status, e) = submit(&app, steps.clone()).await;
         assert!(status == 400 || status == 422, "{steps}: {status} {e}");
@@ -518,6 +534,56 @@ async fn the_cli_runs_and_follows_workflows() {
     let logs = orchard(&["runs", "logs", &id, "oops"]).await;
     let logged = String::from_utf8_lossy(&logs.stdout);
     assert!(logged.contains("KeyError"), "{logged}");
+    let _ = worker.kill();
+    let _ = worker.wait();
+    app.running.stop().await;
+}
+
+/// A step's own retry policy: how many attempts it gets and how long it waits between them;
+/// a map's runs follow their map's.
+async fn steps_retry_as_their_policy_says(db: Db) {
+    let app = spawn_app(db, 0).await;
+    let mut worker = start_worker_with(&app.base, "hands", 4, &handlers());
+    let patient = json!({"max_attempts": 4, "backoff_base_ms": 10, "backoff_max_ms": 40});
+    let (status, job) = submit(
+        &app,
+        json!([
+            {"id": "p", "handler": "stubborn", "input": 7, "retry": patient},
+            {"id": "gen", "handler": "range", "input": 2},
+            {"id": "m", "handler": "stubborn", "map": {"$output": "gen"}, "retry": patient},
+        ]),
+    )
+    .await;
+    assert_eq!(status, 201, "{job}");
+    let id = job["id"].as_str().unwrap();
+    let d = app.wait_for_job(id, 90).await;
+    assert_eq!(d["state"], "succeeded", "{d}");
+    let (_, page) = app.get_json(&format!("/api/v1/jobs/{id}/steps")).await;
+    let attempts = |step: &str| {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == step)
+            .unwrap_or_else(|| panic!("{step}: {page}"))["attempts"]
+            .clone()
+    };
+    assert_eq!(attempts("p"), 4, "{page}");
+    assert_eq!(attempts("m[0]"), 4, "{page}");
+    assert_eq!(attempts("m[1]"), 4, "{page}");
+    // With two attempts allowed, the same step fails its run after the second.
+    let (_, hasty) = submit(
+        &app,
+        json!([{"id": "h", "handler": "stubborn", "input": 1,
+                "retry": {"max_attempts": 2, "backoff_base_ms": 10}}]),
+    )
+    .await;
+    let hid = hasty["id"].as_str().unwrap();
+    let d = app.wait_for_job(hid, 60).await;
+    assert_eq!(d["state"], "failed", "{d}");
+    let (_, page) = app.get_json(&format!("/api/v1/jobs/{hid}/steps")).await;
+    assert_eq!(page["items"][0]["state"], "failed", "{page}");
+    assert_eq!(page["items"][0]["attempts"], 2, "{page}");
     let _ = worker.kill();
     let _ = worker.wait();
     app.running.stop().await;

@@ -56,6 +56,59 @@ pub struct StepDef {
     /// How long one attempt may run before its processes are stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<u32>,
+    /// How often the step is tried and how long it waits between tries (a map's runs each
+    /// follow their map's policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<StepRetry>,
+}
+
+/// A step's retry policy; each field left out takes the server's default (3 attempts, a
+/// backoff doubling from 500 ms up to 30 s).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StepRetry {
+    /// Most attempts, the first included (1 to 100): exit 75, a timeout or a lost worker
+    /// each end one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Wait after the first failed attempt; it doubles after each further one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_base_ms: Option<u64>,
+    /// The longest wait between attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_max_ms: Option<u64>,
+}
+
+/// Most attempts a step may ask for.
+pub const MAX_ATTEMPTS: u32 = 100;
+/// Longest backoff a step may ask for: a day.
+pub const MAX_BACKOFF_MS: u64 = 86_400_000;
+
+impl StepRetry {
+    fn check(&self) -> Result<(), String> {
+        if let Some(n) = self.max_attempts
+            && !(1..=MAX_ATTEMPTS).contains(&n)
+        {
+            return Err(format!(
+                "retry.max_attempts must be between 1 and {MAX_ATTEMPTS}"
+            ));
+        }
+        for (name, v) in [
+            ("backoff_base_ms", self.backoff_base_ms),
+            ("backoff_max_ms", self.backoff_max_ms),
+        ] {
+            if v.is_some_and(|v| v > MAX_BACKOFF_MS) {
+                return Err(format!("retry.{name} must be at most {MAX_BACKOFF_MS}"));
+            }
+        }
+        if let (Some(b), Some(m)) = (self.backoff_base_ms, self.backoff_max_ms)
+            && m < b
+        {
+            return Err("retry.backoff_max_ms must not be less than retry.backoff_base_ms".into());
+        }
+        Ok(())
+    }
 }
 
 /// A checked workflow, its steps in an order where each comes after every step it waits on.
@@ -124,6 +177,9 @@ impl WorkflowRequest {
                     "step {}: timeout_s must be between 1 and {MAX_TIMEOUT_S}",
                     s.id
                 ));
+            }
+            if let Some(r) = &s.retry {
+                r.check().map_err(|e| format!("step {}: {e}", s.id))?;
             }
         }
         let mut checked = Vec::with_capacity(self.steps.len());

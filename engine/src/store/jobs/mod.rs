@@ -442,6 +442,23 @@ fn after_failure(
     }
 }
 
+/// A task's own retry policy as stored (most attempts, backoff base and cap; each `None`
+/// where it has none).
+pub(crate) type OwnRetry = (Option<i64>, Option<i64>, Option<i64>);
+
+/// The retry policy a task runs under: its own where it sets one, else its job's attempts
+/// and the server's backoff.
+fn retry_policy(own: OwnRetry, job_max: i64, server: Backoff) -> (i64, Backoff) {
+    let (attempts, base_ms, max_ms) = own;
+    (
+        attempts.unwrap_or(job_max),
+        Backoff {
+            base_ms: base_ms.unwrap_or(server.base_ms),
+            max_ms: max_ms.unwrap_or(server.max_ms),
+        },
+    )
+}
+
 /// A failure's error as kept: its first 2,000 characters.
 fn kept_error(error: &str) -> String {
     error.chars().take(2_000).collect()

@@ -16,6 +16,17 @@ pub struct TaskSpec {
     pub deps: Vec<usize>,
     /// The handler a worker must offer to run it (`None`: any worker that runs its kind).
     pub handler: Option<String>,
+    /// Its own retry policy (`None`: the job's attempts and the server's backoff).
+    pub retry: Option<Retry>,
+}
+
+/// A task's own retry policy: most attempts, and the backoff between them (each `None`: the
+/// job's attempts, the server's backoff).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Retry {
+    pub max_attempts: Option<i64>,
+    pub backoff_base_ms: Option<i64>,
+    pub backoff_max_ms: Option<i64>,
 }
 
 /// Why a plan cannot be run: a task waits on itself, on a task after it (the only way a
@@ -61,6 +72,7 @@ mod tests {
             payload: json!({}),
             deps,
             handler: None,
+            retry: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! row first (`sql::JOB_STATE_LOCKED`); the claim and the completions are the lease
 //! functions (`postgres_queue.rs`).
 
+use super::plan::Retry;
 use super::{
     AfterFailure, DetailRows, JobRow, JobStore, OverviewRows, StepLog, TaskRow, Want, is_active,
     sql,
@@ -27,6 +28,24 @@ async fn lock_job(c: &mut PgConnection, job_id: &str) -> StoreResult<(String, i6
         .fetch_optional(c)
         .await?
         .ok_or_else(|| super::no_job(job_id))
+}
+
+/// The retry policy task `task_id` of a job allowing `job_max` attempts runs under.
+async fn task_policy(
+    c: &mut PgConnection,
+    task_id: &str,
+    job_max: i64,
+    server: Backoff,
+) -> StoreResult<(i64, Backoff)> {
+    let own: Option<super::OwnRetry> = sqlx::query_as(sql::TASK_RETRY_POLICY)
+        .bind(task_id)
+        .fetch_optional(c)
+        .await?;
+    Ok(super::retry_policy(
+        own.unwrap_or_default(),
+        job_max,
+        server,
+    ))
 }
 
 pub(super) async fn check_lease(
@@ -97,6 +116,9 @@ impl PgStore {
                 let deps: Vec<i64> = chunk.iter().map(|t| t.deps.len() as i64).collect();
                 let handlers: Vec<Option<&str>> =
                     chunk.iter().map(|t| t.handler.as_deref()).collect();
+                let retry = |f: fn(&Retry) -> Option<i64>| -> Vec<Option<i64>> {
+                    chunk.iter().map(|t| t.retry.as_ref().and_then(f)).collect()
+                };
                 sqlx::query(sql::INSERT_TASKS_POSTGRES)
                     .bind(job_id)
                     .bind(now)
@@ -107,6 +129,9 @@ impl PgStore {
                     .bind(&deps)
                     .bind(&fan_out[first..first + chunk.len()])
                     .bind(&handlers)
+                    .bind(retry(|r| r.max_attempts))
+                    .bind(retry(|r| r.backoff_base_ms))
+                    .bind(retry(|r| r.backoff_max_ms))
                     .execute(&mut *tx)
                     .await?;
             }
@@ -545,7 +570,8 @@ impl JobStore for PgStore {
         let job_id = self.job_of_task(task_id).await?;
         let mut tx = self.write.begin().await?;
         let out: StoreResult<_> = async {
-            let (job_state, max_attempts) = lock_job(&mut tx, &job_id).await?;
+            let (job_state, job_max) = lock_job(&mut tx, &job_id).await?;
+            let (max_attempts, backoff) = task_policy(&mut tx, task_id, job_max, backoff).await?;
             let lease = LeaseRef {
                 worker_id: req.worker_id.clone(),
                 attempt: req.attempt,
@@ -629,7 +655,9 @@ impl JobStore for PgStore {
             let mut tx = self.write.begin().await?;
             // The task's new state, or `None` when a heartbeat renewed the lease meanwhile.
             let out: StoreResult<Option<TaskState>> = async {
-                let (job_state, max_attempts) = lock_job(&mut tx, &job_id).await?;
+                let (job_state, job_max) = lock_job(&mut tx, &job_id).await?;
+                let (max_attempts, backoff) =
+                    task_policy(&mut tx, &task_id, job_max, backoff).await?;
                 let (next, run_after) =
                     super::after_expiry(&job_state, attempt, max_attempts, backoff, now);
                 let changed = sqlx::query(sql::REAP)

@@ -20,6 +20,11 @@ pub const INSERT_JOB: &str = "INSERT INTO jobs (id, kind, params, state, phase, 
 pub const JOB_STATE: &str = "SELECT state, max_attempts FROM jobs WHERE id = $1";
 pub const JOB_STATE_LOCKED: &str = "SELECT state, max_attempts FROM jobs WHERE id = $1 FOR UPDATE";
 
+/// A task's own retry policy (each NULL where it has none): most attempts, backoff base and
+/// cap.
+pub const TASK_RETRY_POLICY: &str =
+    "SELECT max_attempts, backoff_base_ms, backoff_max_ms FROM job_tasks WHERE id = $1";
+
 pub const JOB_OF_TASK: &str = "SELECT job_id FROM job_tasks WHERE id = $1";
 
 /// A task's lease, for fencing: its state, holder, attempt, phase and place in the plan.
@@ -159,8 +164,9 @@ pub const REAP: &str = "UPDATE job_tasks SET state = $4, lease_owner = NULL, \
 /// A new job's task into SQLite, one at a time through a cached statement (in reverse plan
 /// order: SQLite checks the parent's foreign key per statement).
 pub const INSERT_TASK_SQLITE: &str = "INSERT INTO job_tasks (id, job_id, phase, seq, payload, \
-     state, deps_pending, fan_in, fan_out, ready_at, handler) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10)";
+     state, deps_pending, fan_in, fan_out, ready_at, handler, max_attempts, backoff_base_ms, \
+     backoff_max_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13)";
 
 /// An edge of a job's task graph: task `$2` waits on task `$3`, whose output is its input
 /// number `$4` (`$5` orders the tasks a completion added in one place).
@@ -170,12 +176,14 @@ pub const INSERT_DEP_SQLITE: &str =
 /// A new job's tasks into Postgres, up to 10,000 a statement, the columns bound as arrays
 /// (a statement with a placeholder per value costs more to send and plan than to run).
 pub const INSERT_TASKS_POSTGRES: &str = "INSERT INTO job_tasks (id, job_id, phase, seq, payload, \
-     state, deps_pending, fan_in, fan_out, ready_at, handler) \
+     state, deps_pending, fan_in, fan_out, ready_at, handler, max_attempts, backoff_base_ms, \
+     backoff_max_ms) \
      SELECT t.id, $1, t.phase, t.seq, t.payload, \
        CASE WHEN t.deps = 0 THEN 'ready' ELSE 'waiting' END, t.deps, t.deps, t.fan_out, \
-       CASE WHEN t.deps = 0 THEN $2::BIGINT END, t.handler \
+       CASE WHEN t.deps = 0 THEN $2::BIGINT END, t.handler, t.attempts, t.base_ms, t.max_ms \
      FROM UNNEST($3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::TEXT[], $7::BIGINT[], $8::BIGINT[], \
-       $9::TEXT[]) AS t (id, phase, seq, payload, deps, fan_out, handler)";
+       $9::TEXT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[]) \
+       AS t (id, phase, seq, payload, deps, fan_out, handler, attempts, base_ms, max_ms)";
 
 /// Edges of a job's task graph into Postgres, bound as arrays.
 pub const INSERT_DEPS_POSTGRES: &str = "INSERT INTO job_task_deps (job_id, task_id, dep_id, ord, sub) \
@@ -188,10 +196,12 @@ pub const TASK_INPUTS: &str = "SELECT t.output FROM job_task_deps d \
      WHERE d.job_id = $1 AND d.task_id = $2 ORDER BY d.ord, d.sub";
 
 /// A task a completion added: ready at once, waited on by as many tasks as the task that
-/// added it was.
+/// added it (`$9`) was, and retried as that task is.
 pub const INSERT_SPAWNED_SQLITE: &str = "INSERT INTO job_tasks (id, job_id, phase, seq, payload, \
-     state, deps_pending, fan_in, fan_out, ready_at, handler) \
-     VALUES ($1, $2, $3, $4, $5, 'ready', 0, 0, $6, $7, $8)";
+     state, deps_pending, fan_in, fan_out, ready_at, handler, max_attempts, backoff_base_ms, \
+     backoff_max_ms) \
+     SELECT $1, $2, $3, $4, $5, 'ready', 0, 0, $6, $7, $8, s.max_attempts, s.backoff_base_ms, \
+       s.backoff_max_ms FROM job_tasks s WHERE s.id = $9";
 
 /// The edges into the tasks waiting on task `$1`, with each one's place among its inputs.
 pub const WAITING_ON: &str = "SELECT task_id, ord FROM job_task_deps WHERE dep_id = $1";

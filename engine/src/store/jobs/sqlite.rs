@@ -31,6 +31,21 @@ fn job_state(c: &Connection, job_id: &str) -> StoreResult<(String, i64)> {
         .ok_or_else(|| super::no_job(job_id))
 }
 
+/// The retry policy task `task_id` of a job allowing `job_max` attempts runs under.
+fn task_policy(
+    c: &Connection,
+    task_id: &str,
+    job_max: i64,
+    server: Backoff,
+) -> StoreResult<(i64, Backoff)> {
+    let own: super::OwnRetry = c
+        .prepare_cached(lite(sql::TASK_RETRY_POLICY))?
+        .query_row([task_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?
+        .unwrap_or_default();
+    Ok(super::retry_policy(own, job_max, server))
+}
+
 fn job_of_task(c: &Connection, task_id: &str) -> StoreResult<String> {
     c.prepare_cached(lite(sql::JOB_OF_TASK))?
         .query_row([task_id], |r| r.get(0))
@@ -474,7 +489,8 @@ impl JobStore for SqliteStore {
         let (task_id, req) = (task_id.to_string(), req.clone());
         self.on_writer(move |c| {
             let job_id = job_of_task(c, &task_id)?;
-            let (job_state, max_attempts) = job_state(c, &job_id)?;
+            let (job_state, job_max) = job_state(c, &job_id)?;
+            let (max_attempts, backoff) = task_policy(c, &task_id, job_max, backoff)?;
             let lease = LeaseRef {
                 worker_id: req.worker_id.clone(),
                 attempt: req.attempt,
@@ -541,7 +557,8 @@ impl JobStore for SqliteStore {
                 })?;
             let mut report = ReapReport::default();
             for (task_id, job_id, attempt, phase, seq) in expired {
-                let (job_state, max_attempts) = job_state(c, &job_id)?;
+                let (job_state, job_max) = job_state(c, &job_id)?;
+                let (max_attempts, backoff) = task_policy(c, &task_id, job_max, backoff)?;
                 let (next, run_after) =
                     super::after_expiry(&job_state, attempt, max_attempts, backoff, now);
                 let changed = c.prepare_cached(lite(sql::REAP))?.execute((

@@ -96,6 +96,9 @@ pub(super) fn insert_job(
             fan_out[i],
             ready.then_some(now),
             t.handler.as_deref(),
+            t.retry.and_then(|r| r.max_attempts),
+            t.retry.and_then(|r| r.backoff_base_ms),
+            t.retry.and_then(|r| r.backoff_max_ms),
         ))?;
         for (ord, &d) in t.deps.iter().enumerate() {
             edge.execute((job_id, &ids[i], &ids[d], ord as i64, 0))?;
@@ -278,6 +281,7 @@ fn spawn(
             fan_out,
             now,
             t.handler.as_deref(),
+            &it.task_id,
         ))?;
         ids.push(id);
     }

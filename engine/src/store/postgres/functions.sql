@@ -172,9 +172,9 @@ END
 $$;
 
 -- Adds the tasks a completion of p_task spawned to its job p_job (whose row the caller holds),
--- after the job's last task: each is ready, and each task that waits on p_task waits on them
--- too, their outputs following p_task's own in its place among its inputs (the rule of
--- `spawn` in store/jobs/sqlite_queue.rs).
+-- after the job's last task: each is ready and retried as p_task is, and each task that waits
+-- on p_task waits on them too, their outputs following p_task's own in its place among its
+-- inputs (the rule of `spawn` in store/jobs/sqlite_queue.rs).
 CREATE OR REPLACE FUNCTION orchard_spawn(p_job TEXT, p_task TEXT, p_fan BIGINT, p_ids TEXT[],
                                          p_phases TEXT[], p_payloads TEXT[], p_handlers TEXT[],
                                          p_now BIGINT)
@@ -188,10 +188,13 @@ DECLARE
 BEGIN
   UPDATE jobs SET total = total + n WHERE id = p_job RETURNING total - n INTO base;
   INSERT INTO job_tasks (id, job_id, phase, seq, payload, state, deps_pending, fan_in, fan_out,
-                         ready_at, handler)
-    SELECT s.id, p_job, s.phase, base + s.k - 1, s.payload, 'ready', 0, 0, p_fan, p_now, s.handler
+                         ready_at, handler, max_attempts, backoff_base_ms, backoff_max_ms)
+    SELECT s.id, p_job, s.phase, base + s.k - 1, s.payload, 'ready', 0, 0, p_fan, p_now, s.handler,
+      o.max_attempts, o.backoff_base_ms, o.backoff_max_ms
     FROM unnest(p_ids, p_phases, p_payloads, p_handlers)
-      WITH ORDINALITY AS s (id, phase, payload, handler, k);
+      WITH ORDINALITY AS s (id, phase, payload, handler, k)
+    CROSS JOIN (SELECT r.max_attempts, r.backoff_base_ms, r.backoff_max_ms
+                FROM job_tasks r WHERE r.id = p_task) o;
   IF p_fan = 0 THEN
     RETURN;
   END IF;
