@@ -32,6 +32,11 @@ pub struct ServeSettings {
     #[arg(long, env = "ORCHARD_HANDLERS")]
     pub handlers: Option<PathBuf>,
 
+    /// The `orchard` binary whose `supervise-step` runs each step (default: the running
+    /// one; a server embedded in another program, such as a test, names it).
+    #[arg(skip)]
+    pub supervisor: Option<PathBuf>,
+
     /// Seconds a task lease lasts without a heartbeat.
     #[arg(long, env = "ORCHARD_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub lease_secs: u64,
@@ -234,6 +239,7 @@ pub struct WorkerSettings {
 pub fn load_handlers(
     flags: &[String],
     file: Option<&std::path::Path>,
+    supervisor: Option<&std::path::Path>,
 ) -> Result<engine::jobs::handlers::Handlers, String> {
     use engine::jobs::handlers::{HandlerDef, Handlers};
     let mut defs = flags
@@ -246,7 +252,10 @@ pub fn load_handlers(
         defs.extend(Handlers::parse_toml(&text)?);
     }
     let handlers = Handlers::new(defs)?;
-    Ok(match std::env::current_exe() {
+    let exe = supervisor
+        .map(|p| Ok(p.to_path_buf()))
+        .unwrap_or_else(std::env::current_exe);
+    Ok(match exe {
         Ok(exe) => handlers.supervised_by(exe),
         Err(e) => {
             tracing::warn!(error = %e, "steps run without a supervisor: the binary's path is unknown");

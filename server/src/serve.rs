@@ -227,7 +227,8 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
     }
     let slots = s.workers.unwrap_or_else(default_workers);
     if slots > 0 {
-        let handlers = crate::config::load_handlers(&[], s.handlers.as_deref())?;
+        let handlers =
+            crate::config::load_handlers(&[], s.handlers.as_deref(), s.supervisor.as_deref())?;
         tasks.push(tokio::spawn(background::in_process_workers(
             state.clone(),
             slots,

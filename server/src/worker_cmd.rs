@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub async fn run(s: WorkerSettings) -> Result<(), String> {
-    let handlers = crate::config::load_handlers(&s.handler, s.handlers.as_deref())?;
+    let handlers = crate::config::load_handlers(&s.handler, s.handlers.as_deref(), None)?;
     if !handlers.is_empty() {
         tracing::info!(handlers = ?handlers.names(), "offering handlers");
     }

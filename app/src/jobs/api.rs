@@ -74,3 +74,43 @@ pub async fn verify_job(id: String) -> Result<Verification, AppError> {
     let st = crate::require!(VerifyJob, Editor)?.st;
     super::service::verify_job(&st, &id).await
 }
+
+/// Most steps the run page draws (a larger map shows its first children).
+pub const RUN_PAGE_STEPS: usize = 5_000;
+
+/// A workflow run's steps, in plan order, for its graph and step panel.
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn get_run_steps(id: String) -> Result<Vec<shared::jobs::workflow::StepView>, AppError> {
+    let st = crate::require!(GetRunSteps, Viewer)?.st;
+    engine::jobs::workflow::all_steps(&st, &id, RUN_PAGE_STEPS).await
+}
+
+/// The end of a step's log at `attempt` (the latest when absent).
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn get_step_log(
+    id: String,
+    step: String,
+    attempt: Option<i64>,
+) -> Result<shared::jobs::workflow::LogTail, AppError> {
+    let st = crate::require!(GetStepLog, Viewer)?.st;
+    engine::jobs::workflow::log_tail(&st, &id, &step, attempt).await
+}
+
+/// Runs a failed or cancelled step again, with what depends on it.
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn retry_step(
+    id: String,
+    step: String,
+) -> Result<shared::jobs::workflow::StepView, AppError> {
+    let st = crate::require!(RetryStep, Editor)?.st;
+    engine::jobs::workflow::retry_step(&st, &id, &step).await
+}
+
+/// Runs a workflow again with the definition given (JSON text): a new run that names this one.
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn replay_run(id: String, definition: String) -> Result<Job, AppError> {
+    let st = crate::require!(ReplayRun, Editor)?.st;
+    let req: shared::jobs::workflow::WorkflowRequest = serde_json::from_str(&definition)
+        .map_err(|e| AppError::Invalid(format!("the definition: {e}")))?;
+    super::service::replay_workflow(&st, &id, req).await
+}

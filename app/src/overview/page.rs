@@ -98,11 +98,11 @@ pub fn OverviewPage() -> impl IntoView {
                     "Jobs, queue and fleet, updated live."
                 </p>
             </div>
-            <a href="/jobs" class="rounded-md bg-emerald-600 px-4 py-2 text-sm font-medium text-white hover:bg-emerald-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-400">
+            <a href="/jobs" class="rounded-md bg-emerald-700 px-4 py-2 text-sm font-medium text-white hover:bg-emerald-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-400">
                 "New job"
             </a>
         </div>
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
             {move || data.get().map(|r| match r {
                 Ok(o) => stats(o).into_any(),
                 Err(e) => view! { <ErrorBox error=e /> }.into_any(),

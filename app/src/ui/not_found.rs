@@ -19,7 +19,7 @@ pub fn NotFoundPage() -> impl IntoView {
             <p class="mt-3 text-slate-600 dark:text-slate-400">
                 "Nothing grows here. The page may have moved, or the link is mistyped."
             </p>
-            <a href="/" class="mt-6 inline-block rounded-md bg-emerald-600 px-4 py-2 text-sm font-medium text-white hover:bg-emerald-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-400">
+            <a href="/" class="mt-6 inline-block rounded-md bg-emerald-700 px-4 py-2 text-sm font-medium text-white hover:bg-emerald-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-400">
                 "Back to the overview"
             </a>
         </section>

@@ -4,7 +4,9 @@
 use crate::common;
 
 use app::accounts::model::Role;
-use common::{Errors, add_user, launch, server_with, shot, sign_in, wait_live, wait_true};
+use common::{
+    Errors, add_user, assert_accessible, launch, server_with, shot, sign_in, wait_live, wait_true,
+};
 use orchard_server::serve::Running;
 use playwright_rs::protocol::BrowserContextOptions;
 
@@ -132,6 +134,9 @@ async fn pages_work_with_and_without_javascript() {
     page.screenshot_to_file(&shot("jobs.png"), None)
         .await
         .unwrap();
+    for dark in [false, true] {
+        assert_accessible(&page, "the jobs page", dark).await;
+    }
     page.locator("[data-testid=job-row] a")
         .click(None)
         .await
@@ -150,6 +155,9 @@ async fn pages_work_with_and_without_javascript() {
     page.screenshot_to_file(&shot("job.png"), None)
         .await
         .unwrap();
+    for dark in [false, true] {
+        assert_accessible(&page, "a job's page", dark).await;
+    }
 
     page.goto(&format!("{base}/workers"), None).await.unwrap();
     wait_true(
@@ -161,6 +169,14 @@ async fn pages_work_with_and_without_javascript() {
     page.screenshot_to_file(&shot("workers.png"), None)
         .await
         .unwrap();
+    for dark in [false, true] {
+        assert_accessible(&page, "the workers page", dark).await;
+    }
+    page.goto(&base, None).await.unwrap();
+    wait_live(&page).await;
+    for dark in [false, true] {
+        assert_accessible(&page, "the overview", dark).await;
+    }
     errors.assert_none(&page).await;
     ctx.close().await.unwrap();
     browser.close().await.unwrap();

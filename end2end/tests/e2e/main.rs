@@ -4,5 +4,6 @@
 mod common;
 
 mod browser;
+mod runs;
 mod tasks;
 mod workers;

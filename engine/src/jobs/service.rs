@@ -76,21 +76,32 @@ where
 /// Creates a workflow run: its definition checked (422 naming the problem), its steps
 /// planned as a task graph.
 pub async fn create_workflow(st: &Core, req: WorkflowRequest) -> AppResult<Job> {
+    workflow_run(st, req, None).await
+}
+
+/// Runs a workflow again with a changed definition: a new run that names the one it was
+/// made from.
+pub async fn replay_workflow(st: &Core, from: &str, req: WorkflowRequest) -> AppResult<Job> {
+    let source = st.jobs.get_job(from).await?;
+    if source.kind != JobKind::Workflow {
+        return Err(AppError::Invalid(format!("job {from} is not a workflow")));
+    }
+    workflow_run(st, req, Some(source.id)).await
+}
+
+async fn workflow_run(
+    st: &Core,
+    req: WorkflowRequest,
+    replayed_from: Option<String>,
+) -> AppResult<Job> {
     let max = st.engine.max_workflow_steps;
     let checked = req
         .validate(max, super::params::MAX_CONCURRENCY)
         .map_err(AppError::Invalid)?;
     let tasks = super::workflow::plan(&checked, max);
     let phase = tasks[0].phase;
-    enqueue(
-        st,
-        &super::workflow::Workflow,
-        &req,
-        checked.workers,
-        phase,
-        tasks,
-    )
-    .await
+    let kind = &super::workflow::Workflow;
+    enqueue_from(st, kind, &req, checked.workers, phase, tasks, replayed_from).await
 }
 
 /// Creates a no-op job (a queue benchmark).
@@ -117,6 +128,19 @@ pub(crate) async fn enqueue(
     phase: &'static str,
     tasks: Vec<plan::TaskSpec>,
 ) -> AppResult<Job> {
+    enqueue_from(st, kind, params, concurrency, phase, tasks, None).await
+}
+
+/// [`enqueue`], for a run made from another (`replayed_from`).
+async fn enqueue_from(
+    st: &Core,
+    kind: &dyn Kind,
+    params: &impl serde::Serialize,
+    concurrency: u32,
+    phase: &'static str,
+    tasks: Vec<plan::TaskSpec>,
+    replayed_from: Option<String>,
+) -> AppResult<Job> {
     plan::check(&tasks).map_err(AppError::Invalid)?;
     let job = st
         .jobs
@@ -129,6 +153,7 @@ pub(crate) async fn enqueue(
                 max_attempts: st.engine.max_attempts,
                 phase,
                 tasks,
+                replayed_from,
             },
             now_millis(),
         )

@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use shared::jobs::model::TaskState;
 use shared::jobs::workflow::{
-    Checked, DepRef, StepPage, StepPayload, StepState, StepView, map_header, no_worker_offers,
-    outputs_by_step, resolve,
+    Checked, DepRef, LOG_TAIL_BYTES, LogTail, StepPage, StepPayload, StepState, StepView,
+    map_header, no_worker_offers, outputs_by_step, resolve,
 };
 use std::collections::HashMap;
 
@@ -256,10 +256,7 @@ pub async fn retry_step(st: &Core, job_id: &str, step: &str) -> AppResult<StepVi
     if !matches!(state, StepState::Failed | StepState::Cancelled) {
         return Err(AppError::Conflict(format!(
             "step {step} is {}: only a failed or cancelled step can be retried",
-            serde_json::to_value(state)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default()
+            state.as_str()
         )));
     }
     super::service::retry_job(st, job_id).await?;
@@ -274,6 +271,54 @@ pub async fn retry_step(st: &Core, job_id: &str, step: &str) -> AppResult<StepVi
                 .ok_or_else(|| AppError::NotFound(format!("step {step} of job {job_id}")))?,
         );
     }
+}
+
+/// The last [`LOG_TAIL_BYTES`] of a step's log at `attempt` (default: the latest), from a
+/// line's start.
+pub async fn log_tail(
+    st: &Core,
+    job_id: &str,
+    step: &str,
+    attempt: Option<i64>,
+) -> AppResult<LogTail> {
+    let (task_id, _, attempts) = step_task(st, job_id, step).await?;
+    let attempt = attempt.unwrap_or(attempts).clamp(0, attempts);
+    if attempt == 0 {
+        return Ok(LogTail::default());
+    }
+    let log = st.jobs.step_log(&task_id, Some(attempt)).await?;
+    let (mut text, mut cut) = log.map(|l| (l.text, l.dropped)).unwrap_or_default();
+    if text.len() > LOG_TAIL_BYTES {
+        let from = text.len() - LOG_TAIL_BYTES;
+        let from = text[from..].find('\n').map_or(from, |i| from + i + 1);
+        let from = (from..=text.len())
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(text.len());
+        cut += from as i64;
+        text = text.split_off(from);
+    }
+    Ok(LogTail {
+        attempt,
+        attempts,
+        text,
+        cut,
+    })
+}
+
+/// Every step of a run, in plan order, up to `max` of them.
+pub async fn all_steps(st: &Core, job_id: &str, max: usize) -> AppResult<Vec<StepView>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    while out.len() < max {
+        let page = steps(st, job_id, cursor.as_deref(), MAX_STEP_PAGE).await?;
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    out.truncate(max);
+    Ok(out)
 }
 
 /// Most steps one page lists.

@@ -78,6 +78,8 @@ pub struct NewJob {
     pub max_attempts: i64,
     pub phase: &'static str,
     pub tasks: Vec<TaskSpec>,
+    /// The run this one was made from, changed ("Run again with changes").
+    pub replayed_from: Option<String>,
 }
 
 /// What a completion changed.

@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(allow(Access::Viewer, routes!(steps)))
         .routes(allow(Access::Viewer, routes!(step_log)))
         .routes(allow(Access::Editor, routes!(retry_step)))
+        .routes(allow(Access::Editor, routes!(replay)))
         .routes(allow(Access::Editor, routes!(remove)))
         .routes(allow(Access::Editor, routes!(cancel)))
         .routes(allow(Access::Editor, routes!(retry)))
@@ -258,6 +259,26 @@ async fn retry_step(
     Ok(Json(
         engine::jobs::workflow::retry_step(&st, &id, &step).await?,
     ))
+}
+
+/// Runs a workflow again with a changed definition: a new run whose `replayed_from` names
+/// this one.
+#[utoipa::path(post, path = "/jobs/{id}/replay", tag = JOBS,
+    params(("id" = String, Path, description = "The run to start from")),
+    request_body = shared::jobs::workflow::WorkflowRequest,
+    responses(
+        (status = 201, description = "The new run", body = Job),
+        (status = 400, description = "Not a workflow, or an invalid definition", body = ErrorBody),
+        (status = 404, description = "No such job", body = ErrorBody),
+    ))]
+async fn replay(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<shared::jobs::workflow::WorkflowRequest>,
+) -> ApiResult<(StatusCode, Json<Job>)> {
+    record_job(&id);
+    let job = service::replay_workflow(&st, &id, req).await?;
+    Ok((StatusCode::CREATED, Json(job)))
 }
 
 /// Cancels a job: no more of its tasks are handed out; running ones release.

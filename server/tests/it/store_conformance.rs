@@ -41,6 +41,7 @@ pub(crate) fn new_job(files: u32, group: u32, workers: u32, max_attempts: i64) -
         max_attempts,
         phase: "generate",
         tasks: file_average::plan(&p),
+        replayed_from: None,
     }
 }
 

@@ -36,6 +36,7 @@ fn job(tasks: Vec<TaskSpec>) -> NewJob {
         max_attempts: 3,
         phase: "run",
         tasks,
+        replayed_from: None,
     }
 }
 

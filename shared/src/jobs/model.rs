@@ -160,6 +160,9 @@ pub struct Job {
     pub started_at: Option<Millis>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub finished_at: Option<Millis>,
+    /// The run this one was made from with changes, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed_from: Option<String>,
 }
 
 /// Tasks done out of the job's total and, for jobs made of a few long tasks, the units

@@ -418,6 +418,37 @@ pub enum StepState {
     Cancelled,
 }
 
+impl StepState {
+    pub const ALL: [StepState; 6] = [
+        StepState::Waiting,
+        StepState::Ready,
+        StepState::Running,
+        StepState::Succeeded,
+        StepState::Failed,
+        StepState::Cancelled,
+    ];
+
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Waiting => "waiting",
+            StepState::Ready => "ready",
+            StepState::Running => "running",
+            StepState::Succeeded => "succeeded",
+            StepState::Failed => "failed",
+            StepState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the step will not change again unless retried.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            StepState::Succeeded | StepState::Failed | StepState::Cancelled
+        )
+    }
+}
+
 /// A step of a run as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -452,6 +483,22 @@ pub struct StepPage {
     #[serde(default)]
     pub next_cursor: Option<String>,
 }
+
+/// The end of one attempt's log of a step, as the run page shows it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LogTail {
+    /// The attempt shown (0: the step has not started).
+    pub attempt: i64,
+    /// Attempts started so far.
+    pub attempts: i64,
+    /// Its last lines, at most [`LOG_TAIL_BYTES`].
+    pub text: String,
+    /// Bytes before `text` that are not shown (dropped when kept, or cut for the page).
+    pub cut: i64,
+}
+
+/// Most bytes of a log the run page shows; the whole log is a download away.
+pub const LOG_TAIL_BYTES: usize = 64 * 1024;
 
 /// Why a ready step whose handler no live worker offers is not running.
 pub fn no_worker_offers(handler: &str) -> String {

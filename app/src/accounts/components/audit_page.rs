@@ -62,13 +62,13 @@ pub fn AuditPage() -> impl IntoView {
                                         </tr>
                                     </thead>
                                     <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                                        {list.is_empty().then(|| view! { <tr><td colspan="5" class="px-3 py-4 text-slate-500">"Nothing recorded for this filter."</td></tr> })}
+                                        {list.is_empty().then(|| view! { <tr><td colspan="5" class="px-3 py-4 text-slate-500 dark:text-slate-400">"Nothing recorded for this filter."</td></tr> })}
                                         {list.into_iter().map(|e| {
                                             let ok = e.status < 400;
                                             view! {
                                                 <tr>
-                                                    <td class="px-3 py-2 whitespace-nowrap text-slate-500" title=e.request_id.clone()>{ago(e.at, crate::now_millis())}</td>
-                                                    <td class="px-3 py-2"><span class="font-medium">{e.actor}</span><span class="ml-1 text-xs text-slate-500">{e.role}</span></td>
+                                                    <td class="px-3 py-2 whitespace-nowrap text-slate-500 dark:text-slate-400" title=e.request_id.clone()>{ago(e.at, crate::now_millis())}</td>
+                                                    <td class="px-3 py-2"><span class="font-medium">{e.actor}</span><span class="ml-1 text-xs text-slate-500 dark:text-slate-400">{e.role}</span></td>
                                                     <td class="px-3 py-2 font-mono text-xs">{e.action}</td>
                                                     <td class="px-3 py-2 font-mono text-xs">{e.target}</td>
                                                     <td class=if ok { "px-3 py-2 text-emerald-700 dark:text-emerald-400" } else { "px-3 py-2 text-rose-600 dark:text-rose-400" }>{e.status}</td>

@@ -78,7 +78,7 @@ pub fn TokensPage() -> impl IntoView {
             </ActionForm>
             <div class="min-w-0 lg:col-span-2">
                 {move || revoke.value().get().and_then(|r| r.err()).map(|e| view! { <div class="mb-3"><ErrorBox error=e /></div> })}
-                <Transition fallback=|| view! { <p class="text-sm text-slate-500" role="status">"Loading tokens…"</p> }>
+                <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400" role="status">"Loading tokens…"</p> }>
                     {move || tokens.get().map(|r| match r {
                         Ok(list) => view! { <TokenTable list revoke /> }.into_any(),
                         Err(e) => view! { <ErrorBox error=e /> }.into_any(),
@@ -93,7 +93,7 @@ pub fn TokensPage() -> impl IntoView {
 fn TokenTable(list: Vec<TokenInfo>, revoke: ServerAction<AdminRevokeToken>) -> impl IntoView {
     if list.is_empty() {
         return view! {
-            <p class="rounded-lg border border-dashed border-slate-300 p-6 text-center text-sm text-slate-500 dark:border-slate-700">
+            <p class="rounded-lg border border-dashed border-slate-300 p-6 text-center text-sm text-slate-500 dark:text-slate-400 dark:border-slate-700">
                 "No tokens yet. Create one for each worker machine or script."
             </p>
         }
@@ -122,8 +122,8 @@ fn TokenTable(list: Vec<TokenInfo>, revoke: ServerAction<AdminRevokeToken>) -> i
                                 <td class="px-3 py-2 font-medium">{t.name.clone()}</td>
                                 <td class="px-3 py-2">{t.scopes.clone()}</td>
                                 <td class="px-3 py-2">{t.username.clone().unwrap_or_else(|| "—".into())}</td>
-                                <td class="px-3 py-2 text-slate-500">{ago(t.created_at, now)}</td>
-                                <td class="px-3 py-2 text-slate-500">{t.last_used_at.map(|at| ago(at, now)).unwrap_or_else(|| "never".into())}</td>
+                                <td class="px-3 py-2 text-slate-500 dark:text-slate-400">{ago(t.created_at, now)}</td>
+                                <td class="px-3 py-2 text-slate-500 dark:text-slate-400">{t.last_used_at.map(|at| ago(at, now)).unwrap_or_else(|| "never".into())}</td>
                                 <td class="px-3 py-2 text-right">
                                     {if revoked {
                                         view! { <span class="text-xs no-underline">"revoked"</span> }.into_any()

@@ -169,7 +169,7 @@ fn UserRow(
                     </button>
                 </ActionForm>
             </td>
-            <td class="px-3 py-2 text-slate-500">{added}</td>
+            <td class="px-3 py-2 text-slate-500 dark:text-slate-400">{added}</td>
             <td class="px-3 py-2">
                 <ActionForm action=reset attr:class="flex items-center gap-2">
                     <input type="hidden" name="username" value=n6 />

@@ -60,7 +60,7 @@ pub fn CreateJobForm(action: ServerAction<CreateFileAverageJob>) -> impl IntoVie
                 <button
                     type="submit"
                     disabled=move || pending.get()
-                    class="rounded-md bg-emerald-600 px-4 py-2 text-sm font-medium text-white hover:bg-emerald-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-400 disabled:opacity-60"
+                    class="rounded-md bg-emerald-700 px-4 py-2 text-sm font-medium text-white hover:bg-emerald-800 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-400 disabled:opacity-60"
                 >
                     {move || if pending.get() { "Starting…" } else { "Start job" }}
                 </button>

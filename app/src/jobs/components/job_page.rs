@@ -1,10 +1,12 @@
 //! `/jobs/:id`: one job — phase, progress, task counts by phase, throughput, workers'
-//! contributions, errors, result, and the actions (verify, download, cancel, retry, delete).
+//! contributions, errors, result, and the actions (verify, download, cancel, retry, delete);
+//! for a workflow, its steps (`run_view.rs`).
 //! While the job runs the page polls its status besides listening to the event stream,
 //! following the server's `RetryPolicy` (`shared/src/poll.rs`): after a failed poll it backs off with
 //! jitter and says it is reconnecting; after the maximum retries it stops and offers to try
 //! again.
 
+use super::run_view::RunView;
 use super::state_badge::StateBadge;
 use super::throughput_chart::ThroughputChart;
 use crate::accounts::components::use_can;
@@ -82,7 +84,7 @@ fn Detail(d: JobDetail) -> impl IntoView {
             <StateBadge state=job.state />
             <span class="text-sm text-slate-500 dark:text-slate-400" data-testid="job-phase">"phase: " {job.phase.clone()}</span>
         </div>
-        <p class="mt-1 font-mono text-xs text-slate-500">{id.clone()}</p>
+        <p class="mt-1 font-mono text-xs text-slate-500 dark:text-slate-400">{id.clone()}</p>
         <div class="mt-4 flex items-center gap-3">
             <ProgressBar fraction=job.progress.fraction() label="Job progress" />
             <span class="shrink-0 text-right text-sm tabular-nums" data-testid="job-progress">
@@ -177,7 +179,7 @@ fn Detail(d: JobDetail) -> impl IntoView {
             <section class="min-w-0 rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                 <h2 class="mb-2 font-semibold">"Workers"</h2>
                 {if d.contributions.is_empty() {
-                    view! { <p class="text-sm text-slate-500">"No tasks done yet."</p> }.into_any()
+                    view! { <p class="text-sm text-slate-500 dark:text-slate-400">"No tasks done yet."</p> }.into_any()
                 } else {
                     let most = d.contributions.iter().map(|c| c.tasks_done).max().unwrap_or(1).max(1) as f64;
                     view! {
@@ -195,7 +197,7 @@ fn Detail(d: JobDetail) -> impl IntoView {
             <section class="min-w-0 rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                 <h2 class="mb-2 font-semibold">"Errors"</h2>
                 {if d.errors.is_empty() {
-                    view! { <p class="text-sm text-slate-500">"None."</p> }.into_any()
+                    view! { <p class="text-sm text-slate-500 dark:text-slate-400">"None."</p> }.into_any()
                 } else {
                     view! {
                         <ul class="space-y-1 text-sm">
@@ -249,6 +251,33 @@ pub fn JobPage() -> impl IntoView {
             );
         }
     });
+    // A workflow's graph and step panel, made once per run and fed the job's changes.
+    let run = Memo::new(move |_| {
+        detail
+            .get()
+            .and_then(Result::ok)
+            .filter(|d| d.job.kind == JobKind::Workflow)
+            .map(|d| (d.job.id, d.job.params, d.job.replayed_from))
+    });
+    let version = Memo::new(move |_| {
+        detail
+            .get()
+            .and_then(Result::ok)
+            .map(|d| {
+                let c = &d.counts;
+                format!(
+                    "{}/{}/{}/{}/{}/{}/{}",
+                    d.job.state.as_str(),
+                    d.job.progress.total,
+                    c.waiting,
+                    c.ready,
+                    c.leased,
+                    c.done,
+                    c.failed
+                )
+            })
+            .unwrap_or_default()
+    });
     let gave_up = move || {
         let policy = policy.get().and_then(Result::ok).unwrap_or_default();
         !policy.should_retry(failures.get())
@@ -263,13 +292,18 @@ pub fn JobPage() -> impl IntoView {
             </div>
         })}
         <div class="mt-3">
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
                 {move || detail.get().map(|r| match r {
                     Ok(d) => view! { <Detail d /> }.into_any(),
                     Err(crate::error::AppError::NotFound(_)) => {
                         view! { <crate::ui::not_found::NotFoundPage /> }.into_any()
                     }
                     Err(e) => view! { <ErrorBox error=e /> }.into_any(),
+                })}
+            </Transition>
+            <Transition fallback=|| ()>
+                {move || run.get().map(|(job, params, replayed_from)| view! {
+                    <RunView job params replayed_from version />
                 })}
             </Transition>
         </div>

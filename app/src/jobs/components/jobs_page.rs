@@ -30,7 +30,7 @@ pub fn JobsPage() -> impl IntoView {
             {move || can_edit.get().then(|| view! { <CreateJobForm action=create /> })}
         </Transition>
         <h2 class="mb-2 mt-8 text-lg font-semibold">"Recent jobs"</h2>
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
             {move || jobs.get().map(|r| match r {
                 Ok(list) if list.is_empty() => view! {
                     <div class="rounded-lg border border-dashed border-slate-300 p-10 text-center text-sm text-slate-600 dark:border-slate-700 dark:text-slate-400">

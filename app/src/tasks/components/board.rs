@@ -17,7 +17,7 @@ pub fn Board(parent: Option<String>) -> impl IntoView {
         |(p, _, _)| load(p, MAX_PAGE),
     );
     view! {
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400">"Loading…"</p> }>
             {move || cards.get().map(|r| match r {
                 Ok(page) => {
                     let more = page.total - page.items.len() as i64;
@@ -27,7 +27,7 @@ pub fn Board(parent: Option<String>) -> impl IntoView {
                             {Status::ALL.into_iter().map(|s| view! { <Column status=s items=items.clone() /> }).collect_view()}
                         </div>
                         {(more > 0).then(|| view! {
-                            <p class="mt-3 text-sm text-slate-500">{format!("The board shows the first {MAX_PAGE} tasks; {more} more are in the outline.")}</p>
+                            <p class="mt-3 text-sm text-slate-500 dark:text-slate-400">{format!("The board shows the first {MAX_PAGE} tasks; {more} more are in the outline.")}</p>
                         })}
                     }.into_any()
                 }
@@ -106,8 +106,8 @@ fn Card(task: TreeTask) -> impl IntoView {
                 }
                 on:click=move |_| ui.edit(t.clone(), None, None, Some(next))
                 class="w-full rounded-md border border-slate-200 bg-white p-3 text-left text-sm shadow-sm hover:border-emerald-400 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 disabled:cursor-default dark:border-slate-700 dark:bg-slate-800">
-                <span class=if task.status == Status::Done { "block text-slate-500 line-through" } else { "block" }>{task.title.clone()}</span>
-                <span class="mt-1 flex items-center justify-between text-xs text-slate-500">
+                <span class=if task.status == Status::Done { "block text-slate-500 dark:text-slate-400 line-through" } else { "block" }>{task.title.clone()}</span>
+                <span class="mt-1 flex items-center justify-between text-xs text-slate-500 dark:text-slate-400">
                     <span>{label.map(|l| format!("{l} done"))}</span>
                     <a href=format!("/tasks/{}", task.id) class="hover:underline" on:click=|ev| ev.stop_propagation()>"Open"</a>
                 </span>

@@ -75,7 +75,7 @@ fn JobFollower(id: String) -> impl IntoView {
                     view! {
                         <div class="flex flex-wrap items-center gap-2 text-sm">
                             <span class="font-medium">{job.kind.label()}</span>
-                            <span data-state=job.state.as_str() class="text-slate-500">{job.state.as_str()}</span>
+                            <span data-state=job.state.as_str() class="text-slate-500 dark:text-slate-400">{job.state.as_str()}</span>
                             <a href=format!("/jobs/{}", job.id) class="text-xs text-emerald-700 hover:underline dark:text-emerald-400">"details"</a>
                             {running.then(|| view! {
                                 <button type="button" class=format!("{BUTTON} ml-auto")
@@ -84,7 +84,7 @@ fn JobFollower(id: String) -> impl IntoView {
                         </div>
                         {running.then(|| view! {
                             <div class="mt-2"><ProgressBar fraction=Signal::derive(move || fraction) label="Job progress" /></div>
-                            <p class="mt-1 text-xs tabular-nums text-slate-500">{format!("{:.0}%", fraction * 100.0)}</p>
+                            <p class="mt-1 text-xs tabular-nums text-slate-500 dark:text-slate-400">{format!("{:.0}%", fraction * 100.0)}</p>
                         })}
                         {(job.state == JobState::Succeeded).then(|| view! {
                             <p class="mt-1 text-sm text-emerald-700 dark:text-emerald-400">
@@ -250,7 +250,7 @@ pub fn FilesPanel(parent: Option<String>) -> impl IntoView {
             {move || ui.can_edit.get().then(|| view! {
                 <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                     <h3 class="font-semibold">"Import"</h3>
-                    <p class="mt-1 text-xs text-slate-500">"A tree file, into this level: JSON like {\"tasks\": [{\"name\": \"Trip\", \"isDone\": false, \"tasks\": [...]}]}, as Orchard exports it (ids, status and notes are kept when present)."</p>
+                    <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">"A tree file, into this level: JSON like {\"tasks\": [{\"name\": \"Trip\", \"isDone\": false, \"tasks\": [...]}]}, as Orchard exports it (ids, status and notes are kept when present)."</p>
                     <input node_ref=file_input type="file" accept=".json,application/json" aria-label="Tree file" class="mt-3 block w-full text-sm file:mr-3 file:rounded-md file:border-0 file:bg-slate-100 file:px-3 file:py-1.5 dark:file:bg-slate-800" />
                     <label class="mt-2 flex items-center gap-2 text-sm">
                         <input type="checkbox" class="accent-emerald-600" prop:checked=move || new_ids.get() on:change=move |ev| new_ids.set(event_target_checked(&ev)) />
@@ -263,7 +263,7 @@ pub fn FilesPanel(parent: Option<String>) -> impl IntoView {
             })}
             <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                 <h3 class="font-semibold">"Export"</h3>
-                <p class="mt-1 text-xs text-slate-500">"Every task at this level and below, loaded here or not."</p>
+                <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">"Every task at this level and below, loaded here or not."</p>
                 <div class="mt-3 flex flex-wrap gap-2">
                     <a class=BUTTON href=export_href download="">"Download now"</a>
                     {move || ui.can_edit.get().then(|| view! { <button type="button" class=BUTTON on:click=on_export.clone()>"Export as a job"</button> })}
@@ -301,7 +301,7 @@ pub fn FilesPanel(parent: Option<String>) -> impl IntoView {
                     {list.into_iter().take(20).map(|f| view! {
                         <li class="flex flex-wrap items-center gap-3 px-3 py-2">
                             <a class="font-medium text-emerald-700 hover:underline dark:text-emerald-400" download="" href=format!("/api/v1/files/{}", f.key)>{f.key.clone()}</a>
-                            <span class="text-slate-500">{format!("{} tasks · {}", f.tasks, bytes(f.bytes))}</span>
+                            <span class="text-slate-500 dark:text-slate-400">{format!("{} tasks · {}", f.tasks, bytes(f.bytes))}</span>
                         </li>
                     }).collect_view()}
                 </ul>

@@ -186,7 +186,7 @@ pub fn Listing(
     );
     let parent_for_items = parent.clone();
     view! {
-        <Transition fallback=move || view! { <li class="px-3 py-1.5 text-sm text-slate-500" style=format!("padding-left: {}rem", level as f32 * 1.25)>"Loading…"</li> }>
+        <Transition fallback=move || view! { <li class="px-3 py-1.5 text-sm text-slate-500 dark:text-slate-400" style=format!("padding-left: {}rem", level as f32 * 1.25)>"Loading…"</li> }>
             {move || page.get().map(|r| match r {
                 Ok(p) => {
                     let left = p.total - p.items.len() as i64;
@@ -216,10 +216,10 @@ pub fn Listing(
                     view! {
                         {rows}
                         {empty.then(|| view! {
-                            <li class="px-3 py-8 text-center text-sm text-slate-500">"No tasks here yet."</li>
+                            <li role="none" class="px-3 py-8 text-center text-sm text-slate-500 dark:text-slate-400">"No tasks here yet."</li>
                         })}
                         {(left > 0).then(|| view! {
-                            <li style=format!("padding-left: {}rem", level as f32 * 1.25 + 1.75)>
+                            <li role="none" style=format!("padding-left: {}rem", level as f32 * 1.25 + 1.75)>
                                 <button type="button" class="my-1 text-sm font-medium text-emerald-700 hover:underline dark:text-emerald-400"
                                     on:click=move |_| count.update(|c| *c += DEFAULT_PAGE)>
                                     {format!("Show {} more ({left} not shown)", left.min(DEFAULT_PAGE as i64))}
@@ -510,7 +510,7 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                 style=format!("padding-left: {}rem", (level - 1) as f32 * 1.25 + 0.25)>
                 <button type="button" tabindex="-1"
                     aria-label=move || if expanded.get() { "Collapse" } else { "Expand" }
-                    class=move || format!("flex h-6 w-6 shrink-0 items-center justify-center rounded text-slate-500 hover:bg-slate-200 dark:hover:bg-slate-700 {}", if has_children() { "" } else { "invisible" })
+                    class=move || format!("flex h-6 w-6 shrink-0 items-center justify-center rounded text-slate-500 dark:text-slate-400 hover:bg-slate-200 dark:hover:bg-slate-700 {}", if has_children() { "" } else { "invisible" })
                     on:click=move |_| ui.toggle(&id_toggle)>
                     <span class=move || format!("inline-block transition-transform {}", if expanded.get() { "rotate-90" } else { "" })>"▸"</span>
                 </button>
@@ -525,7 +525,7 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                     let t = shown.get();
                     view! {
                         <span
-                            class=if t.status == Status::Done { "min-w-0 flex-1 truncate text-slate-500 line-through" } else { "min-w-0 flex-1 truncate" }
+                            class=if t.status == Status::Done { "min-w-0 flex-1 truncate text-slate-500 dark:text-slate-400 line-through" } else { "min-w-0 flex-1 truncate" }
                             on:dblclick=move |_| if ui.can_edit.get_untracked() { ui.editing.set(Some(t.id.clone())) }>
                             {t.title.clone()}
                         </span>
@@ -538,7 +538,7 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                     let t = shown.get();
                     let pct = t.done_count as f64 * 100.0 / t.child_count.max(1) as f64;
                     view! {
-                        <span class="flex shrink-0 items-center gap-1.5 text-xs tabular-nums text-slate-500" title="children done">
+                        <span class="flex shrink-0 items-center gap-1.5 text-xs tabular-nums text-slate-500 dark:text-slate-400" title="children done">
                             <span class="hidden h-1.5 w-12 overflow-hidden rounded-full bg-slate-200 sm:block dark:bg-slate-700">
                                 <span class="block h-full rounded-full bg-emerald-500" style=format!("width: {pct:.0}%")></span>
                             </span>
@@ -549,15 +549,15 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                 // Row actions: on a wide screen they appear on hover or focus and keep their
                 // place; on a narrow one they take no room until the row is focused.
                 <span class="hidden shrink-0 items-center gap-0.5 transition-opacity group-focus-within:flex sm:flex sm:opacity-0 sm:group-hover:opacity-100 sm:group-focus-within:opacity-100">
-                    <a href=format!("/tasks/{id_zoom}") tabindex="-1" title="Zoom in" aria-label="Zoom in" class="rounded px-1.5 py-0.5 text-slate-500 hover:bg-slate-200 dark:hover:bg-slate-700">"⤢"</a>
-                    <button type="button" tabindex="-1" title="Notes" aria-label="Notes" class="rounded px-1.5 py-0.5 text-slate-500 hover:bg-slate-200 dark:hover:bg-slate-700"
+                    <a href=format!("/tasks/{id_zoom}") tabindex="-1" title="Zoom in" aria-label="Zoom in" class="rounded px-1.5 py-0.5 text-slate-500 dark:text-slate-400 hover:bg-slate-200 dark:hover:bg-slate-700">"⤢"</a>
+                    <button type="button" tabindex="-1" title="Notes" aria-label="Notes" class="rounded px-1.5 py-0.5 text-slate-500 dark:text-slate-400 hover:bg-slate-200 dark:hover:bg-slate-700"
                         on:click=move |_| notes_open.update(|o| *o = !*o)>"✎"</button>
                     {move || ui.can_edit.get().then(|| {
                         let (c, s, d) = (id_child.clone(), id_sibling.clone(), id_delete.clone());
                         view! {
-                            <button type="button" tabindex="-1" title="Add a child" aria-label="Add a child" class="rounded px-1.5 py-0.5 text-slate-500 hover:bg-slate-200 dark:hover:bg-slate-700"
+                            <button type="button" tabindex="-1" title="Add a child" aria-label="Add a child" class="rounded px-1.5 py-0.5 text-slate-500 dark:text-slate-400 hover:bg-slate-200 dark:hover:bg-slate-700"
                                 on:click=move |_| create_under(ui, Some(c.clone()), None, "New task".into(), true)>"+"</button>
-                            <button type="button" tabindex="-1" title="Add a task below" aria-label="Add a task below" class="rounded px-1.5 py-0.5 text-slate-500 hover:bg-slate-200 dark:hover:bg-slate-700"
+                            <button type="button" tabindex="-1" title="Add a task below" aria-label="Add a task below" class="rounded px-1.5 py-0.5 text-slate-500 dark:text-slate-400 hover:bg-slate-200 dark:hover:bg-slate-700"
                                 on:click=move |_| create_under(ui, place.with_value(|p| p.parent.clone()), Some(s.clone()), "New task".into(), true)>"↓+"</button>
                             <button type="button" tabindex="-1" title="Delete" aria-label="Delete" class="rounded px-1.5 py-0.5 text-red-600 hover:bg-red-50 dark:text-red-400 dark:hover:bg-red-950"
                                 on:click=move |_| delete_with_confirm(ui, d.clone(), shown.get_untracked().title)>"✕"</button>

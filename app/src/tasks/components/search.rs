@@ -49,7 +49,7 @@ pub fn SearchBox() -> impl IntoView {
                     <div role="listbox" aria-label="Search results"
                         class="absolute right-0 z-20 mt-1 max-h-96 w-full overflow-auto rounded-lg border border-slate-200 bg-white p-1 shadow-lg sm:w-[28rem] dark:border-slate-700 dark:bg-slate-900">
                         {match r {
-                            Ok(found) if found.hits.is_empty() => view! { <p class="p-3 text-sm text-slate-500">"No task has that in its title."</p> }.into_any(),
+                            Ok(found) if found.hits.is_empty() => view! { <p class="p-3 text-sm text-slate-500 dark:text-slate-400">"No task has that in its title."</p> }.into_any(),
                             Ok(found) => view! {
                                 {found.hits.into_iter().map(|h| {
                                     let href = match &h.task.parent_id {
@@ -64,11 +64,11 @@ pub fn SearchBox() -> impl IntoView {
                                         <a role="option" aria-selected="false" href=href on:click=move |_| { let _ = text.try_set(String::new()); }
                                             class="block rounded-md px-3 py-2 text-sm hover:bg-slate-100 focus:bg-slate-100 focus:outline-none dark:hover:bg-slate-800 dark:focus:bg-slate-800">
                                             <span class="block font-medium">{h.task.title.clone()}</span>
-                                            <span class="block truncate text-xs text-slate-500">{if path.is_empty() { "A root task".to_string() } else { path.join(" › ") }}</span>
+                                            <span class="block truncate text-xs text-slate-500 dark:text-slate-400">{if path.is_empty() { "A root task".to_string() } else { path.join(" › ") }}</span>
                                         </a>
                                     }
                                 }).collect_view()}
-                                {found.more.then(|| view! { <p class="px-3 py-2 text-xs text-slate-500">"More tasks match; type more to narrow it down."</p> })}
+                                {found.more.then(|| view! { <p class="px-3 py-2 text-xs text-slate-500 dark:text-slate-400">"More tasks match; type more to narrow it down."</p> })}
                             }.into_any(),
                             Err(e) => view! { <p role="alert" class="p-3 text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> }.into_any(),
                         }}

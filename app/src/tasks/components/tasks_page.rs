@@ -41,7 +41,7 @@ fn Zoomed(parent: Option<String>) -> impl IntoView {
     let key = id.clone();
     let found = Resource::new(move || key.clone(), get_task_path);
     view! {
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500" role="status">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400" role="status">"Loading…"</p> }>
             {move || found.get().map(|r| match r {
                 Err(AppError::NotFound(_)) => view! { <NotFoundPage /> }.into_any(),
                 _ => view! { <TreeView parent=Some(id.clone()) /> }.into_any(),
@@ -118,7 +118,7 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
         (parent.clone(), parent.clone(), parent.clone());
     view! {
         <Title text="Tasks" />
-        <nav aria-label="Breadcrumbs" class="mb-1 flex flex-wrap items-center gap-1 text-sm text-slate-500">
+        <nav aria-label="Breadcrumbs" class="mb-1 flex flex-wrap items-center gap-1 text-sm text-slate-500 dark:text-slate-400">
             <a href="/tasks" class="hover:underline">"All tasks"</a>
             <Transition fallback=|| ()>
                 {move || crumbs.get().and_then(Result::ok).flatten().map(|path| {
@@ -170,7 +170,7 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
         }}
         // The outline's keys, under the outline only, and only those the person may use.
         {move || (!board.get()).then(|| view! {
-            <p class="mt-2 hidden text-xs text-slate-500 sm:block">
+            <p class="mt-2 hidden text-xs text-slate-500 dark:text-slate-400 sm:block">
                 {if can_edit.get() {
                     "Keys: ↑ ↓ move · → expand · ← collapse · Enter rename · Space done · Delete · Alt+Shift+arrows indent, outdent, reorder"
                 } else {

@@ -133,7 +133,7 @@ pub fn FleetTable(
                                        class="font-medium text-emerald-700 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 dark:text-emerald-300">
                                         {w.name.clone()}
                                     </a>
-                                    <div class="text-xs text-slate-500">
+                                    <div class="text-xs text-slate-500 dark:text-slate-400">
                                         {(!w.version.is_empty()).then(|| format!("v{}", w.version.trim_start_matches('v')))}
                                         {(!w.hostname.is_empty()).then(|| format!(" · {}", w.hostname))}
                                     </div>

@@ -49,7 +49,7 @@ fn tasks_table(d: ProcessDetail, now: ReadSignal<Millis>) -> impl IntoView {
                         };
                         view! {
                             <tr data-testid="task-row" data-state=t.state.as_str()>
-                                <td class=format!("{TD} tabular-nums text-slate-500")>{format!("{}/{total}", t.seq)}</td>
+                                <td class=format!("{TD} tabular-nums text-slate-500 dark:text-slate-400")>{format!("{}/{total}", t.seq)}</td>
                                 <td class=format!("{TD} font-medium")>{t.name.clone()}</td>
                                 <td class=TD>{t.version.clone()}</td>
                                 <td class=TD>{step_badge(t.state)}</td>
@@ -80,7 +80,7 @@ pub fn ProcessPanel(process_id: String, now: ReadSignal<Millis>) -> impl IntoVie
                 "Process " <span class="font-mono text-sm">{process_id.clone()}</span>
             </h2>
             <div class="mt-3">
-                <Transition fallback=|| view! { <p class="text-sm text-slate-500" role="status">"Loading tasks…"</p> }>
+                <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400" role="status">"Loading tasks…"</p> }>
                     {move || detail.get().map(|r| match r {
                         Ok(d) => tasks_table(d, now).into_any(),
                         Err(crate::error::AppError::NotFound(_)) => {

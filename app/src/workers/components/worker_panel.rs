@@ -23,7 +23,7 @@ fn processes_table(
     suffix: Memo<String>,
 ) -> impl IntoView {
     if ps.is_empty() {
-        return view! { <p class="text-sm text-slate-500">"No processes yet."</p> }.into_any();
+        return view! { <p class="text-sm text-slate-500 dark:text-slate-400">"No processes yet."</p> }.into_any();
     }
     view! {
         <div class="relative overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
@@ -111,7 +111,7 @@ pub fn WorkerPanel(
                     {info.as_ref().map(|f| f.worker.name.clone()).unwrap_or_else(|| worker_id.clone())}
                 </h2>
                 {info.as_ref().map(|f| health_badge(f.worker.health))}
-                {info.as_ref().map(|f| view! { <span class="text-sm text-slate-500">{f.worker.kind.as_str()}</span> })}
+                {info.as_ref().map(|f| view! { <span class="text-sm text-slate-500 dark:text-slate-400">{f.worker.kind.as_str()}</span> })}
                 {removable.then(|| view! {
                     <button type="button" data-testid="remove-worker"
                         class="ml-auto rounded-md border border-red-300 px-3 py-1.5 text-sm font-medium text-red-700 hover:bg-red-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-red-500 disabled:opacity-50 dark:border-red-800 dark:text-red-300 dark:hover:bg-red-950"
@@ -121,10 +121,10 @@ pub fn WorkerPanel(
                     </button>
                 })}
             </div>
-            <p class="mt-1 font-mono text-xs text-slate-500">{worker_id.clone()}</p>
+            <p class="mt-1 font-mono text-xs text-slate-500 dark:text-slate-400">{worker_id.clone()}</p>
             {move || remove.value().get().and_then(|r| r.err()).map(|e| view! { <div class="mt-2"><ErrorBox error=e /></div> })}
-            <h3 class="mb-2 mt-4 text-sm font-semibold uppercase tracking-wide text-slate-500">"Processes"</h3>
-            <Transition fallback=|| view! { <p class="text-sm text-slate-500" role="status">"Loading processes…"</p> }>
+            <h3 class="mb-2 mt-4 text-sm font-semibold uppercase tracking-wide text-slate-500 dark:text-slate-400">"Processes"</h3>
+            <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400" role="status">"Loading processes…"</p> }>
                 {move || {
                     let (wid, sel) = (wid.clone(), selected_process.clone());
                     processes.get().map(move |r| match r {

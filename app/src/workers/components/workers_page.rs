@@ -194,7 +194,7 @@ pub fn WorkersPage() -> impl IntoView {
         <p class="mb-4 text-sm text-slate-600 dark:text-slate-400">
             "Every worker reporting to this Orchard: in-process pools, remote orchard workers and wpipe pipelines. Select one to see its processes, then a process to see its tasks."
         </p>
-        <Transition fallback=|| view! { <p class="text-sm text-slate-500" role="status">"Loading workers…"</p> }>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500 dark:text-slate-400" role="status">"Loading workers…"</p> }>
             {move || data.get().map(|r| match r {
                 Ok(v) => view! {
                     <Fleet view_data=v worker=worker() process=process() query=query status=status sort=sort suffix=suffix />

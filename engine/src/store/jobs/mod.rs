@@ -283,6 +283,7 @@ pub(super) struct JobRow {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    pub replayed_from: Option<String>,
 }
 
 impl TryFrom<JobRow> for Job {
@@ -313,6 +314,7 @@ impl TryFrom<JobRow> for Job {
             created_at: r.created_at,
             started_at: r.started_at,
             finished_at: r.finished_at,
+            replayed_from: r.replayed_from,
         })
     }
 }
@@ -337,6 +339,7 @@ impl JobRow {
             created_at: r.get(13)?,
             started_at: r.get(14)?,
             finished_at: r.get(15)?,
+            replayed_from: r.get(16)?,
         })
     }
 }

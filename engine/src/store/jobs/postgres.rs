@@ -105,6 +105,7 @@ impl PgStore {
                 .bind(job.tasks.len() as i64)
                 .bind(now)
                 .bind(job.server_only)
+                .bind(job.replayed_from.as_deref())
                 .execute(&mut *tx)
                 .await?;
             let fan_out = crate::store::jobs::plan::fan_out(&job.tasks);

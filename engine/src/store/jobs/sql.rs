@@ -6,16 +6,16 @@
 //! (`postgres/functions.sql`) and SQLite statements (`jobs/sqlite_queue.rs`).
 
 pub const LIST_JOBS: &str = "SELECT id, kind, state, phase, params, concurrency, max_attempts, \
-     done, total, work_done, work_total, result, error, created_at, started_at, finished_at \
-     FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1";
+     done, total, work_done, work_total, result, error, created_at, started_at, finished_at, \
+     replayed_from FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1";
 
 pub const GET_JOB: &str = "SELECT id, kind, state, phase, params, concurrency, max_attempts, \
-     done, total, work_done, work_total, result, error, created_at, started_at, finished_at \
-     FROM jobs WHERE id = $1";
+     done, total, work_done, work_total, result, error, created_at, started_at, finished_at, \
+     replayed_from FROM jobs WHERE id = $1";
 
 pub const INSERT_JOB: &str = "INSERT INTO jobs (id, kind, params, state, phase, concurrency, \
-     max_attempts, done, total, created_at, server_only) \
-     VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, $8, $9)";
+     max_attempts, done, total, created_at, server_only, replayed_from) \
+     VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, $8, $9, $10)";
 
 pub const JOB_STATE: &str = "SELECT state, max_attempts FROM jobs WHERE id = $1";
 pub const JOB_STATE_LOCKED: &str = "SELECT state, max_attempts FROM jobs WHERE id = $1 FOR UPDATE";

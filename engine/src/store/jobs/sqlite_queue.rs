@@ -74,6 +74,7 @@ pub(super) fn insert_job(
         job.tasks.len() as i64,
         now,
         job.server_only,
+        job.replayed_from.as_deref(),
     ))?;
     let fan_out = crate::store::jobs::plan::fan_out(&job.tasks);
     let mut insert = tx.prepare_cached(lite(sql::INSERT_TASK_SQLITE))?;
