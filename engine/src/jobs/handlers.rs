@@ -450,7 +450,10 @@ pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, StepE
             )));
         }
     }
-    let line = held.unwrap_or_default();
+    // A step that printed nothing has no output: `null`.
+    let Some(line) = held else {
+        return Ok(Value::Null);
+    };
     serde_json::from_str(&line).map_err(|e| {
         StepError::Fail(format!(
             "step {}: the last line of its output is not JSON ({e}): {:?}",
@@ -529,6 +532,9 @@ mod tests {
         );
         let out = run(&def, None).await.unwrap();
         assert_eq!(out, json!({"job": "j1", "attempt": 2, "in": {"x": 21}}));
+        // A step that prints nothing outputs null.
+        let quiet = run(&sh("quiet", "cat >/dev/null; echo only a log line >&2"), None).await;
+        assert_eq!(quiet.unwrap(), Value::Null);
     }
 
     #[tokio::test]
