@@ -15,6 +15,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde::Deserialize;
 use serde_json::Value;
+use shared::jobs::protocol::FleetLimit;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -53,6 +54,10 @@ pub struct HandlerDef {
     /// Most steps of this handler running at once on this worker.
     #[serde(default)]
     pub max_concurrent: Option<usize>,
+    /// A fleet-wide bound, `"key:n"`: no more than n steps of the handlers naming `key` run
+    /// at once across every worker.
+    #[serde(default)]
+    pub limit: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +93,7 @@ impl HandlerDef {
             env: Vec::new(),
             timeout_s: None,
             max_concurrent: None,
+            limit: None,
         };
         def.check()?;
         Ok(def)
@@ -102,6 +108,9 @@ impl HandlerDef {
         }
         if self.command.is_empty() || self.command[0].is_empty() {
             return Err(format!("handler {}: the command is empty", self.name));
+        }
+        if let Some(l) = &self.limit {
+            FleetLimit::parse(l).map_err(|e| format!("handler {}: {e}", self.name))?;
         }
         if self.timeout_s == Some(0) || self.max_concurrent == Some(0) {
             return Err(format!(
@@ -155,6 +164,14 @@ impl Handlers {
 
     pub fn names(&self) -> Vec<String> {
         self.defs.keys().cloned().collect()
+    }
+
+    /// The fleet-wide limits of the handlers that declare one, by handler.
+    pub fn limits(&self) -> BTreeMap<String, FleetLimit> {
+        self.defs
+            .values()
+            .filter_map(|d| Some((d.name.clone(), FleetLimit::parse(d.limit.as_deref()?).ok()?)))
+            .collect()
     }
 
     pub fn get(&self, name: &str) -> Option<&HandlerDef> {
@@ -484,6 +501,7 @@ mod tests {
             env: Vec::new(),
             timeout_s: None,
             max_concurrent: None,
+            limit: None,
         }
     }
 
@@ -533,7 +551,11 @@ mod tests {
         let out = run(&def, None).await.unwrap();
         assert_eq!(out, json!({"job": "j1", "attempt": 2, "in": {"x": 21}}));
         // A step that prints nothing outputs null.
-        let quiet = run(&sh("quiet", "cat >/dev/null; echo only a log line >&2"), None).await;
+        let quiet = run(
+            &sh("quiet", "cat >/dev/null; echo only a log line >&2"),
+            None,
+        )
+        .await;
         assert_eq!(quiet.unwrap(), Value::Null);
     }
 
@@ -584,6 +606,7 @@ mod tests {
     async fn max_concurrent_bounds_a_handlers_steps_on_this_worker() {
         let h = Handlers::new(vec![HandlerDef {
             max_concurrent: Some(1),
+            limit: None,
             ..sh("one", "true")
         }])
         .unwrap();

@@ -342,10 +342,12 @@ pub async fn claim(st: &Core, req: &ClaimRequest) -> AppResult<Vec<LeasedTask>> 
             "max must be between 1 and {MAX_BATCH}"
         )));
     }
+    shared::jobs::protocol::check_offer(&req.handlers, &req.limits).map_err(AppError::Invalid)?;
     let want = Want {
         batches: req.max,
         prefetch: req.prefetch,
         handlers: req.handlers.clone(),
+        limits: req.limits.clone(),
     };
     let wait = req.wait_ms.clamp(0, st.engine.max_claim_wait_ms);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait as u64);
@@ -439,6 +441,7 @@ pub async fn complete_batch(st: &Core, req: &CompleteBatch) -> AppResult<BatchRe
             "claim must be between 0 and {MAX_BATCH}"
         )));
     }
+    shared::jobs::protocol::check_offer(&req.handlers, &req.limits).map_err(AppError::Invalid)?;
     for item in &req.items {
         SpawnedTask::check_all(&item.spawn)
             .map_err(|e| AppError::Invalid(format!("task {}: {e}", item.task_id)))?;
@@ -452,6 +455,7 @@ pub async fn complete_batch(st: &Core, req: &CompleteBatch) -> AppResult<BatchRe
                 batches: req.claim,
                 prefetch: req.prefetch,
                 handlers: req.handlers.clone(),
+                limits: req.limits.clone(),
             },
             st.engine.lease_ms,
             now_millis(),

@@ -12,6 +12,7 @@ common::both!(
     cancel_and_timeout_stop_a_steps_processes,
     a_worker_killed_mid_step_leaves_no_process_behind,
     steps_retry_as_their_policy_says,
+    a_fleet_limit_bounds_steps_across_workers,
 );
 
 const PY_RANGE: &str =
@@ -586,5 +587,56 @@ async fn steps_retry_as_their_policy_says(db: Db) {
     assert_eq!(page["items"][0]["attempts"], 2, "{page}");
     let _ = worker.kill();
     let _ = worker.wait();
+    app.running.stop().await;
+}
+
+/// Two workers offer `gpu` under the fleet limit `gpu:2`: of eight such steps, never more
+/// than two run at once across both, though each worker alone has room for four.
+async fn a_fleet_limit_bounds_steps_across_workers(db: Db) {
+    let app = spawn_app(db, 0).await;
+    let file = std::env::temp_dir().join(format!(
+        "orchard-limits-{}-{}.toml",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    ));
+    std::fs::write(
+        &file,
+        "[[handler]]\nname = \"gpu\"\ncommand = [\"sh\", \"-c\", \"cat >/dev/null; sleep 0.4; echo 1\"]\n\
+         limit = \"gpu:2\"\n",
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let mut workers: Vec<_> = ["g1", "g2"]
+        .iter()
+        .map(|n| start_worker_with(&app.base, n, 4, &["--handlers", &path]))
+        .collect();
+    let steps: Vec<Value> = (0..8)
+        .map(|i| json!({"id": format!("s{i}"), "handler": "gpu", "input": i}))
+        .collect();
+    let (status, job) = submit(&app, json!(steps)).await;
+    assert_eq!(status, 201, "{job}");
+    let id = job["id"].as_str().unwrap();
+    let d = app.wait_for_job(id, 90).await;
+    assert_eq!(d["state"], "succeeded", "{d}");
+    let (_, page) = app.get_json(&format!("/api/v1/jobs/{id}/steps")).await;
+    // Each step held its lease from its start to its finish; count the overlaps.
+    let mut edges: Vec<(i64, i64)> = Vec::new();
+    for s in page["items"].as_array().unwrap() {
+        edges.push((s["started_at"].as_i64().unwrap(), 1));
+        edges.push((s["finished_at"].as_i64().unwrap(), -1));
+    }
+    edges.sort();
+    let (mut now, mut most) = (0, 0);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    assert!(most <= 2, "{most} steps ran at once: {page}");
+    assert_eq!(most, 2, "the limit allows two at once: {page}");
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    let _ = std::fs::remove_file(&file);
     app.running.stop().await;
 }

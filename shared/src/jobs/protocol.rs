@@ -4,6 +4,7 @@
 
 use crate::Millis;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A worker announcing itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +58,80 @@ pub struct ClaimRequest {
     /// The handlers this worker offers: only it may lease a workflow step that needs one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub handlers: Vec<String>,
+    /// Fleet-wide limits of handlers it offers, by handler name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, FleetLimit>,
+}
+
+/// A bound a handler's steps share across the fleet: no more than `n` steps of the handlers
+/// naming `key` run at once, whichever workers run them (`limit = "gpu:2"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FleetLimit {
+    /// `[A-Za-z0-9_-]{1,64}`.
+    pub key: String,
+    /// 1 to 100,000.
+    pub n: u32,
+}
+
+impl FleetLimit {
+    /// Most steps one key may allow.
+    pub const MAX: u32 = 100_000;
+
+    /// `key:n`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (key, n) = s
+            .split_once(':')
+            .ok_or_else(|| format!("limit {s:?} must be KEY:N, e.g. \"gpu:2\""))?;
+        let n = n
+            .parse::<u32>()
+            .map_err(|_| format!("limit {s:?}: {n:?} is not a whole number"))?;
+        let limit = Self {
+            key: key.to_string(),
+            n,
+        };
+        limit.check()?;
+        Ok(limit)
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        if !crate::jobs::workflow::is_name(&self.key) {
+            return Err(format!(
+                "limit key {:?} must be 1 to 64 of A-Z, a-z, 0-9, _ and -",
+                self.key
+            ));
+        }
+        if !(1..=Self::MAX).contains(&self.n) {
+            return Err(format!(
+                "limit {}: n must be between 1 and {}",
+                self.key,
+                Self::MAX
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks the handlers a claim offers and their fleet limits: at most 1,000 names, each
+/// limit for a handler offered.
+pub fn check_offer(
+    handlers: &[String],
+    limits: &BTreeMap<String, FleetLimit>,
+) -> Result<(), String> {
+    if handlers.len() > 1_000 || !handlers.iter().all(|h| crate::jobs::workflow::is_name(h)) {
+        return Err(
+            "handlers must be at most 1,000 names of 1 to 64 of A-Z, a-z, 0-9, _ and -".into(),
+        );
+    }
+    for (h, l) in limits {
+        if !handlers.contains(h) {
+            return Err(format!(
+                "limit for handler {h:?}, which the claim does not offer"
+            ));
+        }
+        l.check()?;
+    }
+    Ok(())
 }
 
 /// A task leased to a worker, with everything needed to run it.
@@ -215,6 +290,9 @@ pub struct CompleteBatch {
     /// The handlers this worker offers, as a claim says them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub handlers: Vec<String>,
+    /// Their fleet-wide limits, as a claim says them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, FleetLimit>,
 }
 
 /// How one item of a batch fared: accepted, or refused with the status and error the single
@@ -236,4 +314,26 @@ pub struct ItemOutcome {
 pub struct BatchReply {
     pub results: Vec<ItemOutcome>,
     pub tasks: Vec<LeasedTask>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fleet_limits_read_and_check() {
+        assert_eq!(
+            FleetLimit::parse("gpu:2"),
+            Ok(FleetLimit {
+                key: "gpu".into(),
+                n: 2
+            })
+        );
+        for bad in ["gpu", "gpu:0", "gpu:x", "g/u:1", ":1"] {
+            assert!(FleetLimit::parse(bad).is_err(), "{bad}");
+        }
+        let limits = BTreeMap::from([("b".to_string(), FleetLimit::parse("k:1").unwrap())]);
+        assert!(check_offer(&["a".into()], &limits).is_err());
+        assert!(check_offer(&["a".into(), "b".into()], &limits).is_ok());
+    }
 }

@@ -248,6 +248,7 @@ async fn claimer(
             wait_ms: pool.cfg.claim_wait_ms,
             prefetch: true,
             handlers: pool.cfg.handlers.names(),
+            limits: pool.cfg.handlers.limits(),
         };
         let claimed = tokio::select! {
             r = leases.claim(&req) => r,
@@ -525,6 +526,7 @@ async fn deliver(
         claim: claim as i64,
         prefetch: true,
         handlers: pool.cfg.handlers.names(),
+        limits: pool.cfg.handlers.limits(),
     };
     let sent = Instant::now();
     match send_batch(leases, &req, pool.cfg.lease_ms).await {

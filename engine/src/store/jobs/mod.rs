@@ -39,6 +39,9 @@ pub struct Want {
     pub batches: i64,
     pub prefetch: bool,
     pub handlers: Vec<String>,
+    /// Fleet-wide limits of handlers offered, by handler: a claim leases a step of such a
+    /// handler only while fewer than `n` tasks leased under its key run across the fleet.
+    pub limits: std::collections::BTreeMap<String, shared::jobs::protocol::FleetLimit>,
 }
 
 /// Work a batch is sized to carry: enough that the round trip reporting it is a small part
@@ -56,6 +59,7 @@ impl Want {
             batches: n,
             prefetch: false,
             handlers: Vec::new(),
+            limits: Default::default(),
         }
     }
 
@@ -66,6 +70,7 @@ impl Want {
             batches: n,
             prefetch: true,
             handlers: Vec::new(),
+            limits: Default::default(),
         }
     }
 
@@ -83,6 +88,22 @@ impl Want {
     /// The handlers offered, as the JSON array SQLite's claim reads.
     pub fn handlers_json(&self) -> String {
         serde_json::to_string(&self.handlers).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// The fleet limit of a handler offered, if it has one.
+    pub fn limit_of(&self, handler: Option<&str>) -> Option<&shared::jobs::protocol::FleetLimit> {
+        self.limits.get(handler?)
+    }
+
+    /// The limits as three parallel arrays (handler, key, n), as `orchard_claim` takes them.
+    pub fn limit_arrays(&self) -> (Vec<String>, Vec<String>, Vec<i64>) {
+        let mut out = (Vec::new(), Vec::new(), Vec::new());
+        for (h, l) in &self.limits {
+            out.0.push(h.clone());
+            out.1.push(l.key.clone());
+            out.2.push(i64::from(l.n));
+        }
+        out
     }
 
     /// The most tasks per batch this claim allows.

@@ -125,10 +125,12 @@ impl PgStore {
         lease_ms: i64,
         now: i64,
     ) -> StoreResult<Vec<LeasedTask>> {
+        let (limit_handlers, limit_keys, limit_ns) = want.limit_arrays();
         let rows = sqlx::query_as::<_, ClaimedRow>(
             "SELECT id, job_id, phase, payload, fan_out, attempt, lease_expires_at, \
              job_kind, job_params, inputs, lease_batch \
-             FROM orchard_claim($1, $2, $3, $4, true, $5, $6, $7, $8) WHERE id IS NOT NULL",
+             FROM orchard_claim($1, $2, $3, $4, true, $5, $6, $7, $8, $9, $10, $11) \
+             WHERE id IS NOT NULL",
         )
         .bind(worker_id)
         .bind(want.batches)
@@ -138,6 +140,9 @@ impl PgStore {
         .bind(BATCH_TARGET_US)
         .bind(MAX_CLAIM_TASKS)
         .bind(&want.handlers)
+        .bind(&limit_handlers)
+        .bind(&limit_keys)
+        .bind(&limit_ns)
         .fetch_all(&self.write)
         .await
         .map_err(missing)?;
@@ -205,11 +210,12 @@ impl PgStore {
                 }
             }
         }
+        let (limit_handlers, limit_keys, limit_ns) = claim.limit_arrays();
         let rows = sqlx::query_as::<_, ReportRow>(
             "SELECT claimed, id, job_id, finished, fan_out, phase, started_at, job_state, payload, \
              attempt, lease_expires_at, job_kind, job_params, inputs, lease_batch \
              FROM orchard_report($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-               $14, $15, $16, $17, $18, $19)",
+               $14, $15, $16, $17, $18, $19, $20, $21, $22)",
         )
         .bind(worker_id)
         .bind(ids)
@@ -230,6 +236,9 @@ impl PgStore {
         .bind(spawn_payloads)
         .bind(spawn_handlers)
         .bind(&claim.handlers)
+        .bind(&limit_handlers)
+        .bind(&limit_keys)
+        .bind(&limit_ns)
         .fetch_all(&self.write)
         .await
         .map_err(missing)?;

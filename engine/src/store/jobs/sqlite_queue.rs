@@ -30,16 +30,20 @@ const CLAIM_JOBS: &str = "SELECT j.id, j.concurrency, j.kind, j.params, j.state,
 const LEASED_BATCHES: &str = "SELECT COUNT(DISTINCT COALESCE(lease_batch, id)) \
      FROM job_tasks WHERE job_id = ?1 AND state = 'leased'";
 
-/// A job's next ready tasks, in plan order.
-const NEXT_READY: &str = "SELECT id FROM job_tasks WHERE job_id = ?1 \
+/// A job's next ready tasks, in plan order, with the handler each needs.
+const NEXT_READY: &str = "SELECT id, handler FROM job_tasks WHERE job_id = ?1 \
      AND state = 'ready' AND run_after <= ?2 \
      AND (handler IS NULL OR handler IN (SELECT value FROM json_each(?4))) ORDER BY seq LIMIT ?3";
 
-/// Leases one ready task, in batch ?5.
+/// Leases one ready task, in batch ?5, under fleet limit key ?6 (NULL: none).
 const LEASE_TASK: &str = "UPDATE job_tasks SET state = 'leased', attempt = attempt + 1, \
-     lease_owner = ?2, lease_expires_at = ?3, started_at = ?4, lease_batch = ?5 \
+     lease_owner = ?2, lease_expires_at = ?3, started_at = ?4, lease_batch = ?5, limit_key = ?6 \
      WHERE id = ?1 AND state = 'ready' \
      RETURNING phase, payload, fan_out, attempt, fan_in, seq";
+
+/// Tasks leased under a fleet limit's key, across every job and worker.
+const LIMITED_RUNNING: &str =
+    "SELECT COUNT(*) FROM job_tasks WHERE limit_key = ?1 AND state = 'leased'";
 
 /// Marks a task done if this worker holds its lease at this attempt and its job is active.
 const FINISH: &str = "UPDATE job_tasks SET state = 'done', lease_owner = NULL, \
@@ -181,6 +185,8 @@ fn claim_tx(
     let mut out = Vec::new();
     let (mut batches, mut more) = (0, false);
     let mut lease = tx.prepare_cached(LEASE_TASK)?;
+    // Room left under each fleet limit's key this claim has looked at.
+    let mut rooms = std::collections::HashMap::<String, i64>::new();
     for (job_id, concurrency, kind, params, job_state, phase_seq, task_us) in jobs {
         if batches >= want.batches || out.len() as i64 >= MAX_CLAIM_TASKS {
             more = true;
@@ -196,22 +202,52 @@ fn claim_tx(
         }
         let size = want.batch_size(task_us);
         let limit = (n * size).min(MAX_CLAIM_TASKS - out.len() as i64);
-        let ids = tx
+        let ready = tx
             .prepare_cached(NEXT_READY)?
-            .query_map((&job_id, now, limit, &offers), |r| r.get::<_, String>(0))?
-            .collect::<Result<Vec<String>, _>>()?;
+            .query_map((&job_id, now, limit, &offers), |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let found = ready.len() as i64;
+        // A task of a handler under a fleet limit is taken only while its key has room.
+        let mut ids = Vec::with_capacity(ready.len());
+        let mut keys = Vec::with_capacity(ready.len());
+        for (id, handler) in ready {
+            let key = match want.limit_of(handler.as_deref()) {
+                None => None,
+                Some(l) => {
+                    let left = match rooms.get(&l.key) {
+                        Some(left) => *left,
+                        None => {
+                            let used: i64 = tx
+                                .prepare_cached(LIMITED_RUNNING)?
+                                .query_row([&l.key], |r| r.get(0))?;
+                            i64::from(l.n) - used
+                        }
+                    };
+                    if left <= 0 {
+                        rooms.insert(l.key.clone(), 0);
+                        continue;
+                    }
+                    rooms.insert(l.key.clone(), left - 1);
+                    Some(l.key.clone())
+                }
+            };
+            ids.push(id);
+            keys.push(key);
+        }
         if ids.is_empty() {
             continue;
         }
-        more |= ids.len() as i64 == limit && (n < room || limit < n * size);
+        more |= found == limit && (n < room || limit < n * size);
         let params = json(&params, "job params")?;
         let mut furthest: Option<(i64, String)> = None;
-        for batch in ids.chunks(size as usize) {
+        for (batch, batch_keys) in ids.chunks(size as usize).zip(keys.chunks(size as usize)) {
             batches += 1;
-            for id in batch {
+            for (id, key) in batch.iter().zip(batch_keys) {
                 type TaskRow = (String, String, i64, i64, i64, i64);
                 let Some((phase, payload, fan_out, attempt, fan_in, seq)) = lease
-                    .query_row((id, worker_id, now + lease_ms, now, &batch[0]), |r| {
+                    .query_row((id, worker_id, now + lease_ms, now, &batch[0], key), |r| {
                         TaskRow::try_from(r)
                     })
                     .optional()?

@@ -19,7 +19,9 @@
 -- and for how long). Version 3 leases batches (orchard_claim and orchard_report take how large
 -- a batch may be and return each task's batch) and follows the task graph (a task's inputs
 -- and the tasks waiting on it come from job_task_deps; a job ends when all its tasks are
--- done). Every signature, earlier and current, is dropped first, so a change of arguments or
+-- done). Version 5 bounds the steps of handlers under a fleet limit (orchard_claim and
+-- orchard_report take the limits a worker declares). Every signature, earlier and current, is
+-- dropped first, so a change of arguments or
 -- result columns needs nothing more; calls that omit trailing arguments resolve through
 -- their defaults.
 DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT, BIGINT);
@@ -44,6 +46,11 @@ DROP FUNCTION IF EXISTS orchard_complete(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[],
 DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT, BIGINT,
                                        BIGINT[], BIGINT[], BIGINT, BIGINT, BIGINT, TEXT[], TEXT[],
                                        TEXT[], TEXT[], TEXT[], TEXT[]);
+DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN, BIGINT, BIGINT, BIGINT,
+                                      TEXT[], TEXT[], TEXT[], BIGINT[]);
+DROP FUNCTION IF EXISTS orchard_report(TEXT, TEXT[], TEXT[], BIGINT[], TEXT[], BIGINT, BIGINT, BIGINT,
+                                       BIGINT[], BIGINT[], BIGINT, BIGINT, BIGINT, TEXT[], TEXT[],
+                                       TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BIGINT[]);
 DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN);
 DROP FUNCTION IF EXISTS orchard_claim(TEXT, BIGINT, BIGINT, BIGINT, BOOLEAN, BIGINT, BIGINT, BIGINT);
 
@@ -66,7 +73,10 @@ DROP FUNCTION IF EXISTS orchard_phase_rank(TEXT);
 CREATE OR REPLACE FUNCTION orchard_claim(p_worker TEXT, p_max BIGINT, p_lease_ms BIGINT, p_now BIGINT,
                               p_touch BOOLEAN, p_batch_max BIGINT DEFAULT 1,
                               p_batch_us BIGINT DEFAULT 0, p_cap BIGINT DEFAULT 256,
-                              p_handlers TEXT[] DEFAULT '{}')
+                              p_handlers TEXT[] DEFAULT '{}',
+                              p_limit_handlers TEXT[] DEFAULT '{}',
+                              p_limit_keys TEXT[] DEFAULT '{}',
+                              p_limit_ns BIGINT[] DEFAULT '{}')
 RETURNS TABLE (id TEXT, job_id TEXT, phase TEXT, payload TEXT, fan_out BIGINT, attempt BIGINT,
                lease_expires_at BIGINT, seq BIGINT, job_kind TEXT, job_params TEXT,
                inputs TEXT, lease_batch TEXT)
@@ -84,6 +94,7 @@ DECLARE
   room BIGINT;
   seen BIGINT := 0;
   more BOOLEAN := false;
+  rooms BIGINT[] := '{}';
 BEGIN
   IF p_touch THEN
     UPDATE workers w SET last_seen_at = p_now WHERE w.id = p_worker
@@ -93,6 +104,13 @@ BEGIN
   END IF;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = 'worker ' || p_worker;
+  END IF;
+  -- Fleet limits (p_limit_handlers[i] runs under key p_limit_keys[i], at most p_limit_ns[i]
+  -- at once): the claim holds each key's lock, taken in key order, until it commits, so
+  -- claims under one key count and lease one at a time.
+  IF cardinality(p_limit_keys) > 0 THEN
+    PERFORM pg_advisory_xact_lock(hashtext('orchard-fleet-limit'), hashtext(s.k))
+    FROM (SELECT DISTINCT u.k FROM unnest(p_limit_keys) AS u (k) ORDER BY u.k) s;
   END IF;
   FOR j IN
     SELECT jb.id, jb.concurrency, jb.kind, jb.params, jb.task_us FROM jobs jb
@@ -121,19 +139,33 @@ BEGIN
     k := CASE WHEN p_batch_max <= 1 OR j.task_us IS NULL THEN 1
               ELSE LEAST(p_batch_max, GREATEST(1, p_batch_us / GREATEST(j.task_us, 1))) END;
     n := LEAST(nb * k, p_cap - got);
+    -- Room under each limited handler's key, counting what this claim leased so far.
+    IF cardinality(p_limit_handlers) > 0 THEN
+      SELECT array_agg(GREATEST(0, l.n - (SELECT COUNT(*) FROM job_tasks x
+                                          WHERE x.limit_key = l.key AND x.state = 'leased'))
+                       ORDER BY l.i)
+        INTO rooms
+      FROM unnest(p_limit_handlers, p_limit_keys, p_limit_ns) WITH ORDINALITY AS l (h, key, n, i);
+    END IF;
     RETURN QUERY
-      WITH picked AS (
-        SELECT s.id, s.seq, (row_number() OVER (ORDER BY s.seq) - 1) / k AS b
-        FROM (SELECT r.id, r.seq FROM job_tasks r
+      WITH cand AS (
+        SELECT s.id, s.seq, lim.key AS lkey, lim.room,
+          row_number() OVER (PARTITION BY lim.key ORDER BY s.seq) AS nth
+        FROM (SELECT r.id, r.seq, r.handler FROM job_tasks r
               WHERE r.job_id = j.id AND r.state = 'ready' AND r.run_after <= p_now
                 AND (r.handler IS NULL OR r.handler = ANY (p_handlers))
               ORDER BY r.seq LIMIT n) s
+        LEFT JOIN unnest(p_limit_handlers, p_limit_keys, rooms) AS lim (h, key, room)
+          ON lim.h = s.handler
+      ), picked AS (
+        SELECT c.id, c.seq, c.lkey, (row_number() OVER (ORDER BY c.seq) - 1) / k AS b
+        FROM cand c WHERE c.lkey IS NULL OR c.nth <= c.room
       ), heads AS (
         SELECT DISTINCT ON (p.b) p.b, p.id AS head FROM picked p ORDER BY p.b, p.seq
       ), c AS (
         UPDATE job_tasks t SET state = 'leased', attempt = t.attempt + 1,
           lease_owner = p_worker, lease_expires_at = p_now + p_lease_ms, started_at = p_now,
-          lease_batch = h.head
+          lease_batch = h.head, limit_key = p.lkey
         FROM picked p JOIN heads h ON h.b = p.b
         WHERE t.id = p.id
         RETURNING t.id, t.job_id, t.phase, t.payload, t.fan_out, t.attempt,
@@ -346,7 +378,10 @@ CREATE OR REPLACE FUNCTION orchard_report(p_worker TEXT, p_ids TEXT[], p_jobs TE
                                p_spawn_phases TEXT[] DEFAULT NULL,
                                p_spawn_payloads TEXT[] DEFAULT NULL,
                                p_spawn_handlers TEXT[] DEFAULT NULL,
-                               p_handlers TEXT[] DEFAULT '{}')
+                               p_handlers TEXT[] DEFAULT '{}',
+                               p_limit_handlers TEXT[] DEFAULT '{}',
+                               p_limit_keys TEXT[] DEFAULT '{}',
+                               p_limit_ns BIGINT[] DEFAULT '{}')
 RETURNS TABLE (claimed BOOLEAN, id TEXT, job_id TEXT, finished BOOLEAN, fan_out BIGINT, phase TEXT,
                started_at BIGINT, job_state TEXT, payload TEXT, attempt BIGINT,
                lease_expires_at BIGINT, job_kind TEXT, job_params TEXT, inputs TEXT,
@@ -384,6 +419,6 @@ BEGIN
       l.payload, l.attempt, l.lease_expires_at, l.job_kind, l.job_params, l.inputs,
       l.lease_batch
     FROM orchard_claim(p_worker, p_claim, p_lease_ms, p_now, false, p_batch_max, p_batch_us,
-                       p_cap, p_handlers) l;
+                       p_cap, p_handlers, p_limit_handlers, p_limit_keys, p_limit_ns) l;
 END
 $$;
