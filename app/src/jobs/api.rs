@@ -11,10 +11,13 @@ pub async fn get_poll_policy() -> Result<crate::ui::poll::RetryPolicy, AppError>
     Ok(g.st.engine.poll)
 }
 
+/// The newest jobs the filter lets through (words as in the page's URL; empty: any).
 #[server(prefix = "/fn", output = crate::wire::Json)]
-pub async fn list_jobs() -> Result<Vec<Job>, AppError> {
+pub async fn list_jobs(kind: String, state: String, handler: String) -> Result<Vec<Job>, AppError> {
     let st = crate::require!(ListJobs, Viewer)?.st;
-    super::service::list_jobs(&st, 100).await
+    let filter =
+        super::model::JobFilter::from_words(&kind, &state, &handler).map_err(AppError::Invalid)?;
+    super::service::find_jobs(&st, 100, &filter).await
 }
 
 #[server(prefix = "/fn", output = crate::wire::Json)]

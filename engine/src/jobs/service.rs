@@ -2,7 +2,7 @@
 //! workers: each validates, calls the store, and announces the change on the event bus.
 
 use super::file_average::{self, Partial};
-use super::model::{Job, JobDetail, JobKind, Verification};
+use super::model::{Job, JobDetail, JobFilter, JobKind, Verification};
 use super::params::{FileAverageParams, FileAverageRequest};
 use super::plan;
 use super::protocol::{
@@ -164,7 +164,12 @@ async fn enqueue_from(
 }
 
 pub async fn list_jobs(st: &Core, limit: i64) -> AppResult<Vec<Job>> {
-    Ok(st.jobs.list_jobs(limit.clamp(1, 500)).await?)
+    find_jobs(st, limit, &JobFilter::default()).await
+}
+
+/// The newest jobs (1 to 500) of a kind, in a state, or with a step of a handler.
+pub async fn find_jobs(st: &Core, limit: i64, filter: &JobFilter) -> AppResult<Vec<Job>> {
+    Ok(st.jobs.find_jobs(limit.clamp(1, 500), filter).await?)
 }
 
 pub async fn job_detail(st: &Core, id: &str) -> AppResult<JobDetail> {

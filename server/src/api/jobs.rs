@@ -77,18 +77,35 @@ async fn create(
 struct ListQuery {
     #[serde(default = "default_limit")]
     limit: i64,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    handler: String,
 }
 
 fn default_limit() -> i64 {
     100
 }
 
-/// Lists jobs, newest first.
+/// Lists jobs, newest first, optionally of one kind, in one state, or with a step of one
+/// handler.
 #[utoipa::path(get, path = "/jobs", tag = JOBS,
-    params(("limit" = Option<i64>, Query, description = "Most jobs to return (default 100)")),
-    responses((status = 200, description = "Jobs, newest first", body = Vec<Job>)))]
+    params(
+        ("limit" = Option<i64>, Query, description = "Most jobs to return (default 100, at most 500)"),
+        ("kind" = Option<String>, Query, description = "Only jobs of this kind, e.g. `workflow`"),
+        ("state" = Option<String>, Query, description = "Only jobs in this state, e.g. `failed`"),
+        ("handler" = Option<String>, Query, description = "Only runs with a step of this handler"),
+    ),
+    responses(
+        (status = 200, description = "Jobs, newest first", body = Vec<Job>),
+        (status = 400, description = "A filter that is not a kind, state or handler name", body = ErrorBody),
+    ))]
 async fn list(State(st): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Vec<Job>>> {
-    Ok(Json(service::list_jobs(&st, q.limit).await?))
+    let filter = shared::jobs::model::JobFilter::from_words(&q.kind, &q.state, &q.handler)
+        .map_err(shared::error::AppError::Invalid)?;
+    Ok(Json(service::find_jobs(&st, q.limit, &filter).await?))
 }
 
 /// A job with task counts, phases, throughput, contributions and errors.

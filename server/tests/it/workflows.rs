@@ -585,6 +585,22 @@ async fn steps_retry_as_their_policy_says(db: Db) {
     let (_, page) = app.get_json(&format!("/api/v1/jobs/{hid}/steps")).await;
     assert_eq!(page["items"][0]["state"], "failed", "{page}");
     assert_eq!(page["items"][0]["attempts"], 2, "{page}");
+    // The jobs list filters by kind, state and handler.
+    let ids = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, failed) = app.get_json("/api/v1/jobs?kind=workflow&state=failed").await;
+    assert_eq!(ids(failed), [hid]);
+    let (_, mapped) = app.get_json("/api/v1/jobs?handler=range").await;
+    assert_eq!(ids(mapped), [id]);
+    let (_, none) = app.get_json("/api/v1/jobs?kind=noop").await;
+    assert_eq!(ids(none), Vec::<String>::new());
+    let (status, e) = app.get_json("/api/v1/jobs?state=bogus").await;
+    assert_eq!(status, 400, "{e}");
     let _ = worker.kill();
     let _ = worker.wait();
     app.running.stop().await;

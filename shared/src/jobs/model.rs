@@ -57,6 +57,49 @@ impl JobKind {
     }
 }
 
+/// Which jobs a list shows: of one kind, in one state, with a step of one handler (each
+/// `None`: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFilter {
+    #[serde(default)]
+    pub kind: Option<JobKind>,
+    #[serde(default)]
+    pub state: Option<JobState>,
+    #[serde(default)]
+    pub handler: Option<String>,
+}
+
+impl JobFilter {
+    /// A filter from the words of a URL's query (empty words mean any); `Err` names a word
+    /// that is not a kind, a state or a handler name.
+    pub fn from_words(kind: &str, state: &str, handler: &str) -> Result<Self, String> {
+        let word = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_string);
+        Ok(Self {
+            kind: word(kind)
+                .map(|k| JobKind::parse(&k).ok_or_else(|| format!("kind {k:?} is not a job kind")))
+                .transpose()?,
+            state: word(state)
+                .map(|s| {
+                    JobState::parse(&s).ok_or_else(|| format!("state {s:?} is not a job state"))
+                })
+                .transpose()?,
+            handler: word(handler)
+                .map(|h| {
+                    if crate::jobs::workflow::is_name(&h) {
+                        Ok(h)
+                    } else {
+                        Err(format!("handler {h:?} is not a handler name"))
+                    }
+                })
+                .transpose()?,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
 /// A job's life: `queued → running → succeeded | failed | cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -21,6 +21,7 @@ use crate::Millis;
 use crate::overview::model::Overview;
 use crate::workers::model::{Health, HealthThresholds};
 use async_trait::async_trait;
+use shared::jobs::model::JobFilter;
 use shared::jobs::model::{
     Job, JobDetail, JobKind, JobState, PhaseCounts, PhaseTasks, TaskCounts, TaskError, TaskState,
     ThroughputPoint, WorkerContribution,
@@ -128,7 +129,12 @@ pub trait JobStore: Send + Sync {
     /// Whether the worker holds a lease on one of the job's tasks now.
     async fn holds_lease_in_job(&self, worker_id: &str, job_id: &str) -> StoreResult<bool>;
     async fn create_job(&self, job: NewJob, now: Millis) -> StoreResult<Job>;
-    async fn list_jobs(&self, limit: i64) -> StoreResult<Vec<Job>>;
+    /// The newest jobs, at most `limit`.
+    async fn list_jobs(&self, limit: i64) -> StoreResult<Vec<Job>> {
+        self.find_jobs(limit, &JobFilter::default()).await
+    }
+    /// The newest jobs the filter lets through, at most `limit`.
+    async fn find_jobs(&self, limit: i64, filter: &JobFilter) -> StoreResult<Vec<Job>>;
     async fn get_job(&self, id: &str) -> StoreResult<Job>;
     async fn job_detail(&self, id: &str) -> StoreResult<JobDetail>;
     /// Stops handing out the job's tasks; running ones learn it at their next heartbeat.

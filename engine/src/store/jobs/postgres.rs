@@ -257,9 +257,16 @@ impl JobStore for PgStore {
         self.get_job(&job_id).await
     }
 
-    async fn list_jobs(&self, limit: i64) -> StoreResult<Vec<Job>> {
+    async fn find_jobs(
+        &self,
+        limit: i64,
+        filter: &shared::jobs::model::JobFilter,
+    ) -> StoreResult<Vec<Job>> {
         sqlx::query_as::<_, JobRow>(sql::LIST_JOBS)
             .bind(limit)
+            .bind(filter.kind.map(|k| k.as_str()))
+            .bind(filter.state.map(|s| s.as_str()))
+            .bind(filter.handler.as_deref())
             .fetch_all(&self.read)
             .await?
             .into_iter()

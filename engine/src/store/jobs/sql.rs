@@ -7,7 +7,11 @@
 
 pub const LIST_JOBS: &str = "SELECT id, kind, state, phase, params, concurrency, max_attempts, \
      done, total, work_done, work_total, result, error, created_at, started_at, finished_at, \
-     replayed_from FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1";
+     replayed_from FROM jobs \
+     WHERE (CAST($2 AS TEXT) IS NULL OR kind = $2) AND (CAST($3 AS TEXT) IS NULL OR state = $3) \
+       AND (CAST($4 AS TEXT) IS NULL \
+         OR EXISTS (SELECT 1 FROM job_tasks t WHERE t.job_id = jobs.id AND t.handler = $4)) \
+     ORDER BY created_at DESC, id DESC LIMIT $1";
 
 pub const GET_JOB: &str = "SELECT id, kind, state, phase, params, concurrency, max_attempts, \
      done, total, work_done, work_total, result, error, created_at, started_at, finished_at, \

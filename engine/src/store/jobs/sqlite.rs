@@ -197,10 +197,24 @@ impl JobStore for SqliteStore {
         self.get_job(&job_id).await
     }
 
-    async fn list_jobs(&self, limit: i64) -> StoreResult<Vec<Job>> {
+    async fn find_jobs(
+        &self,
+        limit: i64,
+        filter: &shared::jobs::model::JobFilter,
+    ) -> StoreResult<Vec<Job>> {
+        let kind = filter.kind.map(|k| k.as_str());
+        let state = filter.state.map(|s| s.as_str());
+        let handler = filter.handler.as_deref();
         let rows = self
             .readers
-            .read(|c| all(c, sql::LIST_JOBS, [limit], JobRow::from_sqlite))
+            .read(|c| {
+                all(
+                    c,
+                    sql::LIST_JOBS,
+                    (limit, kind, state, handler),
+                    JobRow::from_sqlite,
+                )
+            })
             .await?;
         rows.into_iter()
             .map(|r| Ok(self.with_work(r.try_into()?)))
