@@ -66,6 +66,7 @@ fmt:
 ## Figures: start-up, render time, queue throughput, client size
 bench:
 	@scripts/bootstrap --test
+	@bench/peers/celery/setup
 	cargo leptos build --release
 	scripts/precompress
 	scripts/with-postgres --durable scripts/bench
