@@ -9,9 +9,13 @@ in-process workers (release build).
 - beside them, the same map + reduce as a chord on Celery with RabbitMQ (`bench/peers/celery`).
 """
 
-import json, os, subprocess, time, urllib.request
+import json, os, subprocess, sys, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Python steps run on the interpreter running this script (a real binary, not a shim); the
+# Celery peer runs on a venv of the same interpreter.
+PY = json.dumps(sys.executable)
 
 HANDLERS = """
 [[handler]]
@@ -20,20 +24,22 @@ command = ["/bin/true"]
 
 [[handler]]
 name = "pyrange"
-command = ["python3", "-c", "import json,sys; print(json.dumps(list(range(json.load(sys.stdin)))))"]
+command = [PY, "-c", "import json,sys; print(json.dumps(list(range(json.load(sys.stdin)))))"]
 
 [[handler]]
 name = "pynoop"
-command = ["python3", "-c", "import json,sys; json.load(sys.stdin); print('null')"]
+command = [PY, "-c", "import json,sys; json.load(sys.stdin); print('null')"]
 
 [[handler]]
 name = "pycount"
-command = ["python3", "-c", "import json,sys; print(len(json.load(sys.stdin)))"]
+command = [PY, "-c", "import json,sys; print(len(json.load(sys.stdin)))"]
 
 [[handler]]
 name = "chatty"
 command = ["sh", "-c", "cat >/dev/null; seq 1 100000 >&2; echo 100000"]
 """
+
+HANDLERS = HANDLERS.replace("[PY,", f"[{PY},")
 
 LOG_LINES = 100_000
 

@@ -9,10 +9,12 @@ use nix::unistd::getpgrp;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-/// How often the supervisor looks for its command's end and its worker's death.
+/// How often the supervisor looks for its worker's death.
 const LOOK_EVERY: Duration = Duration::from_millis(100);
 
-/// Runs `command` to its end and returns the exit code to leave with.
+/// Runs `command` to its end and returns the exit code to leave with. The command's end is
+/// awaited directly (a step is over the moment it exits); a thread of its own watches for
+/// the worker's death.
 pub fn supervise(command: &[String]) -> i32 {
     let Some((program, args)) = command.split_first() else {
         eprintln!("supervise-step: no command given");
@@ -26,24 +28,24 @@ pub fn supervise(command: &[String]) -> i32 {
             return 127;
         }
     };
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                return status
-                    .code()
-                    .unwrap_or_else(|| 128 + status.signal().unwrap_or(Signal::SIGKILL as i32));
-            }
-            Ok(None) => {}
-            Err(e) => {
-                eprintln!("supervise-step: waiting for {program:?}: {e}");
-                return 1;
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(LOOK_EVERY);
+            if std::os::unix::process::parent_id() != worker {
+                // The worker is gone: nothing of this step may outlive it (this process
+                // included).
+                let _ = killpg(getpgrp(), Signal::SIGKILL);
+                std::process::exit(137);
             }
         }
-        if std::os::unix::process::parent_id() != worker {
-            // The worker is gone: nothing of this step may outlive it (this process included).
-            let _ = killpg(getpgrp(), Signal::SIGKILL);
-            return 137;
+    });
+    match child.wait() {
+        Ok(status) => status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(Signal::SIGKILL as i32)),
+        Err(e) => {
+            eprintln!("supervise-step: waiting for {program:?}: {e}");
+            1
         }
-        std::thread::sleep(LOOK_EVERY);
     }
 }
