@@ -2,7 +2,7 @@
 //! (`--handler NAME=COMMAND`, `--handlers FILE.toml`), never pushed by the server.
 //!
 //! A step runs as a process of its own, in a process group of its own, without a shell: its
-//! input as JSON on stdin; its output the last non-empty line of stdout, which must be JSON
+//! input as JSON on stdin (over 1 MiB, in a file the stdin names); its output the last non-empty line of stdout, which must be JSON
 //! of at most 1 MiB; every other line of stdout and stderr is its log. Exit 0 is success,
 //! exit 75 asks for another attempt, anything else fails the step with the log's last lines.
 //! Its environment is `PATH`, `HOME`, `LANG`, the names the handler passes through, and
@@ -30,6 +30,9 @@ use tokio_util::codec::{FramedRead, LinesCodec};
 pub const EXIT_RETRY: i32 = 75;
 /// Most bytes of a step's stdout (its output line included).
 pub const MAX_OUTPUT: usize = 1 << 20;
+/// Most bytes of input sent on stdin; a larger input is written to a file beside the step,
+/// named on stdin (`{"$input_file": PATH, "bytes": N}`) and in `ORCHARD_INPUT_FILE`.
+pub const MAX_STDIN_INPUT: usize = 1 << 20;
 /// How long a step may run when its handler and definition say nothing.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3_600);
 /// Between SIGTERM and SIGKILL.
@@ -282,6 +285,40 @@ impl LogSink {
     }
 }
 
+/// A step's input too large for stdin, in a file only the worker's user can read; removed
+/// when dropped.
+struct InputFile(PathBuf);
+
+impl InputFile {
+    fn write(task_id: &str, attempt: i64, bytes: &[u8]) -> Result<Self, StepError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = std::env::temp_dir().join(format!(
+            "orchard-input-{}-{attempt}-{}.json",
+            task_id
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| StepError::Retry(format!("cannot write the step's input file: {e}")))?;
+        f.write_all(bytes)
+            .map_err(|e| StepError::Retry(format!("cannot write the step's input file: {e}")))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for InputFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Runs one step on `def`, to its output.
 pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, StepError> {
     let mut cmd = match run.supervisor {
@@ -314,6 +351,19 @@ pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, StepE
     cmd.env("ORCHARD_JOB_ID", run.job_id)
         .env("ORCHARD_STEP_ID", run.step_id)
         .env("ORCHARD_ATTEMPT", run.attempt.to_string());
+    let mut input = serde_json::to_vec(run.input).map_err(|e| StepError::Fail(e.to_string()))?;
+    // Removed when the step ends, however it ends.
+    let mut _input_file = None;
+    if input.len() > MAX_STDIN_INPUT {
+        let file = InputFile::write(run.task_id, run.attempt, &input)?;
+        cmd.env("ORCHARD_INPUT_FILE", &file.0);
+        input = serde_json::to_vec(&serde_json::json!({
+            "$input_file": file.0.display().to_string(),
+            "bytes": input.len(),
+        }))
+        .map_err(|e| StepError::Fail(e.to_string()))?;
+        _input_file = Some(file);
+    }
     if let Some(dir) = &def.cwd {
         cmd.current_dir(dir);
     }
@@ -324,7 +374,6 @@ pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, StepE
         ))
     })?;
     let group = Group(child.id().map(|id| Pid::from_raw(id as i32)));
-    let input = serde_json::to_vec(run.input).map_err(|e| StepError::Fail(e.to_string()))?;
     let mut stdin = child.stdin.take();
     let feed = async move {
         if let Some(s) = stdin.as_mut() {
@@ -550,6 +599,33 @@ mod tests {
         );
         let out = run(&def, None).await.unwrap();
         assert_eq!(out, json!({"job": "j1", "attempt": 2, "in": {"x": 21}}));
+        // An input over 1 MiB arrives as a file the step reads.
+        let big = Value::String("x".repeat(MAX_STDIN_INPUT + 10));
+        let reader = sh(
+            "reader",
+            "read head; case \"$head\" in *input_file*) wc -c < \"$ORCHARD_INPUT_FILE\";; *) echo 0;; esac",
+        );
+        let run_big = StepRun {
+            job_id: "j1",
+            step_id: "s1",
+            attempt: 1,
+            task_id: "t1",
+            input: &big,
+            timeout_s: None,
+            supervisor: None,
+            log: None,
+        };
+        let out = run_step(&reader, run_big).await.unwrap();
+        assert_eq!(out, json!(MAX_STDIN_INPUT + 12));
+        let left = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("orchard-input-t1-")
+            });
+        assert!(!left, "the input file is removed when the step ends");
         // A step that prints nothing outputs null.
         let quiet = run(
             &sh("quiet", "cat >/dev/null; echo only a log line >&2"),

@@ -593,7 +593,9 @@ async fn steps_retry_as_their_policy_says(db: Db) {
             .map(|j| j["id"].as_str().unwrap().to_string())
             .collect()
     };
-    let (_, failed) = app.get_json("/api/v1/jobs?kind=workflow&state=failed").await;
+    let (_, failed) = app
+        .get_json("/api/v1/jobs?kind=workflow&state=failed")
+        .await;
     assert_eq!(ids(failed), [hid]);
     let (_, mapped) = app.get_json("/api/v1/jobs?handler=range").await;
     assert_eq!(ids(mapped), [id]);
