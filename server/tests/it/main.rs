@@ -23,5 +23,6 @@ mod store_conformance;
 mod task_graph;
 mod tree;
 mod workers;
+mod workflow_recovery;
 mod workflows;
 mod wpipe;
