@@ -77,6 +77,7 @@ pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
             deps: Vec::new(),
             handler: None,
             retry: None,
+            after_all: false,
         });
     }
     for g in 0..groups {
@@ -86,6 +87,7 @@ pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
             deps: vec![g],
             handler: None,
             retry: None,
+            after_all: false,
         });
     }
     // Reduce levels: combine the previous level's outputs REDUCE_FAN_IN at a time until one
@@ -105,6 +107,7 @@ pub fn plan(p: &FileAverageParams) -> Vec<TaskSpec> {
                 deps: (first..first + len).collect(),
                 handler: None,
                 retry: None,
+                after_all: false,
             });
         }
         if next_len == 1 {

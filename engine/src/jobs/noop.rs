@@ -1,4 +1,5 @@
-//! No-op jobs: N independent tasks that do nothing, feeding one root that finishes the job.
+//! No-op jobs: N independent tasks that do nothing, then one closing task that finishes the
+//! job once they are all done.
 //! They measure the queue itself (claims, reports, fencing) with no work in between.
 
 use super::model::JobKind;
@@ -19,7 +20,7 @@ impl Kind for Noop {
 
     async fn execute(&self, task: &LeasedTask, _: Worksite<'_>) -> Result<Value, ExecError> {
         Ok(match Phase::parse(&task.phase)? {
-            Phase::Finish => json!({ "tasks": task.inputs.len() }),
+            Phase::Finish => json!({ "tasks": task.payload["tasks"] }),
             Phase::Run => json!({}),
         })
     }
@@ -62,14 +63,17 @@ pub fn plan(n: u32) -> Vec<TaskSpec> {
             deps: Vec::new(),
             handler: None,
             retry: None,
+            after_all: false,
         })
         .collect();
+    // The root closes the job: it waits on every run task, with no edge to each.
     tasks.push(TaskSpec {
         phase: Phase::Finish.as_str(),
-        payload: json!({}),
-        deps: (0..n).collect(),
+        payload: json!({ "tasks": n }),
+        deps: Vec::new(),
         handler: None,
         retry: None,
+        after_all: true,
     });
     tasks
 }
@@ -84,5 +88,7 @@ mod tests {
         assert_eq!(t.len(), 5);
         super::super::plan::check_one_sink(&t);
         assert_eq!(t[4].phase, Phase::Finish.as_str());
+        assert!(t[4].after_all && t[4].deps.is_empty());
+        assert_eq!(t[4].payload["tasks"], 4);
     }
 }

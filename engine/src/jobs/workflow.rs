@@ -94,6 +94,7 @@ pub fn plan(w: &Checked, max_steps: usize) -> Vec<TaskSpec> {
                     backoff_base_ms: r.backoff_base_ms.map(|v| v as i64),
                     backoff_max_ms: r.backoff_max_ms.map(|v| v as i64),
                 }),
+                after_all: false,
             }
         })
         .collect()

@@ -294,6 +294,7 @@ fn one_task(phase: &'static str) -> Vec<TaskSpec> {
         deps: Vec::new(),
         handler: None,
         retry: None,
+        after_all: false,
     }]
 }
 
@@ -354,6 +355,7 @@ pub async fn start_generate(st: &Core, mut params: GenerateParams) -> AppResult<
                 deps: Vec::new(),
                 handler: None,
                 retry: None,
+                after_all: false,
             },
             TaskSpec {
                 phase: Phase::Import.as_str(),
@@ -361,6 +363,7 @@ pub async fn start_generate(st: &Core, mut params: GenerateParams) -> AppResult<
                 deps: vec![0],
                 handler: None,
                 retry: None,
+                after_all: false,
             },
         ]
     } else {

@@ -15,6 +15,7 @@ common::both!(
     a_job_with_several_sinks_ends_when_all_are_done,
     a_completion_adds_tasks_whose_outputs_follow_its_own,
     a_task_that_needs_a_handler_goes_only_to_a_worker_offering_it,
+    a_closing_task_waits_on_every_task_spawned_ones_too,
 );
 
 fn task(name: &str, deps: Vec<usize>) -> TaskSpec {
@@ -24,6 +25,7 @@ fn task(name: &str, deps: Vec<usize>) -> TaskSpec {
         deps,
         handler: None,
         retry: None,
+        after_all: false,
     }
 }
 
@@ -306,4 +308,51 @@ async fn a_task_that_needs_a_handler_goes_only_to_a_worker_offering_it(db: Db) {
     want.handlers = vec!["print".into()];
     let got = s.claim(&offers, want, 30_000, 2_003).await.unwrap();
     assert_eq!(names(&got), ["p", "r0"]);
+}
+
+/// A closing task waits on every other task of its job, those added at run time too, with
+/// no edge to each, and is then the job's only sink.
+async fn a_closing_task_waits_on_every_task_spawned_ones_too(db: Db) {
+    use shared::jobs::protocol::SpawnedTask;
+    let s = store(db).await;
+    let w = worker(&*s, "w").await;
+    let closer = TaskSpec {
+        after_all: true,
+        ..task("end", vec![])
+    };
+    let j = s
+        .create_job(
+            job(vec![task("a", vec![]), task("b", vec![]), closer]),
+            1_000,
+        )
+        .await
+        .unwrap();
+    let first = s.claim(&w, Want::tasks(10), 30_000, 2_000).await.unwrap();
+    assert_eq!(names(&first), ["a", "b"], "the closing task waits");
+    let mut a = finish(by_name(&first, "a"));
+    a.spawn = vec![SpawnedTask {
+        phase: "run".into(),
+        handler: None,
+        payload: json!({ "name": "late" }),
+    }];
+    report(&*s, &w, &[a, finish(by_name(&first, "b"))], 0, 2_001).await;
+    // Only the task a added is ready: the closing task waits on it too.
+    let second = s.claim(&w, Want::tasks(10), 30_000, 3_000).await.unwrap();
+    assert_eq!(names(&second), ["late"]);
+    let out = report(&*s, &w, &[finish(&second[0])], 10, 3_001).await;
+    assert_eq!(names(&out.claimed), ["end"]);
+    assert!(out.claimed[0].inputs.is_empty(), "it takes no outputs");
+    let out = report(&*s, &w, &[finish(&out.claimed[0])], 0, 3_002).await;
+    assert!(out.completed[0].as_ref().unwrap().job_finished);
+    let done = s.get_job(&j.id).await.unwrap();
+    assert_eq!(done.state.as_str(), "succeeded");
+    assert_eq!(done.progress.total, 4);
+    // Its output alone is the result, though a, b and late have no dependents either.
+    assert_eq!(done.result.unwrap()["name"], "end");
+    // A plan whose closing task also names tasks it waits on is refused before it is made.
+    let bad = TaskSpec {
+        after_all: true,
+        ..task("x", vec![0])
+    };
+    assert!(engine::jobs::plan::check(&[task("a", vec![]), bad]).is_err());
 }

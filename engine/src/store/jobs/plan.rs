@@ -18,6 +18,10 @@ pub struct TaskSpec {
     pub handler: Option<String>,
     /// Its own retry policy (`None`: the job's attempts and the server's backoff).
     pub retry: Option<Retry>,
+    /// A closing task: it waits on every other task of its job (those spawned at run time
+    /// too) without taking their outputs, and its `deps` are empty. A job with closing
+    /// tasks has them as its only sinks.
+    pub after_all: bool,
 }
 
 /// A task's own retry policy: most attempts, and the backoff between them (each `None`: the
@@ -32,7 +36,22 @@ pub struct Retry {
 /// Why a plan cannot be run: a task waits on itself, on a task after it (the only way a
 /// plan's order could hide a cycle), or on one that does not exist.
 pub fn check(tasks: &[TaskSpec]) -> Result<(), String> {
+    if !tasks.is_empty() && tasks.iter().all(|t| t.after_all) {
+        return Err("a plan needs a task that does not close it".into());
+    }
     for (i, t) in tasks.iter().enumerate() {
+        if t.after_all && !t.deps.is_empty() {
+            return Err(format!(
+                "task {i} waits on every task and must name none of its own"
+            ));
+        }
+        if let Some(&d) = t
+            .deps
+            .iter()
+            .find(|&&d| d < tasks.len() && tasks[d].after_all)
+        {
+            return Err(format!("task {i} waits on task {d}, which closes the job"));
+        }
         if let Some(d) = t.deps.iter().find(|&&d| d >= i) {
             return Err(format!(
                 "task {i} waits on task {d}, which does not come before it"
@@ -58,7 +77,12 @@ pub fn fan_out(tasks: &[TaskSpec]) -> Vec<i64> {
 #[cfg(test)]
 pub(crate) fn check_one_sink(tasks: &[TaskSpec]) {
     check(tasks).unwrap();
-    assert_eq!(fan_out(tasks).iter().filter(|n| **n == 0).count(), 1);
+    let closers = tasks.iter().filter(|t| t.after_all).count();
+    if closers > 0 {
+        assert_eq!(closers, 1, "a job's closing tasks are its sinks");
+    } else {
+        assert_eq!(fan_out(tasks).iter().filter(|n| **n == 0).count(), 1);
+    }
 }
 
 #[cfg(test)]
@@ -73,6 +97,7 @@ mod tests {
             deps,
             handler: None,
             retry: None,
+            after_all: false,
         }
     }
 

@@ -106,6 +106,7 @@ impl PgStore {
                 .bind(now)
                 .bind(job.server_only)
                 .bind(job.replayed_from.as_deref())
+                .bind(job.tasks.iter().filter(|t| t.after_all).count() as i64)
                 .execute(&mut *tx)
                 .await?;
             let fan_out = crate::store::jobs::plan::fan_out(&job.tasks);
@@ -120,6 +121,7 @@ impl PgStore {
                 let retry = |f: fn(&Retry) -> Option<i64>| -> Vec<Option<i64>> {
                     chunk.iter().map(|t| t.retry.as_ref().and_then(f)).collect()
                 };
+                let closes: Vec<bool> = chunk.iter().map(|t| t.after_all).collect();
                 sqlx::query(sql::INSERT_TASKS_POSTGRES)
                     .bind(job_id)
                     .bind(now)
@@ -133,6 +135,7 @@ impl PgStore {
                     .bind(retry(|r| r.max_attempts))
                     .bind(retry(|r| r.backoff_base_ms))
                     .bind(retry(|r| r.backoff_max_ms))
+                    .bind(&closes)
                     .execute(&mut *tx)
                     .await?;
             }

@@ -18,8 +18,8 @@ pub const GET_JOB: &str = "SELECT id, kind, state, phase, params, concurrency, m
      replayed_from FROM jobs WHERE id = $1";
 
 pub const INSERT_JOB: &str = "INSERT INTO jobs (id, kind, params, state, phase, concurrency, \
-     max_attempts, done, total, created_at, server_only, replayed_from) \
-     VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, $8, $9, $10)";
+     max_attempts, done, total, created_at, server_only, replayed_from, closers) \
+     VALUES ($1, $2, $3, 'queued', $4, $5, $6, 0, $7, $8, $9, $10, $11)";
 
 pub const JOB_STATE: &str = "SELECT state, max_attempts FROM jobs WHERE id = $1";
 pub const JOB_STATE_LOCKED: &str = "SELECT state, max_attempts FROM jobs WHERE id = $1 FOR UPDATE";
@@ -102,7 +102,14 @@ pub const TASK_ERRORS: &str = "SELECT id, phase, attempt, last_error FROM job_ta
 pub const JOB_TASKS_DONE: &str = "UPDATE jobs SET done = done + $2, \
        task_us = CASE WHEN $3 IS NULL THEN task_us WHEN task_us IS NULL THEN $3 \
          ELSE (task_us * 3 + $3) / 4 END \
-     WHERE id = $1 RETURNING done, total";
+     WHERE id = $1 RETURNING done, total, closers";
+
+/// A job's closing tasks, ready once every other task of the job is done.
+pub const CLOSERS_READY: &str = "UPDATE job_tasks SET state = 'ready', ready_at = $2 \
+     WHERE job_id = $1 AND after_all AND state = 'waiting'";
+/// The outputs of a job's closing tasks, its only sinks, in plan order.
+pub const CLOSER_OUTPUTS: &str =
+    "SELECT output FROM job_tasks WHERE job_id = $1 AND after_all ORDER BY seq";
 
 /// A job every task of which is done: succeeded, with its result.
 pub const JOB_SUCCEEDED: &str = "UPDATE jobs SET state = 'succeeded', phase = 'done', \
@@ -169,8 +176,8 @@ pub const REAP: &str = "UPDATE job_tasks SET state = $4, lease_owner = NULL, \
 /// order: SQLite checks the parent's foreign key per statement).
 pub const INSERT_TASK_SQLITE: &str = "INSERT INTO job_tasks (id, job_id, phase, seq, payload, \
      state, deps_pending, fan_in, fan_out, ready_at, handler, max_attempts, backoff_base_ms, \
-     backoff_max_ms) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13)";
+     backoff_max_ms, after_all) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// An edge of a job's task graph: task `$2` waits on task `$3`, whose output is its input
 /// number `$4` (`$5` orders the tasks a completion added in one place).
@@ -181,13 +188,14 @@ pub const INSERT_DEP_SQLITE: &str =
 /// (a statement with a placeholder per value costs more to send and plan than to run).
 pub const INSERT_TASKS_POSTGRES: &str = "INSERT INTO job_tasks (id, job_id, phase, seq, payload, \
      state, deps_pending, fan_in, fan_out, ready_at, handler, max_attempts, backoff_base_ms, \
-     backoff_max_ms) \
+     backoff_max_ms, after_all) \
      SELECT t.id, $1, t.phase, t.seq, t.payload, \
-       CASE WHEN t.deps = 0 THEN 'ready' ELSE 'waiting' END, t.deps, t.deps, t.fan_out, \
-       CASE WHEN t.deps = 0 THEN $2::BIGINT END, t.handler, t.attempts, t.base_ms, t.max_ms \
+       CASE WHEN t.deps = 0 AND NOT t.closes THEN 'ready' ELSE 'waiting' END, t.deps, t.deps, \
+       t.fan_out, CASE WHEN t.deps = 0 AND NOT t.closes THEN $2::BIGINT END, t.handler, \
+       t.attempts, t.base_ms, t.max_ms, t.closes \
      FROM UNNEST($3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::TEXT[], $7::BIGINT[], $8::BIGINT[], \
-       $9::TEXT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[]) \
-       AS t (id, phase, seq, payload, deps, fan_out, handler, attempts, base_ms, max_ms)";
+       $9::TEXT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[], $13::BOOLEAN[]) \
+       AS t (id, phase, seq, payload, deps, fan_out, handler, attempts, base_ms, max_ms, closes)";
 
 /// Edges of a job's task graph into Postgres, bound as arrays.
 pub const INSERT_DEPS_POSTGRES: &str = "INSERT INTO job_task_deps (job_id, task_id, dep_id, ord, sub) \

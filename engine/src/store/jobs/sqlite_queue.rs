@@ -79,12 +79,13 @@ pub(super) fn insert_job(
         now,
         job.server_only,
         job.replayed_from.as_deref(),
+        job.tasks.iter().filter(|t| t.after_all).count() as i64,
     ))?;
     let fan_out = crate::store::jobs::plan::fan_out(&job.tasks);
     let mut insert = tx.prepare_cached(lite(sql::INSERT_TASK_SQLITE))?;
     let mut edge = tx.prepare_cached(lite(sql::INSERT_DEP_SQLITE))?;
     for (i, t) in job.tasks.iter().enumerate() {
-        let ready = t.deps.is_empty();
+        let ready = t.deps.is_empty() && !t.after_all;
         insert.execute((
             &ids[i],
             job_id,
@@ -104,6 +105,7 @@ pub(super) fn insert_job(
             t.retry.and_then(|r| r.max_attempts),
             t.retry.and_then(|r| r.backoff_base_ms),
             t.retry.and_then(|r| r.backoff_max_ms),
+            t.after_all,
         ))?;
         for (ord, &d) in t.deps.iter().enumerate() {
             edge.execute((job_id, &ids[i], &ids[d], ord as i64, 0))?;
@@ -469,18 +471,28 @@ fn complete_tx(
         finished += accepted;
         if accepted > 0 {
             let mean_us = (runs > 0).then(|| run_sum / runs);
-            let (done, total): (i64, i64) = tx
+            let (done, total, closers): (i64, i64, i64) = tx
                 .prepare_cached(lite(sql::JOB_TASKS_DONE))?
                 .query_row((&job_id, accepted as i64, mean_us), |r| {
-                    Ok((r.get(0)?, r.get(1)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })?;
+            // Every task but the closing ones done: they may run now.
+            if closers > 0 && done + closers == total {
+                tx.prepare_cached(lite(sql::CLOSERS_READY))?
+                    .execute((&job_id, now))?;
+            }
             let mut inputs_done = tx.prepare_cached(INPUTS_DONE)?;
             for (task, k) in &dependents {
                 inputs_done.execute((task, k, now))?;
             }
             // Every task done: the job is, with its sinks' outputs as its result.
             if done >= total {
-                let result = super::job_result(outputs_of(tx, lite(sql::SINK_OUTPUTS), &job_id)?)?;
+                let sinks = if closers > 0 {
+                    sql::CLOSER_OUTPUTS
+                } else {
+                    sql::SINK_OUTPUTS
+                };
+                let result = super::job_result(outputs_of(tx, lite(sinks), &job_id)?)?;
                 tx.prepare_cached(lite(sql::JOB_SUCCEEDED))?.execute((
                     &job_id,
                     result.to_string(),

@@ -20,7 +20,8 @@
 -- a batch may be and return each task's batch) and follows the task graph (a task's inputs
 -- and the tasks waiting on it come from job_task_deps; a job ends when all its tasks are
 -- done). Version 5 bounds the steps of handlers under a fleet limit (orchard_claim and
--- orchard_report take the limits a worker declares). Every signature, earlier and current, is
+-- orchard_report take the limits a worker declares). Version 6 readies a job's closing
+-- tasks once all its other tasks are done. Every signature, earlier and current, is
 -- dropped first, so a change of arguments or
 -- result columns needs nothing more; calls that omit trailing arguments resolve through
 -- their defaults.
@@ -278,6 +279,7 @@ DECLARE
   mean_us BIGINT;
   j_done BIGINT;
   j_total BIGINT;
+  j_closers BIGINT;
   sinks TEXT[];
   total BIGINT := 0;
 BEGIN
@@ -333,7 +335,13 @@ BEGIN
     UPDATE jobs SET done = done + n,
       task_us = CASE WHEN mean_us IS NULL THEN task_us WHEN task_us IS NULL THEN mean_us
                      ELSE (task_us * 3 + mean_us) / 4 END
-    WHERE id = jid RETURNING done, total INTO j_done, j_total;
+    WHERE id = jid RETURNING done, total, closers INTO j_done, j_total, j_closers;
+    -- Every task but the closing ones done: they may run now (the rule of
+    -- sql::CLOSERS_READY).
+    IF j_closers > 0 AND j_done + j_closers = j_total THEN
+      UPDATE job_tasks c SET state = 'ready', ready_at = p_now
+      WHERE c.job_id = jid AND c.after_all AND c.state = 'waiting';
+    END IF;
     -- The tasks waiting on them one by one, in id order: each is a key lookup, whatever the
     -- plan.
     FOR wid, cnt IN SELECT d.task_id, COUNT(*) FROM unnest(f_ids, f_fans) AS q (i, fan)
@@ -346,8 +354,10 @@ BEGIN
       WHERE w.id = wid;
     END LOOP;
     IF j_done >= j_total THEN
+      -- A job with closing tasks has them as its only sinks.
       SELECT array_agg(COALESCE(s.output, 'null') ORDER BY s.seq) INTO sinks
-      FROM job_tasks s WHERE s.job_id = jid AND s.fan_out = 0;
+      FROM job_tasks s WHERE s.job_id = jid
+        AND CASE WHEN j_closers > 0 THEN s.after_all ELSE s.fan_out = 0 END;
       UPDATE jobs SET state = 'succeeded', phase = 'done', finished_at = p_now,
         result = CASE WHEN cardinality(sinks) = 1 THEN sinks[1]
                       ELSE '[' || COALESCE(array_to_string(sinks, ','), '') || ']' END
