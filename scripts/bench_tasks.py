@@ -18,7 +18,8 @@ def _rss_peak_kib(pid):
     return 0
 
 
-def _wait_job(get, base, job_id, limit=600):
+def wait_job(get, base, job_id, limit=600, every=0.05):
+    """The job once it has succeeded (an error if it failed, was cancelled or took too long)."""
     t0 = time.time()
     while time.time() - t0 < limit:
         _, body = get(f"{base}/api/v1/jobs/{job_id}")
@@ -27,8 +28,8 @@ def _wait_job(get, base, job_id, limit=600):
             if job["state"] != "succeeded":
                 raise RuntimeError(f"job {job_id} {job['state']}: {job.get('error')}")
             return job
-        time.sleep(0.05)
-    raise RuntimeError(f"job {job_id} did not finish")
+        time.sleep(every)
+    raise RuntimeError(f"job {job_id} did not finish in {limit} s")
 
 
 def _generate(get, base, tasks, path):
@@ -36,7 +37,7 @@ def _generate(get, base, tasks, path):
     params = dict(TREE, max_tasks=tasks, **{"import": False})
     t0 = time.perf_counter()
     _, body = get(f"{base}/api/v1/tasks/generate", json.dumps(params).encode())
-    job = _wait_job(get, base, json.loads(body)["job_id"])
+    job = wait_job(get, base, json.loads(body)["job_id"])
     secs = time.perf_counter() - t0
     _, data = get(f"{base}/api/v1/files/{job['result']['file']}")
     with open(path, "wb") as f:
@@ -53,7 +54,7 @@ def _import(start, get, tmp, name, path):
         data = f.read()
     t0 = time.perf_counter()
     _, body = get(f"{base}/api/v1/tasks/import", data)
-    _wait_job(get, base, json.loads(body)["job_id"])
+    wait_job(get, base, json.loads(body)["job_id"])
     secs = time.perf_counter() - t0
     return proc, base, secs, _rss_peak_kib(proc.pid), before
 

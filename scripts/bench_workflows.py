@@ -11,6 +11,8 @@ in-process workers (release build).
 
 import json, os, subprocess, sys, time, urllib.request
 
+from bench_tasks import wait_job
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Python steps run on the interpreter running this script (a real binary, not a shim); the
@@ -44,16 +46,8 @@ HANDLERS = HANDLERS.replace("[PY,", f"[{PY},")
 LOG_LINES = 100_000
 
 
-def _wait(get, base, job_id, limit=600):
-    t0 = time.time()
-    while time.time() - t0 < limit:
-        job = json.loads(get(f"{base}/api/v1/jobs/{job_id}")[1])
-        if job["state"] in ("succeeded", "failed", "cancelled"):
-            if job["state"] != "succeeded":
-                raise RuntimeError(f"run {job_id} {job['state']}: {job.get('error')}")
-            return job
-        time.sleep(0.01)
-    raise RuntimeError(f"run {job_id} did not finish in {limit} s")
+def _wait(get, base, job_id):
+    return wait_job(get, base, job_id, every=0.01)
 
 
 def _submit(get, base, steps, workers):
