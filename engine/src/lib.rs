@@ -18,6 +18,7 @@ pub mod jobs {
     pub use shared::jobs::{model, params, protocol};
     pub mod file_average;
     pub mod handlers;
+    pub mod input_file;
     pub mod noop;
     pub use crate::store::jobs::plan;
     pub mod runner;

@@ -285,40 +285,6 @@ impl LogSink {
     }
 }
 
-/// A step's input too large for stdin, in a file only the worker's user can read; removed
-/// when dropped.
-struct InputFile(PathBuf);
-
-impl InputFile {
-    fn write(task_id: &str, attempt: i64, bytes: &[u8]) -> Result<Self, StepError> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = std::env::temp_dir().join(format!(
-            "orchard-input-{}-{attempt}-{}.json",
-            task_id
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect::<String>(),
-            uuid::Uuid::new_v4().simple()
-        ));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| StepError::Retry(format!("cannot write the step's input file: {e}")))?;
-        f.write_all(bytes)
-            .map_err(|e| StepError::Retry(format!("cannot write the step's input file: {e}")))?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for InputFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// Runs one step on `def`, to its output.
 pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, StepError> {
     let mut cmd = match run.supervisor {
@@ -355,7 +321,8 @@ pub async fn run_step(def: &HandlerDef, run: StepRun<'_>) -> Result<Value, StepE
     // Removed when the step ends, however it ends.
     let mut _input_file = None;
     if input.len() > MAX_STDIN_INPUT {
-        let file = InputFile::write(run.task_id, run.attempt, &input)?;
+        let file = super::input_file::InputFile::write(run.task_id, run.attempt, &input)
+            .map_err(|e| StepError::Retry(format!("cannot write the step's input file: {e}")))?;
         cmd.env("ORCHARD_INPUT_FILE", &file.0);
         input = serde_json::to_vec(&serde_json::json!({
             "$input_file": file.0.display().to_string(),
