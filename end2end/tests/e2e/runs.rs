@@ -32,18 +32,23 @@ fn handlers_file() -> std::path::PathBuf {
     path
 }
 
+/// A job as the API shows it.
+async fn get_job(base: &str, id: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{base}/api/v1/jobs/{id}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The job once it has stopped running.
 async fn finished(base: &str, id: &str) -> Value {
     for _ in 0..600 {
-        let j: Value = reqwest::Client::new()
-            .get(format!("{base}/api/v1/jobs/{id}"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let j = get_job(base, id).await;
         if ["succeeded", "failed", "cancelled"].contains(&j["state"].as_str().unwrap_or("")) {
             return j;
         }
@@ -180,15 +185,7 @@ async fn a_chord_runs_live_and_runs_again_with_changes() {
         .evaluate_value("location.pathname.split('/').pop()")
         .await
         .unwrap();
-    let again: Value = reqwest::Client::new()
-        .get(format!("{base}/api/v1/jobs/{new_id}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = get_job(&base, &new_id).await;
     assert_eq!(again["replayed_from"], id.as_str(), "{again}");
     assert_eq!(again["result"], 21, "{again}");
     page.screenshot_to_file(&shot("run-replayed.png"), None)

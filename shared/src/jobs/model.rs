@@ -94,10 +94,6 @@ impl JobFilter {
                 .transpose()?,
         })
     }
-
-    pub fn is_empty(&self) -> bool {
-        self == &Self::default()
-    }
 }
 
 /// A job's life: `queued → running → succeeded | failed | cancelled`.

@@ -147,17 +147,15 @@ pub fn state_class(state: StepState) -> &'static str {
     }
 }
 
+/// A step id as it stands in a URL: a map run's brackets percent-encoded (ids are otherwise
+/// `[A-Za-z0-9_-]`).
+pub fn encode_step(step: &str) -> String {
+    step.replace('[', "%5B").replace(']', "%5D")
+}
+
 /// A link to a step's panel on the run's page.
 pub fn step_href(job: &str, step: &str) -> String {
-    let mut enc = String::with_capacity(step.len());
-    for c in step.chars() {
-        match c {
-            '[' => enc.push_str("%5B"),
-            ']' => enc.push_str("%5D"),
-            c => enc.push(c),
-        }
-    }
-    format!("/jobs/{job}?step={enc}")
+    format!("/jobs/{job}?step={}", encode_step(step))
 }
 
 /// The graph: edges drawn under nodes that link to their panels.

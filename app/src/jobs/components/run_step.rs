@@ -2,7 +2,7 @@
 //! output, error, and the end of its log, which follows the step while it runs; for a map,
 //! its runs, each a link to its own panel; a button runs a failed step again.
 
-use super::run_graph::{children, state_class, step_href};
+use super::run_graph::{children, encode_step, state_class, step_href};
 use crate::accounts::components::use_can;
 use crate::accounts::model::Role;
 use crate::jobs::api::{RetryStep, get_step_log};
@@ -88,10 +88,7 @@ pub fn StepPanel(
         .filter(|_| !step.contains('['));
     let (rj, rs) = (job.clone(), step.clone());
     let (kj, ks) = (job.clone(), step.clone());
-    let download = format!(
-        "/api/v1/jobs/{job}/steps/{}/log",
-        step.replace('[', "%5B").replace(']', "%5D")
-    );
+    let download = format!("/api/v1/jobs/{job}/steps/{}/log", encode_step(&step));
     view! {
         <section class="min-w-0 rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900" data-testid="step-panel" aria-labelledby="step-title">
             {move || view_of.get().map(|v| {
