@@ -161,14 +161,16 @@ BEGIN
       ), picked AS (
         SELECT c.id, c.seq, c.lkey, (row_number() OVER (ORDER BY c.seq) - 1) / k AS b
         FROM cand c WHERE c.lkey IS NULL OR c.nth <= c.room
-      ), heads AS (
-        SELECT DISTINCT ON (p.b) p.b, p.id AS head FROM picked p ORDER BY p.b, p.seq
+      ), headed AS (
+        -- Each batch is named by its first task.
+        SELECT p.id, p.lkey, first_value(p.id) OVER (PARTITION BY p.b ORDER BY p.seq) AS head
+        FROM picked p
       ), c AS (
         UPDATE job_tasks t SET state = 'leased', attempt = t.attempt + 1,
           lease_owner = p_worker, lease_expires_at = p_now + p_lease_ms, started_at = p_now,
-          lease_batch = h.head, limit_key = p.lkey
-        FROM picked p JOIN heads h ON h.b = p.b
-        WHERE t.id = p.id
+          lease_batch = h.head, limit_key = h.lkey
+        FROM headed h
+        WHERE t.id = h.id
         RETURNING t.id, t.job_id, t.phase, t.payload, t.fan_out, t.attempt,
           t.lease_expires_at, t.seq, t.fan_in, t.lease_batch
       ), furthest AS (
@@ -296,20 +298,30 @@ BEGIN
       RETURN QUERY SELECT NULL::TEXT, jid, false, NULL::TEXT, NULL::BIGINT, st;
       CONTINUE;
     END IF;
-    WITH fin AS (
+    -- The job's entries joined by id (a task named twice counts once, at its first entry),
+    -- so each is one key lookup, however many the report carries. The job and the state are
+    -- compared with IS NOT DISTINCT FROM, which no index answers: offered them, the planner
+    -- walks the job's leased tasks through the claim index and compares each with every
+    -- entry.
+    WITH it AS (
+      SELECT DISTINCT ON (u.tid) u.tid, u.tattempt, u.tout, u.tstart, u.trun
+      FROM unnest(p_ids, p_jobs, p_attempts, p_outputs, p_started, p_runs)
+        WITH ORDINALITY AS u (tid, tjob, tattempt, tout, tstart, trun, k)
+      WHERE u.tjob = jid
+      ORDER BY u.tid, u.k
+    ), fin AS (
       UPDATE job_tasks t SET state = 'done', lease_owner = NULL, lease_expires_at = NULL,
-        output = p_outputs[array_position(p_ids, t.id)], finished_at = p_now,
-        worker_id = p_worker, run_started_us = p_started[array_position(p_ids, t.id)],
-        run_us = p_runs[array_position(p_ids, t.id)]
-      WHERE t.id = ANY (ARRAY(SELECT p_ids[k] FROM generate_subscripts(p_ids, 1) k
-                              WHERE p_jobs[k] = jid))
-        AND t.job_id = jid AND t.state = 'leased' AND t.lease_owner = p_worker
-        AND t.attempt = p_attempts[array_position(p_ids, t.id)]
-      RETURNING t.id, t.fan_out, t.phase, t.started_at
+        output = it.tout, finished_at = p_now, worker_id = p_worker,
+        run_started_us = it.tstart, run_us = it.trun
+      FROM it
+      WHERE t.id = it.tid AND t.job_id IS NOT DISTINCT FROM jid
+        AND t.state IS NOT DISTINCT FROM 'leased'
+        AND t.lease_owner = p_worker AND t.attempt = it.tattempt
+      RETURNING t.id, t.fan_out, t.phase, t.started_at, it.trun
     )
     SELECT array_agg(fin.id), array_agg(fin.fan_out), array_agg(fin.phase),
-      array_agg(fin.started_at)
-    INTO f_ids, f_fans, f_phases, f_started FROM fin;
+      array_agg(fin.started_at), AVG(GREATEST(fin.trun, 0))::BIGINT
+    INTO f_ids, f_fans, f_phases, f_started, mean_us FROM fin;
     n := COALESCE(cardinality(f_ids), 0);
     IF n = 0 THEN
       CONTINUE;
@@ -330,8 +342,6 @@ BEGIN
           p_now);
       END LOOP;
     END IF;
-    SELECT AVG(GREATEST(p_runs[array_position(p_ids, x)], 0))::BIGINT INTO mean_us
-    FROM unnest(f_ids) x;
     UPDATE jobs SET done = done + n,
       task_us = CASE WHEN mean_us IS NULL THEN task_us WHEN task_us IS NULL THEN mean_us
                      ELSE (task_us * 3 + mean_us) / 4 END
