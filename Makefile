@@ -30,12 +30,12 @@ run: bootstrap build
 ## Build the server binary and the site (wasm, CSS, assets) into target/
 build:
 	$(call stamp,build)
-	cargo leptos build
+	cargo leptos build --split
 
 ## Optimized binary and site; each site file also gets a brotli and a gzip copy beside it
 ## (scripts/precompress), which the server sends to browsers that accept them
 release: bootstrap
-	cargo leptos build --release
+	cargo leptos build --release --split
 	scripts/precompress
 
 lint:
@@ -67,7 +67,7 @@ fmt:
 bench:
 	@scripts/bootstrap --test
 	@bench/peers/celery/setup
-	cargo leptos build --release
+	cargo leptos build --release --split
 	scripts/precompress
 	scripts/with-postgres --durable scripts/bench
 

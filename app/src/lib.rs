@@ -26,6 +26,7 @@ pub use engine::{files, store};
 #[cfg(feature = "ssr")]
 pub mod state;
 
+mod routes;
 mod shell;
 pub use shell::{App, PAGES, shell};
 

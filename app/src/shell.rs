@@ -2,21 +2,15 @@
 //! hydrated in the browser.
 
 use crate::access::{Access, PageAccess};
-use crate::accounts::components::{
-    audit_page::AuditPage, login_page::LoginPage, provide_me, setup_page::SetupPage,
-    tokens_page::TokensPage, users_page::UsersPage,
-};
-use crate::jobs::components::{job_page::JobPage, jobs_page::JobsPage};
-use crate::overview::page::OverviewPage;
-use crate::tasks::components::tasks_page::TasksPage;
+use crate::accounts::components::provide_me;
+use crate::routes;
 use crate::ui::layout::Layout;
 use crate::ui::live::provide_live_context;
 use crate::ui::not_found::NotFoundPage;
-use crate::workers::components::workers_page::WorkersPage;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
 
 /// The document around the app. `theme.js` runs before first paint so a dark-mode user
 /// never sees a white flash.
@@ -66,6 +60,7 @@ const fn page(path: &'static str, access: Access) -> PageAccess {
 
 /// Routes render with `SsrMode::Async`: the server waits for a page's data and sends it
 /// complete, so every page reads fully without JavaScript; hydration then makes it live.
+/// Every page is a lazy route (`routes.rs`): the browser loads a page's code with the page.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -77,19 +72,19 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=|| view! { <NotFoundPage /> }>
-                    <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
-                    <Route path=path!("/tasks") view=TasksPage ssr=SsrMode::Async />
-                    <Route path=path!("/tasks/:id") view=TasksPage ssr=SsrMode::Async />
-                    <Route path=path!("/workers") view=WorkersPage ssr=SsrMode::Async />
-                    <Route path=path!("/workers/:id") view=WorkersPage ssr=SsrMode::Async />
-                    <Route path=path!("/workers/:id/processes/:pid") view=WorkersPage ssr=SsrMode::Async />
-                    <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async />
-                    <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async />
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
-                    <Route path=path!("/setup/:token") view=SetupPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::Async />
-                    <Route path=path!("/admin/tokens") view=TokensPage ssr=SsrMode::Async />
+                    <Route path=path!("/") view={Lazy::<routes::Overview>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/tasks") view={Lazy::<routes::Tasks>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/tasks/:id") view={Lazy::<routes::Tasks>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/workers") view={Lazy::<routes::Workers>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/workers/:id") view={Lazy::<routes::Workers>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/workers/:id/processes/:pid") view={Lazy::<routes::Workers>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/jobs") view={Lazy::<routes::Jobs>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/jobs/:id") view={Lazy::<routes::Job>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/login") view={Lazy::<routes::Login>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/setup/:token") view={Lazy::<routes::Setup>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users") view={Lazy::<routes::Users>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/audit") view={Lazy::<routes::Audit>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/tokens") view={Lazy::<routes::Tokens>::new()} ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -4,6 +4,7 @@
 mod common;
 
 mod browser;
+mod pages;
 mod runs;
 mod tasks;
 mod workers;

@@ -50,7 +50,7 @@ pub fn AuditPage() -> impl IntoView {
                             )
                         });
                         view! {
-                            <div class="relative overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
+                            <div tabindex="0" role="region" aria-label="Audit log" class="relative overflow-x-auto rounded-lg focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
                                 <table class="min-w-full text-sm">
                                     <thead class="bg-slate-50 text-left text-xs uppercase tracking-wide text-slate-500 dark:bg-slate-800/50 dark:text-slate-400">
                                         <tr>

@@ -62,7 +62,7 @@ pub fn UsersPage() -> impl IntoView {
         {move || error().map(|e| view! { <div class="mb-3"><ErrorBox error=e /></div> })}
         // `relative`: the screen-reader labels in the cells are positioned absolutely and would
         // otherwise widen the page past the scrolling box.
-        <div class="relative overflow-x-auto rounded-lg border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
+        <div tabindex="0" role="region" aria-label="People" class="relative overflow-x-auto rounded-lg focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 border border-slate-200 bg-white shadow-sm dark:border-slate-800 dark:bg-slate-900">
             <table class="min-w-full text-sm">
                 <thead class="bg-slate-50 text-left text-xs uppercase tracking-wide text-slate-500 dark:bg-slate-800/50 dark:text-slate-400">
                     <tr>

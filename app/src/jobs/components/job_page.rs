@@ -152,7 +152,7 @@ fn Detail(d: JobDetail) -> impl IntoView {
         <div class="mt-8 grid gap-6 lg:grid-cols-2">
             <section class="min-w-0 rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                 <h2 class="mb-2 font-semibold">"Tasks by phase"</h2>
-                <div class="relative overflow-x-auto">
+                <div class="relative overflow-x-auto focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500" tabindex="0" role="region" aria-label="Task counts by phase">
                 <table class="min-w-full text-sm" data-testid="task-counts">
                     <thead class="text-left text-xs text-slate-500 dark:text-slate-400">
                         <tr>

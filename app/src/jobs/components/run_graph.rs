@@ -185,7 +185,7 @@ pub fn RunGraph(
         .collect();
     let (w, h) = (layout.width, layout.height);
     view! {
-        <div class="overflow-x-auto pb-2" data-testid="run-graph">
+        <div class="overflow-x-auto pb-2 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500" data-testid="run-graph" tabindex="0" role="region" aria-label="Steps of the run">
             <div class="relative" style=format!("width: {w}px; height: {h}px")>
                 <svg
                     class="absolute inset-0 text-slate-400 dark:text-slate-600"

@@ -96,7 +96,9 @@ fn Card(task: TreeTask) -> impl IntoView {
     let next = task.status.next();
     let t = task.clone();
     view! {
-        <li>
+        // The card moves the task on; "Open" sits beside it (over its corner), not inside:
+        // a link within a button is one control inside another.
+        <li class="relative">
             <button type="button" data-card=id.clone()
                 draggable=move || ui.can_edit.get().to_string()
                 disabled=move || !ui.can_edit.get()
@@ -107,11 +109,12 @@ fn Card(task: TreeTask) -> impl IntoView {
                 on:click=move |_| ui.edit(t.clone(), None, None, Some(next))
                 class="w-full rounded-md border border-slate-200 bg-white p-3 text-left text-sm shadow-sm hover:border-emerald-400 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 disabled:cursor-default dark:border-slate-700 dark:bg-slate-800">
                 <span class=if task.status == Status::Done { "block text-slate-500 dark:text-slate-400 line-through" } else { "block" }>{task.title.clone()}</span>
-                <span class="mt-1 flex items-center justify-between text-xs text-slate-500 dark:text-slate-400">
-                    <span>{label.map(|l| format!("{l} done"))}</span>
-                    <a href=format!("/tasks/{}", task.id) class="hover:underline" on:click=|ev| ev.stop_propagation()>"Open"</a>
-                </span>
+                <span class="mt-1 block min-h-4 pr-12 text-xs text-slate-500 dark:text-slate-400">{label.map(|l| format!("{l} done"))}</span>
             </button>
+            <a href=format!("/tasks/{}", task.id)
+                class="absolute bottom-3 right-3 rounded text-xs text-slate-600 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 dark:text-slate-300">
+                "Open"<span class="sr-only">" "{task.title.clone()}</span>
+            </a>
         </li>
     }
 }

@@ -216,7 +216,9 @@ pub fn Listing(
                     view! {
                         {rows}
                         {empty.then(|| view! {
-                            <li role="none" class="px-3 py-8 text-center text-sm text-slate-500 dark:text-slate-400">"No tasks here yet."</li>
+                            // A tree owns at least one item: an empty one says so as a
+                            // disabled item rather than as a bare line.
+                            <li role="treeitem" aria-disabled="true" class="px-3 py-8 text-center text-sm text-slate-500 dark:text-slate-400">"No tasks here yet."</li>
                         })}
                         {(left > 0).then(|| view! {
                             <li role="none" style=format!("padding-left: {}rem", level as f32 * 1.25 + 1.75)>

@@ -102,7 +102,7 @@ pub fn FleetTable(
         .into_any();
     }
     view! {
-        <div class="relative overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+        <div tabindex="0" role="region" aria-label="Workers" class="relative overflow-x-auto rounded-lg focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table class="min-w-full text-sm" aria-label="Workers">
                 <thead class="bg-slate-50 text-left text-slate-600 dark:bg-slate-800/50 dark:text-slate-300">
                     <tr>

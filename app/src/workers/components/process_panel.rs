@@ -25,7 +25,7 @@ fn tasks_table(d: ProcessDetail, now: ReadSignal<Millis>) -> impl IntoView {
                 <div class="w-full rounded-md border border-red-200 bg-red-50 p-3 dark:border-red-900 dark:bg-red-950"><DetailsView details=x /></div>
             })}
         </div>
-        <div class="relative overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+        <div tabindex="0" role="region" aria-label="Tasks" class="relative overflow-x-auto rounded-lg focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table class="min-w-full text-sm" aria-label="Tasks">
                 <thead class="bg-slate-50 text-left text-slate-600 dark:bg-slate-800/50 dark:text-slate-300">
                     <tr>

@@ -26,7 +26,7 @@ fn processes_table(
         return view! { <p class="text-sm text-slate-500 dark:text-slate-400">"No processes yet."</p> }.into_any();
     }
     view! {
-        <div class="relative overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+        <div tabindex="0" role="region" aria-label="Processes" class="relative overflow-x-auto rounded-lg focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table class="min-w-full text-sm" aria-label="Processes">
                 <thead class="bg-slate-50 text-left text-slate-600 dark:bg-slate-800/50 dark:text-slate-300">
                     <tr>

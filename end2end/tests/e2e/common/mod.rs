@@ -183,6 +183,18 @@ impl Errors {
 /// Runs axe-core (npm, installed by `make test`) on the page as it is, in the theme given,
 /// and fails on any WCAG 2 A or AA violation, naming each with the elements at fault.
 pub async fn assert_accessible(page: &Page, what: &str, dark: bool) {
+    let found = accessibility_violations(page, dark).await;
+    assert_eq!(
+        found,
+        "[]",
+        "{what} ({}) breaks WCAG 2 A/AA",
+        if dark { "dark" } else { "light" }
+    );
+}
+
+/// axe-core's WCAG 2 A/AA violations on the page in the theme given, as a JSON list of
+/// "rule: elements" (`[]` when there are none).
+pub async fn accessibility_violations(page: &Page, dark: bool) -> String {
     static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let axe = AXE.get_or_init(|| {
         std::fs::read_to_string(root().join("node_modules/axe-core/axe.min.js"))
@@ -194,11 +206,5 @@ pub async fn assert_accessible(page: &Page, what: &str, dark: bool) {
          const r = await axe.run(document, {{ runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }});\n\
          return JSON.stringify(r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))); }})()"
     );
-    let found = page.evaluate_value(&script).await.unwrap_or_default();
-    assert_eq!(
-        found,
-        "[]",
-        "{what} ({}) breaks WCAG 2 A/AA",
-        if dark { "dark" } else { "light" }
-    );
+    page.evaluate_value(&script).await.unwrap_or_default()
 }
