@@ -19,7 +19,7 @@ def _pages(base, get):
     job = json.loads(get(base + "/api/v1/jobs", json.dumps(
         {"kind": "file_average", "params": {"files": 4, "entries": 10, "workers": 2, "seed": 1}}).encode())[1])
     task = json.loads(get(base + "/api/v1/tasks", json.dumps({"parent_id": None, "title": "Plan the launch"}).encode())[1])
-    # A worker's processes are the jobs it took part in.
+    # A worker's processes are the jobs it took part in (a process id is `<job>.<worker>`).
     for _ in range(3000):
         detail = json.loads(get(f"{base}/api/v1/jobs/{job['id']}")[1])
         if detail["state"] in ("succeeded", "failed", "cancelled"):
@@ -28,7 +28,7 @@ def _pages(base, get):
     worker = detail["contributions"][0]["worker_id"]
     return [("/", "/"), ("/tasks", "/tasks"), ("/tasks/{id}", f"/tasks/{task['id']}"),
             ("/workers", "/workers"), ("/workers/{id}", f"/workers/{worker}"),
-            ("/workers/{id}/processes/{pid}", f"/workers/{worker}/processes/{job['id']}"),
+            ("/workers/{id}/processes/{pid}", f"/workers/{worker}/processes/{job['id']}.{worker}"),
             ("/jobs", "/jobs"), ("/jobs/{id}", f"/jobs/{job['id']}"), ("/login", "/login"),
             ("/setup/{token}", "/setup/not-a-token"), ("/admin/users", "/admin/users"),
             ("/admin/audit", "/admin/audit"), ("/admin/tokens", "/admin/tokens")]
