@@ -5,11 +5,11 @@
 use crate::common;
 
 use app::accounts::model::Role;
-use common::{Errors, accessibility_violations, add_user, launch, server_with, sign_in, wait_true};
+use common::{
+    Errors, TOKEN, accessibility_violations, add_user, launch, server_with, sign_in, wait_true,
+};
 use playwright_rs::protocol::{Page, Viewport};
 use serde_json::{Value, json};
-
-const TOKEN: &str = "e2e-token-0123456789abcdef0123456789";
 
 /// True once the page has hydrated: its theme switch answers a click (it is put back).
 const HYDRATED: &str = "(() => { const b = document.getElementById('theme-toggle'); \
@@ -74,22 +74,7 @@ async fn every_page_hydrates_from_its_chunk_without_errors_and_passes_axe() {
     .await
     .unwrap();
     let job_id = job["id"].as_str().unwrap().to_string();
-    let mut detail = Value::Null;
-    for _ in 0..300 {
-        detail = http
-            .get(format!("{base}/api/v1/jobs/{job_id}"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if detail["state"] == "succeeded" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let detail = common::finished(&base, &job_id).await;
     assert_eq!(detail["state"], "succeeded", "{detail}");
     // A worker's processes are the jobs it took part in.
     let worker = detail["contributions"][0]["worker_id"]

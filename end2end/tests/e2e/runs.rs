@@ -7,12 +7,10 @@ use crate::common;
 
 use app::accounts::model::Role;
 use common::{
-    Errors, add_user, assert_accessible, launch, root, server_with, shot, sign_in, wait_live,
-    wait_true,
+    Errors, TOKEN, add_user, assert_accessible, finished, get_job, launch, root, server_with, shot,
+    sign_in, wait_live, wait_true,
 };
 use serde_json::Value;
-
-const TOKEN: &str = "e2e-token-0123456789abcdef0123456789";
 
 /// The examples' handlers, run from the repository's root.
 fn handlers_file() -> std::path::PathBuf {
@@ -30,31 +28,6 @@ fn handlers_file() -> std::path::PathBuf {
         std::env::temp_dir().join(format!("orchard-e2e-handlers-{}.toml", std::process::id()));
     std::fs::write(&path, out).unwrap();
     path
-}
-
-/// A job as the API shows it.
-async fn get_job(base: &str, id: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("{base}/api/v1/jobs/{id}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// The job once it has stopped running.
-async fn finished(base: &str, id: &str) -> Value {
-    for _ in 0..600 {
-        let j = get_job(base, id).await;
-        if ["succeeded", "failed", "cancelled"].contains(&j["state"].as_str().unwrap_or("")) {
-            return j;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("job {id} did not finish within a minute");
 }
 
 #[tokio::test]

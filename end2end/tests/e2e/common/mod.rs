@@ -105,6 +105,34 @@ pub async fn wait_live(page: &Page) {
 
 pub const PASSWORD: &str = "a long password 1";
 
+/// The API token of servers that tests drive over REST as well.
+pub const TOKEN: &str = "e2e-token-0123456789abcdef0123456789";
+
+/// A job as the API shows it.
+pub async fn get_job(base: &str, id: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{base}/api/v1/jobs/{id}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The job once it has stopped running.
+pub async fn finished(base: &str, id: &str) -> serde_json::Value {
+    for _ in 0..600 {
+        let j = get_job(base, id).await;
+        if ["succeeded", "failed", "cancelled"].contains(&j["state"].as_str().unwrap_or("")) {
+            return j;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("job {id} did not finish within a minute");
+}
+
 /// Adds a person straight to the database.
 pub async fn add_user(app: &Running, name: &str, role: Role) {
     let hash = app::accounts::password::hash(PASSWORD).await.unwrap();
