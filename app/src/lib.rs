@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod assets;
 pub mod jobs;
 pub mod overview;
 pub mod tasks;

@@ -3,18 +3,19 @@
 
 use crate::access::{Access, PageAccess};
 use crate::accounts::components::provide_me;
+use crate::assets::Assets;
 use crate::routes;
 use crate::ui::layout::Layout;
 use crate::ui::live::provide_live_context;
 use crate::ui::not_found::NotFoundPage;
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{Lazy, SsrMode, path};
 
-/// The document around the app. `theme.js` runs before first paint so a dark-mode user
-/// never sees a white flash.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The document around the app. `boot.js` runs before first paint so a dark-mode user
+/// never sees a white flash. Every file comes from the build's own prefix ([`Assets`]).
+pub fn shell(options: LeptosOptions, assets: Assets) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -22,10 +23,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
-                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                <script src="/theme.js"></script>
+                <link rel="icon" href=assets.url("favicon.svg") type="image/svg+xml" />
+                <script src=assets.url("boot.js")></script>
+                <link rel="stylesheet" href=assets.url("pkg/orchard.css") />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options root=assets.prefix().to_string() />
                 <MetaTags />
             </head>
             <body class="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
@@ -67,7 +69,6 @@ pub fn App() -> impl IntoView {
     provide_me();
     provide_live_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/orchard.css" />
         <Title formatter=|t: String| if t.is_empty() { "Orchard".to_string() } else { format!("{t} · Orchard") } />
         <Router>
             <Layout>

@@ -14,6 +14,8 @@ pub struct AppState {
     pub sessions: Arc<crate::accounts::sessions::SessionSettings>,
     /// Limits on sign-in attempts and on password hashes running at once.
     pub sign_in: Arc<crate::accounts::throttle::Throttle>,
+    /// Where pages point the browser for the build's files.
+    pub assets: crate::assets::Assets,
 }
 
 impl std::ops::Deref for AppState {

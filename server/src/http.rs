@@ -48,7 +48,11 @@ pub fn router(
     let (api_routes, doc, mut table) = api::router(api_settings);
     table.declare_pages();
     table.declare_server_fns();
-    let files = crate::site_files::router(std::path::Path::new(&*options.site_root), &mut table);
+    let files = crate::site_files::router(
+        std::path::Path::new(&*options.site_root),
+        &state.assets,
+        &mut table,
+    );
     let pages = Router::new()
         .leptos_routes_with_context(
             &state,
@@ -59,7 +63,8 @@ pub fn router(
             },
             {
                 let options = options.clone();
-                move || shell(options.clone())
+                let assets = state.assets.clone();
+                move || shell(options.clone(), assets.clone())
             },
         )
         .fallback(not_found)
@@ -122,12 +127,13 @@ async fn not_found(
         return crate::error::ApiError::not_found("no such API route").into_response();
     }
     let options = st.leptos_options.clone();
+    let assets = st.assets.clone();
     let render = leptos_axum::render_app_to_stream_with_context(
         move || {
             provide_context(st.clone());
             provide_request_nonce();
         },
-        move || shell(options.clone()),
+        move || shell(options.clone(), assets.clone()),
     );
     let mut resp = render(req).await.into_response();
     *resp.status_mut() = axum::http::StatusCode::NOT_FOUND;

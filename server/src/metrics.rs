@@ -568,17 +568,15 @@ pub fn worker_router(registry: Registry) -> axum::Router {
 /// Records every request under its matched route (never the raw path: ids would explode
 /// the label set).
 pub async fn track(State(m): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| {
-            if req.uri().path().starts_with("/pkg/") {
-                "/pkg/*".into()
-            } else {
-                "unmatched".into()
-            }
-        });
+    // The build's files are one label: one per file (and per build) would grow without end.
+    let route = if req.uri().path().starts_with("/v/") {
+        "/v/*".to_string()
+    } else {
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "unmatched".into())
+    };
     let method = method_label(req.method()).to_string();
     let start = Instant::now();
     let resp = next.run(req).await;

@@ -169,7 +169,7 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
     find_site(&mut site_options)?;
     let metrics = Metrics::new();
     let state = AppState {
-        leptos_options: site_options,
+        leptos_options: site_options.clone(),
         core: engine::state::Core::new(store, files, events, Arc::new(engine), metrics.clone()),
         sessions: Arc::new(SessionSettings {
             idle_ms: (s.session_idle_mins * 60_000) as i64,
@@ -177,6 +177,7 @@ pub async fn start(s: &ServeSettings) -> Result<Running, String> {
             secure_always: s.secure_cookies,
         }),
         sign_in: Arc::new(Throttle::new(s.max_password_hashes as usize)),
+        assets: crate::site_files::assets(std::path::Path::new(&*site_options.site_root)),
     };
     let api = crate::api::ApiSettings {
         wpipe_public_dashboard: s.wpipe_public_dashboard,

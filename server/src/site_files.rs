@@ -1,15 +1,30 @@
 //! The built site's files (the client under `pkg/`, its split chunks, styles, favicon,
-//! theme script, with their brotli and gzip copies): one public route per file the build
+//! boot script, with their brotli and gzip copies): one public route per file the build
 //! produced, listed when the server starts. Nothing else is ever served from disk, so no
 //! path can reach past them.
+//!
+//! Every file is served under `/v/<build>/`, where `<build>` is a digest of all the files'
+//! names and bytes. A URL therefore names one file's bytes for good and is cached as
+//! immutable. The chunks of a split client keep their names from build to build
+//! (`chunk_11.wasm`), so without the prefix a page rendered by one build could load another
+//! build's chunk and fail in the middle of running. With it, a page of a build this server
+//! does not hold gets a 404 for its files, and `boot.js` reloads the page once onto the
+//! build that answers.
 
 use crate::access::{AccessTable, Kind};
 use app::access::Access;
+use app::assets::Assets;
 use app::state::AppState;
 use axum::Router;
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, header};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tower_http::services::ServeFile;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// How long a browser or proxy may keep a build's file: a year, never revalidated, as its
+/// URL changes whenever its bytes do.
+const CACHE_FOREVER: &str = "public, max-age=31536000, immutable";
 
 /// How deep the site folder is walked (the build writes at most `pkg/<chunk dir>/file`).
 const MAX_DEPTH: usize = 6;
@@ -60,18 +75,42 @@ fn url_of(root: &Path, file: &Path) -> Option<String> {
     Some(url)
 }
 
-/// A route per site file, each declared public in `table`. A file with brotli or gzip
-/// copies beside it goes out as the copy the browser accepts.
-pub fn router(root: &Path, table: &mut AccessTable) -> Router<AppState> {
+/// The build's id: the first 16 hex digits of a SHA-256 over every file's URL and bytes,
+/// in URL order. Unreadable files count as empty (they are not served either way).
+pub fn build_id(files: &[(String, PathBuf)]) -> String {
+    let mut h = Sha256::new();
+    for (url, path) in files {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        h.update((url.len() as u64).to_le_bytes());
+        h.update(url.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+/// Where the files under `root` are served: the prefix of their build.
+pub fn assets(root: &Path) -> Assets {
+    Assets::for_build(&build_id(&list(root)))
+}
+
+/// A route per site file under `assets`' prefix, each declared public in `table`. A file
+/// with brotli or gzip copies beside it goes out as the copy the browser accepts, and
+/// every answer may be cached for good.
+pub fn router(root: &Path, assets: &Assets, table: &mut AccessTable) -> Router<AppState> {
     let mut router = Router::new();
     for (url, path) in list(root) {
+        let url = format!("{}{url}", assets.prefix());
         let service = ServeFile::new(&path)
             .precompressed_br()
             .precompressed_gzip();
         router = router.route_service(&url, service);
         table.declare(Method::GET, &url, Access::Public, Kind::File);
     }
-    router
+    router.layer(SetResponseHeaderLayer::overriding(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_FOREVER),
+    ))
 }
 
 #[cfg(test)]
@@ -101,6 +140,28 @@ mod tests {
                 "/pkg/orchard.wasm",
                 "/pkg/orchard.wasm.br"
             ]
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_build_id_follows_every_byte_and_name() {
+        let dir = std::env::temp_dir().join(format!("orchard-site-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("pkg")).unwrap();
+        std::fs::write(dir.join("pkg/a.wasm"), b"one").unwrap();
+        std::fs::write(dir.join("pkg/b.js"), b"two").unwrap();
+        let first = build_id(&list(&dir));
+        assert_eq!(first.len(), 16);
+        assert!(first.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(build_id(&list(&dir)), first, "same files, same id");
+        std::fs::write(dir.join("pkg/a.wasm"), b"One").unwrap();
+        let changed = build_id(&list(&dir));
+        assert_ne!(changed, first, "a changed byte changes the id");
+        std::fs::rename(dir.join("pkg/b.js"), dir.join("pkg/c.js")).unwrap();
+        assert_ne!(
+            build_id(&list(&dir)),
+            changed,
+            "a renamed file changes the id"
         );
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -1,5 +1,5 @@
 //! Light/dark switch. The choice is kept in `localStorage` and applied as the `dark` class
-//! on `<html>` (by `/theme.js` before first paint, and here when toggled).
+//! on `<html>` (by `boot.js` before first paint, and here when toggled).
 
 use leptos::prelude::*;
 

@@ -6,5 +6,6 @@ mod common;
 mod browser;
 mod pages;
 mod runs;
+mod stale;
 mod tasks;
 mod workers;

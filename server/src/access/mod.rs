@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::tokens::{Scope, TokenCheck};
 use app::access::Access as Level;
 use app::accounts::service::{self, Caller, CallerKind, ClientAddr};
+use app::assets::Assets;
 use app::state::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -107,14 +108,14 @@ pub async fn guard(State(a): State<Arc<Access>>, mut req: Request, next: Next) -
 pub const REFUSED_HEADER: &str = "x-orchard-refused";
 
 /// How a refusal reads for the route that refused it.
-fn deny(kind: Kind, path_and_query: &str, e: AppError) -> Response {
-    let mut resp = refusal(kind, path_and_query, e);
+fn deny(a: &Access, kind: Kind, path_and_query: &str, e: AppError) -> Response {
+    let mut resp = refusal(&a.state.assets, kind, path_and_query, e);
     resp.headers_mut()
         .insert(REFUSED_HEADER, header::HeaderValue::from_static("access"));
     resp
 }
 
-fn refusal(kind: Kind, path_and_query: &str, e: AppError) -> Response {
+fn refusal(assets: &Assets, kind: Kind, path_and_query: &str, e: AppError) -> Response {
     let status = StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::FORBIDDEN);
     match kind {
         // Server function clients decode the error type itself from the body.
@@ -134,7 +135,7 @@ fn refusal(kind: Kind, path_and_query: &str, e: AppError) -> Response {
             let next = urlencode(path_and_query);
             Redirect::to(&format!("/login?next={next}")).into_response()
         }
-        Kind::Page => (status, Html(refusal_page(&e.to_string()))).into_response(),
+        Kind::Page => (status, Html(refusal_page(assets, &e.to_string()))).into_response(),
         Kind::Api | Kind::File => {
             crate::error::ApiError::new(status, e.to_string()).into_response()
         }
@@ -144,7 +145,7 @@ fn refusal(kind: Kind, path_and_query: &str, e: AppError) -> Response {
 /// A page for a signed-in person whose role does not reach the page they opened. It uses
 /// the app's stylesheet, theme script and the classes of its own "not found" page, so it
 /// looks like the rest of Orchard in either theme.
-fn refusal_page(why: &str) -> String {
+fn refusal_page(assets: &Assets, why: &str) -> String {
     let mut chars = why.chars();
     let why: String = chars
         .next()
@@ -154,13 +155,16 @@ fn refusal_page(why: &str) -> String {
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;");
+    let favicon = assets.url("favicon.svg");
+    let boot = assets.url("boot.js");
+    let css = assets.url("pkg/orchard.css");
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"color-scheme\" content=\"light dark\"><title>Not allowed · Orchard</title>\
-         <link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\
-         <script src=\"/theme.js\"></script>\
-         <link rel=\"stylesheet\" href=\"/pkg/orchard.css\"></head>\
+         <link rel=\"icon\" href=\"{favicon}\" type=\"image/svg+xml\">\
+         <script src=\"{boot}\"></script>\
+         <link rel=\"stylesheet\" href=\"{css}\"></head>\
          <body class=\"min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100\">\
          <main class=\"mx-auto max-w-md py-16 text-center\">\
          <p class=\"text-sm font-semibold text-emerald-600\">403</p>\
@@ -256,7 +260,7 @@ async fn check_and_run(
                 tracing::error!(%method, route = m.as_str(), "no access declared: refused");
                 a.refusals.count("undeclared");
                 let e = AppError::Forbidden("no access is declared for this route".into());
-                return deny(Kind::Api, &path_and_query, e);
+                return deny(a, Kind::Api, &path_and_query, e);
             }
         },
     };
@@ -267,7 +271,7 @@ async fn check_and_run(
     if !safe && given.is_none() && !csrf::same_origin(req.headers()) {
         a.refusals.count("cross_site");
         let e = AppError::Forbidden("cross-site request refused: use Orchard's own pages".into());
-        return deny(declared.kind, &path_and_query, e);
+        return deny(a, declared.kind, &path_and_query, e);
     }
     let caller = match shown_caller(a, req.headers(), declared, given.as_deref()).await {
         Ok(c) => c,
@@ -278,7 +282,7 @@ async fn check_and_run(
                 let rid = request_id(&req);
                 service::audit(&a.state, &who, &action, "", e.status_code(), &rid).await;
             }
-            return deny(declared.kind, &path_and_query, e);
+            return deny(a, declared.kind, &path_and_query, e);
         }
     };
     // Server function calls are read here (they are small) so the audit log can name the
@@ -293,6 +297,7 @@ async fn check_and_run(
             Ok(b) => b,
             Err(_) => {
                 let mut r = deny(
+                    a,
                     declared.kind,
                     &path_and_query,
                     AppError::Invalid(format!(

@@ -190,6 +190,8 @@ async fn file_average_end_to_end_postgres() {
 #[tokio::test]
 async fn pages_render_on_the_server() {
     let app = spawn_app(Db::Sqlite, 0).await;
+    let site = common::root().join("target/site");
+    let css = orchard_server::site_files::assets(&site).url("pkg/orchard.css");
     for (path, text) in [
         ("/", "Jobs running"),
         ("/jobs", "No jobs yet"),
@@ -201,8 +203,8 @@ async fn pages_render_on_the_server() {
         let html = r.text().await.unwrap();
         assert!(html.contains(text), "{path} lacks {text}");
         assert!(
-            html.contains("/pkg/orchard.css"),
-            "{path} lacks the stylesheet"
+            html.contains(&css),
+            "{path} lacks the stylesheet of the build it serves"
         );
     }
     let r = app.http.get(app.url("/no/such/page")).send().await.unwrap();
@@ -221,6 +223,8 @@ fn content_encoding(r: &reqwest::Response) -> Option<String> {
 /// A site file with compressed copies beside it (as `make release` writes them) goes to each
 /// browser in the encoding it accepts, brotli first, to anyone signed in or not, typed so a
 /// browser compiles wasm as it arrives; a browser that accepts neither gets the file itself.
+/// It is served only under its build's prefix, and may be cached for good there; the same
+/// name under another build's prefix, or under none, is not found.
 #[tokio::test]
 async fn site_files_are_sent_precompressed() {
     let dir = common::temp_dir("site");
@@ -234,12 +238,13 @@ async fn site_files_are_sent_precompressed() {
     let mut s = common::settings(url, &dir, 0);
     s.site_root = Some(site.display().to_string());
     let app = common::spawn_with(s, dir).await;
+    let wasm = orchard_server::site_files::assets(&site).url("pkg/orchard.wasm");
     for (accept, encoding, body) in [
         (Some("gzip, deflate, br"), Some("br"), &b"brotli bytes"[..]),
         (Some("gzip"), Some("gzip"), &b"gzip bytes"[..]),
         (None, None, &b"\0asm plain bytes"[..]),
     ] {
-        let mut req = app.anon.get(app.url("/pkg/orchard.wasm"));
+        let mut req = app.anon.get(app.url(&wasm));
         if let Some(a) = accept {
             req = req.header("accept-encoding", a);
         }
@@ -251,7 +256,16 @@ async fn site_files_are_sent_precompressed() {
             "application/wasm",
             "{accept:?}"
         );
+        assert_eq!(
+            r.headers()["cache-control"],
+            "public, max-age=31536000, immutable",
+            "{accept:?}"
+        );
         assert_eq!(&r.bytes().await.unwrap()[..], body, "{accept:?}");
+    }
+    for stale in ["/pkg/orchard.wasm", "/v/0123456789abcdef/pkg/orchard.wasm"] {
+        let r = app.anon.get(app.url(stale)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{stale}");
     }
     app.running.stop().await;
 }

@@ -176,8 +176,13 @@ async fn every_route(app: &TestApp) -> Vec<(Method, String, Access)> {
         files.iter().any(|(u, _)| u.starts_with("/pkg/")),
         "the site is built"
     );
+    let assets = orchard_server::site_files::assets(&site);
     for (url, _) in files {
-        routes.push((Method::GET, url, Access::Public));
+        routes.push((
+            Method::GET,
+            format!("{}{url}", assets.prefix()),
+            Access::Public,
+        ));
     }
     routes
 }

@@ -144,9 +144,11 @@ async fn the_site_is_found_from_any_folder() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
+    let site = crate::common::root().join("target/site");
+    let js = orchard_server::site_files::assets(&site).url("pkg/orchard.js");
     let mut status = 0;
     for _ in 0..100 {
-        if let Ok(r) = client.get(format!("{base}/pkg/orchard.js")).send().await {
+        if let Ok(r) = client.get(format!("{base}{js}")).send().await {
             status = r.status().as_u16();
             break;
         }
