@@ -35,7 +35,9 @@ pub mod tasks {
     pub mod forest;
     pub mod generate;
     pub mod import;
+    mod json_lexer;
     pub mod kinds;
+    pub mod labels;
     pub mod service;
 }
 

@@ -20,6 +20,7 @@ pub mod jobs {
 
 pub mod tasks {
     //! Task trees as the API and the pages see them.
+    pub mod fields;
     pub mod model;
 }
 

@@ -6,6 +6,7 @@ use super::model::{Crumb, GenerateParams, SearchResults, Status, TaskPage, TreeF
 use crate::error::AppError;
 use crate::jobs::model::Job;
 use leptos::prelude::*;
+use shared::tasks::fields::{Label, Priority};
 
 /// A page of the children of `parent` (the roots when `None`), after `cursor`.
 #[server(prefix = "/fn", output = crate::wire::Json)]
@@ -76,8 +77,55 @@ pub async fn update_task(
         title,
         notes,
         status,
+        ..Default::default()
     };
     super::service::update(&st, &id, patch).await
+}
+
+/// Sets a task's due date (empty: none), assignee (empty: nobody), labels (all of them)
+/// and priority at once, as the fields editor saves them.
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn set_task_fields(
+    id: String,
+    due: String,
+    assignee: String,
+    labels: Vec<String>,
+    priority: Priority,
+) -> Result<TreeTask, AppError> {
+    let st = crate::require!(SetTaskFields, Editor)?.st;
+    let given = |s: String| Some((!s.trim().is_empty()).then(|| s.trim().to_string()));
+    let patch = super::service::TaskPatch {
+        due: given(due),
+        assignee: given(assignee),
+        labels: Some(labels),
+        priority: Some(priority),
+        ..Default::default()
+    };
+    super::service::update(&st, &id, patch).await
+}
+
+/// Every label with its colour.
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn list_labels() -> Result<Vec<Label>, AppError> {
+    let st = crate::require!(ListLabels, Viewer)?.st;
+    engine::tasks::labels::list(&st).await
+}
+
+/// Who a task may be assigned to: the usernames of everyone whose account is not
+/// disabled, in order.
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn list_assignees() -> Result<Vec<String>, AppError> {
+    let st = crate::require!(ListAssignees, Viewer)?.st;
+    let mut names: Vec<String> = st
+        .accounts
+        .list_users(crate::now_millis())
+        .await?
+        .into_iter()
+        .filter(|u| !u.disabled)
+        .map(|u| u.username)
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// Moves a task (with its subtree) to index `position` among the children of `parent_id`

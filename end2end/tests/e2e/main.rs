@@ -4,6 +4,7 @@
 mod common;
 
 mod browser;
+mod fields;
 mod pages;
 mod runs;
 mod stale;

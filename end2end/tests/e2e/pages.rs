@@ -64,6 +64,21 @@ async fn every_page_hydrates_from_its_chunk_without_errors_and_passes_axe() {
     .json()
     .await
     .unwrap();
+    // Every kind of chip on the outline, the board and the zoomed task.
+    let fields = http
+        .patch(format!(
+            "{base}/api/v1/tasks/{}",
+            task["id"].as_str().unwrap()
+        ))
+        .bearer_auth(TOKEN)
+        .json(
+            &json!({"due": "2020-01-31", "assignee": "ada", "priority": "urgent",
+                      "labels": ["infra", "web", "q3", "later", "ops", "design"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fields.status(), 200);
     let job: Value = post(
         "/api/v1/jobs",
         json!({"kind": "file_average", "params": {"files": 4, "entries": 10, "workers": 1, "seed": 1}}),

@@ -313,7 +313,12 @@ pub async fn import(
     let mut work = Work::new(st, job_id, len as i64);
     let mut written = 0u64;
     let mut failure: Option<ExecError> = None;
+    let mut people = std::collections::HashMap::new();
     while let Some(batch) = rx.recv().await {
+        if let Err(e) = check_assignees(st, &mut people, &batch).await {
+            failure = Some(e);
+            break;
+        }
         if let Err(e) = write_batch(&mut *tx_import, &batch).await {
             failure = Some(e);
             break;
@@ -351,6 +356,33 @@ pub async fn import(
         "parent": parent,
         "seconds": secs,
     }))
+}
+
+/// Refuses a task assigned to someone who is not an Orchard user, naming its byte offset.
+/// `people` remembers the usernames already looked up.
+async fn check_assignees(
+    st: &Core,
+    people: &mut std::collections::HashMap<String, bool>,
+    batch: &[(TreeTask, u64)],
+) -> Result<(), ExecError> {
+    for (t, offset) in batch {
+        let Some(who) = &t.assignee else { continue };
+        let known = match people.get(who) {
+            Some(&k) => k,
+            None => {
+                let k = st.tree.tree_user_exists(who).await.map_err(store_error)?;
+                people.insert(who.clone(), k);
+                k
+            }
+        };
+        if !known {
+            return Err(fatal(format!(
+                "the file was not imported: the task at byte {offset} is assigned to {who:?}, \
+                 who is not an Orchard user"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses ids that repeat within the batch or already exist, naming the byte offset of

@@ -1,7 +1,8 @@
 //! Writing tree files: the forest or one subtree, depth first in sibling order, as
 //! `{"tasks":[{"id","name","isDone","status","notes","created_at","updated_at","tasks":[…]}]}`
 //! — seed 000's format with Orchard's fields added, so seed 000 can read it and an import
-//! of it restores every field. Children are read only for tasks that have some: when a list
+//! of it restores every field. `due`, `assignee`, `labels` and `priority` are written only
+//! when set, so a tree without them exports as before. Children are read only for tasks that have some: when a list
 //! of siblings is read, the children of all of them come in one more query (up to a budget
 //! of rows), so a query serves a whole sibling list, not one task. Memory stays bounded by
 //! depth × budget.
@@ -9,6 +10,7 @@
 use super::model::{MAX_PAGE, Status, TreeTask};
 use crate::store::tree::SiblingCursor;
 use crate::store::tree::TreeStore;
+use shared::tasks::fields::Priority;
 use std::collections::{HashMap, VecDeque};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -79,19 +81,31 @@ async fn prefetch(
 /// A task's fields up to the opening of its `tasks` list.
 fn head(t: &TreeTask, out: &mut Vec<u8>) {
     let s = |v: &str| serde_json::to_string(v).unwrap_or_else(|_| "\"\"".into());
-    out.extend_from_slice(
-        format!(
-            "{{\"id\":{},\"name\":{},\"isDone\":{},\"status\":\"{}\",\"notes\":{},\"created_at\":{},\"updated_at\":{},\"tasks\":[",
-            s(&t.id),
-            s(&t.title),
-            t.status == Status::Done,
-            t.status.as_str(),
-            s(&t.notes),
-            t.created_at,
-            t.updated_at
-        )
-        .as_bytes(),
+    let mut h = format!(
+        "{{\"id\":{},\"name\":{},\"isDone\":{},\"status\":\"{}\",\"notes\":{},\"created_at\":{},\"updated_at\":{},",
+        s(&t.id),
+        s(&t.title),
+        t.status == Status::Done,
+        t.status.as_str(),
+        s(&t.notes),
+        t.created_at,
+        t.updated_at
     );
+    if let Some(d) = &t.due {
+        h.push_str(&format!("\"due\":{},", s(d)));
+    }
+    if let Some(a) = &t.assignee {
+        h.push_str(&format!("\"assignee\":{},", s(a)));
+    }
+    if !t.labels.is_empty() {
+        let names: Vec<String> = t.labels.iter().map(|l| s(l)).collect();
+        h.push_str(&format!("\"labels\":[{}],", names.join(",")));
+    }
+    if t.priority != Priority::None {
+        h.push_str(&format!("\"priority\":\"{}\",", t.priority.as_str()));
+    }
+    h.push_str("\"tasks\":[");
+    out.extend_from_slice(h.as_bytes());
 }
 
 /// Writes the forest (or the subtree of `root`) to `out`; `progress` hears the number of

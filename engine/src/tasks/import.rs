@@ -9,10 +9,15 @@
 //! - `name` (or `title`) is required; `id` is optional (a new one is made) and, when the
 //!   file's ids are kept, must come before the task's `tasks`.
 //! - `status` wins over `isDone`; without either a task is `todo`.
+//! - `due` (`YYYY-MM-DD` or null), `assignee` (a username or null), `labels` (an array of
+//!   names) and `priority` (`none` … `urgent`) are optional; files without them import as
+//!   before.
 //! - Unknown keys are skipped, whatever their value.
 
+use super::json_lexer::{Lexer, describe};
 use super::model::{MAX_NOTES, MAX_TITLE, POSITION_GAP, Status, TreeTask};
 use crate::Millis;
+use shared::tasks::fields::{MAX_LABELS, Priority, clean_labels, due_problem};
 use std::io::BufRead;
 
 /// Where and why a file was refused.
@@ -66,10 +71,6 @@ pub struct Summary {
 
 /// Longest id accepted, in bytes.
 pub const MAX_ID: usize = 100;
-/// Deepest nesting of a value under an unknown key.
-const MAX_SKIPPED_DEPTH: usize = 100_000;
-/// Longest string the reader holds, in bytes (anything longer is refused early).
-const MAX_STRING: usize = 4 * MAX_NOTES + 16;
 
 /// Ids are kept as given when they are 1–100 characters of `[A-Za-z0-9_.:-]`, not all of
 /// them dots (`.` and `..` would be path segments, so no URL could name the task).
@@ -96,6 +97,10 @@ struct Frame {
     is_done: Option<bool>,
     created_at: Option<i64>,
     updated_at: Option<i64>,
+    due: Option<String>,
+    assignee: Option<String>,
+    labels: Vec<String>,
+    priority: Priority,
     children: i64,
     done_children: i64,
 }
@@ -113,320 +118,39 @@ impl Frame {
             is_done: None,
             created_at: None,
             updated_at: None,
+            due: None,
+            assignee: None,
+            labels: Vec::new(),
+            priority: Priority::None,
             children: 0,
             done_children: 0,
         }
     }
 }
 
-/// The byte reader under the parser: one byte of look-ahead and the offset.
-struct Lexer<R> {
-    r: R,
-    offset: u64,
-}
-
-impl<R: BufRead> Lexer<R> {
-    fn peek(&mut self) -> Result<Option<u8>, String> {
-        let buf = self
-            .r
-            .fill_buf()
-            .map_err(|e| format!("cannot read the file: {e}"))?;
-        Ok(buf.first().copied())
+/// A task's `labels`: an array of at most `MAX_LABELS` strings (each checked after).
+fn labels<R: BufRead>(lx: &mut Lexer<R>) -> Result<Vec<String>, String> {
+    lx.expect(b'[')?;
+    let mut out = Vec::new();
+    if lx.peek_token()? == Some(b']') {
+        lx.bump();
+        return Ok(out);
     }
-
-    fn bump(&mut self) {
-        self.r.consume(1);
-        self.offset += 1;
-    }
-
-    fn next(&mut self) -> Result<Option<u8>, String> {
-        let b = self.peek()?;
-        if b.is_some() {
-            self.bump();
+    loop {
+        if out.len() == MAX_LABELS {
+            return Err(format!("a task has at most {MAX_LABELS} labels"));
         }
-        Ok(b)
-    }
-
-    /// The next byte that is not white space, not consumed.
-    fn peek_token(&mut self) -> Result<Option<u8>, String> {
-        loop {
-            match self.peek()? {
-                Some(b' ' | b'\n' | b'\r' | b'\t') => self.bump(),
-                other => return Ok(other),
+        out.push(lx.string()?);
+        match lx.peek_token()? {
+            Some(b',') => lx.bump(),
+            Some(b']') => {
+                lx.bump();
+                return Ok(out);
             }
+            Some(b) => return Err(format!("expected ',' or ']' but found {}", describe(b))),
+            None => return Err("the file ended inside labels".into()),
         }
     }
-
-    fn expect(&mut self, want: u8) -> Result<(), String> {
-        match self.peek_token()? {
-            Some(b) if b == want => {
-                self.bump();
-                Ok(())
-            }
-            Some(b) => Err(format!(
-                "expected '{}' but found {}",
-                want as char,
-                describe(b)
-            )),
-            None => Err(format!("expected '{}' but the file ended", want as char)),
-        }
-    }
-
-    fn literal(&mut self, word: &[u8]) -> Result<(), String> {
-        for &w in word {
-            if self.next()? != Some(w) {
-                return Err(format!(
-                    "invalid literal (expected {})",
-                    String::from_utf8_lossy(word)
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn hex4(&mut self) -> Result<u32, String> {
-        let mut v = 0u32;
-        for _ in 0..4 {
-            let b = self.next()?.ok_or("the file ended inside an escape")?;
-            let d = (b as char)
-                .to_digit(16)
-                .ok_or_else(|| format!("invalid \\u escape digit {}", describe(b)))?;
-            v = v * 16 + d;
-        }
-        Ok(v)
-    }
-
-    /// A string, after white space; its opening quote is next.
-    fn string(&mut self) -> Result<String, String> {
-        self.expect(b'"')?;
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            // Copy plain bytes a buffer at a time.
-            let buf = self
-                .r
-                .fill_buf()
-                .map_err(|e| format!("cannot read the file: {e}"))?;
-            if buf.is_empty() {
-                return Err("the file ended inside a string".into());
-            }
-            let plain = buf
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-                .unwrap_or(buf.len());
-            out.extend_from_slice(&buf[..plain]);
-            let stop = buf.get(plain).copied();
-            self.r.consume(plain);
-            self.offset += plain as u64;
-            if out.len() > MAX_STRING {
-                return Err(format!("string longer than {MAX_STRING} bytes"));
-            }
-            let Some(b) = stop else { continue };
-            self.bump();
-            match b {
-                b'"' => break,
-                b'\\' => {
-                    let e = self.next()?.ok_or("the file ended inside an escape")?;
-                    let c = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&hi) {
-                                if self.next()? != Some(b'\\') || self.next()? != Some(b'u') {
-                                    return Err("unpaired surrogate in \\u escape".into());
-                                }
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err("unpaired surrogate in \\u escape".into());
-                                }
-                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                            } else {
-                                hi
-                            };
-                            char::from_u32(code).ok_or("invalid \\u escape")?
-                        }
-                        other => return Err(format!("invalid escape \\{}", other as char)),
-                    };
-                    let mut tmp = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-                }
-                _ => return Err("control character inside a string".into()),
-            }
-        }
-        String::from_utf8(out).map_err(|_| "string is not valid UTF-8".to_string())
-    }
-
-    /// A number's text, after white space.
-    fn number(&mut self) -> Result<String, String> {
-        self.peek_token()?;
-        let mut s = String::new();
-        while let Some(b) = self.peek()? {
-            if b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E') {
-                if s.len() > 40 {
-                    return Err("number too long".into());
-                }
-                s.push(b as char);
-                self.bump();
-            } else {
-                break;
-            }
-        }
-        if !json_number(&s) {
-            return Err(if s.is_empty() {
-                "expected a number".into()
-            } else {
-                format!("invalid number {s}")
-            });
-        }
-        Ok(s)
-    }
-
-    /// Skips one value of any shape, checking its syntax, with an explicit stack of open
-    /// containers instead of recursion.
-    fn skip_value(&mut self) -> Result<(), String> {
-        // `true` for an object, `false` for a list.
-        let mut open: Vec<bool> = Vec::new();
-        loop {
-            match self.peek_token()?.ok_or("the file ended inside a value")? {
-                b'{' => {
-                    self.bump();
-                    if self.peek_token()? == Some(b'}') {
-                        self.bump();
-                    } else {
-                        open.push(true);
-                        self.string()?;
-                        self.expect(b':')?;
-                        if open.len() > MAX_SKIPPED_DEPTH {
-                            return Err("unknown value nested too deeply".into());
-                        }
-                        continue;
-                    }
-                }
-                b'[' => {
-                    self.bump();
-                    if self.peek_token()? == Some(b']') {
-                        self.bump();
-                    } else {
-                        open.push(false);
-                        if open.len() > MAX_SKIPPED_DEPTH {
-                            return Err("unknown value nested too deeply".into());
-                        }
-                        continue;
-                    }
-                }
-                b'"' => {
-                    self.string()?;
-                }
-                b't' => self.literal(b"true")?,
-                b'f' => self.literal(b"false")?,
-                b'n' => self.literal(b"null")?,
-                b'-' | b'0'..=b'9' => {
-                    self.number()?;
-                }
-                b => return Err(format!("unexpected {}", describe(b))),
-            }
-            // A value ended: close what it ends, or go on to the next member.
-            loop {
-                let Some(&object) = open.last() else {
-                    return Ok(());
-                };
-                match self.peek_token()? {
-                    Some(b',') => {
-                        self.bump();
-                        if object {
-                            self.string()?;
-                            self.expect(b':')?;
-                        }
-                        break;
-                    }
-                    Some(b'}') if object => {
-                        self.bump();
-                        open.pop();
-                    }
-                    Some(b']') if !object => {
-                        self.bump();
-                        open.pop();
-                    }
-                    Some(b) => {
-                        return Err(format!(
-                            "expected ',' or '{}' but found {}",
-                            if object { '}' } else { ']' },
-                            describe(b)
-                        ));
-                    }
-                    None => return Err("the file ended inside a value".into()),
-                }
-            }
-        }
-    }
-
-    fn bool(&mut self) -> Result<bool, String> {
-        match self.peek_token()? {
-            Some(b't') => self.literal(b"true").map(|_| true),
-            Some(b'f') => self.literal(b"false").map(|_| false),
-            _ => Err("expected true or false".into()),
-        }
-    }
-
-    fn is_null(&mut self) -> Result<bool, String> {
-        if self.peek_token()? == Some(b'n') {
-            self.literal(b"null")?;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    fn integer(&mut self) -> Result<i64, String> {
-        let n = self.number()?;
-        n.parse::<i64>()
-            .map_err(|_| format!("expected a whole number, found {n}"))
-    }
-}
-
-/// Whether `s` is a number as JSON writes them: `-? (0 | [1-9][0-9]*) (. [0-9]+)?
-/// ([eE] [+-]? [0-9]+)?`.
-fn json_number(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i > start
-    };
-    if b.get(i) == Some(&b'-') {
-        i += 1;
-    }
-    match b.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => {
-            digits(&mut i);
-        }
-        _ => return false,
-    }
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        if !digits(&mut i) {
-            return false;
-        }
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        if !digits(&mut i) {
-            return false;
-        }
-    }
-    i == b.len()
 }
 
 /// The key as error paths name it.
@@ -441,15 +165,11 @@ fn key_label(k: &str) -> &'static str {
         "status" => "status",
         "created_at" => "created_at",
         "updated_at" => "updated_at",
+        "due" => "due",
+        "assignee" => "assignee",
+        "labels" => "labels",
+        "priority" => "priority",
         _ => "(unknown key)",
-    }
-}
-
-fn describe(b: u8) -> String {
-    if b.is_ascii_graphic() {
-        format!("'{}'", b as char)
-    } else {
-        format!("byte 0x{b:02x}")
     }
 }
 
@@ -682,6 +402,35 @@ pub fn parse<R: BufRead>(
                         }
                         "created_at" => frame.created_at = Some(lx.integer()?),
                         "updated_at" => frame.updated_at = Some(lx.integer()?),
+                        "due" => {
+                            if !lx.is_null()? {
+                                let d = lx.string()?;
+                                if let Some(p) = due_problem(&d) {
+                                    return Err(p);
+                                }
+                                frame.due = Some(d);
+                            }
+                        }
+                        "assignee" => {
+                            if !lx.is_null()? {
+                                let who = lx.string()?;
+                                if who.is_empty() || who.chars().count() > MAX_ID {
+                                    return Err(format!(
+                                        "an assignee is a username of 1–{MAX_ID} characters"
+                                    ));
+                                }
+                                frame.assignee = Some(who);
+                            }
+                        }
+                        "labels" => frame.labels = clean_labels(&labels(&mut lx)?)?,
+                        "priority" => {
+                            let p = lx.string()?;
+                            frame.priority = Priority::parse(&p).ok_or_else(|| {
+                                format!(
+                                    "unknown priority {p:?}: use none, low, medium, high or urgent"
+                                )
+                            })?;
+                        }
                         _ => lx.skip_value()?,
                     }
                     key = None;
@@ -780,6 +529,10 @@ fn close(
         done_count: f.done_children,
         created_at,
         updated_at: f.updated_at.unwrap_or(created_at),
+        due: f.due,
+        assignee: f.assignee,
+        labels: f.labels,
+        priority: f.priority,
     };
     summary.tasks += 1;
     emit(row, f.offset)
@@ -931,16 +684,6 @@ mod tests {
             assert_eq!(rows[0].parent_id.as_ref(), Some(&rows[2].id));
             assert_eq!(rows[1].parent_id.as_ref(), Some(&rows[2].id));
             assert_eq!(rows[2].child_count, 2);
-        }
-    }
-
-    #[test]
-    fn numbers_follow_json() {
-        for good in ["0", "-1", "12.5", "1e9", "-0.5E-3"] {
-            assert!(json_number(good), "{good}");
-        }
-        for bad in ["", "-", "01", "1.", ".5", "1e", "1e+", "+1", "1-2", "--1"] {
-            assert!(!json_number(bad), "{bad}");
         }
     }
 

@@ -16,6 +16,7 @@ use crate::now_millis;
 use crate::state::Core;
 use crate::store::tree::{NewTreeTask, TreeChange, TreePatch};
 use serde_json::json;
+use shared::tasks::fields::{clean_labels, due_problem};
 
 /// A task to create, as callers give it.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -218,14 +219,43 @@ pub async fn create(st: &Core, new: NewTask) -> AppResult<TreeTask> {
 
 pub async fn update(st: &Core, id: &str, patch: TaskPatch) -> AppResult<TreeTask> {
     check_id(id)?;
-    let patch = TreePatch {
-        title: patch.title.as_deref().map(check_title).transpose()?,
-        notes: patch.notes.as_deref().map(check_notes).transpose()?,
-        status: patch.status,
-    };
+    let patch = checked(st, patch).await?;
     let c = st.tree.tree_update(id, &patch, now_millis()).await?;
     announce_change(st, &c, "updated");
     Ok(c.task)
+}
+
+/// A patch with every field checked: title and notes as on create, the due date a real
+/// day, the assignee a person who exists, the labels well-formed (repeats dropped).
+async fn checked(st: &Core, p: TaskPatch) -> AppResult<TreePatch> {
+    if let Some(problem) = p
+        .due
+        .as_ref()
+        .and_then(|d| d.as_deref().and_then(due_problem))
+    {
+        return Err(AppError::Invalid(problem));
+    }
+    if let Some(Some(who)) = &p.assignee
+        && !st.tree.tree_user_exists(who).await?
+    {
+        return Err(AppError::Invalid(format!(
+            "no person is named {who:?}: an assignee must be an Orchard user"
+        )));
+    }
+    Ok(TreePatch {
+        title: p.title.as_deref().map(check_title).transpose()?,
+        notes: p.notes.as_deref().map(check_notes).transpose()?,
+        labels: p
+            .labels
+            .as_deref()
+            .map(clean_labels)
+            .transpose()
+            .map_err(AppError::Invalid)?,
+        status: p.status,
+        due: p.due,
+        assignee: p.assignee,
+        priority: p.priority,
+    })
 }
 
 pub async fn move_to(

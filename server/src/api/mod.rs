@@ -9,6 +9,7 @@
 mod events;
 pub mod files;
 mod jobs;
+mod labels;
 mod leases;
 mod tasks;
 pub mod worker_secret;
@@ -60,6 +61,7 @@ pub fn documented(s: &ApiSettings) -> OpenApiRouter<AppState> {
         .merge(workers::router())
         .merge(workers::worker_router())
         .merge(tasks::router())
+        .merge(labels::router())
         .layer(timeout(s));
     let v1 = timed
         .merge(leases::router())

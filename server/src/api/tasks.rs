@@ -17,6 +17,7 @@ use axum::response::IntoResponse;
 use engine::tasks::service::{self, NewTask, TaskPatch};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use shared::tasks::fields::Priority;
 use shared::tasks::model::{Crumb, GenerateParams, SearchResults, Status, TaskPage, TreeTask};
 use tokio::io::AsyncWriteExt;
 use utoipa_axum::router::OpenApiRouter;
@@ -124,7 +125,7 @@ async fn get_one(State(st): State<AppState>, Path(id): Path<String>) -> ApiResul
     Ok(Json(service::get_task(&st, &id).await?))
 }
 
-/// Fields to change; absent ones stay.
+/// Fields to change; absent ones stay, and `null` clears `due` or `assignee`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchBody {
@@ -136,9 +137,32 @@ struct PatchBody {
     /// follow their children.
     #[serde(default)]
     status: Option<Status>,
+    /// `YYYY-MM-DD`, or `null` to clear.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    due: Option<Option<String>>,
+    /// A username, or `null` to clear; someone who is not an Orchard user is refused.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    assignee: Option<Option<String>>,
+    /// Replaces the whole list; a label used for the first time is created.
+    #[serde(default)]
+    labels: Option<Vec<String>>,
+    #[serde(default)]
+    priority: Option<Priority>,
 }
 
-/// Renames, edits notes or changes status.
+/// A key that is present, `null` included (`Some(None)`); an absent key stays `None`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Changes any of a task's fields: title, notes, status, due date, assignee, labels,
+/// priority.
 #[utoipa::path(patch, path = "/tasks/{id}", tag = TASKS, request_body = PatchBody,
     params(("id" = String, Path, description = "Task id")),
     responses(
@@ -155,6 +179,10 @@ async fn patch(
         title: b.title,
         notes: b.notes,
         status: b.status,
+        due: b.due,
+        assignee: b.assignee,
+        labels: b.labels,
+        priority: b.priority,
     };
     Ok(Json(service::update(&st, &id, p).await?))
 }

@@ -20,6 +20,7 @@ mod s3;
 mod schemathesis;
 mod states;
 mod store_conformance;
+mod task_fields;
 mod task_graph;
 mod tree;
 mod workers;

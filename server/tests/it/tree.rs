@@ -315,7 +315,12 @@ async fn app_for(db: Db) -> TestApp {
     spawn_app(db, 1).await
 }
 
-async fn send(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut req = app.http.request(m, app.url(path));
     if let Some(b) = body {
@@ -495,7 +500,7 @@ pub(crate) async fn import_file(app: &TestApp, query: &str, body: Vec<u8>) -> Va
         .await
 }
 
-async fn export(app: &TestApp, query: &str) -> Vec<u8> {
+pub(crate) async fn export(app: &TestApp, query: &str) -> Vec<u8> {
     let r = app
         .http
         .get(app.url(&format!("/api/v1/tasks/export{query}")))

@@ -8,6 +8,7 @@
 //!   it becomes `doing`. The change climbs as far as it flips parents.
 //!   Switching between `todo` and `doing` touches nothing else.
 
+use super::fields::Priority;
 use crate::Millis;
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +81,17 @@ pub struct TreeTask {
     pub done_count: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// When it is due, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub due: Option<String>,
+    /// The username of the person it is assigned to.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// Label names, in the order they were given.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub priority: Priority,
 }
 
 /// A page of siblings, in order; `next_cursor` continues it.

@@ -3,6 +3,7 @@
 //! change follows the done rule and shows in other tabs at once.
 
 use super::client::{drag_data, progress_label, set_drag_data, use_tree_ui};
+use super::fields::{FieldChips, FieldsEditor};
 use super::outline::load;
 use crate::tasks::model::{MAX_PAGE, Status, TreeTask};
 use crate::ui::live::use_live;
@@ -95,10 +96,19 @@ fn Card(task: TreeTask) -> impl IntoView {
     let label = progress_label(&task);
     let next = task.status.next();
     let t = task.clone();
+    let editing = RwSignal::new(false);
+    let title = task.title.clone();
+    let t_title = move || title.clone();
+    let for_editor = task.clone();
+    let has_fields = task.due.is_some()
+        || task.assignee.is_some()
+        || !task.labels.is_empty()
+        || task.priority != shared::tasks::fields::Priority::None;
     view! {
         // The card moves the task on; "Open" sits beside it (over its corner), not inside:
         // a link within a button is one control inside another.
-        <li class="relative">
+        <li>
+            <div class="relative">
             <button type="button" data-card=id.clone()
                 draggable=move || ui.can_edit.get().to_string()
                 disabled=move || !ui.can_edit.get()
@@ -109,12 +119,30 @@ fn Card(task: TreeTask) -> impl IntoView {
                 on:click=move |_| ui.edit(t.clone(), None, None, Some(next))
                 class="w-full rounded-md border border-slate-200 bg-white p-3 text-left text-sm shadow-sm hover:border-emerald-400 focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 disabled:cursor-default dark:border-slate-700 dark:bg-slate-800">
                 <span class=if task.status == Status::Done { "block text-slate-500 dark:text-slate-400 line-through" } else { "block" }>{task.title.clone()}</span>
-                <span class="mt-1 block min-h-4 pr-12 text-xs text-slate-500 dark:text-slate-400">{label.map(|l| format!("{l} done"))}</span>
+                {has_fields.then(|| view! {
+                    <span class="mt-1.5 flex flex-wrap gap-1"><FieldChips task=task.clone() /></span>
+                })}
+                <span class="mt-1 block min-h-4 pr-24 text-xs text-slate-500 dark:text-slate-400">{label.map(|l| format!("{l} done"))}</span>
             </button>
-            <a href=format!("/tasks/{}", task.id)
-                class="absolute bottom-3 right-3 rounded text-xs text-slate-600 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 dark:text-slate-300">
-                "Open"<span class="sr-only">" "{task.title.clone()}</span>
-            </a>
+            <span class="absolute bottom-3 right-3 flex items-center gap-2">
+                {move || ui.can_edit.get().then(|| view! {
+                    <button type="button" aria-expanded=move || editing.get().to_string()
+                        class="rounded text-xs text-slate-600 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 dark:text-slate-300"
+                        on:click=move |_| editing.update(|e| *e = !*e)>
+                        "Fields"<span class="sr-only">" of "{t_title()}</span>
+                    </button>
+                })}
+                <a href=format!("/tasks/{}", task.id)
+                    class="rounded text-xs text-slate-600 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500 dark:text-slate-300">
+                    "Open"<span class="sr-only">" "{task.title.clone()}</span>
+                </a>
+            </span>
+            </div>
+            {move || editing.get().then(|| view! {
+                <div class="mt-1">
+                    <FieldsEditor task=for_editor.clone() on_close=Callback::new(move |_| editing.set(false)) />
+                </div>
+            })}
         </li>
     }
 }

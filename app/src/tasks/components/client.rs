@@ -3,10 +3,11 @@
 //! selected or being renamed, optimistic edits waiting for the server, and the message of
 //! the last edit that failed.
 
-use crate::tasks::api::update_task;
+use crate::tasks::api::{set_task_fields, update_task};
 use crate::tasks::model::{Status, TreeTask};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use shared::tasks::fields::Priority;
 use std::collections::{HashMap, HashSet};
 
 #[cfg(feature = "hydrate")]
@@ -118,6 +119,44 @@ impl TreeUi {
         });
         spawn_local(async move {
             match update_task(id.clone(), title, notes, status).await {
+                Ok(saved) => ui.pending.update(|p| {
+                    p.insert(id, saved);
+                }),
+                Err(e) => {
+                    ui.pending.update(|p| {
+                        p.remove(&id);
+                    });
+                    ui.fail(format!("Not saved: {e}"));
+                }
+            }
+        });
+    }
+}
+
+impl TreeUi {
+    /// Sets a task's due date, assignee, labels and priority (empty text clears), shown at
+    /// once; a refusal rolls it back with the server's message.
+    pub fn set_fields(
+        &self,
+        before: TreeTask,
+        due: String,
+        assignee: String,
+        labels: Vec<String>,
+        priority: Priority,
+    ) {
+        let blank = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        let mut after = before.clone();
+        after.due = blank(&due);
+        after.assignee = blank(&assignee);
+        after.labels = labels.clone();
+        after.priority = priority;
+        let ui = *self;
+        let id = before.id.clone();
+        ui.pending.update(|p| {
+            p.insert(id.clone(), after);
+        });
+        spawn_local(async move {
+            match set_task_fields(id.clone(), due, assignee, labels, priority).await {
                 Ok(saved) => ui.pending.update(|p| {
                     p.insert(id, saved);
                 }),

@@ -250,7 +250,7 @@ pub fn FilesPanel(parent: Option<String>) -> impl IntoView {
             {move || ui.can_edit.get().then(|| view! {
                 <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                     <h3 class="font-semibold">"Import"</h3>
-                    <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">"A tree file, into this level: JSON like {\"tasks\": [{\"name\": \"Trip\", \"isDone\": false, \"tasks\": [...]}]}, as Orchard exports it (ids, status and notes are kept when present)."</p>
+                    <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">"A tree file, into this level: JSON like {\"tasks\": [{\"name\": \"Trip\", \"isDone\": false, \"tasks\": [...]}]}, as Orchard exports it (ids, status, notes, due dates, assignees, labels and priorities are kept when present)."</p>
                     <input node_ref=file_input type="file" accept=".json,application/json" aria-label="Tree file" class="mt-3 block w-full text-sm file:mr-3 file:rounded-md file:border-0 file:bg-slate-100 file:px-3 file:py-1.5 dark:file:bg-slate-800" />
                     <label class="mt-2 flex items-center gap-2 text-sm">
                         <input type="checkbox" class="accent-emerald-600" prop:checked=move || new_ids.get() on:change=move |ev| new_ids.set(event_target_checked(&ev)) />

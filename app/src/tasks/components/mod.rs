@@ -2,7 +2,9 @@
 
 pub mod board;
 pub mod client;
+pub mod fields;
 pub mod files_panel;
 pub mod outline;
+pub mod row_editors;
 pub mod search;
 pub mod tasks_page;

@@ -5,6 +5,8 @@
 //! onto its upper or lower edge (to go before or after it).
 
 use super::client::{TreeUi, drag_data, progress_label, set_drag_data, use_tree_ui};
+use super::fields::{FieldChips, FieldsEditor};
+use super::row_editors::{NotesEditor, TitleEditor};
 use crate::error::AppError;
 use crate::tasks::api::{create_task, delete_task, get_subtree_size, list_children, move_task};
 use crate::tasks::model::{DEFAULT_PAGE, MAX_PAGE, Status, TaskPage, TreeTask};
@@ -274,6 +276,7 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
         }
     };
     let notes_open = RwSignal::new(false);
+    let fields_open = RwSignal::new(false);
     let drop_zone = RwSignal::new(None::<Zone>);
     // A change (done, indent, a live update) rebuilds rows; the rebuilt row of the selected
     // task takes the focus back when the old one took it away with it.
@@ -389,6 +392,11 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                     delete_with_confirm(ui, id.clone(), t.title.clone());
                     true
                 }
+                "f" if editor && !ev.ctrl_key() && !ev.meta_key() && !ev.alt_key() => {
+                    fields_open.set(true);
+                    focus_fields(&id);
+                    true
+                }
                 _ => false,
             };
             if handled {
@@ -482,6 +490,7 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
     let id_delete = id.clone();
     let id_focus = id.clone();
     let id_toggle = id.clone();
+    let id_fields = id.clone();
     let children_outer = place.with_value(|p| (p.parent.clone(), p.index));
     let child_parent = id.clone();
     // `aria-level` is not among the attributes the view macro knows; added as written.
@@ -533,6 +542,9 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                         </span>
                     }.into_any()
                 }}
+                <span class="hidden shrink-0 items-center gap-1 md:flex">
+                    {move || view! { <FieldChips task=shown.get() /> }}
+                </span>
                 {move || (shown.get().status == Status::Doing).then(|| view! {
                     <span class="shrink-0 rounded-full bg-amber-100 px-2 py-0.5 text-xs font-medium text-amber-800 dark:bg-amber-900/50 dark:text-amber-200">"In progress"</span>
                 })}
@@ -554,6 +566,10 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                     <a href=format!("/tasks/{id_zoom}") tabindex="-1" title="Zoom in" aria-label="Zoom in" class="rounded px-1.5 py-0.5 text-slate-500 dark:text-slate-400 hover:bg-slate-200 dark:hover:bg-slate-700">"⤢"</a>
                     <button type="button" tabindex="-1" title="Notes" aria-label="Notes" class="rounded px-1.5 py-0.5 text-slate-500 dark:text-slate-400 hover:bg-slate-200 dark:hover:bg-slate-700"
                         on:click=move |_| notes_open.update(|o| *o = !*o)>"✎"</button>
+                    {move || ui.can_edit.get().then(|| view! {
+                        <button type="button" tabindex="-1" title="Due date, assignee, labels, priority (F)" aria-label="Fields" class="rounded px-1.5 py-0.5 text-slate-500 dark:text-slate-400 hover:bg-slate-200 dark:hover:bg-slate-700"
+                            on:click=move |_| fields_open.update(|o| *o = !*o)>"⚑"</button>
+                    })}
                     {move || ui.can_edit.get().then(|| {
                         let (c, s, d) = (id_child.clone(), id_sibling.clone(), id_delete.clone());
                         view! {
@@ -568,6 +584,18 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                 </span>
             </div>
             {move || notes_open.get().then(|| view! { <NotesEditor task=shown.get_untracked() level /> })}
+            <div class="md:hidden" style=format!("padding-left: {}rem", (level - 1) as f32 * 1.25 + 3.25)>
+                <span class="flex flex-wrap gap-1 pb-1 empty:hidden">{move || view! { <FieldChips task=shown.get() /> }}</span>
+            </div>
+            {move || fields_open.get().then(|| {
+                let back = id_fields.clone();
+                view! {
+                    <div class="pb-2 pr-2" style=format!("padding-left: {}rem", (level - 1) as f32 * 1.25 + 3.25)>
+                        <FieldsEditor task=shown.get_untracked()
+                            on_close=Callback::new(move |_| { fields_open.set(false); focus_row(&back); }) />
+                    </div>
+                }
+            })}
             {move || (expanded.get() && has_children()).then(|| view! {
                 <ul role="group">
                     <Listing parent=Some(child_parent.clone()) level=level + 1 outer=children_outer.clone() />
@@ -576,6 +604,24 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
         </li>
     }
     .add_any_attr(custom_attribute("aria-level", level.to_string()))
+}
+
+/// Puts the focus in a row's fields editor once it is drawn.
+fn focus_fields(id: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let field = format!("due-{id}");
+        leptos::prelude::request_animation_frame(move || {
+            if let Some(el) = document()
+                .get_element_by_id(&field)
+                .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+            {
+                let _ = el.focus();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
 }
 
 /// Moves focus to the row `step` rows after (or before) this one, in page order.
@@ -676,110 +722,6 @@ fn focus_is_lost() -> bool {
     }
     #[cfg(not(feature = "hydrate"))]
     false
-}
-
-/// Inline rename: Enter saves, Escape cancels, leaving the field saves.
-#[component]
-fn TitleEditor(task: TreeTask) -> impl IntoView {
-    let ui = use_tree_ui();
-    let resumed = ui
-        .draft
-        .get_untracked()
-        .filter(|(id, _)| *id == task.id)
-        .map(|(_, text)| text);
-    let value = RwSignal::new(resumed.clone().unwrap_or_else(|| task.title.clone()));
-    let input = NodeRef::<leptos::html::Input>::new();
-    let done = StoredValue::new(false);
-    let task = StoredValue::new(task);
-    // Every read here may come after the row was rebuilt and this editor disposed (a
-    // blur fires as the field leaves the page): nothing is read that may be gone.
-    let finish = move |save: bool| {
-        if done.try_get_value().unwrap_or(true) {
-            return;
-        }
-        done.set_value(true);
-        let (Some(title), Some(t)) = (value.try_get_untracked(), task.try_get_value()) else {
-            return;
-        };
-        ui.editing.try_set(None);
-        ui.draft.try_set(None);
-        if save && !title.trim().is_empty() && title.trim() != t.title {
-            ui.edit(t.clone(), Some(title), None, None);
-        }
-        // The field is gone once editing ends: the row takes the focus at once, and again
-        // after the save re-renders it if nothing else took the focus meanwhile.
-        focus_row(&t.id);
-        focus_row_after_change(&t.id);
-    };
-    Effect::new(move |_| {
-        if let Some(el) = input.get() {
-            // The value first: selecting before it is set would select nothing.
-            el.set_value(&value.get_untracked());
-            let _ = el.focus();
-            if resumed.is_some() {
-                // Reopened after a rebuild: carry on typing at the end.
-                let end = el.value().len() as u32;
-                let _ = el.set_selection_range(end, end);
-            } else {
-                el.select();
-            }
-        }
-    });
-    view! {
-        <input node_ref=input type="text" aria-label="Title" maxlength="500"
-            class="min-w-0 flex-1 rounded border border-emerald-500 bg-white px-1.5 py-0.5 text-sm outline-none dark:bg-slate-900"
-            prop:value=move || value.get()
-            on:input=move |ev| {
-                let text = event_target_value(&ev);
-                if let Some(t) = task.try_get_value() {
-                    ui.draft.set(Some((t.id, text.clone())));
-                }
-                value.set(text);
-            }
-            on:keydown=move |ev: leptos::ev::KeyboardEvent| {
-                match ev.key().as_str() {
-                    "Enter" => { ev.prevent_default(); finish(true); }
-                    "Escape" => { ev.prevent_default(); finish(false); }
-                    _ => {}
-                }
-                ev.stop_propagation();
-            }
-            on:blur=move |_| {
-                // A row rebuilt under the editor takes its field away: that is no "done".
-                if input
-                    .try_get_untracked()
-                    .flatten()
-                    .is_some_and(|el| el.is_connected())
-                {
-                    finish(true);
-                }
-            } />
-    }
-}
-
-/// Notes under a row; saved when the field is left.
-#[component]
-fn NotesEditor(task: TreeTask, level: usize) -> impl IntoView {
-    let ui = use_tree_ui();
-    let value = RwSignal::new(task.notes.clone());
-    view! {
-        <div class="pb-2 pr-2" style=format!("padding-left: {}rem", (level - 1) as f32 * 1.25 + 3.25)>
-            <textarea rows="3" aria-label=format!("Notes for {}", task.title) maxlength="20000"
-                placeholder="Notes…"
-                readonly=move || !ui.can_edit.get()
-                class="w-full rounded-md border border-slate-300 bg-white p-2 text-sm dark:border-slate-700 dark:bg-slate-900"
-                prop:value=move || value.get()
-                on:input=move |ev| value.set(event_target_value(&ev))
-                on:blur=move |_| {
-                    let Some(notes) = value.try_get_untracked() else {
-                        return;
-                    };
-                    if notes != task.notes && ui.can_edit.try_get_untracked().unwrap_or(false) {
-                        ui.edit(task.clone(), None, Some(notes), None);
-                    }
-                }></textarea>
-        </div>
-    }
 }
 
 /// The tree of `parent`'s children (the roots when `None`).

@@ -56,6 +56,7 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
     let can_edit = use_can(Role::Editor);
     let ui = TreeUi::new(can_edit);
     provide_context(ui);
+    super::fields::provide_field_choices();
     // The view is in the URL (`?view=board`), so a reload or a shared link keeps it.
     let query = use_query_map();
     let board = Memo::new(move |_| query.with(|q| q.get("view").as_deref() == Some("board")));
@@ -172,7 +173,7 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
         {move || (!board.get()).then(|| view! {
             <p class="mt-2 hidden text-xs text-slate-500 dark:text-slate-400 sm:block">
                 {if can_edit.get() {
-                    "Keys: ↑ ↓ move · → expand · ← collapse · Enter rename · Space done · Delete · Alt+Shift+arrows indent, outdent, reorder"
+                    "Keys: ↑ ↓ move · → expand · ← collapse · Enter rename · Space done · F due, assignee, labels, priority · Delete · Alt+Shift+arrows indent, outdent, reorder"
                 } else {
                     "Keys: ↑ ↓ move · → expand · ← collapse"
                 }}

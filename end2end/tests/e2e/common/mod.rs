@@ -221,7 +221,9 @@ pub async fn assert_accessible(page: &Page, what: &str, dark: bool) {
 }
 
 /// axe-core's WCAG 2 A/AA violations on the page in the theme given, as a JSON list of
-/// "rule: elements" (`[]` when there are none).
+/// "rule: elements" (`[]` when there are none). It checks the page at rest: after the
+/// theme switch, once no CSS transition is running (a control fading in reads as low
+/// contrast half way) and the document has its title (set as the page's data arrives).
 pub async fn accessibility_violations(page: &Page, dark: bool) -> String {
     static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let axe = AXE.get_or_init(|| {
@@ -231,6 +233,8 @@ pub async fn accessibility_violations(page: &Page, dark: bool) -> String {
     let theme = if dark { "add" } else { "remove" };
     let script = format!(
         "(async () => {{ document.documentElement.classList.{theme}('dark'); {axe}\n\
+         const still = () => document.title && !document.getAnimations().some(a => a.playState === 'running');\n\
+         for (let i = 0; i < 50 && !still(); i++) await new Promise(r => setTimeout(r, 50));\n\
          const r = await axe.run(document, {{ runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }});\n\
          return JSON.stringify(r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))); }})()"
     );

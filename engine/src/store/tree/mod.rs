@@ -12,6 +12,7 @@ use super::param::Param;
 use super::{StoreError, StoreResult};
 use crate::Millis;
 use async_trait::async_trait;
+use shared::tasks::fields::{Label, Priority};
 use shared::tasks::model::{Crumb, POSITION_GAP, Status, TreeTask};
 
 #[derive(sqlx::FromRow)]
@@ -26,6 +27,24 @@ pub struct TreeRow {
     pub done_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub due: Option<String>,
+    pub assignee: Option<String>,
+    pub priority: i64,
+    /// Label names separated by single spaces (see [`labels_text`]).
+    pub labels: String,
+}
+
+/// A task's labels as stored on its row: names separated by single spaces (a label name
+/// has none, see `shared::tasks::fields::label_problem`).
+pub fn labels_text(labels: &[String]) -> String {
+    labels.join(" ")
+}
+
+fn labels_of(text: &str) -> Vec<String> {
+    text.split(' ')
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 impl TryFrom<TreeRow> for TreeTask {
@@ -43,6 +62,11 @@ impl TryFrom<TreeRow> for TreeTask {
             done_count: r.done_count,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            priority: Priority::from_rank(r.priority)
+                .ok_or_else(|| StoreError::Corrupt(format!("task priority {}", r.priority)))?,
+            labels: labels_of(&r.labels),
+            due: r.due,
+            assignee: r.assignee,
         })
     }
 }
@@ -59,12 +83,25 @@ pub struct NewTreeTask {
     pub after: Option<String>,
 }
 
-/// Fields to change; `None` leaves a field as it is.
+/// Fields to change; `None` leaves a field as it is. For the due date and the assignee,
+/// `Some(None)` clears it.
 #[derive(Debug, Clone, Default)]
 pub struct TreePatch {
     pub title: Option<String>,
     pub notes: Option<String>,
     pub status: Option<Status>,
+    pub due: Option<Option<String>>,
+    pub assignee: Option<Option<String>>,
+    pub priority: Option<Priority>,
+    /// Replaces the whole list.
+    pub labels: Option<Vec<String>>,
+}
+
+impl TreePatch {
+    /// The labels as stored on the row, when they change.
+    fn labels_text(&self) -> Option<String> {
+        self.labels.as_deref().map(labels_text)
+    }
 }
 
 /// What an edit did: the task as it is now, and every sibling listing whose content
@@ -143,6 +180,12 @@ pub trait TreeStore: Send + Sync {
     /// Starts an import under `parent` (the roots when `None`): the position after which
     /// the imported tasks go comes back with it.
     async fn tree_import(&self, parent: Option<&str>) -> StoreResult<(Box<dyn TreeImport>, i64)>;
+    /// Every label used so far, by name.
+    async fn tree_labels(&self) -> StoreResult<Vec<Label>>;
+    /// Gives a label a new colour; `NotFound` for a label never used.
+    async fn tree_recolor_label(&self, name: &str, color: &str) -> StoreResult<Label>;
+    /// Whether a person with this username exists (an assignee must).
+    async fn tree_user_exists(&self, username: &str) -> StoreResult<bool>;
 }
 
 impl TreeRow {
@@ -159,6 +202,10 @@ impl TreeRow {
             done_count: r.get(7)?,
             created_at: r.get(8)?,
             updated_at: r.get(9)?,
+            due: r.get(10)?,
+            assignee: r.get(11)?,
+            priority: r.get(12)?,
+            labels: r.get(13)?,
         })
     }
 }

@@ -9,6 +9,7 @@ use crate::store::param::{Param, bind_pg, bind_pg_query, bind_pg_scalar};
 use crate::store::postgres::{PgStore, finish};
 use crate::store::{StoreError, StoreResult};
 use async_trait::async_trait;
+use shared::tasks::fields::{Label, default_label_color};
 use shared::tasks::model::{Crumb, POSITION_GAP, Status, TreeTask};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
@@ -19,6 +20,31 @@ async fn row(c: &mut PgConnection, id: &str) -> StoreResult<Option<TreeTask>> {
         .await?
         .map(TryInto::try_into)
         .transpose()
+}
+
+/// Records `(label, task id)` pairs (after any old pairs of those tasks went), and each
+/// label never used before with its first colour, in two statements.
+async fn label(c: &mut PgConnection, pairs: &[(String, String)], now: Millis) -> StoreResult<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let (labels, ids): (Vec<String>, Vec<String>) = pairs.iter().cloned().unzip();
+    sqlx::query(sql::LABEL_TASKS_POSTGRES)
+        .bind(&labels)
+        .bind(&ids)
+        .execute(&mut *c)
+        .await?;
+    let colors: Vec<String> = labels
+        .iter()
+        .map(|l| default_label_color(l).to_string())
+        .collect();
+    sqlx::query(sql::NEW_LABELS_POSTGRES)
+        .bind(&labels)
+        .bind(&colors)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }
 
 async fn task(c: &mut PgConnection, id: &str) -> StoreResult<TreeTask> {
@@ -304,8 +330,20 @@ impl TreeStore for PgStore {
                 .bind(patch.title.as_deref())
                 .bind(patch.notes.as_deref())
                 .bind(now)
+                .bind(patch.due.is_some())
+                .bind(patch.due.clone().flatten())
+                .bind(patch.assignee.is_some())
+                .bind(patch.assignee.clone().flatten())
+                .bind(patch.priority.map(|p| p.rank()))
+                .bind(patch.labels_text())
                 .execute(&mut *tx)
                 .await?;
+            if let Some(labels) = &patch.labels {
+                sqlx::query(sql::UNLABEL).bind(id).execute(&mut *tx).await?;
+                let pairs: Vec<(String, String)> =
+                    labels.iter().map(|l| (l.clone(), id.to_string())).collect();
+                label(&mut tx, &pairs, now).await?;
+            }
             if let Some(status) = patch.status.filter(|s| *s != before.status) {
                 let was_done = before.status == Status::Done;
                 let is_done = status == Status::Done;
@@ -412,6 +450,10 @@ impl TreeStore for PgStore {
                 listings.push(Some(id.to_string()));
                 listings.extend(inner_descendants(&mut tx, id).await?);
             }
+            sqlx::query(sql::UNLABEL_SUBTREE)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             let removed = sqlx::query(sql::DELETE_SUBTREE)
                 .bind(id)
                 .execute(&mut *tx)
@@ -458,6 +500,38 @@ impl TreeStore for PgStore {
             last,
         ))
     }
+
+    async fn tree_labels(&self) -> StoreResult<Vec<Label>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(sql::LABELS).fetch_all(&self.read).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, color)| Label { name, color })
+            .collect())
+    }
+
+    async fn tree_recolor_label(&self, name: &str, color: &str) -> StoreResult<Label> {
+        let n = sqlx::query(sql::RECOLOR_LABEL)
+            .bind(name)
+            .bind(color)
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("label {name}")));
+        }
+        Ok(Label {
+            name: name.to_string(),
+            color: color.to_string(),
+        })
+    }
+
+    async fn tree_user_exists(&self, username: &str) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(sql::USER_NAMED)
+            .bind(username)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n > 0)
+    }
 }
 
 /// An import's open transaction.
@@ -502,6 +576,10 @@ impl TreeImport for Import {
                 .bind(num(|t| t.done_count))
                 .bind(num(|t| t.created_at))
                 .bind(num(|t| t.updated_at))
+                .bind(chunk.iter().map(|t| t.due.clone()).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|t| t.assignee.clone()).collect::<Vec<_>>())
+                .bind(num(|t| t.priority.rank()))
+                .bind(col(|t| super::labels_text(&t.labels)))
                 .execute(&mut *self.tx)
                 .await;
             match r {
@@ -512,6 +590,12 @@ impl TreeImport for Import {
                     other?;
                 }
             }
+            let pairs: Vec<(String, String)> = chunk
+                .iter()
+                .flat_map(|t| t.labels.iter().map(|l| (l.clone(), t.id.clone())))
+                .collect();
+            let now = chunk.first().map_or(0, |t| t.updated_at);
+            label(&mut self.tx, &pairs, now).await?;
         }
         Ok(())
     }

@@ -6,12 +6,13 @@
 
 /// Columns of a `TreeRow`, in its order.
 pub const COLUMNS: &str = "id, parent_id, position, title, notes, status, child_count, \
-     done_count, created_at, updated_at";
+     done_count, created_at, updated_at, due, assignee, priority, labels";
 
 pub const LOCK_POSTGRES: &str = "SELECT pg_advisory_xact_lock(7310)";
 
 pub const TASK: &str = "SELECT id, parent_id, position, title, notes, status, child_count, \
-     done_count, created_at, updated_at FROM tree_tasks WHERE id = $1";
+     done_count, created_at, updated_at, due, assignee, priority, labels \
+     FROM tree_tasks WHERE id = $1";
 
 pub const CHILD_COUNT: &str = "SELECT child_count FROM tree_tasks WHERE id = $1";
 pub const ROOT_COUNT: &str = "SELECT COUNT(*) FROM tree_tasks WHERE parent_id IS NULL";
@@ -45,7 +46,7 @@ pub const PATH: &str = "WITH RECURSIVE up(id, parent_id, title, depth) AS (\
      SELECT id, title, depth FROM up ORDER BY depth DESC";
 
 pub const SEARCH: &str = "SELECT id, parent_id, position, title, notes, status, child_count, \
-     done_count, created_at, updated_at FROM tree_tasks \
+     done_count, created_at, updated_at, due, assignee, priority, labels FROM tree_tasks \
      WHERE LOWER(title) LIKE $1 ESCAPE '\\' LIMIT $2";
 
 pub const SUBTREE_SIZE: &str = "WITH RECURSIVE sub(id) AS (SELECT id FROM tree_tasks WHERE id = $1 \
@@ -56,8 +57,30 @@ pub const SUBTREE_SIZE: &str = "WITH RECURSIVE sub(id) AS (SELECT id FROM tree_t
 pub const CREATE: &str = "INSERT INTO tree_tasks (id, parent_id, position, title, notes, status, \
      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING";
 
+/// Title, notes, priority and labels change when given (not null); due date and assignee
+/// change when their flag (`$5`, `$7`) says so, to the value given, null included.
 pub const EDIT: &str = "UPDATE tree_tasks SET title = COALESCE($2, title), \
-     notes = COALESCE($3, notes), updated_at = $4 WHERE id = $1";
+     notes = COALESCE($3, notes), updated_at = $4, \
+     due = CASE WHEN $5 THEN $6 ELSE due END, \
+     assignee = CASE WHEN $7 THEN $8 ELSE assignee END, \
+     priority = COALESCE($9, priority), labels = COALESCE($10, labels) WHERE id = $1";
+
+/// A task's labels, replaced whole: its pairs go, then each label's pair comes back.
+pub const UNLABEL: &str = "DELETE FROM tree_task_labels WHERE task_id = $1";
+pub const LABEL_TASK: &str = "INSERT INTO tree_task_labels (label, task_id) VALUES ($1, $2) \
+     ON CONFLICT DO NOTHING";
+/// A label used for the first time, with its first colour.
+pub const NEW_LABEL: &str = "INSERT INTO labels (name, color, created_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO NOTHING";
+/// Label pairs and first uses in one statement each on Postgres, from arrays.
+pub const LABEL_TASKS_POSTGRES: &str = "INSERT INTO tree_task_labels (label, task_id) \
+     SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[]) ON CONFLICT DO NOTHING";
+pub const NEW_LABELS_POSTGRES: &str = "INSERT INTO labels (name, color, created_at) \
+     SELECT DISTINCT ON (n) n, c, $3 FROM UNNEST($1::TEXT[], $2::TEXT[]) AS u(n, c) \
+     ON CONFLICT (name) DO NOTHING";
+pub const LABELS: &str = "SELECT name, color FROM labels ORDER BY name";
+pub const RECOLOR_LABEL: &str = "UPDATE labels SET color = $2 WHERE name = $1";
+pub const USER_NAMED: &str = "SELECT COUNT(*) FROM users WHERE username = $1";
 
 /// Every task under `$1` takes status `$2` (and the roll-up that goes with it).
 pub const SUBTREE_STATUS: &str = "WITH RECURSIVE sub(id) AS (\
@@ -81,17 +104,24 @@ pub const IS_ANCESTOR: &str = "WITH RECURSIVE up(id, parent_id) AS (\
 pub const MOVE: &str = "UPDATE tree_tasks SET parent_id = $2, position = $3, updated_at = $4 \
      WHERE id = $1";
 
+/// The label pairs of `$1` and its subtree (before the tasks themselves go).
+pub const UNLABEL_SUBTREE: &str = "WITH RECURSIVE sub(id) AS (SELECT id FROM tree_tasks WHERE id = $1 \
+       UNION ALL SELECT t.id FROM tree_tasks t JOIN sub ON t.parent_id = sub.id) \
+     DELETE FROM tree_task_labels WHERE task_id IN (SELECT id FROM sub)";
+
 pub const DELETE_SUBTREE: &str = "WITH RECURSIVE sub(id) AS (SELECT id FROM tree_tasks WHERE id = $1 \
        UNION ALL SELECT t.id FROM tree_tasks t JOIN sub ON t.parent_id = sub.id) \
      DELETE FROM tree_tasks WHERE id IN (SELECT id FROM sub)";
 
 /// An import's rows into SQLite, one at a time through a cached statement.
 pub const IMPORT_ROW_SQLITE: &str = "INSERT OR ROLLBACK INTO tree_tasks (id, parent_id, position, \
-     title, notes, status, child_count, done_count, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+     title, notes, status, child_count, done_count, created_at, updated_at, due, assignee, \
+     priority, labels) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// An import's rows into Postgres, a batch at a time as arrays.
 pub const IMPORT_ROWS_POSTGRES: &str = "INSERT INTO tree_tasks (id, parent_id, position, title, \
-     notes, status, child_count, done_count, created_at, updated_at) \
+     notes, status, child_count, done_count, created_at, updated_at, due, assignee, priority, \
+     labels) \
      SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], \
-       $6::TEXT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[])";
+       $6::TEXT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], \
+       $12::TEXT[], $13::BIGINT[], $14::TEXT[])";

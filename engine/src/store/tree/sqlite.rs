@@ -10,6 +10,7 @@ use crate::store::sqlite::{Session, SqliteStore, sql as lite, sql_built};
 use crate::store::{StoreError, StoreResult};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use shared::tasks::fields::{Label, default_label_color};
 use shared::tasks::model::{Crumb, Status, TreeTask};
 
 fn row(c: &Connection, id: &str) -> StoreResult<Option<TreeTask>> {
@@ -35,6 +36,18 @@ fn numbers(c: &Connection, (text, params): (String, Vec<Param>)) -> StoreResult<
     Ok(c.prepare_cached(&sql_built(&text))?
         .query_map(params_from_iter(&params), |r| r.get(0))?
         .collect::<Result<_, _>>()?)
+}
+
+/// Records `labels` as `id`'s label pairs (after any old pairs went), and each label never
+/// used before with its first colour.
+fn label(c: &Connection, id: &str, labels: &[String], now: Millis) -> StoreResult<()> {
+    let mut pair = c.prepare_cached(lite(sql::LABEL_TASK))?;
+    let mut new = c.prepare_cached(lite(sql::NEW_LABEL))?;
+    for l in labels {
+        pair.execute((l, id))?;
+        new.execute((l, default_label_color(l), now))?;
+    }
+    Ok(())
 }
 
 fn add_counts(c: &Connection, parent: Option<&str>, children: i64, done: i64) -> StoreResult<()> {
@@ -158,7 +171,17 @@ fn update(c: &Connection, id: &str, patch: &TreePatch, now: Millis) -> StoreResu
         patch.title.as_deref(),
         patch.notes.as_deref(),
         now,
+        patch.due.is_some(),
+        patch.due.clone().flatten(),
+        patch.assignee.is_some(),
+        patch.assignee.clone().flatten(),
+        patch.priority.map(|p| p.rank()),
+        patch.labels_text(),
     ))?;
+    if let Some(labels) = &patch.labels {
+        c.prepare_cached(lite(sql::UNLABEL))?.execute([id])?;
+        label(c, id, labels, now)?;
+    }
     if let Some(status) = patch.status.filter(|s| *s != before.status) {
         let was_done = before.status == Status::Done;
         let is_done = status == Status::Done;
@@ -235,6 +258,8 @@ fn delete(c: &Connection, id: &str, now: Millis) -> StoreResult<TreeChange> {
         listings.push(Some(id.to_string()));
         listings.extend(inner_descendants(c, id)?);
     }
+    c.prepare_cached(lite(sql::UNLABEL_SUBTREE))?
+        .execute([id])?;
     let removed = c.prepare_cached(lite(sql::DELETE_SUBTREE))?.execute([id])? as i64;
     let is_done = (gone.status == Status::Done) as i64;
     add_counts(c, gone.parent_id.as_deref(), -1, -is_done)?;
@@ -394,6 +419,52 @@ impl TreeStore for SqliteStore {
             last,
         ))
     }
+
+    async fn tree_labels(&self) -> StoreResult<Vec<Label>> {
+        self.labels().await
+    }
+
+    async fn tree_recolor_label(&self, name: &str, color: &str) -> StoreResult<Label> {
+        let (name, color) = (name.to_string(), color.to_string());
+        self.on_writer(move |c| {
+            let n = c
+                .prepare_cached(lite(sql::RECOLOR_LABEL))?
+                .execute((&name, &color))?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("label {name}")));
+            }
+            Ok(Label { name, color })
+        })
+        .await
+    }
+
+    async fn tree_user_exists(&self, username: &str) -> StoreResult<bool> {
+        let n: i64 = self
+            .readers
+            .read(|c| {
+                Ok(c.prepare_cached(lite(sql::USER_NAMED))?
+                    .query_row([username], |r| r.get(0))?)
+            })
+            .await?;
+        Ok(n > 0)
+    }
+}
+
+impl SqliteStore {
+    async fn labels(&self) -> StoreResult<Vec<Label>> {
+        self.readers
+            .read(|c| {
+                Ok(c.prepare_cached(lite(sql::LABELS))?
+                    .query_map([], |r| {
+                        Ok(Label {
+                            name: r.get(0)?,
+                            color: r.get(1)?,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()?)
+            })
+            .await
+    }
 }
 
 /// An import's open transaction, in a writer session of its own.
@@ -433,6 +504,10 @@ impl TreeImport for Import {
                     t.done_count,
                     t.created_at,
                     t.updated_at,
+                    &t.due,
+                    &t.assignee,
+                    t.priority.rank(),
+                    super::labels_text(&t.labels),
                 ));
                 match r {
                     Err(rusqlite::Error::SqliteFailure(e, _))
@@ -443,6 +518,9 @@ impl TreeImport for Import {
                     other => {
                         other?;
                     }
+                }
+                if !t.labels.is_empty() {
+                    label(c, &t.id, &t.labels, t.updated_at)?;
                 }
             }
             Ok(())
