@@ -76,10 +76,14 @@ fn url_of(root: &Path, file: &Path) -> Option<String> {
 }
 
 /// The build's id: the first 16 hex digits of a SHA-256 over every file's URL and bytes,
-/// in URL order. Unreadable files count as empty (they are not served either way).
+/// in URL order. The brotli and gzip copies are left out: they are made from the files
+/// beside them. Unreadable files count as empty (they are not served either way).
 pub fn build_id(files: &[(String, PathBuf)]) -> String {
     let mut h = Sha256::new();
     for (url, path) in files {
+        if url.ends_with(".br") || url.ends_with(".gz") {
+            continue;
+        }
         let bytes = std::fs::read(path).unwrap_or_default();
         h.update((url.len() as u64).to_le_bytes());
         h.update(url.as_bytes());
@@ -89,9 +93,17 @@ pub fn build_id(files: &[(String, PathBuf)]) -> String {
     hex::encode(&h.finalize()[..8])
 }
 
-/// Where the files under `root` are served: the prefix of their build.
+/// Where the files under `root` are served: the prefix of their build. Worked out once per
+/// folder and process (a debug site is over 100 MB, and tests start many servers on it).
 pub fn assets(root: &Path) -> Assets {
-    Assets::for_build(&build_id(&list(root)))
+    static SEEN: std::sync::Mutex<Vec<(PathBuf, Assets)>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, a)) = seen.iter().find(|(r, _)| r == root) {
+        return a.clone();
+    }
+    let a = Assets::for_build(&build_id(&list(root)));
+    seen.push((root.to_path_buf(), a.clone()));
+    a
 }
 
 /// A route per site file under `assets`' prefix, each declared public in `table`. A file

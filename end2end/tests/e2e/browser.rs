@@ -212,7 +212,7 @@ async fn a_viewer_sees_no_edit_controls_and_is_refused() {
     page.goto(&format!("{base}/tasks"), None).await.unwrap();
     wait_true(&page, "document.body.innerText.includes('Keys:')", 10).await;
     assert_eq!(
-        page.evaluate_value("document.body.innerText.includes('Enter rename')")
+        page.evaluate_value("document.body.innerText.includes('F2 rename')")
             .await
             .unwrap(),
         "false"

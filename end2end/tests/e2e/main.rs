@@ -5,6 +5,7 @@ mod common;
 
 mod browser;
 mod fields;
+mod keyboard;
 mod pages;
 mod runs;
 mod stale;

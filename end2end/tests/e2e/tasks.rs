@@ -380,13 +380,13 @@ async fn a_newcomer_adds_renames_indents_and_searches_by_keyboard() {
     )
     .await;
 
-    // Rename by Enter.
+    // Rename by F2.
     let copy = row_id(&page, "Write copy").await;
     page.locator(format!("[data-row][data-id='{copy}']"))
         .focus()
         .await
         .unwrap();
-    page.keyboard().press("Enter", None).await.unwrap();
+    page.keyboard().press("F2", None).await.unwrap();
     wait_true(
         &page,
         "!!document.querySelector('input[aria-label=Title]')",

@@ -7,4 +7,5 @@ pub mod files_panel;
 pub mod outline;
 pub mod row_editors;
 pub mod search;
+pub mod shortcuts;
 pub mod tasks_page;

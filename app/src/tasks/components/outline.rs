@@ -322,6 +322,7 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
         };
         ui.edit(t, None, None, Some(next));
     };
+    let navigate = leptos_router::hooks::use_navigate();
     let on_key = {
         let id = id.clone();
         move |ev: leptos::ev::KeyboardEvent| {
@@ -329,42 +330,48 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                 return;
             }
             let key = ev.key();
-            let moving = ev.alt_key() && ev.shift_key();
+            let (alt, ctrl, shift) = (ev.alt_key(), ev.ctrl_key() || ev.meta_key(), ev.shift_key());
             let t = shown.get_untracked();
             let p = place.get_value();
             let editor = ui.can_edit.get_untracked();
+            // Tab and Shift+Tab indent and outdent (as Alt+Shift+→/← do); Alt+↑/↓ (with or
+            // without Shift) move a task among its siblings.
+            let indent =
+                (key == "Tab" && !shift && !alt && !ctrl) || (key == "ArrowRight" && alt && shift);
+            let outdent =
+                (key == "Tab" && shift && !alt && !ctrl) || (key == "ArrowLeft" && alt && shift);
             let handled = match key.as_str() {
-                "ArrowRight" if moving && editor => {
+                _ if indent && editor => {
                     if let Some(prev) = p.prev {
                         move_to(ui, id.clone(), Some(prev), LAST);
                     }
                     true
                 }
-                "ArrowLeft" if moving && editor => {
+                _ if outdent && editor => {
                     if let (Some(_), Some((pp, pi))) = (&p.parent, p.outer) {
                         move_to(ui, id.clone(), pp, pi as i64 + 1);
                     }
                     true
                 }
-                "ArrowUp" if moving && editor => {
+                "ArrowUp" if alt && editor => {
                     if p.index > 0 {
                         move_to(ui, id.clone(), p.parent, p.index as i64 - 1);
                     }
                     true
                 }
-                "ArrowDown" if moving && editor => {
+                "ArrowDown" if alt && editor => {
                     move_to(ui, id.clone(), p.parent, p.index as i64 + 1);
                     true
                 }
-                "ArrowDown" => {
+                "ArrowDown" if !alt => {
                     step_focus(&id, 1);
                     true
                 }
-                "ArrowUp" => {
+                "ArrowUp" if !alt => {
                     step_focus(&id, -1);
                     true
                 }
-                "ArrowRight" => {
+                "ArrowRight" if !alt => {
                     if t.child_count > 0 && !expanded.get_untracked() {
                         ui.toggle(&id);
                     } else if t.child_count > 0 {
@@ -372,7 +379,7 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                     }
                     true
                 }
-                "ArrowLeft" => {
+                "ArrowLeft" if !alt => {
                     if expanded.get_untracked() {
                         ui.toggle(&id);
                     } else if let Some(parent) = &p.parent {
@@ -380,7 +387,21 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                     }
                     true
                 }
-                "Enter" if editor => {
+                "Enter" if ctrl && editor => {
+                    toggle_done();
+                    true
+                }
+                "Enter" if editor && !alt && !shift => {
+                    create_under(
+                        ui,
+                        p.parent.clone(),
+                        Some(id.clone()),
+                        "New task".into(),
+                        true,
+                    );
+                    true
+                }
+                "F2" if editor => {
                     ui.editing.set(Some(id.clone()));
                     true
                 }
@@ -388,11 +409,15 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                     toggle_done();
                     true
                 }
+                "." if ctrl => {
+                    navigate(&format!("/tasks/{id}"), Default::default());
+                    true
+                }
                 "Delete" if editor => {
                     delete_with_confirm(ui, id.clone(), t.title.clone());
                     true
                 }
-                "f" if editor && !ev.ctrl_key() && !ev.meta_key() && !ev.alt_key() => {
+                "f" if editor && !ctrl && !alt => {
                     fields_open.set(true);
                     focus_fields(&id);
                     true

@@ -7,7 +7,10 @@ use leptos::prelude::*;
 /// Every key of the outliner, as the dialog lists them.
 pub const SHORTCUTS: [(&str, &str); 15] = [
     ("↑ ↓", "Previous or next task"),
-    ("→ ←", "Expand or collapse; ← on a closed task goes to its parent"),
+    (
+        "→ ←",
+        "Expand or collapse; ← on a closed task goes to its parent",
+    ),
     ("Enter", "New task below, ready to type"),
     ("F2", "Rename (or double-click the title)"),
     ("Space · Ctrl+Enter", "Done, or not done"),
@@ -44,7 +47,9 @@ pub fn OutlineKeys(zoom_out: Signal<Option<String>>) -> impl IntoView {
                         .query_selector("input[aria-label='Search all tasks']")
                         .ok()
                         .flatten()
-                        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+                        .and_then(|e| {
+                            wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok()
+                        })
                     {
                         ev.prevent_default();
                         let _ = el.focus();
@@ -98,11 +103,19 @@ fn ShortcutList(open: RwSignal<bool>) -> impl IntoView {
     let before = document()
         .active_element()
         .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok());
+    // A row may be drawn anew while the list is open (a live update); then its successor,
+    // found by the task's id, takes the focus back.
+    #[cfg(feature = "hydrate")]
+    let before_row = before.as_ref().and_then(|e| e.get_attribute("data-id"));
     let close = move || {
         open.set(false);
         #[cfg(feature = "hydrate")]
-        if let Some(el) = &before {
-            let _ = el.focus();
+        match (&before, &before_row) {
+            (Some(el), _) if el.is_connected() => {
+                let _ = el.focus();
+            }
+            (_, Some(id)) => super::outline::focus_row(id),
+            _ => {}
         }
     };
     let close = StoredValue::new_local(close);

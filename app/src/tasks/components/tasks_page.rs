@@ -7,6 +7,7 @@ use super::client::{INPUT, PRIMARY, TreeUi};
 use super::files_panel::FilesPanel;
 use super::outline::{Outline, create_under};
 use super::search::SearchBox;
+use super::shortcuts::OutlineKeys;
 use crate::accounts::components::use_can;
 use crate::accounts::model::Role;
 use crate::error::AppError;
@@ -89,6 +90,19 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
             }
         },
     );
+    // Where Esc goes: the zoomed task's parent, or the whole forest (nowhere from there).
+    let zoom_out = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        let up = crumbs
+            .get()
+            .and_then(Result::ok)
+            .flatten()
+            .map(|p| match p.len() {
+                0 | 1 => "/tasks".to_string(),
+                n => format!("/tasks/{}", p[n - 2].id),
+            });
+        zoom_out.set(up);
+    });
     let add_parent = parent.clone();
     let add_parent_field = parent.clone();
     let add_input = NodeRef::<leptos::html::Input>::new();
@@ -170,15 +184,18 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
             view! { <Outline parent=outline_parent.clone() /> }.into_any()
         }}
         // The outline's keys, under the outline only, and only those the person may use.
-        {move || (!board.get()).then(|| view! {
-            <p class="mt-2 hidden text-xs text-slate-500 dark:text-slate-400 sm:block">
-                {if can_edit.get() {
-                    "Keys: ↑ ↓ move · → expand · ← collapse · Enter rename · Space done · F due, assignee, labels, priority · Delete · Alt+Shift+arrows indent, outdent, reorder"
-                } else {
-                    "Keys: ↑ ↓ move · → expand · ← collapse"
-                }}
-            </p>
-        })}
+        <div class="mt-2 flex flex-wrap items-center gap-x-3 gap-y-1">
+            {move || (!board.get()).then(|| view! {
+                <p class="hidden text-xs text-slate-500 dark:text-slate-400 sm:block">
+                    {if can_edit.get() {
+                        "Keys: ↑ ↓ move · → ← expand, collapse · Enter new task · F2 rename · Space done · Tab indent · F fields · / search"
+                    } else {
+                        "Keys: ↑ ↓ move · → ← expand, collapse · Ctrl+. zoom in · Esc zoom out · / search"
+                    }}
+                </p>
+            })}
+            <OutlineKeys zoom_out=zoom_out.into() />
+        </div>
         <h2 class="mb-3 mt-8 text-lg font-semibold">"Files"</h2>
         <FilesPanel parent=files_parent />
     }
