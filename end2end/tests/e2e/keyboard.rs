@@ -21,6 +21,20 @@ fn new(id: &str, parent: Option<&str>, title: &str) -> NewTreeTask {
     }
 }
 
+/// Polls `check` until it holds, for up to 5 s (the assertion after it says what failed).
+async fn eventually<F, Fut>(check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..50 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 async fn press(page: &Page, key: &str) {
     page.keyboard().press(key, None).await.unwrap();
 }
@@ -104,19 +118,16 @@ async fn the_outliner_works_by_keyboard_alone() {
 
     // Tab indents it under "Book"; Shift+Tab brings it back beside it.
     press(&page, "Tab").await;
-    for _ in 0..50 {
-        if store
+    eventually(|| async {
+        store
             .tree_task(&tickets)
             .await
             .unwrap()
             .parent_id
             .as_deref()
             == Some("book")
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     assert_eq!(
         store
             .tree_task(&tickets)
@@ -138,19 +149,16 @@ async fn the_outliner_works_by_keyboard_alone() {
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     press(&page, "Shift+Tab").await;
-    for _ in 0..50 {
-        if store
+    eventually(|| async {
+        store
             .tree_task(&tickets)
             .await
             .unwrap()
             .parent_id
             .as_deref()
             == Some("trip")
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     assert_eq!(
         store
             .tree_task(&tickets)
@@ -175,23 +183,14 @@ async fn the_outliner_works_by_keyboard_alone() {
             .map(|t| t.title)
             .collect::<Vec<_>>()
     };
-    for _ in 0..50 {
-        if order().await == ["Pack", "Buy tickets", "Book"] {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually(|| async { order().await == ["Pack", "Buy tickets", "Book"] }).await;
     assert_eq!(order().await, ["Pack", "Buy tickets", "Book"]);
     focused(&page, &tickets, "Alt+ArrowUp").await;
 
     // Ctrl+Enter ticks it done, and again not done.
     press(&page, "Control+Enter").await;
-    for _ in 0..50 {
-        if store.tree_task(&tickets).await.unwrap().status.as_str() == "done" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually(|| async { store.tree_task(&tickets).await.unwrap().status.as_str() == "done" })
+        .await;
     assert_eq!(
         store.tree_task(&tickets).await.unwrap().status.as_str(),
         "done"

@@ -135,7 +135,7 @@ pub fn parse_date(s: &str) -> Option<i64> {
 
 /// The date `days` after 1970-01-01, as `YYYY-MM-DD`.
 pub fn format_date(days: i64) -> String {
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d, ..) = crate::format::civil(days.saturating_mul(86_400_000));
     format!("{y:04}-{m:02}-{d:02}")
 }
 
@@ -159,7 +159,8 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
-// Days from civil and back: the proleptic Gregorian calendar counted in 400-year eras.
+// Days from a civil date: the proleptic Gregorian calendar counted in 400-year eras (the
+// inverse of `format::civil`).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -168,19 +169,6 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Today's date in UTC for a time in Unix milliseconds, as days since 1970-01-01.
