@@ -1,6 +1,8 @@
 //! Every page as a lazy route: its code (components, the decoding of the data it reads, its
 //! server functions' client halves) is a chunk of its own that the browser fetches when the
-//! page is first shown, so no page pays for the others. The server renders them as any
+//! page is first shown, so no page pays for the others. Small pages opened together share a
+//! route (sign-in and setup; the admin pages): the splitter makes a file for every set of
+//! routes sharing code, so fewer routes load fewer, larger files. The server renders them as any
 //! other route, and names the chunks a page needs in its `<head>` so they load alongside
 //! the main module.
 
@@ -80,67 +82,45 @@ impl LazyRoute for Job {
     }
 }
 
-/// Sign-in (`/login`).
-pub struct Login;
+/// Sign-in and choosing a password from an invitation (`/login`, `/setup/:token`): one
+/// chunk, as both are small and share the account forms.
+pub struct Welcome;
 
 #[lazy_route]
-impl LazyRoute for Login {
+impl LazyRoute for Welcome {
     fn data() -> Self {
         Self
     }
     fn view(_this: Self) -> AnyView {
-        view! { <LoginPage /> }.into_any()
+        let path = leptos_router::hooks::use_location().pathname;
+        view! {
+            {move || if path.get().starts_with("/setup/") {
+                view! { <SetupPage /> }.into_any()
+            } else {
+                view! { <LoginPage /> }.into_any()
+            }}
+        }
+        .into_any()
     }
 }
 
-/// Choosing a password from an invitation (`/setup/:token`).
-pub struct Setup;
+/// The admin's pages — people, the audit log, API tokens (`/admin/…`): one chunk.
+pub struct Admin;
 
 #[lazy_route]
-impl LazyRoute for Setup {
+impl LazyRoute for Admin {
     fn data() -> Self {
         Self
     }
     fn view(_this: Self) -> AnyView {
-        view! { <SetupPage /> }.into_any()
-    }
-}
-
-/// People and their roles (`/admin/users`).
-pub struct Users;
-
-#[lazy_route]
-impl LazyRoute for Users {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <UsersPage /> }.into_any()
-    }
-}
-
-/// The audit log (`/admin/audit`).
-pub struct Audit;
-
-#[lazy_route]
-impl LazyRoute for Audit {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <AuditPage /> }.into_any()
-    }
-}
-
-/// API tokens (`/admin/tokens`).
-pub struct Tokens;
-
-#[lazy_route]
-impl LazyRoute for Tokens {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <TokensPage /> }.into_any()
+        let path = leptos_router::hooks::use_location().pathname;
+        view! {
+            {move || match path.get().as_str() {
+                "/admin/audit" => view! { <AuditPage /> }.into_any(),
+                "/admin/tokens" => view! { <TokensPage /> }.into_any(),
+                _ => view! { <UsersPage /> }.into_any(),
+            }}
+        }
+        .into_any()
     }
 }

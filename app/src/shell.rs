@@ -81,11 +81,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/workers/:id/processes/:pid") view={Lazy::<routes::Workers>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/jobs") view={Lazy::<routes::Jobs>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/jobs/:id") view={Lazy::<routes::Job>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/login") view={Lazy::<routes::Login>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/setup/:token") view={Lazy::<routes::Setup>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/users") view={Lazy::<routes::Users>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/audit") view={Lazy::<routes::Audit>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/admin/tokens") view={Lazy::<routes::Tokens>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/login") view={Lazy::<routes::Welcome>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/setup/:token") view={Lazy::<routes::Welcome>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users") view={Lazy::<routes::Admin>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/audit") view={Lazy::<routes::Admin>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/admin/tokens") view={Lazy::<routes::Admin>::new()} ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>
