@@ -3,7 +3,7 @@
 //! change follows the done rule and shows in other tabs at once.
 
 use super::client::{drag_data, progress_label, set_drag_data, use_tree_ui};
-use super::fields::{FieldChips, FieldsEditor};
+use super::fields::{FieldChips, FieldsEditor, has_fields};
 use super::outline::load;
 use crate::tasks::model::{MAX_PAGE, Status, TreeTask};
 use crate::ui::live::use_live;
@@ -100,10 +100,7 @@ fn Card(task: TreeTask) -> impl IntoView {
     let title = task.title.clone();
     let t_title = move || title.clone();
     let for_editor = task.clone();
-    let has_fields = task.due.is_some()
-        || task.assignee.is_some()
-        || !task.labels.is_empty()
-        || task.priority != shared::tasks::fields::Priority::None;
+    let has_fields = has_fields(&task);
     view! {
         // The card moves the task on; "Open" sits beside it (over its corner), not inside:
         // a link within a button is one control inside another.

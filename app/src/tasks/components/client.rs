@@ -30,6 +30,8 @@ pub struct TreeUi {
     /// Bumped after a structural change made here, to refetch listings at once.
     pub local: RwSignal<u64>,
     pub can_edit: Signal<bool>,
+    /// Opens a page of the app (a client-side navigation), for keys such as Ctrl+.
+    pub open: Callback<String>,
 }
 
 impl TreeUi {
@@ -44,6 +46,10 @@ impl TreeUi {
             error: RwSignal::new(None),
             local: RwSignal::new(0),
             can_edit,
+            open: {
+                let navigate = leptos_router::hooks::use_navigate();
+                Callback::new(move |url: String| navigate(&url, Default::default()))
+            },
         };
         // Effects run once the page is hydrated: the first run restores what was expanded
         // (the server rendered everything collapsed), later runs save each change.

@@ -47,6 +47,11 @@ fn use_field_choices() -> Option<FieldChoices> {
     use_context::<FieldChoices>()
 }
 
+/// Whether a task carries any field a chip shows (most do not, and draw nothing).
+pub fn has_fields(t: &TreeTask) -> bool {
+    t.due.is_some() || t.assignee.is_some() || !t.labels.is_empty() || t.priority != Priority::None
+}
+
 /// Whether a due date has passed (UTC, as the filter's `due` counts days).
 fn overdue(due: &str) -> bool {
     parse_date(due).is_some_and(|d| d < day_of(crate::now_millis()))

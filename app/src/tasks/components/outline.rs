@@ -5,7 +5,7 @@
 //! onto its upper or lower edge (to go before or after it).
 
 use super::client::{TreeUi, drag_data, progress_label, set_drag_data, use_tree_ui};
-use super::fields::{FieldChips, FieldsEditor};
+use super::fields::{FieldChips, FieldsEditor, has_fields};
 use super::row_editors::{NotesEditor, TitleEditor};
 use crate::error::AppError;
 use crate::tasks::api::{create_task, delete_task, get_subtree_size, list_children, move_task};
@@ -322,7 +322,6 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
         };
         ui.edit(t, None, None, Some(next));
     };
-    let navigate = leptos_router::hooks::use_navigate();
     let on_key = {
         let id = id.clone();
         move |ev: leptos::ev::KeyboardEvent| {
@@ -410,7 +409,7 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                     true
                 }
                 "." if ctrl => {
-                    navigate(&format!("/tasks/{id}"), Default::default());
+                    ui.open.run(format!("/tasks/{id}"));
                     true
                 }
                 "Delete" if editor => {
@@ -568,7 +567,7 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                     }.into_any()
                 }}
                 <span class="hidden shrink-0 items-center gap-1 md:flex">
-                    {move || view! { <FieldChips task=shown.get() /> }}
+                    {move || { let t = shown.get(); has_fields(&t).then(|| view! { <FieldChips task=t /> }) }}
                 </span>
                 {move || (shown.get().status == Status::Doing).then(|| view! {
                     <span class="shrink-0 rounded-full bg-amber-100 px-2 py-0.5 text-xs font-medium text-amber-800 dark:bg-amber-900/50 dark:text-amber-200">"In progress"</span>
@@ -609,9 +608,11 @@ pub fn Node(task: TreeTask, level: usize, place: Place) -> impl IntoView {
                 </span>
             </div>
             {move || notes_open.get().then(|| view! { <NotesEditor task=shown.get_untracked() level /> })}
-            <div class="md:hidden" style=format!("padding-left: {}rem", (level - 1) as f32 * 1.25 + 3.25)>
-                <span class="flex flex-wrap gap-1 pb-1 empty:hidden">{move || view! { <FieldChips task=shown.get() /> }}</span>
-            </div>
+            {move || { let t = shown.get(); has_fields(&t).then(|| view! {
+                <div class="flex flex-wrap gap-1 pb-1 md:hidden" style=format!("padding-left: {}rem", (level - 1) as f32 * 1.25 + 3.25)>
+                    <FieldChips task=t />
+                </div>
+            }) }}
             {move || fields_open.get().then(|| {
                 let back = id_fields.clone();
                 view! {
