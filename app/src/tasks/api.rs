@@ -93,10 +93,9 @@ pub async fn set_task_fields(
     priority: Priority,
 ) -> Result<TreeTask, AppError> {
     let st = crate::require!(SetTaskFields, Editor)?.st;
-    let given = |s: String| Some((!s.trim().is_empty()).then(|| s.trim().to_string()));
     let patch = super::service::TaskPatch {
-        due: given(due),
-        assignee: given(assignee),
+        due: Some(shared::tasks::fields::filled(&due)),
+        assignee: Some(shared::tasks::fields::filled(&assignee)),
         labels: Some(labels),
         priority: Some(priority),
         ..Default::default()

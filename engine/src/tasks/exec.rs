@@ -370,7 +370,12 @@ async fn check_assignees(
         let known = match people.get(who) {
             Some(&k) => k,
             None => {
-                let k = st.tree.tree_user_exists(who).await.map_err(store_error)?;
+                let k = st
+                    .accounts
+                    .credentials(who)
+                    .await
+                    .map_err(store_error)?
+                    .is_some();
                 people.insert(who.clone(), k);
                 k
             }

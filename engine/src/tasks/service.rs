@@ -236,7 +236,7 @@ async fn checked(st: &Core, p: TaskPatch) -> AppResult<TreePatch> {
         return Err(AppError::Invalid(problem));
     }
     if let Some(Some(who)) = &p.assignee
-        && !st.tree.tree_user_exists(who).await?
+        && st.accounts.credentials(who).await?.is_none()
     {
         return Err(AppError::Invalid(format!(
             "no person is named {who:?}: an assignee must be an Orchard user"

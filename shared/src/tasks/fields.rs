@@ -71,6 +71,12 @@ pub struct Label {
     pub color: String,
 }
 
+/// A form's text for an optional field: trimmed, `None` when nothing is left.
+pub fn filled(text: &str) -> Option<String> {
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
 /// Longest label name, in characters.
 pub const MAX_LABEL: usize = 40;
 /// Most labels on one task.

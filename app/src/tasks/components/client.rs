@@ -7,7 +7,7 @@ use crate::tasks::api::{set_task_fields, update_task};
 use crate::tasks::model::{Status, TreeTask};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::tasks::fields::Priority;
+use shared::tasks::fields::{Priority, filled};
 use std::collections::{HashMap, HashSet};
 
 #[cfg(feature = "hydrate")]
@@ -150,10 +150,9 @@ impl TreeUi {
         labels: Vec<String>,
         priority: Priority,
     ) {
-        let blank = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
         let mut after = before.clone();
-        after.due = blank(&due);
-        after.assignee = blank(&assignee);
+        after.due = filled(&due);
+        after.assignee = filled(&assignee);
         after.labels = labels.clone();
         after.priority = priority;
         let ui = *self;

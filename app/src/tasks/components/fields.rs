@@ -25,22 +25,24 @@ pub fn provide_field_choices() {
         people: RwSignal::new(Vec::new()),
     };
     provide_context(choices);
-    reload_field_choices(choices);
+    load_choices(choices, true);
 }
 
-fn reload_field_choices(choices: FieldChoices) {
+/// Loads the label colours, and the people too when `people` (they do not change as tasks
+/// are edited; labels do, when a task brings a new one).
+fn load_choices(choices: FieldChoices, people: bool) {
     #[cfg(feature = "hydrate")]
     leptos::task::spawn_local(async move {
         if let Ok(labels) = list_labels().await {
             let map = labels.into_iter().map(|l| (l.name, l.color)).collect();
             let _ = choices.colors.try_set(map);
         }
-        if let Ok(people) = list_assignees().await {
-            let _ = choices.people.try_set(people);
+        if people && let Ok(names) = list_assignees().await {
+            let _ = choices.people.try_set(names);
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (choices, list_labels, list_assignees);
+    let _ = (choices, people, list_labels, list_assignees);
 }
 
 fn use_field_choices() -> Option<FieldChoices> {
@@ -153,7 +155,7 @@ pub fn FieldsEditor(task: TreeTask, on_close: Callback<()>) -> impl IntoView {
                 priority.get_untracked(),
             );
             if let Some(c) = choices {
-                reload_field_choices(c);
+                load_choices(c, false);
             }
             on_close.run(());
         }

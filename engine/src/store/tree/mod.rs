@@ -184,8 +184,6 @@ pub trait TreeStore: Send + Sync {
     async fn tree_labels(&self) -> StoreResult<Vec<Label>>;
     /// Gives a label a new colour; `NotFound` for a label never used.
     async fn tree_recolor_label(&self, name: &str, color: &str) -> StoreResult<Label>;
-    /// Whether a person with this username exists (an assignee must).
-    async fn tree_user_exists(&self, username: &str) -> StoreResult<bool>;
 }
 
 impl TreeRow {

@@ -524,14 +524,6 @@ impl TreeStore for PgStore {
             color: color.to_string(),
         })
     }
-
-    async fn tree_user_exists(&self, username: &str) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar(sql::USER_NAMED)
-            .bind(username)
-            .fetch_one(&self.read)
-            .await?;
-        Ok(n > 0)
-    }
 }
 
 /// An import's open transaction.

@@ -80,7 +80,6 @@ pub const NEW_LABELS_POSTGRES: &str = "INSERT INTO labels (name, color, created_
      ON CONFLICT (name) DO NOTHING";
 pub const LABELS: &str = "SELECT name, color FROM labels ORDER BY name";
 pub const RECOLOR_LABEL: &str = "UPDATE labels SET color = $2 WHERE name = $1";
-pub const USER_NAMED: &str = "SELECT COUNT(*) FROM users WHERE username = $1";
 
 /// Every task under `$1` takes status `$2` (and the roll-up that goes with it).
 pub const SUBTREE_STATUS: &str = "WITH RECURSIVE sub(id) AS (\

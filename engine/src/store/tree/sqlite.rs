@@ -421,7 +421,18 @@ impl TreeStore for SqliteStore {
     }
 
     async fn tree_labels(&self) -> StoreResult<Vec<Label>> {
-        self.labels().await
+        self.readers
+            .read(|c| {
+                Ok(c.prepare_cached(lite(sql::LABELS))?
+                    .query_map([], |r| {
+                        Ok(Label {
+                            name: r.get(0)?,
+                            color: r.get(1)?,
+                        })
+                    })?
+                    .collect::<Result<_, _>>()?)
+            })
+            .await
     }
 
     async fn tree_recolor_label(&self, name: &str, color: &str) -> StoreResult<Label> {
@@ -436,34 +447,6 @@ impl TreeStore for SqliteStore {
             Ok(Label { name, color })
         })
         .await
-    }
-
-    async fn tree_user_exists(&self, username: &str) -> StoreResult<bool> {
-        let n: i64 = self
-            .readers
-            .read(|c| {
-                Ok(c.prepare_cached(lite(sql::USER_NAMED))?
-                    .query_row([username], |r| r.get(0))?)
-            })
-            .await?;
-        Ok(n > 0)
-    }
-}
-
-impl SqliteStore {
-    async fn labels(&self) -> StoreResult<Vec<Label>> {
-        self.readers
-            .read(|c| {
-                Ok(c.prepare_cached(lite(sql::LABELS))?
-                    .query_map([], |r| {
-                        Ok(Label {
-                            name: r.get(0)?,
-                            color: r.get(1)?,
-                        })
-                    })?
-                    .collect::<Result<_, _>>()?)
-            })
-            .await
     }
 }
 
