@@ -38,7 +38,9 @@ pub mod tasks {
     mod json_lexer;
     pub mod kinds;
     pub mod labels;
+    pub mod search;
     pub mod service;
+    pub mod views;
 }
 
 pub mod workers {

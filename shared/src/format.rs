@@ -85,3 +85,14 @@ mod tests {
         assert_eq!(ago(1_000, 1_500), "just now");
     }
 }
+
+/// `text` as one value of a URL's query: everything but letters, digits and `-._~`
+/// percent-encoded.
+pub fn query_escape(text: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, KEEP).to_string()
+}

@@ -21,7 +21,9 @@ pub mod jobs {
 pub mod tasks {
     //! Task trees as the API and the pages see them.
     pub mod fields;
+    pub mod filter;
     pub mod model;
+    pub mod views;
 }
 
 pub mod workers {

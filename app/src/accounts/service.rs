@@ -45,6 +45,19 @@ impl Caller {
         }
     }
 
+    /// The username of a signed-in person; `None` for tokens and anonymous callers.
+    pub fn person(&self) -> Option<&str> {
+        matches!(self.kind, CallerKind::Session { .. }).then_some(self.name.as_str())
+    }
+
+    /// The user id of a signed-in person.
+    pub fn user_id(&self) -> Option<&str> {
+        match &self.kind {
+            CallerKind::Session { user_id, .. } => Some(user_id),
+            _ => None,
+        }
+    }
+
     pub fn me(&self) -> Option<Me> {
         self.role.map(|role| Me {
             name: self.name.clone(),

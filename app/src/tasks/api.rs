@@ -7,6 +7,7 @@ use crate::error::AppError;
 use crate::jobs::model::Job;
 use leptos::prelude::*;
 use shared::tasks::fields::{Label, Priority};
+use shared::tasks::views::{Layout, SavedView};
 
 /// A page of the children of `parent` (the roots when `None`), after `cursor`.
 #[server(prefix = "/fn", output = crate::wire::Json)]
@@ -32,11 +33,32 @@ pub async fn get_task_path(id: String) -> Result<Vec<Crumb>, AppError> {
     super::service::path(&st, &id).await
 }
 
-/// Titles containing `q` (case-insensitive) anywhere in the forest, each with its path.
+/// The first `limit` tasks matching the filter `q` anywhere in the forest, each with its
+/// path, and how many match in all.
 #[server(prefix = "/fn", output = crate::wire::Json)]
-pub async fn get_search(q: String) -> Result<SearchResults, AppError> {
-    let st = crate::require!(GetSearch, Viewer)?.st;
-    super::service::search(&st, &q, 50).await
+pub async fn get_search(q: String, limit: i64) -> Result<SearchResults, AppError> {
+    let g = crate::require!(GetSearch, Viewer)?;
+    super::search::search(&g.st, g.caller.person(), &q, limit).await
+}
+
+/// The caller's saved views, by name.
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn list_views() -> Result<Vec<SavedView>, AppError> {
+    let g = crate::require!(ListViews, Viewer)?;
+    super::views::list(&g.st, g.caller.user_id()).await
+}
+
+/// Saves the filter `q` as the caller's view `name` (replacing one of that name).
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn save_view(name: String, q: String, layout: Layout) -> Result<SavedView, AppError> {
+    let g = crate::require!(SaveView, Viewer)?;
+    super::views::save(&g.st, g.caller.user_id(), &name, &q, layout).await
+}
+
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn delete_view(name: String) -> Result<(), AppError> {
+    let g = crate::require!(DeleteView, Viewer)?;
+    super::views::delete(&g.st, g.caller.user_id(), &name).await
 }
 
 /// How many tasks a delete of this one would remove (itself and every descendant).
@@ -123,7 +145,7 @@ pub async fn list_assignees() -> Result<Vec<String>, AppError> {
         .filter(|u| !u.disabled)
         .map(|u| u.username)
         .collect();
-    names.sort();
+    names.sort_unstable();
     Ok(names)
 }
 

@@ -6,4 +6,4 @@ pub mod components;
 pub use shared::tasks::model;
 
 #[cfg(feature = "ssr")]
-pub use engine::tasks::{exec, export, generate, import, kinds, service};
+pub use engine::tasks::{exec, export, generate, import, kinds, search, service, views};

@@ -519,6 +519,7 @@ fn close(
     };
     let created_at = f.created_at.unwrap_or(opts.now);
     let row = TreeTask {
+        blocked: None,
         id,
         parent_id,
         position,

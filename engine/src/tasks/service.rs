@@ -6,7 +6,7 @@
 use super::forest::{announce, depth_of};
 use super::kinds::Phase;
 use super::model::{
-    Crumb, DEFAULT_PAGE, GenerateParams, MAX_NOTES, MAX_PAGE, MAX_TITLE, SearchHit, SearchResults,
+    Crumb, DEFAULT_PAGE, GenerateParams, MAX_NOTES, MAX_PAGE, MAX_TITLE,
     Status, TaskPage, TreeFile, TreeTask,
 };
 use crate::error::{AppError, AppResult};
@@ -36,10 +36,6 @@ pub struct NewTask {
 
 pub use crate::store::tree::TreePatch as TaskPatch;
 
-/// Longest search text, in characters.
-const MAX_QUERY: usize = 200;
-/// Ancestors a search hit's path keeps (plus the root).
-const HIT_PATH: i64 = 8;
 /// Ancestors a breadcrumb trail keeps (plus the root).
 const CRUMBS: i64 = 200;
 
@@ -139,47 +135,6 @@ pub async fn get_task(st: &Core, id: &str) -> AppResult<TreeTask> {
 pub async fn path(st: &Core, id: &str) -> AppResult<Vec<Crumb>> {
     check_id(id)?;
     Ok(st.tree.tree_path(id, CRUMBS).await?.0)
-}
-
-/// Escapes `LIKE` wildcards so the text matches literally.
-fn like_pattern(q: &str) -> String {
-    let mut p = String::with_capacity(q.len() + 2);
-    p.push('%');
-    for c in q.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
-pub async fn search(st: &Core, q: &str, limit: i64) -> AppResult<SearchResults> {
-    let q = q.trim();
-    if q.is_empty() {
-        return Err(AppError::Invalid("type something to search for".into()));
-    }
-    if q.chars().count() > MAX_QUERY {
-        return Err(AppError::Invalid(format!(
-            "search text longer than {MAX_QUERY} characters"
-        )));
-    }
-    let mut found = st.tree.tree_search(&like_pattern(q), limit + 1).await?;
-    let more = found.len() as i64 > limit;
-    found.truncate(limit as usize);
-    let mut hits = Vec::with_capacity(found.len());
-    for task in found {
-        // The path ends with the task itself; the hit shows its ancestors.
-        let (mut path, elided) = st.tree.tree_path(&task.id, HIT_PATH + 1).await?;
-        path.pop();
-        hits.push(SearchHit {
-            task,
-            path,
-            path_elided: elided,
-        });
-    }
-    Ok(SearchResults { hits, more })
 }
 
 pub async fn subtree_size(st: &Core, id: &str) -> AppResult<i64> {

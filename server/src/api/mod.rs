@@ -12,6 +12,7 @@ mod jobs;
 mod labels;
 mod leases;
 mod tasks;
+mod views;
 pub mod worker_secret;
 mod workers;
 
@@ -62,6 +63,7 @@ pub fn documented(s: &ApiSettings) -> OpenApiRouter<AppState> {
         .merge(workers::worker_router())
         .merge(tasks::router())
         .merge(labels::router())
+        .merge(views::router())
         .layer(timeout(s));
     let v1 = timed
         .merge(leases::router())

@@ -14,6 +14,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::IntoResponse;
+use app::accounts::service::Caller;
+use axum::Extension;
+use engine::tasks::search;
 use engine::tasks::service::{self, NewTask, TaskPatch};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -251,21 +254,28 @@ async fn move_task(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct SearchQuery {
-    /// Text to find in titles (case-insensitive).
+    /// A filter: `status:doing label:infra assignee:me due<7d priority>=high "free text"
+    /// -label:later` (terms all hold; see the README for the grammar).
     q: String,
+    /// Hits to return, 1–200 (default 50); `total` counts them all.
+    limit: Option<i64>,
 }
 
-/// Titles containing `q` anywhere in the forest (at most 50), each with its path.
+/// The tasks a filter matches anywhere in the forest, oldest first, each with its path.
 #[utoipa::path(get, path = "/tasks/search", tag = TASKS, params(SearchQuery),
     responses(
-        (status = 200, description = "Hits with their paths", body = SearchResults),
-        (status = 400, description = "Empty or too long", body = ErrorBody),
+        (status = 200, description = "Hits with their paths, and how many match", body = SearchResults),
+        (status = 400, description = "Not a filter (the error names the place), empty, a limit out of range, or `assignee:me` from a token", body = ErrorBody),
     ))]
 async fn search(
     State(st): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult<Json<SearchResults>> {
-    Ok(Json(service::search(&st, &q.q, 50).await?))
+    let limit = q.limit.unwrap_or(search::DEFAULT_HITS);
+    Ok(Json(
+        search::search(&st, caller.person(), &q.q, limit).await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -92,6 +92,9 @@ pub struct TreeTask {
     pub labels: Vec<String>,
     #[serde(default)]
     pub priority: Priority,
+    /// Why the task's newest run failed; `None` when it is not blocked.
+    #[serde(default)]
+    pub blocked: Option<String>,
 }
 
 /// A page of siblings, in order; `next_cursor` continues it.
@@ -122,12 +125,15 @@ pub struct SearchHit {
     pub path_elided: i64,
 }
 
-/// Search results; `more` when there were more hits than returned.
+/// Search results, in id order (oldest first); `more` when there were more hits than
+/// returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchResults {
     pub hits: Vec<SearchHit>,
     pub more: bool,
+    /// Every task that matches, the ones not returned included.
+    pub total: i64,
 }
 
 /// Parameters of a random tree (seed 000's `/generate`, plus a size cap and a seed).

@@ -22,11 +22,8 @@ pub fn Board(parent: Option<String>) -> impl IntoView {
             {move || cards.get().map(|r| match r {
                 Ok(page) => {
                     let more = page.total - page.items.len() as i64;
-                    let items = page.items;
                     view! {
-                        <div class="grid gap-4 md:grid-cols-3">
-                            {Status::ALL.into_iter().map(|s| view! { <Column status=s items=items.clone() /> }).collect_view()}
-                        </div>
+                        <BoardColumns items=page.items />
                         {(more > 0).then(|| view! {
                             <p class="mt-3 text-sm text-slate-500 dark:text-slate-400">{format!("The board shows the first {MAX_PAGE} tasks; {more} more are in the outline.")}</p>
                         })}
@@ -35,6 +32,16 @@ pub fn Board(parent: Option<String>) -> impl IntoView {
                 Err(e) => view! { <p role="alert" class="text-sm text-red-700 dark:text-red-400">{e.to_string()}</p> }.into_any(),
             })}
         </Transition>
+    }
+}
+
+/// The three columns of `items`.
+#[component]
+pub fn BoardColumns(items: Vec<TreeTask>) -> impl IntoView {
+    view! {
+        <div class="grid gap-4 md:grid-cols-3">
+            {Status::ALL.into_iter().map(|s| view! { <Column status=s items=items.clone() /> }).collect_view()}
+        </div>
     }
 }
 

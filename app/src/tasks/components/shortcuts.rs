@@ -1,4 +1,4 @@
-//! The Tasks page's page-wide keys — `/` to search, `?` for every shortcut, Esc to zoom
+//! The Tasks page's page-wide keys — `/` to filter, `?` for every shortcut, Esc to zoom
 //! out — and the dialog that lists every key of the outliner. Keys typed into a field or a
 //! dialog are left alone; a row's own keys (see `outline.rs`) are handled there first.
 
@@ -21,7 +21,7 @@ pub const SHORTCUTS: [(&str, &str); 15] = [
     ("Delete", "Delete, with its subtasks (asks first)"),
     ("Ctrl+.", "Zoom in: the task's own page"),
     ("Esc", "Zoom out to the parent's page"),
-    ("/", "Search"),
+    ("/", "Filter"),
     ("?", "This list"),
     ("Alt+Shift+arrows", "Indent, outdent and move, as above"),
 ];
@@ -44,7 +44,7 @@ pub fn OutlineKeys(zoom_out: Signal<Option<String>>) -> impl IntoView {
             match ev.key().as_str() {
                 "/" => {
                     if let Some(el) = document()
-                        .query_selector("input[aria-label='Search all tasks']")
+                        .query_selector("input[aria-label='Filter tasks']")
                         .ok()
                         .flatten()
                         .and_then(|e| {

@@ -1,12 +1,12 @@
 //! `/tasks` and `/tasks/{id}`: the forest (or one task's subtree, with breadcrumbs), as an
-//! outline or a board, with search, a quick-add field, and the import, export and generate
+//! outline or a board, with a filter (and saved views), a quick-add field, and the import, export and generate
 //! panels.
 
 use super::board::Board;
 use super::client::{INPUT, PRIMARY, TreeUi};
 use super::files_panel::FilesPanel;
 use super::outline::{Outline, create_under};
-use super::search::SearchBox;
+use super::filter_bar::{FilterBar, FilterResults, replace_url, tasks_href};
 use super::shortcuts::OutlineKeys;
 use crate::accounts::components::use_can;
 use crate::accounts::model::Role;
@@ -16,9 +16,8 @@ use crate::ui::not_found::NotFoundPage;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
-use leptos_router::NavigateOptions;
 use leptos_router::hooks::use_params_map;
-use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+use leptos_router::hooks::{use_location, use_query_map};
 
 #[component]
 pub fn TasksPage() -> impl IntoView {
@@ -58,26 +57,17 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
     let ui = TreeUi::new(can_edit);
     provide_context(ui);
     super::fields::provide_field_choices();
-    // The view is in the URL (`?view=board`), so a reload or a shared link keeps it.
+    // The layout and the filter are in the URL (`?view=board&q=…`), so a reload or a
+    // shared link keeps them.
     let query = use_query_map();
     let board = Memo::new(move |_| query.with(|q| q.get("view").as_deref() == Some("board")));
+    let filter = Memo::new(move |_| {
+        query.with(|q| q.get("q").map(|s| s.trim().to_string()).unwrap_or_default())
+    });
+    let here = use_location().pathname.get_untracked();
     let show = move |as_board: bool| {
-        let location = use_location();
-        let navigate = use_navigate();
-        let path = location.pathname.get_untracked();
-        let url = if as_board {
-            format!("{path}?view=board")
-        } else {
-            path
-        };
-        navigate(
-            &url,
-            NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..Default::default()
-            },
-        );
+        let path = use_location().pathname.get_untracked();
+        replace_url(&tasks_href(&path, as_board, &filter.get_untracked()));
     };
     let new_title = RwSignal::new(String::new());
     let crumbs_for = parent.clone();
@@ -159,8 +149,8 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
                 <button type="button" role="tab" aria-selected=move || (!board.get()).to_string() class=move || tab(!board.get()) on:click=move |_| show(false)>"Outline"</button>
                 <button type="button" role="tab" aria-selected=move || board.get().to_string() class=move || tab(board.get()) on:click=move |_| show(true)>"Board"</button>
             </div>
-            <div class="ml-auto w-full sm:w-auto"><SearchBox /></div>
         </div>
+        <FilterBar q=filter board path=here />
         {move || ui.error.get().map(|e| view! {
             <div role="alert" class="mb-3 flex items-start gap-3 rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800 dark:border-red-900 dark:bg-red-950 dark:text-red-200">
                 <span class="flex-1">{e}</span>
@@ -178,19 +168,21 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
                 <button type="submit" class=PRIMARY>"Add"</button>
             </form>
         })}</Transition>
-        {move || if board.get() {
+        {move || if !filter.get().is_empty() {
+            view! { <FilterResults q=filter board /> }.into_any()
+        } else if board.get() {
             view! { <Board parent=board_parent.clone() /> }.into_any()
         } else {
             view! { <Outline parent=outline_parent.clone() /> }.into_any()
         }}
         // The outline's keys, under the outline only, and only those the person may use.
         <div class="mt-2 flex flex-wrap items-center gap-x-3 gap-y-1">
-            {move || (!board.get()).then(|| view! {
+            {move || (!board.get() && filter.get().is_empty()).then(|| view! {
                 <p class="hidden text-xs text-slate-500 dark:text-slate-400 sm:block">
                     {if can_edit.get() {
-                        "Keys: ↑ ↓ move · → ← expand, collapse · Enter new task · F2 rename · Space done · Tab indent · F fields · / search"
+                        "Keys: ↑ ↓ move · → ← expand, collapse · Enter new task · F2 rename · Space done · Tab indent · F fields · / filter"
                     } else {
-                        "Keys: ↑ ↓ move · → ← expand, collapse · Ctrl+. zoom in · Esc zoom out · / search"
+                        "Keys: ↑ ↓ move · → ← expand, collapse · Ctrl+. zoom in · Esc zoom out · / filter"
                     }}
                 </p>
             })}

@@ -62,15 +62,32 @@ pub fn select(
                     .iter()
                     .any(|s| s.to_lowercase().contains(&q)))
     });
+    // Unstable sorts with the name as the last key: as deterministic as a stable sort, and
+    // the client links one sort routine fewer.
     match sort {
-        SortBy::Heartbeat => ws.sort_by_key(|f| std::cmp::Reverse(f.worker.last_seen_at)),
-        SortBy::Name => ws.sort_by_key(|f| f.worker.name.to_lowercase()),
-        SortBy::Processes => ws.sort_by_key(|f| std::cmp::Reverse(f.processes)),
-        SortBy::SuccessRate => ws.sort_by(|a, b| {
-            let (x, y) = (a.success_rate(), b.success_rate());
-            x.unwrap_or(f64::MAX).total_cmp(&y.unwrap_or(f64::MAX))
+        SortBy::Heartbeat => ws.sort_unstable_by(|a, b| {
+            b.worker
+                .last_seen_at
+                .cmp(&a.worker.last_seen_at)
+                .then_with(|| a.worker.name.cmp(&b.worker.name))
         }),
-        SortBy::Health => ws.sort_by_key(|f| (health_rank(f.worker.health), f.worker.name.clone())),
+        SortBy::Name => {
+            ws.sort_unstable_by_key(|f| (f.worker.name.to_lowercase(), f.worker.id.clone()))
+        }
+        SortBy::Processes => ws.sort_unstable_by(|a, b| {
+            b.processes
+                .cmp(&a.processes)
+                .then_with(|| a.worker.name.cmp(&b.worker.name))
+        }),
+        SortBy::SuccessRate => ws.sort_unstable_by(|a, b| {
+            let (x, y) = (a.success_rate(), b.success_rate());
+            x.unwrap_or(f64::MAX)
+                .total_cmp(&y.unwrap_or(f64::MAX))
+                .then_with(|| a.worker.name.cmp(&b.worker.name))
+        }),
+        SortBy::Health => {
+            ws.sort_unstable_by_key(|f| (health_rank(f.worker.health), f.worker.name.clone()))
+        }
     }
     ws
 }

@@ -4,9 +4,12 @@
 //! `postgres.rs` each write the rules once for their backend, with the SQL of `sql.rs` and
 //! the statements and decisions built here.
 
+mod filter;
 mod postgres;
 mod sql;
 mod sqlite;
+
+pub use filter::{Dialect, FilterQuery};
 
 use super::param::Param;
 use super::{StoreError, StoreResult};
@@ -14,6 +17,7 @@ use crate::Millis;
 use async_trait::async_trait;
 use shared::tasks::fields::{Label, Priority};
 use shared::tasks::model::{Crumb, POSITION_GAP, Status, TreeTask};
+use shared::tasks::views::{Layout, SavedView};
 
 #[derive(sqlx::FromRow)]
 pub struct TreeRow {
@@ -32,6 +36,7 @@ pub struct TreeRow {
     pub priority: i64,
     /// Label names separated by single spaces (see [`labels_text`]).
     pub labels: String,
+    pub blocked: Option<String>,
 }
 
 /// A task's labels as stored on its row: names separated by single spaces (a label name
@@ -67,6 +72,7 @@ impl TryFrom<TreeRow> for TreeTask {
             labels: labels_of(&r.labels),
             due: r.due,
             assignee: r.assignee,
+            blocked: r.blocked,
         })
     }
 }
@@ -151,8 +157,8 @@ pub trait TreeStore: Send + Sync {
     /// The task and its ancestors, root first: at most `keep` nearest the task plus the root,
     /// and how many were left out between them.
     async fn tree_path(&self, id: &str, keep: i64) -> StoreResult<(Vec<Crumb>, i64)>;
-    /// Tasks whose lower-cased title matches the `LIKE` pattern (with `\` escapes).
-    async fn tree_search(&self, pattern: &str, limit: i64) -> StoreResult<Vec<TreeTask>>;
+    /// The first `limit` tasks the filter matches, in id order, and how many match in all.
+    async fn tree_filter(&self, q: &FilterQuery, limit: i64) -> StoreResult<(Vec<TreeTask>, i64)>;
     /// The task and all its descendants.
     async fn tree_subtree_size(&self, id: &str) -> StoreResult<i64>;
     /// Levels in the task's subtree, itself included (1 for a leaf).
@@ -184,6 +190,13 @@ pub trait TreeStore: Send + Sync {
     async fn tree_labels(&self) -> StoreResult<Vec<Label>>;
     /// Gives a label a new colour; `NotFound` for a label never used.
     async fn tree_recolor_label(&self, name: &str, color: &str) -> StoreResult<Label>;
+    /// The views `owner` (a user id) saved, by name.
+    async fn views(&self, owner: &str) -> StoreResult<Vec<SavedView>>;
+    /// Saves a view (replacing one of the same name); `Conflict` when `owner` already keeps
+    /// `max` other views.
+    async fn save_view(&self, owner: &str, view: &SavedView, max: i64) -> StoreResult<()>;
+    /// `NotFound` when `owner` has no view of that name.
+    async fn delete_view(&self, owner: &str, name: &str) -> StoreResult<()>;
 }
 
 impl TreeRow {
@@ -204,6 +217,7 @@ impl TreeRow {
             assignee: r.get(11)?,
             priority: r.get(12)?,
             labels: r.get(13)?,
+            blocked: r.get(14)?,
         })
     }
 }
@@ -418,3 +432,16 @@ fn capped(ids: Vec<String>) -> Vec<Option<String>> {
 /// Most sibling listings an edit names in its change events; beyond it the change names
 /// `*` (every listing) instead.
 pub const MAX_LISTINGS: usize = 2_000;
+
+/// A saved view's row: name, filter, layout, created_at.
+type ViewRow = (String, String, String, i64);
+
+fn view_of((name, filter, layout, created_at): ViewRow) -> StoreResult<SavedView> {
+    Ok(SavedView {
+        layout: Layout::parse(&layout)
+            .ok_or_else(|| StoreError::Corrupt(format!("view layout {layout}")))?,
+        name,
+        filter,
+        created_at,
+    })
+}

@@ -2,7 +2,8 @@
 //! `sql.rs`), so edits run one at a time, as they do on SQLite.
 
 use super::{
-    NewTreeTask, SiblingCursor, Slot, TreeChange, TreeImport, TreePatch, TreeRow, TreeStore, sql,
+    Dialect, FilterQuery, NewTreeTask, SiblingCursor, Slot, TreeChange, TreeImport, TreePatch,
+    TreeRow, TreeStore, ViewRow, sql, view_of,
 };
 use crate::Millis;
 use crate::store::param::{Param, bind_pg, bind_pg_query, bind_pg_scalar};
@@ -11,6 +12,7 @@ use crate::store::{StoreError, StoreResult};
 use async_trait::async_trait;
 use shared::tasks::fields::{Label, default_label_color};
 use shared::tasks::model::{Crumb, POSITION_GAP, Status, TreeTask};
+use shared::tasks::views::SavedView;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 async fn row(c: &mut PgConnection, id: &str) -> StoreResult<Option<TreeTask>> {
@@ -231,15 +233,18 @@ impl TreeStore for PgStore {
         ))
     }
 
-    async fn tree_search(&self, pattern: &str, limit: i64) -> StoreResult<Vec<TreeTask>> {
-        sqlx::query_as::<_, TreeRow>(sql::SEARCH)
-            .bind(pattern)
-            .bind(limit)
+    async fn tree_filter(&self, q: &FilterQuery, limit: i64) -> StoreResult<(Vec<TreeTask>, i64)> {
+        let (text, mut params) = super::filter::select(q, Dialect::Postgres, sql::COLUMNS);
+        params.push(limit.into());
+        let rows: Vec<Counted> = bind_pg(sqlx::query_as(&text), &params)
             .fetch_all(&self.read)
-            .await?
+            .await?;
+        let total = rows.first().map_or(0, |r| r.total);
+        let found = rows
             .into_iter()
-            .map(TryInto::try_into)
-            .collect()
+            .map(|r| r.row.try_into())
+            .collect::<StoreResult<_>>()?;
+        Ok((found, total))
     }
 
     async fn tree_subtree_size(&self, id: &str) -> StoreResult<i64> {
@@ -524,6 +529,62 @@ impl TreeStore for PgStore {
             color: color.to_string(),
         })
     }
+
+    async fn views(&self, owner: &str) -> StoreResult<Vec<SavedView>> {
+        let rows: Vec<ViewRow> = sqlx::query_as(sql::VIEWS)
+            .bind(owner)
+            .fetch_all(&self.read)
+            .await?;
+        rows.into_iter().map(view_of).collect()
+    }
+
+    async fn save_view(&self, owner: &str, view: &SavedView, max: i64) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        let out: StoreResult<()> = async {
+            let others: i64 = sqlx::query_scalar(sql::OTHER_VIEWS)
+                .bind(owner)
+                .bind(&view.name)
+                .fetch_one(&mut *tx)
+                .await?;
+            if others >= max {
+                return Err(StoreError::Conflict(format!(
+                    "you keep {others} views already, the most there may be; delete one first"
+                )));
+            }
+            sqlx::query(sql::SAVE_VIEW)
+                .bind(owner)
+                .bind(&view.name)
+                .bind(&view.filter)
+                .bind(view.layout.as_str())
+                .bind(view.created_at)
+                .execute(&mut *tx)
+                .await?;
+            Ok(())
+        }
+        .await;
+        finish(tx, out).await
+    }
+
+    async fn delete_view(&self, owner: &str, name: &str) -> StoreResult<()> {
+        let n = sqlx::query(sql::DELETE_VIEW)
+            .bind(owner)
+            .bind(name)
+            .execute(&self.write)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("view {name}")));
+        }
+        Ok(())
+    }
+}
+
+/// A filter's row: the task and the count of every match.
+#[derive(sqlx::FromRow)]
+struct Counted {
+    #[sqlx(flatten)]
+    row: TreeRow,
+    total: i64,
 }
 
 /// An import's open transaction.

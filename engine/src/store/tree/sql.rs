@@ -6,12 +6,12 @@
 
 /// Columns of a `TreeRow`, in its order.
 pub const COLUMNS: &str = "id, parent_id, position, title, notes, status, child_count, \
-     done_count, created_at, updated_at, due, assignee, priority, labels";
+     done_count, created_at, updated_at, due, assignee, priority, labels, blocked";
 
 pub const LOCK_POSTGRES: &str = "SELECT pg_advisory_xact_lock(7310)";
 
 pub const TASK: &str = "SELECT id, parent_id, position, title, notes, status, child_count, \
-     done_count, created_at, updated_at, due, assignee, priority, labels \
+     done_count, created_at, updated_at, due, assignee, priority, labels, blocked \
      FROM tree_tasks WHERE id = $1";
 
 pub const CHILD_COUNT: &str = "SELECT child_count FROM tree_tasks WHERE id = $1";
@@ -44,10 +44,6 @@ pub const PATH: &str = "WITH RECURSIVE up(id, parent_id, title, depth) AS (\
        UNION ALL SELECT t.id, t.parent_id, t.title, up.depth + 1 \
        FROM tree_tasks t JOIN up ON t.id = up.parent_id) \
      SELECT id, title, depth FROM up ORDER BY depth DESC";
-
-pub const SEARCH: &str = "SELECT id, parent_id, position, title, notes, status, child_count, \
-     done_count, created_at, updated_at, due, assignee, priority, labels FROM tree_tasks \
-     WHERE LOWER(title) LIKE $1 ESCAPE '\\' LIMIT $2";
 
 pub const SUBTREE_SIZE: &str = "WITH RECURSIVE sub(id) AS (SELECT id FROM tree_tasks WHERE id = $1 \
        UNION ALL SELECT t.id FROM tree_tasks t JOIN sub ON t.parent_id = sub.id) \
@@ -124,3 +120,13 @@ pub const IMPORT_ROWS_POSTGRES: &str = "INSERT INTO tree_tasks (id, parent_id, p
      SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], \
        $6::TEXT[], $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::TEXT[], \
        $12::TEXT[], $13::BIGINT[], $14::TEXT[])";
+
+/// A person's saved views, by name.
+pub const VIEWS: &str = "SELECT name, filter, layout, created_at FROM saved_views \
+     WHERE owner = $1 ORDER BY name";
+pub const OTHER_VIEWS: &str = "SELECT COUNT(*) FROM saved_views WHERE owner = $1 AND name <> $2";
+/// Saves a view, replacing the filter and layout of one of the same name.
+pub const SAVE_VIEW: &str = "INSERT INTO saved_views (owner, name, filter, layout, created_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (owner, name) \
+     DO UPDATE SET filter = excluded.filter, layout = excluded.layout";
+pub const DELETE_VIEW: &str = "DELETE FROM saved_views WHERE owner = $1 AND name = $2";

@@ -2,7 +2,8 @@
 //! an import in a writer session of its own.
 
 use super::{
-    NewTreeTask, SiblingCursor, Slot, TreeChange, TreeImport, TreePatch, TreeRow, TreeStore, sql,
+    Dialect, FilterQuery, NewTreeTask, SiblingCursor, Slot, TreeChange, TreeImport, TreePatch,
+    TreeRow, TreeStore, ViewRow, sql, view_of,
 };
 use crate::Millis;
 use crate::store::param::Param;
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use shared::tasks::fields::{Label, default_label_color};
 use shared::tasks::model::{Crumb, Status, TreeTask};
+use shared::tasks::views::SavedView;
 
 fn row(c: &Connection, id: &str) -> StoreResult<Option<TreeTask>> {
     c.prepare_cached(lite(sql::TASK))?
@@ -330,13 +332,20 @@ impl TreeStore for SqliteStore {
         Ok(super::crumbs(rows, keep))
     }
 
-    async fn tree_search(&self, pattern: &str, limit: i64) -> StoreResult<Vec<TreeTask>> {
+    async fn tree_filter(&self, q: &FilterQuery, limit: i64) -> StoreResult<(Vec<TreeTask>, i64)> {
+        let (text, mut params) = super::filter::select(q, Dialect::Sqlite, sql::COLUMNS);
+        params.push(limit.into());
         self.readers
-            .read(|c| {
-                c.prepare_cached(lite(sql::SEARCH))?
-                    .query_map((pattern, limit), TreeRow::from_sqlite)?
-                    .map(|r| r.map_err(StoreError::from)?.try_into())
-                    .collect()
+            .read(move |c| {
+                let mut total = 0;
+                let mut found = Vec::new();
+                let mut stmt = c.prepare_cached(&sql_built(&text))?;
+                let mut rows = stmt.query(params_from_iter(&params))?;
+                while let Some(r) = rows.next()? {
+                    total = r.get(15)?;
+                    found.push(TreeRow::from_sqlite(r)?.try_into()?);
+                }
+                Ok((found, total))
             })
             .await
     }
@@ -445,6 +454,56 @@ impl TreeStore for SqliteStore {
                 return Err(StoreError::NotFound(format!("label {name}")));
             }
             Ok(Label { name, color })
+        })
+        .await
+    }
+
+    async fn views(&self, owner: &str) -> StoreResult<Vec<SavedView>> {
+        let owner = owner.to_string();
+        let rows: Vec<ViewRow> = self
+            .readers
+            .read(move |c| {
+                Ok(c.prepare_cached(lite(sql::VIEWS))?
+                    .query_map([&owner], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect::<Result<_, _>>()?)
+            })
+            .await?;
+        rows.into_iter().map(view_of).collect()
+    }
+
+    async fn save_view(&self, owner: &str, view: &SavedView, max: i64) -> StoreResult<()> {
+        let (owner, view) = (owner.to_string(), view.clone());
+        self.on_writer(move |c| {
+            let others: i64 = c
+                .prepare_cached(lite(sql::OTHER_VIEWS))?
+                .query_row((&owner, &view.name), |r| r.get(0))?;
+            if others >= max {
+                return Err(StoreError::Conflict(format!(
+                    "you keep {others} views already, the most there may be; delete one first"
+                )));
+            }
+            c.prepare_cached(lite(sql::SAVE_VIEW))?.execute((
+                &owner,
+                &view.name,
+                &view.filter,
+                view.layout.as_str(),
+                view.created_at,
+            ))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_view(&self, owner: &str, name: &str) -> StoreResult<()> {
+        let (owner, name) = (owner.to_string(), name.to_string());
+        self.on_writer(move |c| {
+            let n = c
+                .prepare_cached(lite(sql::DELETE_VIEW))?
+                .execute((&owner, &name))?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("view {name}")));
+            }
+            Ok(())
         })
         .await
     }
