@@ -6,8 +6,8 @@
 use super::forest::{announce, depth_of};
 use super::kinds::Phase;
 use super::model::{
-    Crumb, DEFAULT_PAGE, GenerateParams, MAX_NOTES, MAX_PAGE, MAX_TITLE,
-    Status, TaskPage, TreeFile, TreeTask,
+    Crumb, DEFAULT_PAGE, GenerateParams, MAX_NOTES, MAX_PAGE, MAX_TITLE, Status, TaskPage,
+    TreeFile, TreeTask,
 };
 use crate::error::{AppError, AppResult};
 use crate::jobs::model::{Job, JobKind, JobState};

@@ -22,6 +22,7 @@ mod states;
 mod store_conformance;
 mod task_fields;
 mod task_graph;
+mod task_search;
 mod tree;
 mod workers;
 mod workflow_recovery;

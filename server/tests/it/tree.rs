@@ -102,8 +102,13 @@ async fn rollups_and_the_done_rule(db: Db) {
     let (path, elided) = s.tree_path("a2", 10).await.unwrap();
     let ids: Vec<_> = path.iter().map(|c| c.id.as_str()).collect();
     assert_eq!((ids, elided), (vec!["r", "a", "a2"], 0));
-    let hits = s.tree_search("%task a%", 10).await.unwrap();
-    assert_eq!(hits.len(), 3);
+    let q = engine::store::tree::FilterQuery {
+        filter: shared::tasks::filter::Filter::parse(r#""task a""#).unwrap(),
+        me: None,
+        today: 0,
+    };
+    let (hits, total) = s.tree_filter(&q, 2).await.unwrap();
+    assert_eq!((hits.len(), total), (2, 3));
     let deleted = s.tree_delete("a", 5).await.unwrap();
     assert_eq!(deleted.removed, 3);
     assert!(matches!(
@@ -247,9 +252,9 @@ async fn check_invariants(s: &dyn Store, expected: usize) {
 }
 
 /// A small deterministic generator (SplitMix64).
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 impl Rng {
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -413,7 +418,7 @@ async fn rest_shapes_and_refusals(db: Db) {
         .await;
     assert_eq!(s, 409);
     assert!(e["error"].as_str().unwrap().contains("own subtree"), "{e}");
-    let (s, hits) = app.get_json("/api/v1/tasks/search?q=STEP%203").await;
+    let (s, hits) = app.get_json("/api/v1/tasks/search?q=%22STEP%203%22").await;
     assert_eq!(s, 200);
     assert_eq!(hits["hits"][0]["task"]["title"], "step 3");
     assert_eq!(hits["hits"][0]["path"][0]["title"], "Plan");
@@ -670,7 +675,9 @@ async fn deep_chains_and_generated_trees(db: Db) {
         .get_json(&format!("/api/v1/tasks/d{}/path", depth - 1))
         .await;
     assert_eq!(path[0]["id"], "d0");
-    let (_, hits) = app.get_json("/api/v1/tasks/search?q=level%209999").await;
+    let (_, hits) = app
+        .get_json("/api/v1/tasks/search?q=%22level%209999%22")
+        .await;
     assert!(
         hits["hits"][0]["path_elided"].as_i64().unwrap() > 9_000,
         "{hits}"

@@ -213,10 +213,16 @@ impl Filter {
                 if i < chars.len() && chars[i] == '"' {
                     // `label:"x"`: a quoted value.
                     let Some((key, cmp, rest)) = split_key(&word) else {
-                        return Err(err(i, "a quote starts inside a word; put a space before it"));
+                        return Err(err(
+                            i,
+                            "a quote starts inside a word; put a space before it",
+                        ));
                     };
                     if !rest.is_empty() {
-                        return Err(err(i, "a quote starts inside a word; put a space before it"));
+                        return Err(err(
+                            i,
+                            "a quote starts inside a word; put a space before it",
+                        ));
                     }
                     let (value, end) = phrase(&chars, i)?;
                     i = end;
@@ -229,7 +235,10 @@ impl Filter {
                 }
             };
             if clauses.len() == MAX_TERMS {
-                return Err(err(start, &format!("a filter has at most {MAX_TERMS} terms")));
+                return Err(err(
+                    start,
+                    &format!("a filter has at most {MAX_TERMS} terms"),
+                ));
             }
             clauses.push(Clause { negated, term });
         }
@@ -388,12 +397,10 @@ fn keyed(key: &str, cmp: Cmp, value: &str, at: usize) -> Result<Term, FilterErro
     }
     let v = value.to_lowercase();
     let term = match key_l.as_str() {
-        "status" => Term::Status(parse_status(&v).ok_or_else(|| {
-            err(
-                at,
-                &format!("no status {value:?}: use todo, doing or done"),
-            )
-        })?),
+        "status" => Term::Status(
+            parse_status(&v)
+                .ok_or_else(|| err(at, &format!("no status {value:?}: use todo, doing or done")))?,
+        ),
         "label" => {
             if let Some(p) = label_problem(value) {
                 return Err(err(at, &p));
@@ -414,15 +421,18 @@ fn keyed(key: &str, cmp: Cmp, value: &str, at: usize) -> Result<Term, FilterErro
                 )
             })?,
         ),
-        "due" => Term::Due(cmp, parse_day(&v).ok_or_else(|| {
-            err(
-                at,
-                &format!(
-                    "due wants a date like 2027-03-31, today, or a number of days like 7d \
+        "due" => Term::Due(
+            cmp,
+            parse_day(&v).ok_or_else(|| {
+                err(
+                    at,
+                    &format!(
+                        "due wants a date like 2027-03-31, today, or a number of days like 7d \
                      (at most {MAX_DAYS}), not {value:?}"
-                ),
-            )
-        })?),
+                    ),
+                )
+            })?,
+        ),
         "has" => Term::Has(
             HasField::ALL
                 .into_iter()
@@ -533,7 +543,9 @@ mod tests {
 
     #[test]
     fn the_example_parses_term_by_term() {
-        let f = p(r#"status:doing label:infra assignee:me due<7d priority>=high "free text" -label:later"#);
+        let f = p(
+            r#"status:doing label:infra assignee:me due<7d priority>=high "free text" -label:later"#,
+        );
         assert_eq!(
             f.clauses,
             vec![
@@ -586,7 +598,12 @@ mod tests {
         let long = "x".repeat(MAX_FILTER + 1);
         assert!(Filter::parse(&long).is_err());
         let many = vec!["a"; MAX_TERMS + 1].join(" ");
-        assert!(Filter::parse(&many).unwrap_err().message.contains("at most"));
+        assert!(
+            Filter::parse(&many)
+                .unwrap_err()
+                .message
+                .contains("at most")
+        );
     }
 
     #[test]
@@ -634,9 +651,15 @@ mod tests {
             blocked: None,
         };
         let yes = |s: &str| p(s).matches(&t, Some("ann"), today);
-        assert!(yes("ingest RUNBOOK status:doing label:infra assignee:me assignee:ann"));
-        assert!(yes("priority>=high priority<urgent -priority:low due<today due:-1d is:overdue"));
-        assert!(yes("has:due has:assignee has:label -is:blocked -label:later"));
+        assert!(yes(
+            "ingest RUNBOOK status:doing label:infra assignee:me assignee:ann"
+        ));
+        assert!(yes(
+            "priority>=high priority<urgent -priority:low due<today due:-1d is:overdue"
+        ));
+        assert!(yes(
+            "has:due has:assignee has:label -is:blocked -label:later"
+        ));
         assert!(!yes("due>today"));
         assert!(!yes("-due<7d"));
         assert!(!yes("assignee:bob"));

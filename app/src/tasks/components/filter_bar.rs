@@ -60,9 +60,18 @@ fn chips() -> Vec<(&'static str, Clause)> {
         ("To Do", on(Term::Status(Status::Todo))),
         ("In Progress", on(Term::Status(Status::Doing))),
         ("Done", on(Term::Status(Status::Done))),
-        ("Not done", Clause { negated: true, term: Term::Status(Status::Done) }),
+        (
+            "Not done",
+            Clause {
+                negated: true,
+                term: Term::Status(Status::Done),
+            },
+        ),
         ("Assigned to me", on(Term::Assignee(Who::Me))),
-        ("Due within 7 days", on(Term::Due(Cmp::Lt, Day::FromToday(7)))),
+        (
+            "Due within 7 days",
+            on(Term::Due(Cmp::Lt, Day::FromToday(7))),
+        ),
         ("Overdue", on(Term::Is(IsState::Overdue))),
         ("High priority", on(Term::Priority(Cmp::Ge, Priority::High))),
         ("Blocked", on(Term::Is(IsState::Blocked))),
@@ -203,7 +212,11 @@ fn SavedViews(q: Memo<String>, board: Memo<bool>) -> impl IntoView {
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (n, f) = (name.get_untracked(), q.get_untracked());
-        let layout = if board.get_untracked() { Layout::Board } else { Layout::Outline };
+        let layout = if board.get_untracked() {
+            Layout::Board
+        } else {
+            Layout::Outline
+        };
         leptos::task::spawn_local(async move {
             match save_view(n, f, layout).await {
                 Ok(_) => {
@@ -355,6 +368,8 @@ fn status_class(s: Status) -> &'static str {
     match s {
         Status::Todo => "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200",
         Status::Doing => "bg-amber-100 text-amber-900 dark:bg-amber-900/60 dark:text-amber-100",
-        Status::Done => "bg-emerald-100 text-emerald-900 dark:bg-emerald-900/60 dark:text-emerald-100",
+        Status::Done => {
+            "bg-emerald-100 text-emerald-900 dark:bg-emerald-900/60 dark:text-emerald-100"
+        }
     }
 }

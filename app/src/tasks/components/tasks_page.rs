@@ -5,8 +5,8 @@
 use super::board::Board;
 use super::client::{INPUT, PRIMARY, TreeUi};
 use super::files_panel::FilesPanel;
-use super::outline::{Outline, create_under};
 use super::filter_bar::{FilterBar, FilterResults, replace_url, tasks_href};
+use super::outline::{Outline, create_under};
 use super::shortcuts::OutlineKeys;
 use crate::accounts::components::use_can;
 use crate::accounts::model::Role;

@@ -149,7 +149,10 @@ mod tests {
 
     #[test]
     fn values_are_bound_never_spliced() {
-        let (sql, params) = condition(&q(r#"status:done label:x "it's ; DROP" ab"#), Dialect::Sqlite);
+        let (sql, params) = condition(
+            &q(r#"status:done label:x "it's ; DROP" ab"#),
+            Dialect::Sqlite,
+        );
         assert!(!sql.contains("DROP") && !sql.contains("it's"), "{sql}");
         assert_eq!(params.len(), 4);
         assert_eq!(params[2], Param::Text("\"it's ; DROP\"".into()));
@@ -170,6 +173,9 @@ mod tests {
         assert!(sql.ends_with("LIMIT $3"), "{sql}");
         assert_eq!(params[0], Param::Text("1970-01-08".into()));
         assert_eq!(params[1], Param::Int(3));
-        assert!(sql.contains("SELECT t.id, t.title, (SELECT COUNT(*) FROM m) AS total"), "{sql}");
+        assert!(
+            sql.contains("SELECT t.id, t.title, (SELECT COUNT(*) FROM m) AS total"),
+            "{sql}"
+        );
     }
 }

@@ -464,7 +464,9 @@ impl TreeStore for SqliteStore {
             .readers
             .read(move |c| {
                 Ok(c.prepare_cached(lite(sql::VIEWS))?
-                    .query_map([&owner], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .query_map([&owner], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?
                     .collect::<Result<_, _>>()?)
             })
             .await?;
