@@ -33,11 +33,14 @@ pub mod tasks {
     pub mod exec;
     pub mod export;
     pub mod forest;
+    mod frames;
     pub mod generate;
     pub mod import;
     mod json_lexer;
     pub mod kinds;
     pub mod labels;
+    pub mod markdown;
+    pub mod opml;
     pub mod search;
     pub mod service;
     pub mod views;

@@ -2,7 +2,9 @@
 //! through `POST /api/v1/tasks/import` (a file body, not a form field); exports download
 //! from `GET /api/v1/tasks/export`.
 
-use super::model::{Crumb, GenerateParams, SearchResults, Status, TaskPage, TreeFile, TreeTask};
+use super::model::{
+    Crumb, GenerateParams, SearchResults, Status, TaskPage, TreeFile, TreeFormat, TreeTask,
+};
 use crate::error::AppError;
 use crate::jobs::model::Job;
 use leptos::prelude::*;
@@ -170,9 +172,9 @@ pub async fn delete_task(id: String) -> Result<i64, AppError> {
 
 /// Starts a job writing the forest (or the subtree of `root`) to a file.
 #[server(prefix = "/fn", output = crate::wire::Json)]
-pub async fn create_export_job(root: Option<String>) -> Result<Job, AppError> {
+pub async fn create_export_job(root: Option<String>, format: TreeFormat) -> Result<Job, AppError> {
     let st = crate::require!(CreateExportJob, Editor)?.st;
-    super::service::start_export(&st, root.as_deref()).await
+    super::service::start_export(&st, root.as_deref(), format).await
 }
 
 /// Starts a job writing a random tree to a file (and importing it when asked).

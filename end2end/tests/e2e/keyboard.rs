@@ -1,6 +1,6 @@
 //! The outliner by keyboard alone, as the shortcut list promises: Enter adds a task below
 //! and puts the cursor in it, Tab and Shift+Tab indent and outdent, Alt+↑/↓ move, Ctrl+Enter
-//! ticks done, Ctrl+. zooms in and Esc out, `/` goes to search and `?` lists every key. After
+//! ticks done, Ctrl+. zooms in and Esc out, `/` goes to the filter and `?` lists every key. After
 //! each, the focus is on the task acted on, and the tree says what a screen reader needs.
 
 use crate::common;
@@ -227,11 +227,11 @@ async fn the_outliner_works_by_keyboard_alone() {
         "Esc in the dialog only closed it"
     );
 
-    // `/` goes to search.
+    // `/` goes to the filter.
     press(&page, "/").await;
     wait_true(
         &page,
-        "document.activeElement?.getAttribute('aria-label') === 'Search all tasks'",
+        "document.activeElement?.getAttribute('aria-label') === 'Filter tasks'",
         10,
     )
     .await;

@@ -5,6 +5,7 @@ mod common;
 
 mod browser;
 mod fields;
+mod filters;
 mod keyboard;
 mod pages;
 mod runs;

@@ -248,7 +248,7 @@ async fn outline_board_import_and_live_updates() {
 
 /// What a newcomer does first, by keyboard: quick-add two tasks in a row, add a child and
 /// type its name, tick one done and indent one (the focus staying on the row each time),
-/// rename, and open a search hit, with no error of any kind in the console.
+/// rename, and open a filter's match, with no error of any kind in the console.
 #[tokio::test]
 async fn a_newcomer_adds_renames_indents_and_searches_by_keyboard() {
     let app = server_with(1, |_| {}).await;
@@ -401,13 +401,13 @@ async fn a_newcomer_adds_renames_indents_and_searches_by_keyboard() {
     page.keyboard().press("Enter", None).await.unwrap();
     wait_true(&page, &has_text("Write the copy"), 10).await;
 
-    // A search hit opens where the task lives.
-    page.locator("input[aria-label='Search all tasks']")
+    // A filter's match opens where the task lives.
+    page.locator("input[aria-label='Filter tasks']")
         .fill("snacks", None)
         .await
         .unwrap();
-    wait_true(&page, "!!document.querySelector('[role=listbox] a')", 10).await;
-    page.locator("[role=listbox] a")
+    wait_true(&page, "!!document.querySelector('[data-hit] a')", 10).await;
+    page.locator("[data-hit] a")
         .first()
         .click(None)
         .await

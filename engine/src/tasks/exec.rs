@@ -4,7 +4,7 @@
 //! got to the job's progress a few times a second.
 
 use super::import::{ParseOptions, parse};
-use super::model::{GenerateParams, TreeTask};
+use super::model::{GenerateParams, TreeFormat, TreeTask};
 use crate::jobs::protocol::LeasedTask;
 use crate::kinds::ExecError;
 use crate::now_millis;
@@ -113,13 +113,14 @@ async fn run_inner(task: &LeasedTask, st: &Core, step: Step) -> Result<Value, Ex
                 key,
                 p["parent"].as_str(),
                 p["new_ids"].as_bool().unwrap_or(false),
+                format_of(p)?,
             )
             .await?;
             // The upload has served its purpose.
             let _ = st.files.delete_prefix(key).await;
             Ok(out)
         }
-        Step::Export => export(st, &task.job_id, p["root"].as_str()).await,
+        Step::Export => export(st, &task.job_id, p["root"].as_str(), format_of(p)?).await,
         Step::Generate => {
             let params: GenerateParams = serde_json::from_value(p.clone())
                 .map_err(|e| fatal(format!("bad parameters: {e}")))?;
@@ -134,7 +135,7 @@ async fn run_inner(task: &LeasedTask, st: &Core, step: Step) -> Result<Value, Ex
             let key = generated["file"]
                 .as_str()
                 .ok_or_else(|| fatal("the generated file is missing"))?;
-            let imported = import(st, &task.job_id, key, None, false).await?;
+            let imported = import(st, &task.job_id, key, None, false, TreeFormat::Json).await?;
             Ok(json!({
                 "file": key,
                 "tasks": generated["tasks"],
@@ -142,6 +143,14 @@ async fn run_inner(task: &LeasedTask, st: &Core, step: Step) -> Result<Value, Ex
                 "imported": imported,
             }))
         }
+    }
+}
+
+/// A job's `format` (JSON when absent, as jobs from before formats were).
+fn format_of(p: &Value) -> Result<TreeFormat, ExecError> {
+    match p["format"].as_str() {
+        None => Ok(TreeFormat::Json),
+        Some(f) => TreeFormat::parse(f).ok_or_else(|| fatal(format!("unknown format {f:?}"))),
     }
 }
 
@@ -161,8 +170,8 @@ impl Drop for TempFile {
     }
 }
 
-fn tree_key(job_id: &str) -> String {
-    format!("jobs/{job_id}/tree.json")
+fn tree_key(job_id: &str, format: TreeFormat) -> String {
+    format!("jobs/{job_id}/tree.{}", format.extension())
 }
 
 /// Runs `writing` (which fills the temporary file and reports tasks written into `done`)
@@ -171,6 +180,7 @@ fn tree_key(job_id: &str) -> String {
 async fn tree_file(
     st: &Core,
     job_id: &str,
+    format: TreeFormat,
     total: i64,
     tmp: &TempFile,
     done: Arc<AtomicU64>,
@@ -190,7 +200,7 @@ async fn tree_file(
         .await
         .map_err(|e| ExecError::Retryable(e.to_string()))?
         .len();
-    let key = tree_key(job_id);
+    let key = tree_key(job_id, format);
     st.files.put_file(&key, &tmp.0).await?;
     work.total = tasks as i64;
     work.report(tasks as i64, true).await;
@@ -206,7 +216,12 @@ async fn temp_writer() -> Result<(TempFile, tokio::io::BufWriter<tokio::fs::File
     Ok((tmp, tokio::io::BufWriter::new(file)))
 }
 
-async fn export(st: &Core, job_id: &str, root: Option<&str>) -> Result<Value, ExecError> {
+async fn export(
+    st: &Core,
+    job_id: &str,
+    root: Option<&str>,
+    format: TreeFormat,
+) -> Result<Value, ExecError> {
     let (tmp, mut out) = temp_writer().await?;
     let total = match root {
         Some(r) => st.tree.tree_subtree_size(r).await.map_err(store_error)?,
@@ -215,7 +230,7 @@ async fn export(st: &Core, job_id: &str, root: Option<&str>) -> Result<Value, Ex
     let done = Arc::new(AtomicU64::new(0));
     let seen = done.clone();
     let writing = async {
-        super::export::write_tree(&*st.tree, root, &mut out, move |n| {
+        super::export::write_tree(&*st.tree, root, format, &mut out, move |n| {
             seen.store(n, Ordering::Relaxed)
         })
         .await
@@ -224,8 +239,10 @@ async fn export(st: &Core, job_id: &str, root: Option<&str>) -> Result<Value, Ex
             other => ExecError::Retryable(other.to_string()),
         })
     };
-    let (key, tasks, bytes) = tree_file(st, job_id, total, &tmp, done, writing).await?;
-    Ok(json!({ "file": key, "tasks": tasks, "bytes": bytes, "root": root }))
+    let (key, tasks, bytes) = tree_file(st, job_id, format, total, &tmp, done, writing).await?;
+    Ok(
+        json!({ "file": key, "tasks": tasks, "bytes": bytes, "root": root, "format": format.as_str() }),
+    )
 }
 
 async fn generate(st: &Core, job_id: &str, p: &GenerateParams) -> Result<Value, ExecError> {
@@ -239,7 +256,8 @@ async fn generate(st: &Core, job_id: &str, p: &GenerateParams) -> Result<Value, 
             .map_err(|e| ExecError::Retryable(e.to_string()))
     };
     let total = p.max_tasks as i64;
-    let (key, tasks, bytes) = tree_file(st, job_id, total, &tmp, done, writing).await?;
+    let (key, tasks, bytes) =
+        tree_file(st, job_id, TreeFormat::Json, total, &tmp, done, writing).await?;
     Ok(json!({ "file": key, "tasks": tasks, "bytes": bytes, "seed": seed }))
 }
 
@@ -266,6 +284,7 @@ pub async fn import(
     key: &str,
     parent: Option<&str>,
     new_ids: bool,
+    format: TreeFormat,
 ) -> Result<Value, ExecError> {
     let started = Instant::now();
     let (reader, len) = st.files.reader(key).await?;
@@ -296,15 +315,22 @@ pub async fn import(
             },
         );
         let mut batch = Vec::with_capacity(BATCH);
-        let summary = parse(input, &opts, |row, offset| {
-            batch.push((row, offset));
-            if batch.len() >= BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                tx.blocking_send(full)
-                    .map_err(|_| "the import stopped".to_string())?;
+        let summary = {
+            let hand_on = |row: TreeTask, offset: u64| -> Result<(), String> {
+                batch.push((row, offset));
+                if batch.len() >= BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    tx.blocking_send(full)
+                        .map_err(|_| "the import stopped".to_string())?;
+                }
+                Ok(())
+            };
+            match format {
+                TreeFormat::Json => parse(input, &opts, hand_on),
+                TreeFormat::Opml => super::opml::parse(input, &opts, hand_on),
+                TreeFormat::Markdown => super::markdown::parse(input, &opts, hand_on),
             }
-            Ok(())
-        });
+        };
         if summary.is_ok() && !batch.is_empty() {
             let _ = tx.blocking_send(batch);
         }

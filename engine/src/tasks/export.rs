@@ -7,7 +7,8 @@
 //! of rows), so a query serves a whole sibling list, not one task. Memory stays bounded by
 //! depth × budget.
 
-use super::model::{MAX_PAGE, Status, TreeTask};
+use super::model::{MAX_PAGE, Status, TreeFormat, TreeTask};
+use super::{markdown, opml};
 use crate::store::tree::SiblingCursor;
 use crate::store::tree::TreeStore;
 use shared::tasks::fields::Priority;
@@ -108,33 +109,79 @@ fn head(t: &TreeTask, out: &mut Vec<u8>) {
     out.extend_from_slice(h.as_bytes());
 }
 
-/// Writes the forest (or the subtree of `root`) to `out`; `progress` hears the number of
-/// tasks written so far, now and then. Returns how many tasks were written.
+/// What each format writes around the tasks, and for each task.
+fn begin(format: TreeFormat, out: &mut Vec<u8>) {
+    match format {
+        TreeFormat::Json => out.extend_from_slice(b"{\"tasks\":["),
+        TreeFormat::Opml => out.extend_from_slice(opml::HEAD.as_bytes()),
+        TreeFormat::Markdown => {}
+    }
+}
+
+/// A task at `depth` opens (its children follow); `first` among its siblings.
+fn open(format: TreeFormat, t: &TreeTask, depth: usize, first: bool, out: &mut Vec<u8>) {
+    match format {
+        TreeFormat::Json => {
+            if !first {
+                out.push(b',');
+            }
+            head(t, out);
+        }
+        TreeFormat::Opml => opml::open_tag(t, depth, out),
+        TreeFormat::Markdown => markdown::item_lines(t, depth, out),
+    }
+}
+
+/// The task at `depth` ends, after its children.
+fn close(format: TreeFormat, depth: usize, out: &mut Vec<u8>) {
+    match format {
+        TreeFormat::Json => out.extend_from_slice(b"]}"),
+        TreeFormat::Opml => opml::close_tag(depth, out),
+        TreeFormat::Markdown => {}
+    }
+}
+
+fn end(format: TreeFormat, out: &mut Vec<u8>) {
+    match format {
+        TreeFormat::Json => out.extend_from_slice(b"]}\n"),
+        TreeFormat::Opml => out.extend_from_slice(opml::TAIL.as_bytes()),
+        TreeFormat::Markdown => {}
+    }
+}
+
+/// Writes the forest (or the subtree of `root`) to `out` in `format`; `progress` hears the
+/// number of tasks written so far, now and then. Returns how many tasks were written.
 pub async fn write_tree<W: AsyncWrite + Unpin>(
     store: &dyn TreeStore,
     root: Option<&str>,
+    format: TreeFormat,
     out: &mut W,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, ExportError> {
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     let mut written = 0u64;
-    buf.extend_from_slice(b"{\"tasks\":[");
+    begin(format, &mut buf);
     let mut stack: Vec<Level> = Vec::new();
+    // The depth of the tasks of the level at the top of the stack is its index, plus one
+    // below a root task.
+    let below = root.is_some() as usize;
     match root {
         Some(id) => {
             let t = store.tree_task(id).await?;
-            head(&t, &mut buf);
+            open(format, &t, 0, true, &mut buf);
             written += 1;
             if t.child_count > 0 {
                 stack.push(Level::new(Some(t.id)));
             } else {
-                buf.extend_from_slice(b"]}");
+                close(format, 0, &mut buf);
             }
         }
         None => stack.push(Level::new(None)),
     }
     let mut cache: HashMap<String, VecDeque<TreeTask>> = HashMap::new();
-    while let Some(level) = stack.last_mut() {
+    while !stack.is_empty() {
+        let depth = stack.len() - 1 + below;
+        let level = stack.last_mut().expect("not empty");
         if level.queue.is_empty() && !level.exhausted {
             let (page, _) = store
                 .tree_children(
@@ -152,14 +199,13 @@ pub async fn write_tree<W: AsyncWrite + Unpin>(
             // This list is over: close it, and the task that owns it.
             let owned = level.parent.is_some();
             stack.pop();
-            buf.extend_from_slice(if owned { b"]}" } else { b"" });
+            if owned {
+                close(format, depth.saturating_sub(1), &mut buf);
+            }
             continue;
         };
-        if !level.first {
-            buf.push(b',');
-        }
+        open(format, &t, depth, level.first, &mut buf);
         level.first = false;
-        head(&t, &mut buf);
         written += 1;
         if t.child_count > 0 {
             let mut next = Level::new(Some(t.id));
@@ -170,7 +216,7 @@ pub async fn write_tree<W: AsyncWrite + Unpin>(
             }
             stack.push(next);
         } else {
-            buf.extend_from_slice(b"]}");
+            close(format, depth, &mut buf);
         }
         if buf.len() >= 1 << 16 {
             out.write_all(&buf).await?;
@@ -178,7 +224,7 @@ pub async fn write_tree<W: AsyncWrite + Unpin>(
             progress(written);
         }
     }
-    buf.extend_from_slice(b"]}\n");
+    end(format, &mut buf);
     out.write_all(&buf).await?;
     out.flush().await?;
     progress(written);

@@ -14,8 +14,9 @@
 //!   before.
 //! - Unknown keys are skipped, whatever their value.
 
+use super::frames::Frames;
 use super::json_lexer::{Lexer, describe};
-use super::model::{MAX_NOTES, MAX_TITLE, POSITION_GAP, Status, TreeTask};
+use super::model::{MAX_NOTES, MAX_TITLE, Status, TreeTask};
 use crate::Millis;
 use shared::tasks::fields::{MAX_LABELS, Priority, clean_labels, due_problem};
 use std::io::BufRead;
@@ -83,51 +84,6 @@ pub fn valid_id(id: &str) -> bool {
         && !id.bytes().all(|b| b == b'.')
 }
 
-/// A task whose object is still open.
-struct Frame {
-    offset: u64,
-    /// Index among its siblings.
-    index: u64,
-    id: Option<String>,
-    /// Its `tasks` list has started, so its id is fixed.
-    children_started: bool,
-    title: Option<String>,
-    notes: String,
-    status: Option<Status>,
-    is_done: Option<bool>,
-    created_at: Option<i64>,
-    updated_at: Option<i64>,
-    due: Option<String>,
-    assignee: Option<String>,
-    labels: Vec<String>,
-    priority: Priority,
-    children: i64,
-    done_children: i64,
-}
-
-impl Frame {
-    fn new(offset: u64, index: u64) -> Self {
-        Frame {
-            offset,
-            index,
-            id: None,
-            children_started: false,
-            title: None,
-            notes: String::new(),
-            status: None,
-            is_done: None,
-            created_at: None,
-            updated_at: None,
-            due: None,
-            assignee: None,
-            labels: Vec::new(),
-            priority: Priority::None,
-            children: 0,
-            done_children: 0,
-        }
-    }
-}
-
 /// A task's `labels`: an array of at most `MAX_LABELS` strings (each checked after).
 fn labels<R: BufRead>(lx: &mut Lexer<R>) -> Result<Vec<String>, String> {
     lx.expect(b'[')?;
@@ -173,33 +129,6 @@ fn key_label(k: &str) -> &'static str {
     }
 }
 
-/// `tasks[3].tasks[0]` for the open frames, plus the key being read.
-/// Levels of a path named one by one at each end; a deeper path names how many it skips.
-const PATH_ENDS: usize = 8;
-
-fn path_of(stack: &[Frame], key: Option<&str>) -> String {
-    let mut p = String::new();
-    for (i, f) in stack.iter().enumerate() {
-        if stack.len() > 2 * PATH_ENDS && i >= PATH_ENDS && i < stack.len() - PATH_ENDS {
-            if i == PATH_ENDS {
-                p.push_str(&format!(".…{} levels…", stack.len() - 2 * PATH_ENDS));
-            }
-            continue;
-        }
-        if !p.is_empty() {
-            p.push('.');
-        }
-        p.push_str(&format!("tasks[{}]", f.index));
-    }
-    if let Some(k) = key {
-        if !p.is_empty() {
-            p.push('.');
-        }
-        p.push_str(k);
-    }
-    if p.is_empty() { "top level".into() } else { p }
-}
-
 /// Where the parser is.
 enum State {
     /// Inside a list of tasks (the top one when the stack is empty): next an item or `]`.
@@ -213,20 +142,16 @@ enum State {
 pub fn parse<R: BufRead>(
     reader: R,
     opts: &ParseOptions,
-    mut emit: impl FnMut(TreeTask, u64) -> Result<(), String>,
+    emit: impl FnMut(TreeTask, u64) -> Result<(), String>,
 ) -> Result<Summary, ParseError> {
     let mut lx = Lexer {
         r: reader,
         offset: 0,
     };
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut summary = Summary::default();
-    let mut top_index = 0u64;
+    let mut frames = Frames::new(opts, emit);
     let mut key: Option<&'static str> = None;
-    let fail = |lx: &Lexer<R>, stack: &[Frame], key: Option<&str>, message: String| ParseError {
-        offset: lx.offset,
-        path: path_of(stack, key),
-        message,
+    let fail = |lx: &Lexer<R>, frames: &Frames<'_, _>, key: Option<&str>, message: String| {
+        frames.error_at(lx.offset, key, message)
     };
 
     // The top level: `{"tasks": [...], …}` or a bare list.
@@ -236,7 +161,7 @@ pub fn parse<R: BufRead>(
         Ok(Some(b)) => {
             return Err(fail(
                 &lx,
-                &stack,
+                &frames,
                 None,
                 format!(
                     "expected an object with \"tasks\" but found {}",
@@ -244,8 +169,8 @@ pub fn parse<R: BufRead>(
                 ),
             ));
         }
-        Ok(None) => return Err(fail(&lx, &stack, None, "the file is empty".into())),
-        Err(m) => return Err(fail(&lx, &stack, None, m)),
+        Ok(None) => return Err(fail(&lx, &frames, None, "the file is empty".into())),
+        Err(m) => return Err(fail(&lx, &frames, None, m)),
     };
     let mut seen_tasks = !wrapped;
     if wrapped {
@@ -268,11 +193,11 @@ pub fn parse<R: BufRead>(
                 lx.skip_value()?;
             }
         })()
-        .map_err(|m| fail(&lx, &stack, None, m))?;
+        .map_err(|m| fail(&lx, &frames, None, m))?;
         if !found {
             return Err(fail(
                 &lx,
-                &stack,
+                &frames,
                 None,
                 "the file has no \"tasks\" list".into(),
             ));
@@ -281,7 +206,7 @@ pub fn parse<R: BufRead>(
     }
     debug_assert!(seen_tasks);
     lx.expect(b'[')
-        .map_err(|m| fail(&lx, &stack, Some("tasks"), m))?;
+        .map_err(|m| fail(&lx, &frames, Some("tasks"), m))?;
     let mut state = State::List { first: true };
 
     loop {
@@ -290,7 +215,7 @@ pub fn parse<R: BufRead>(
                 State::List { first } => match lx.peek_token()? {
                     Some(b']') => {
                         lx.bump();
-                        if stack.is_empty() {
+                        if frames.depth() == 0 {
                             return Ok(None);
                         }
                         Ok(Some(State::Keys { first: false }))
@@ -302,34 +227,16 @@ pub fn parse<R: BufRead>(
                         if lx.peek_token()? != Some(b'{') {
                             lx.expect(b'{')?;
                         }
-                        if stack.len() as u64 >= opts.max_depth {
-                            return Err(format!(
-                                "the tree goes deeper than {} levels, the most allowed here \
-                                 (ORCHARD_MAX_TREE_DEPTH)",
-                                opts.max_depth
-                            ));
-                        }
-                        let offset = lx.offset;
+                        // Opened (or refused as too deep) where the task's `{` is.
+                        frames.open(lx.offset)?;
                         lx.bump();
-                        let index = match stack.last_mut() {
-                            Some(parent) => (parent.children) as u64,
-                            None => top_index,
-                        };
-                        if stack.is_empty() {
-                            top_index += 1;
-                        } else if let Some(parent) = stack.last_mut() {
-                            // Counted when the child closes; reserve its index now.
-                            parent.children += 1;
-                        }
-                        stack.push(Frame::new(offset, index));
                         Ok(Some(State::Keys { first: true }))
                     }
                 },
                 State::Keys { first } => {
                     if lx.peek_token()? == Some(b'}') {
                         lx.bump();
-                        return close(&mut stack, opts, &mut summary, &mut emit)
-                            .map(|_| Some(State::List { first: false }));
+                        return frames.close().map(|_| Some(State::List { first: false }));
                     }
                     if !first {
                         lx.expect(b',')?;
@@ -337,7 +244,7 @@ pub fn parse<R: BufRead>(
                     let k = lx.string()?;
                     lx.expect(b':')?;
                     key = Some(key_label(&k));
-                    let frame = stack.last_mut().expect("a task is open");
+                    let frame = frames.innermost().expect("a task is open");
                     match k.as_str() {
                         "tasks" => {
                             if lx.is_null()? {
@@ -441,7 +348,7 @@ pub fn parse<R: BufRead>(
         match step {
             Ok(Some(next)) => state = next,
             Ok(None) => break,
-            Err(m) => return Err(fail(&lx, &stack, key, m)),
+            Err(m) => return Err(fail(&lx, &frames, key, m)),
         }
     }
 
@@ -471,72 +378,8 @@ pub fn parse<R: BufRead>(
             )),
         }
     })();
-    rest.map_err(|m| fail(&lx, &stack, None, m))?;
-    Ok(summary)
-}
-
-/// Closes the innermost task: builds its row, hands it on, and counts it in its parent.
-fn close(
-    stack: &mut Vec<Frame>,
-    opts: &ParseOptions,
-    summary: &mut Summary,
-    emit: &mut impl FnMut(TreeTask, u64) -> Result<(), String>,
-) -> Result<(), String> {
-    let f = stack.last().expect("a task is open");
-    let title = f.title.clone().ok_or("the task has no \"name\"")?;
-    // The file's own word, then the done rule over the children it already counted: a
-    // file from elsewhere may say a parent of only done tasks is not done (Orchard's own
-    // exports always agree with the rule, so they import as they are).
-    let status = f
-        .status
-        .unwrap_or(match f.is_done {
-            Some(true) => Status::Done,
-            _ => Status::Todo,
-        })
-        .settled(f.children, f.done_children);
-    let f = stack.pop().expect("a task is open");
-    let id = match f.id {
-        Some(id) if !opts.new_ids || f.children_started => id,
-        _ => uuid::Uuid::now_v7().to_string(),
-    };
-    let (parent_id, position) = match stack.last_mut() {
-        Some(parent) => {
-            parent.done_children += (status == Status::Done) as i64;
-            (
-                parent.id.clone(),
-                (f.index as i64 + 1).saturating_mul(POSITION_GAP),
-            )
-        }
-        None => {
-            summary.top += 1;
-            summary.top_done += (status == Status::Done) as i64;
-            (
-                opts.parent.clone(),
-                opts.base_position
-                    .saturating_add((f.index as i64 + 1).saturating_mul(POSITION_GAP)),
-            )
-        }
-    };
-    let created_at = f.created_at.unwrap_or(opts.now);
-    let row = TreeTask {
-        blocked: None,
-        id,
-        parent_id,
-        position,
-        title,
-        notes: f.notes,
-        status,
-        child_count: f.children,
-        done_count: f.done_children,
-        created_at,
-        updated_at: f.updated_at.unwrap_or(created_at),
-        due: f.due,
-        assignee: f.assignee,
-        labels: f.labels,
-        priority: f.priority,
-    };
-    summary.tasks += 1;
-    emit(row, f.offset)
+    rest.map_err(|m| fail(&lx, &frames, None, m))?;
+    Ok(frames.summary())
 }
 
 #[cfg(test)]
@@ -706,7 +549,7 @@ mod tests {
         assert_ne!(rows[1].id, "a");
         assert_eq!(rows[0].parent_id.as_ref(), Some(&rows[1].id));
         assert_eq!(rows[1].parent_id.as_deref(), Some("p"));
-        assert_eq!(rows[1].position, 10 + POSITION_GAP);
+        assert_eq!(rows[1].position, 10 + super::super::model::POSITION_GAP);
         assert_eq!(
             (rows[1].status, rows[1].notes.as_str()),
             (Status::Doing, "n")

@@ -7,7 +7,7 @@ use super::forest::{announce, depth_of};
 use super::kinds::Phase;
 use super::model::{
     Crumb, DEFAULT_PAGE, GenerateParams, MAX_NOTES, MAX_PAGE, MAX_TITLE, Status, TaskPage,
-    TreeFile, TreeTask,
+    TreeFile, TreeFormat, TreeTask,
 };
 use crate::error::{AppError, AppResult};
 use crate::jobs::model::{Job, JobKind, JobState};
@@ -291,12 +291,14 @@ pub async fn start_import(
     bytes: u64,
     parent: Option<&str>,
     new_ids: bool,
+    format: TreeFormat,
 ) -> AppResult<Job> {
     if let Some(p) = parent {
         check_id(p)?;
         st.tree.tree_task(p).await?;
     }
-    let params = json!({ "file": key, "bytes": bytes, "parent": parent, "new_ids": new_ids });
+    let params = json!({ "file": key, "bytes": bytes, "parent": parent, "new_ids": new_ids,
+                         "format": format.as_str() });
     enqueue(
         st,
         &super::kinds::TreeImport,
@@ -307,7 +309,7 @@ pub async fn start_import(
     .await
 }
 
-pub async fn start_export(st: &Core, root: Option<&str>) -> AppResult<Job> {
+pub async fn start_export(st: &Core, root: Option<&str>, format: TreeFormat) -> AppResult<Job> {
     if let Some(r) = root {
         check_id(r)?;
         st.tree.tree_task(r).await?;
@@ -315,7 +317,7 @@ pub async fn start_export(st: &Core, root: Option<&str>) -> AppResult<Job> {
     enqueue(
         st,
         &super::kinds::TreeExport,
-        json!({ "root": root }),
+        json!({ "root": root, "format": format.as_str() }),
         Phase::Export.as_str(),
         one_task(Phase::Export.as_str()),
     )
@@ -396,11 +398,6 @@ pub async fn tree_files(st: &Core) -> AppResult<Vec<TreeFile>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_are_literal() {
-        assert_eq!(like_pattern("50%_A\\"), "%50\\%\\_a\\\\%");
-    }
 
     #[test]
     fn cursors_round_trip_and_refuse_junk() {

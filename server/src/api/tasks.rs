@@ -21,7 +21,9 @@ use engine::tasks::service::{self, NewTask, TaskPatch};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use shared::tasks::fields::Priority;
-use shared::tasks::model::{Crumb, GenerateParams, SearchResults, Status, TaskPage, TreeTask};
+use shared::tasks::model::{
+    Crumb, GenerateParams, SearchResults, Status, TaskPage, TreeFormat, TreeTask,
+};
 use tokio::io::AsyncWriteExt;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -286,6 +288,9 @@ struct ImportQuery {
     /// Give every imported task a new id instead of the file's.
     #[serde(default)]
     new_ids: bool,
+    /// `json` (the default), `opml` or `markdown`.
+    #[serde(default)]
+    format: TreeFormat,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -293,14 +298,15 @@ struct Started {
     job_id: String,
 }
 
-/// Starts importing the tree file sent as the body (seed 000's format or Orchard's
-/// export). Follow the job at `/api/v1/jobs/{job_id}`: a bad file fails it with the byte
-/// offset and path of the problem and changes nothing.
+/// Starts importing the tree file sent as the body: JSON (seed 000's format or Orchard's
+/// export), OPML or a Markdown list, as `format` says. Follow the job at
+/// `/api/v1/jobs/{job_id}`: a bad file fails it with the byte offset and path of the
+/// problem and changes nothing.
 #[utoipa::path(post, path = "/tasks/import", tag = TASKS, params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/json", description = "The tree file"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The tree file"),
     responses(
         (status = 202, description = "The import job started", body = Started),
-        (status = 400, description = "Empty or not JSON", body = ErrorBody),
+        (status = 400, description = "Empty, not of the format named, or an unknown format", body = ErrorBody),
         (status = 404, description = "No such parent", body = ErrorBody),
         (status = 413, description = "Larger than 1 GiB", body = ErrorBody),
     ))]
@@ -312,7 +318,7 @@ async fn import(
     if let Some(p) = &q.parent {
         service::get_task(&st, p).await?;
     }
-    let tmp = std::env::temp_dir().join(format!("orchard-upload-{}.json", uuid::Uuid::new_v4()));
+    let tmp = std::env::temp_dir().join(format!("orchard-upload-{}", uuid::Uuid::new_v4()));
     let _cleanup = RemoveOnDrop(tmp.clone());
     let io = |e: std::io::Error| {
         tracing::error!(error = %e, "cannot buffer an upload");
@@ -339,25 +345,38 @@ async fn import(
     }
     file.flush().await.map_err(io)?;
     drop(file);
-    match first {
-        None => {
+    match (first, q.format) {
+        (None, _) => {
             return Err(ApiError::bad_request(
-                "the body is empty: send the tree file (JSON) as the request body",
+                "the body is empty: send the tree file as the request body",
             ));
         }
-        Some(b'{' | b'[') => {}
-        Some(_) => {
+        (Some(b'{' | b'['), TreeFormat::Json) | (Some(b'<'), TreeFormat::Opml) => {}
+        (_, TreeFormat::Markdown) => {}
+        (Some(_), TreeFormat::Json) => {
             return Err(ApiError::bad_request(
-                "the body is not a JSON tree file: it must start with '{' or '['",
+                "the body is not a JSON tree file: it must start with '{' or '[' \
+                 (for OPML or Markdown, say format=opml or format=markdown)",
+            ));
+        }
+        (Some(_), TreeFormat::Opml) => {
+            return Err(ApiError::bad_request(
+                "the body is not an OPML file: it must start with '<'",
             ));
         }
     }
-    let key = format!("uploads/{}.json", uuid::Uuid::new_v4().simple());
+    let key = format!(
+        "uploads/{}.{}",
+        uuid::Uuid::new_v4().simple(),
+        q.format.extension()
+    );
     st.files.put_file(&key, &tmp).await.map_err(|e| {
         tracing::error!(error = %e, "cannot store an upload");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cannot store the upload")
     })?;
-    let job = match service::start_import(&st, &key, size, q.parent.as_deref(), q.new_ids).await {
+    let job = match service::start_import(&st, &key, size, q.parent.as_deref(), q.new_ids, q.format)
+        .await
+    {
         Ok(job) => job,
         Err(e) => {
             let _ = st.files.delete_prefix(&key).await;
@@ -381,10 +400,14 @@ impl Drop for RemoveOnDrop {
 struct ExportQuery {
     /// Export this task's subtree; omit for the whole forest.
     root: Option<String>,
+    /// `json` (the default), `opml` or `markdown`.
+    #[serde(default)]
+    format: TreeFormat,
 }
 
 /// The forest (or one subtree) as a tree file, streamed: every task, loaded in a browser
-/// or not. Importing it restores every field.
+/// or not. Importing a JSON or OPML export restores every field; Markdown keeps titles,
+/// notes, nesting and done.
 #[utoipa::path(get, path = "/tasks/export", tag = TASKS, params(ExportQuery),
     responses(
         (status = 200, description = "The tree file", content_type = "application/json"),
@@ -401,21 +424,24 @@ async fn export(
     let (mut writer, reader) = tokio::io::duplex(1 << 16);
     let store = st.tree.clone();
     let root = q.root.clone();
+    let format = q.format;
     tokio::spawn(async move {
         if let Err(e) =
-            engine::tasks::export::write_tree(&*store, root.as_deref(), &mut writer, |_| {}).await
+            engine::tasks::export::write_tree(&*store, root.as_deref(), format, &mut writer, |_| {})
+                .await
         {
             // The client sees a truncated file; the log says why.
             tracing::warn!(error = %e, "export stopped");
         }
     });
+    let ext = format.extension();
     let name = match &q.root {
-        Some(r) => format!("attachment; filename=\"orchard-tasks-{r}.json\""),
-        None => "attachment; filename=\"orchard-tasks.json\"".to_string(),
+        Some(r) => format!("attachment; filename=\"orchard-tasks-{r}.{ext}\""),
+        None => format!("attachment; filename=\"orchard-tasks.{ext}\""),
     };
     Ok((
         [
-            (CONTENT_TYPE, "application/json".to_string()),
+            (CONTENT_TYPE, format.content_type().to_string()),
             (CONTENT_DISPOSITION, name),
         ],
         Body::from_stream(tokio_util::io::ReaderStream::new(reader)),
@@ -428,6 +454,9 @@ struct ExportJob {
     /// Export this task's subtree; absent or `null` for the whole forest.
     #[serde(default)]
     root: Option<String>,
+    /// `json` (the default), `opml` or `markdown`.
+    #[serde(default)]
+    format: TreeFormat,
 }
 
 /// Starts a job writing the forest (or a subtree) to a tree file; its result names the
@@ -442,7 +471,7 @@ async fn export_job(
     State(st): State<AppState>,
     ApiJson(b): ApiJson<ExportJob>,
 ) -> ApiResult<(StatusCode, Json<Started>)> {
-    let job = service::start_export(&st, b.root.as_deref()).await?;
+    let job = service::start_export(&st, b.root.as_deref(), b.format).await?;
     record_job(&job.id);
     Ok((StatusCode::ACCEPTED, Json(Started { job_id: job.id })))
 }

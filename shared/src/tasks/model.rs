@@ -179,3 +179,56 @@ pub const MAX_PAGE: u32 = 1000;
 /// Longest title and notes accepted, in characters.
 pub const MAX_TITLE: usize = 500;
 pub const MAX_NOTES: usize = 20_000;
+
+/// The formats of tree files: Orchard's JSON (seed 000's format with fields added), OPML
+/// outlines, and Markdown nested lists with task boxes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum TreeFormat {
+    #[default]
+    Json,
+    Opml,
+    Markdown,
+}
+
+impl TreeFormat {
+    pub const ALL: [TreeFormat; 3] = [TreeFormat::Json, TreeFormat::Opml, TreeFormat::Markdown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TreeFormat::Json => "json",
+            TreeFormat::Opml => "opml",
+            TreeFormat::Markdown => "markdown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TreeFormat::Json => "JSON",
+            TreeFormat::Opml => "OPML",
+            TreeFormat::Markdown => "Markdown",
+        }
+    }
+
+    /// A file name's extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            TreeFormat::Json => "json",
+            TreeFormat::Opml => "opml",
+            TreeFormat::Markdown => "md",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            TreeFormat::Json => "application/json",
+            TreeFormat::Opml => "text/x-opml; charset=utf-8",
+            TreeFormat::Markdown => "text/markdown; charset=utf-8",
+        }
+    }
+}

@@ -6,7 +6,7 @@ use super::client::{BUTTON, INPUT, PRIMARY, use_tree_ui};
 use crate::jobs::api::{cancel_job, get_job_detail, get_poll_policy};
 use crate::jobs::model::{JobKind, JobState};
 use crate::tasks::api::{create_export_job, create_generate_job, list_tree_files};
-use crate::tasks::model::GenerateParams;
+use crate::tasks::model::{GenerateParams, TreeFormat};
 use crate::ui::format::bytes;
 use crate::ui::live::use_live;
 use crate::ui::progress::ProgressBar;
@@ -124,12 +124,16 @@ async fn upload(
     parent: Option<String>,
     new_ids: bool,
 ) -> Result<String, String> {
-    let mut url = format!("/api/v1/tasks/import?new_ids={new_ids}");
+    let format = format_of_name(&file.name());
+    let mut url = format!(
+        "/api/v1/tasks/import?new_ids={new_ids}&format={}",
+        format.as_str()
+    );
     if let Some(p) = parent {
         url.push_str(&format!("&parent={p}"));
     }
     let req = gloo_net::http::Request::post(&url)
-        .header("content-type", "application/json")
+        .header("content-type", format.content_type())
         .body(wasm_bindgen::JsValue::from(file))
         .map_err(|e| e.to_string())?;
     let resp = req
@@ -144,6 +148,18 @@ async fn upload(
             .and_then(|v| v.as_str())
             .unwrap_or("the import was refused")
             .to_string()),
+    }
+}
+
+/// A tree file's format, by its name: `.opml` or `.xml` is OPML, `.md`, `.markdown` or
+/// `.txt` a Markdown list, anything else JSON.
+#[cfg(feature = "hydrate")]
+fn format_of_name(name: &str) -> TreeFormat {
+    let lower = name.to_ascii_lowercase();
+    match lower.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("opml" | "xml") => TreeFormat::Opml,
+        Some("md" | "markdown" | "txt") => TreeFormat::Markdown,
+        _ => TreeFormat::Json,
     }
 }
 
@@ -181,11 +197,13 @@ pub fn FilesPanel(parent: Option<String>) -> impl IntoView {
         let _ = (&parent_import, file_input);
     };
     let parent_export = parent.clone();
+    let export_format = RwSignal::new(TreeFormat::Json);
     let on_export = move |_| {
         let root = parent_export.clone();
+        let format = export_format.get_untracked();
         spawn_local(async move {
             started(
-                create_export_job(root)
+                create_export_job(root, format)
                     .await
                     .map(|j| j.id)
                     .map_err(|e| e.to_string()),
@@ -231,9 +249,13 @@ pub fn FilesPanel(parent: Option<String>) -> impl IntoView {
         }
     };
     let files = Resource::new(move || live.version.get(), |_| list_tree_files());
-    let export_href = match &parent {
-        Some(p) => format!("/api/v1/tasks/export?root={p}"),
-        None => "/api/v1/tasks/export".to_string(),
+    let export_root = parent.clone();
+    let export_href = move || {
+        let f = export_format.get().as_str();
+        match &export_root {
+            Some(p) => format!("/api/v1/tasks/export?root={p}&format={f}"),
+            None => format!("/api/v1/tasks/export?format={f}"),
+        }
     };
     let field = move |label: &'static str, i: usize| {
         view! {
@@ -250,8 +272,8 @@ pub fn FilesPanel(parent: Option<String>) -> impl IntoView {
             {move || ui.can_edit.get().then(|| view! {
                 <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                     <h3 class="font-semibold">"Import"</h3>
-                    <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">"A tree file, into this level: JSON like {\"tasks\": [{\"name\": \"Trip\", \"isDone\": false, \"tasks\": [...]}]}, as Orchard exports it (ids, status, notes, due dates, assignees, labels and priorities are kept when present)."</p>
-                    <input node_ref=file_input type="file" accept=".json,application/json" aria-label="Tree file" class="mt-3 block w-full text-sm file:mr-3 file:rounded-md file:border-0 file:bg-slate-100 file:px-3 file:py-1.5 dark:file:bg-slate-800" />
+                    <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">"A tree file, into this level: JSON like {\"tasks\": [{\"name\": \"Trip\", \"isDone\": false, \"tasks\": [...]}]} as Orchard exports it (ids, status, notes, due dates, assignees, labels and priorities are kept when present), an OPML outline (.opml), or a Markdown list (.md) with - [ ] and - [x] boxes."</p>
+                    <input node_ref=file_input type="file" accept=".json,.opml,.xml,.md,.markdown,.txt,application/json,text/x-opml,text/markdown" aria-label="Tree file" class="mt-3 block w-full text-sm file:mr-3 file:rounded-md file:border-0 file:bg-slate-100 file:px-3 file:py-1.5 dark:file:bg-slate-800" />
                     <label class="mt-2 flex items-center gap-2 text-sm">
                         <input type="checkbox" class="accent-emerald-600" prop:checked=move || new_ids.get() on:change=move |ev| new_ids.set(event_target_checked(&ev)) />
                         "Give the tasks new ids"
@@ -263,7 +285,17 @@ pub fn FilesPanel(parent: Option<String>) -> impl IntoView {
             })}
             <section class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
                 <h3 class="font-semibold">"Export"</h3>
-                <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">"Every task at this level and below, loaded here or not."</p>
+                <p class="mt-1 text-xs text-slate-500 dark:text-slate-400">"Every task at this level and below, loaded here or not. JSON and OPML keep every field; Markdown keeps titles, notes, nesting and done."</p>
+                <label class="mt-3 flex items-center gap-2 text-sm">
+                    "Format"
+                    <select class=INPUT on:change=move |ev| {
+                        if let Some(f) = TreeFormat::parse(&event_target_value(&ev)) {
+                            export_format.set(f);
+                        }
+                    }>
+                        {TreeFormat::ALL.into_iter().map(|f| view! { <option value=f.as_str() selected=move || export_format.get() == f>{f.label()}</option> }).collect_view()}
+                    </select>
+                </label>
                 <div class="mt-3 flex flex-wrap gap-2">
                     <a class=BUTTON href=export_href download="">"Download now"</a>
                     {move || ui.can_edit.get().then(|| view! { <button type="button" class=BUTTON on:click=on_export.clone()>"Export as a job"</button> })}

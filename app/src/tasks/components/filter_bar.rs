@@ -107,8 +107,11 @@ pub fn FilterBar(q: Memo<String>, board: Memo<bool>, path: String) -> impl IntoV
             let mine = generation.get_value();
             set_timeout(
                 move || {
+                    // A filter that does not parse stays in the field, its problem shown
+                    // under it, and the matches of the last good one stay too.
                     if generation.try_get_value() == Some(mine)
                         && q.try_get_untracked().is_some_and(|cur| cur != typed.trim())
+                        && Filter::parse(&typed).is_ok()
                     {
                         apply(typed);
                     }
@@ -137,7 +140,9 @@ pub fn FilterBar(q: Memo<String>, board: Memo<bool>, path: String) -> impl IntoV
         <div role="search" class="mb-4 flex flex-col gap-2" aria-label="Filter tasks">
             <form class="flex flex-wrap items-center gap-2" on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
-                apply(text.get_untracked());
+                if parsed.with_untracked(Result::is_ok) {
+                    apply(text.get_untracked());
+                }
             }>
                 <input type="search" name="q" aria-label="Filter tasks" aria-describedby="filter-help"
                     placeholder="Filter: status:doing label:infra assignee:me due<7d \"text\""

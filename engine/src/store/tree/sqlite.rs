@@ -409,21 +409,27 @@ impl TreeStore for SqliteStore {
 
     async fn tree_import(&self, parent: Option<&str>) -> StoreResult<(Box<dyn TreeImport>, i64)> {
         let session = self.session().await;
-        let last = session.run(|c| {
+        let (last, rowid, trigger) = session.run(|c| {
             c.execute_batch("BEGIN IMMEDIATE")?;
             if let Some(p) = parent {
                 task(c, p)?;
             }
-            Ok(numbers(c, super::last_position(parent, ""))?
+            let last = numbers(c, super::last_position(parent, ""))?
                 .first()
                 .copied()
                 .flatten()
-                .unwrap_or(0))
+                .unwrap_or(0);
+            let rowid: i64 = c.query_row(sql::LAST_ROWID_SQLITE, [], |r| r.get(0))?;
+            let trigger: String = c.query_row(sql::TEXT_TRIGGER_SQLITE, [], |r| r.get(0))?;
+            c.execute_batch(sql::DROP_TEXT_TRIGGER_SQLITE)?;
+            Ok((last, rowid, trigger))
         })?;
         Ok((
             Box::new(Import {
                 session,
                 parent: parent.map(str::to_string),
+                rowid,
+                trigger,
             }),
             last,
         ))
@@ -515,6 +521,10 @@ impl TreeStore for SqliteStore {
 struct Import {
     session: Session,
     parent: Option<String>,
+    /// The last rowid before the import's rows: the text index takes every row after it.
+    rowid: i64,
+    /// The text index's insert trigger, dropped for the import and put back at its end.
+    trigger: String,
 }
 
 #[async_trait]
@@ -581,6 +591,8 @@ impl TreeImport for Import {
             add_counts(c, self.parent.as_deref(), top, top_done)?;
             let mut listings = vec![self.parent.clone()];
             settle(c, self.parent.clone(), now, &mut listings)?;
+            c.execute(lite(sql::INDEX_TEXT_AFTER_SQLITE), [self.rowid])?;
+            c.execute_batch(&self.trigger)?;
             c.execute_batch("COMMIT")?;
             Ok(listings)
         })
