@@ -9,6 +9,7 @@ use crate::jobs::protocol::LeasedTask;
 use crate::kinds::ExecError;
 use crate::now_millis;
 use crate::state::Core;
+use crate::store::tree::LeaseHold;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -114,6 +115,7 @@ async fn run_inner(task: &LeasedTask, st: &Core, step: Step) -> Result<Value, Ex
                 p["parent"].as_str(),
                 p["new_ids"].as_bool().unwrap_or(false),
                 format_of(p)?,
+                hold(task, st),
             )
             .await?;
             // The upload has served its purpose.
@@ -135,7 +137,16 @@ async fn run_inner(task: &LeasedTask, st: &Core, step: Step) -> Result<Value, Ex
             let key = generated["file"]
                 .as_str()
                 .ok_or_else(|| fatal("the generated file is missing"))?;
-            let imported = import(st, &task.job_id, key, None, false, TreeFormat::Json).await?;
+            let imported = import(
+                st,
+                &task.job_id,
+                key,
+                None,
+                false,
+                TreeFormat::Json,
+                hold(task, st),
+            )
+            .await?;
             Ok(json!({
                 "file": key,
                 "tasks": generated["tasks"],
@@ -143,6 +154,15 @@ async fn run_inner(task: &LeasedTask, st: &Core, step: Step) -> Result<Value, Ex
                 "imported": imported,
             }))
         }
+    }
+}
+
+/// The lease of the task running an import, kept as the import commits.
+fn hold(task: &LeasedTask, st: &Core) -> LeaseHold {
+    LeaseHold {
+        task_id: task.task_id.clone(),
+        attempt: task.attempt,
+        until: now_millis() + st.engine.lease_ms,
     }
 }
 
@@ -285,6 +305,7 @@ pub async fn import(
     parent: Option<&str>,
     new_ids: bool,
     format: TreeFormat,
+    hold: LeaseHold,
 ) -> Result<Value, ExecError> {
     let started = Instant::now();
     let (reader, len) = st.files.reader(key).await?;
@@ -361,8 +382,12 @@ pub async fn import(
         return Err(e);
     }
     let summary = parsed.map_err(|e| fatal(format!("the file was not imported: {e}")))?;
+    let hold = LeaseHold {
+        until: now_millis() + st.engine.lease_ms,
+        ..hold
+    };
     let listings = tx_import
-        .finish(summary.top, summary.top_done, now_millis())
+        .finish(summary.top, summary.top_done, now_millis(), Some(&hold))
         .await
         .map_err(store_error)?;
     work.report(len as i64, true).await;

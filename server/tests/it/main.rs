@@ -9,6 +9,7 @@ mod cli;
 mod declared;
 mod deploy;
 mod hardening;
+mod interchange;
 mod migrations;
 mod monitoring;
 mod names;

@@ -30,17 +30,20 @@ pub fn tasks_href(path: &str, board: bool, q: &str) -> String {
     }
 }
 
-/// Goes to `url` in place: the filter changes what the page shows, not where it is.
-pub fn replace_url(url: &str) {
+/// Goes to a URL in place (the filter changes what the page shows, not where it is). Made
+/// while the component is built, so it can be called from timers and handlers.
+pub fn use_replace_url() -> Callback<String> {
     let navigate = leptos_router::hooks::use_navigate();
-    navigate(
-        url,
-        leptos_router::NavigateOptions {
-            replace: true,
-            scroll: false,
-            ..Default::default()
-        },
-    );
+    Callback::new(move |url: String| {
+        navigate(
+            &url,
+            leptos_router::NavigateOptions {
+                replace: true,
+                scroll: false,
+                ..Default::default()
+            },
+        );
+    })
 }
 
 const CHIP_BASE: &str = "rounded-full border px-2.5 py-0.5 text-xs font-medium focus:outline-none focus-visible:ring-2 focus-visible:ring-emerald-500";
@@ -91,8 +94,9 @@ pub fn FilterBar(q: Memo<String>, board: Memo<bool>, path: String) -> impl IntoV
         }
     });
     let path = StoredValue::new(path);
+    let replace_url = use_replace_url();
     let apply = move |f: String| {
-        replace_url(&tasks_href(&path.get_value(), board.get_untracked(), &f));
+        replace_url.run(tasks_href(&path.get_value(), board.get_untracked(), &f));
     };
     // Typing applies once it pauses.
     #[cfg(feature = "hydrate")]

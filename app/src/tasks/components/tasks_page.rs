@@ -5,7 +5,7 @@
 use super::board::Board;
 use super::client::{INPUT, PRIMARY, TreeUi};
 use super::files_panel::FilesPanel;
-use super::filter_bar::{FilterBar, FilterResults, replace_url, tasks_href};
+use super::filter_bar::{FilterBar, FilterResults, tasks_href, use_replace_url};
 use super::outline::{Outline, create_under};
 use super::shortcuts::OutlineKeys;
 use crate::accounts::components::use_can;
@@ -64,10 +64,12 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
     let filter = Memo::new(move |_| {
         query.with(|q| q.get("q").map(|s| s.trim().to_string()).unwrap_or_default())
     });
-    let here = use_location().pathname.get_untracked();
+    let pathname = use_location().pathname;
+    let here = pathname.get_untracked();
+    let replace_url = use_replace_url();
     let show = move |as_board: bool| {
-        let path = use_location().pathname.get_untracked();
-        replace_url(&tasks_href(&path, as_board, &filter.get_untracked()));
+        let path = pathname.get_untracked();
+        replace_url.run(tasks_href(&path, as_board, &filter.get_untracked()));
     };
     let new_title = RwSignal::new(String::new());
     let crumbs_for = parent.clone();

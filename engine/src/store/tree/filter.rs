@@ -31,11 +31,32 @@ pub enum Dialect {
 const TRIGRAM: usize = 3;
 
 /// The `WHERE` condition (over `t`) and its parameters, numbered from `$1`.
+///
+/// A label pair carries its task's status, so a label term asks for the status too when the
+/// filter names one (`label:x status:doing` reads one range of `tree_task_labels_status`),
+/// and that status term then needs no condition of its own.
 pub fn condition(q: &FilterQuery, dialect: Dialect) -> (String, Vec<Param>) {
     let mut params = Vec::new();
     let mut parts = Vec::with_capacity(q.filter.clauses.len());
+    let status = q.filter.clauses.iter().find_map(|c| match c.term {
+        Term::Status(s) if !c.negated => Some(s),
+        _ => None,
+    });
+    let labelled = q
+        .filter
+        .clauses
+        .iter()
+        .any(|c| !c.negated && matches!(c.term, Term::Label(_)));
     for c in &q.filter.clauses {
-        let cond = term(&c.term, q, dialect, &mut params);
+        let cond = match (&c.term, c.negated, status) {
+            (Term::Status(s), false, Some(first)) if labelled && *s == first => continue,
+            (Term::Label(l), false, Some(s)) => format!(
+                "t.id IN (SELECT task_id FROM tree_task_labels WHERE label = {} AND status = {})",
+                bind(&mut params, l.as_str().into()),
+                bind(&mut params, s.as_str().into())
+            ),
+            _ => term(&c.term, q, dialect, &mut params),
+        };
         parts.push(if c.negated {
             format!("NOT ({cond})")
         } else {
@@ -165,6 +186,20 @@ mod tests {
         query.me = None;
         assert_eq!(condition(&query, Dialect::Postgres).0, "NOT (FALSE)");
         assert_eq!(condition(&q(""), Dialect::Sqlite).0, "TRUE");
+    }
+
+    #[test]
+    fn a_label_asks_for_the_status_named_beside_it() {
+        let (sql, params) = condition(&q("status:doing label:x -label:y"), Dialect::Sqlite);
+        assert_eq!(
+            sql,
+            "t.id IN (SELECT task_id FROM tree_task_labels WHERE label = $1 AND status = $2) \
+             AND NOT (t.id IN (SELECT task_id FROM tree_task_labels WHERE label = $3))"
+        );
+        assert_eq!(params.len(), 3);
+        // Two statuses match nothing: the second keeps its own condition.
+        let (sql, _) = condition(&q("label:x status:doing status:done"), Dialect::Sqlite);
+        assert!(sql.ends_with("AND t.status = $3"), "{sql}");
     }
 
     #[test]

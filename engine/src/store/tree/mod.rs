@@ -127,14 +127,31 @@ pub trait TreeImport: Send {
     /// Which of these ids already exist.
     async fn existing(&mut self, ids: &[&str]) -> StoreResult<Vec<String>>;
     async fn insert(&mut self, rows: &[TreeTask]) -> StoreResult<()>;
-    /// Adds the imported top-level tasks to their parent's roll-up and commits.
-    /// Returns the sibling listings that changed.
+    /// Adds the imported top-level tasks to their parent's roll-up, extends the lease of
+    /// the job task running the import (`hold`; `Conflict` when another attempt holds it
+    /// now, and nothing is imported) and commits. Returns the sibling listings that changed.
     async fn finish(
         self: Box<Self>,
         top: i64,
         top_done: i64,
         now: Millis,
+        hold: Option<&LeaseHold>,
     ) -> StoreResult<Vec<Option<String>>>;
+}
+
+/// The lease an import's job task holds, to be extended to `until` as the import commits.
+#[derive(Debug, Clone)]
+pub struct LeaseHold {
+    pub task_id: String,
+    pub attempt: i64,
+    pub until: Millis,
+}
+
+fn lease_lost(hold: &LeaseHold) -> StoreError {
+    StoreError::Conflict(format!(
+        "the import's task {} lost its lease (attempt {}) before the import committed",
+        hold.task_id, hold.attempt
+    ))
 }
 
 /// Siblings are ordered by (position, id); a cursor is the last one seen.

@@ -2,8 +2,8 @@
 //! `sql.rs`), so edits run one at a time, as they do on SQLite.
 
 use super::{
-    Dialect, FilterQuery, NewTreeTask, SiblingCursor, Slot, TreeChange, TreeImport, TreePatch,
-    TreeRow, TreeStore, ViewRow, sql, view_of,
+    Dialect, FilterQuery, LeaseHold, NewTreeTask, SiblingCursor, Slot, TreeChange, TreeImport,
+    TreePatch, TreeRow, TreeStore, ViewRow, sql, view_of,
 };
 use crate::Millis;
 use crate::store::param::{Param, bind_pg, bind_pg_query, bind_pg_scalar};
@@ -658,7 +658,20 @@ impl TreeImport for Import {
         top: i64,
         top_done: i64,
         now: Millis,
+        hold: Option<&LeaseHold>,
     ) -> StoreResult<Vec<Option<String>>> {
+        if let Some(h) = hold {
+            let held = sqlx::query(sql::HOLD_LEASE)
+                .bind(&h.task_id)
+                .bind(h.attempt)
+                .bind(h.until)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+            if held == 0 {
+                return Err(super::lease_lost(h));
+            }
+        }
         add_counts(&mut self.tx, self.parent.as_deref(), top, top_done).await?;
         let mut listings = vec![self.parent.clone()];
         settle(&mut self.tx, self.parent.clone(), now, &mut listings).await?;

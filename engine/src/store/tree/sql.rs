@@ -63,14 +63,16 @@ pub const EDIT: &str = "UPDATE tree_tasks SET title = COALESCE($2, title), \
 
 /// A task's labels, replaced whole: its pairs go, then each label's pair comes back.
 pub const UNLABEL: &str = "DELETE FROM tree_task_labels WHERE task_id = $1";
-pub const LABEL_TASK: &str = "INSERT INTO tree_task_labels (label, task_id) VALUES ($1, $2) \
-     ON CONFLICT DO NOTHING";
+/// A pair carries its task's status (read from the row here; a trigger keeps it in step).
+pub const LABEL_TASK: &str = "INSERT INTO tree_task_labels (label, task_id, status) \
+     SELECT $1, id, status FROM tree_tasks WHERE id = $2 ON CONFLICT DO NOTHING";
 /// A label used for the first time, with its first colour.
 pub const NEW_LABEL: &str = "INSERT INTO labels (name, color, created_at) VALUES ($1, $2, $3) \
      ON CONFLICT (name) DO NOTHING";
 /// Label pairs and first uses in one statement each on Postgres, from arrays.
-pub const LABEL_TASKS_POSTGRES: &str = "INSERT INTO tree_task_labels (label, task_id) \
-     SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[]) ON CONFLICT DO NOTHING";
+pub const LABEL_TASKS_POSTGRES: &str = "INSERT INTO tree_task_labels (label, task_id, status) \
+     SELECT u.l, u.t, t.status FROM UNNEST($1::TEXT[], $2::TEXT[]) AS u(l, t) \
+     JOIN tree_tasks t ON t.id = u.t ON CONFLICT DO NOTHING";
 pub const NEW_LABELS_POSTGRES: &str = "INSERT INTO labels (name, color, created_at) \
      SELECT DISTINCT ON (n) n, c, $3 FROM UNNEST($1::TEXT[], $2::TEXT[]) AS u(n, c) \
      ON CONFLICT (name) DO NOTHING";
@@ -124,6 +126,14 @@ pub const DROP_TEXT_TRIGGER_SQLITE: &str = "DROP TRIGGER tree_tasks_text_insert"
 pub const LAST_ROWID_SQLITE: &str = "SELECT COALESCE(MAX(rowid), 0) FROM tree_tasks";
 pub const INDEX_TEXT_AFTER_SQLITE: &str = "INSERT INTO tree_tasks_text (rowid, title, notes) \
      SELECT rowid, title, notes FROM tree_tasks WHERE rowid > $1";
+
+/// An import's job task keeps its lease in the transaction that commits the import: on
+/// SQLite the import holds the only writer for as long as it runs, so no heartbeat can land
+/// meanwhile, and without this the lease would lapse under a long import and a second
+/// attempt start over work the first has just committed. No row (another attempt holds the
+/// task now) rolls the import back.
+pub const HOLD_LEASE: &str = "UPDATE job_tasks SET lease_expires_at = $3 \
+     WHERE id = $1 AND attempt = $2 AND state = 'leased'";
 
 /// An import's rows into Postgres, a batch at a time as arrays.
 pub const IMPORT_ROWS_POSTGRES: &str = "INSERT INTO tree_tasks (id, parent_id, position, title, \

@@ -2,8 +2,8 @@
 //! an import in a writer session of its own.
 
 use super::{
-    Dialect, FilterQuery, NewTreeTask, SiblingCursor, Slot, TreeChange, TreeImport, TreePatch,
-    TreeRow, TreeStore, ViewRow, sql, view_of,
+    Dialect, FilterQuery, LeaseHold, NewTreeTask, SiblingCursor, Slot, TreeChange, TreeImport,
+    TreePatch, TreeRow, TreeStore, ViewRow, sql, view_of,
 };
 use crate::Millis;
 use crate::store::param::Param;
@@ -586,8 +586,17 @@ impl TreeImport for Import {
         top: i64,
         top_done: i64,
         now: Millis,
+        hold: Option<&LeaseHold>,
     ) -> StoreResult<Vec<Option<String>>> {
         self.session.run(|c| {
+            if let Some(h) = hold {
+                let held = c
+                    .prepare_cached(lite(sql::HOLD_LEASE))?
+                    .execute((&h.task_id, h.attempt, h.until))?;
+                if held == 0 {
+                    return Err(super::lease_lost(h));
+                }
+            }
             add_counts(c, self.parent.as_deref(), top, top_done)?;
             let mut listings = vec![self.parent.clone()];
             settle(c, self.parent.clone(), now, &mut listings)?;
