@@ -49,11 +49,14 @@ pub async fn search(st: &Core, me: Me<'_>, q: &str, limit: i64) -> AppResult<Sea
         today: day_of(now_millis()),
     };
     let (found, total) = st.tree.tree_filter(&query, limit).await?;
+    // Every hit's path in one statement.
+    let ids: Vec<String> = found.iter().map(|t| t.id.clone()).collect();
+    let mut paths = st.tree.tree_paths(&ids, HIT_PATH + 1).await?;
     let mut hits = Vec::with_capacity(found.len());
     for task in found {
         // The path ends with the task itself; the hit shows its ancestors. A task deleted
         // since the search read it is left out.
-        let Ok((mut path, elided)) = st.tree.tree_path(&task.id, HIT_PATH + 1).await else {
+        let Some((mut path, elided)) = paths.remove(&task.id) else {
             continue;
         };
         path.pop();

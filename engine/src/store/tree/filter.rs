@@ -72,7 +72,25 @@ pub fn condition(q: &FilterQuery, dialect: Dialect) -> (String, Vec<Param>) {
 /// The matching tasks (columns `columns` of `t`, then the count of every match), at most
 /// `$n` of them in id order, `$n` being the parameter after the condition's.
 pub fn select(q: &FilterQuery, dialect: Dialect, columns: &str) -> (String, Vec<Param>) {
-    let (cond, params) = condition(q, dialect);
+    let (matches, params) = match label_only(&q.filter) {
+        // `label:x` (with `status:s`) alone: the pairs answer it without reading a task.
+        Some((label, status)) => {
+            let mut params = vec![Param::from(label)];
+            let mut m = "SELECT task_id AS id FROM tree_task_labels WHERE label = $1".to_string();
+            if let Some(s) = status {
+                params.push(s.as_str().into());
+                m.push_str(" AND status = $2");
+            }
+            (m, params)
+        }
+        None => {
+            let (cond, params) = condition(q, dialect);
+            (
+                format!("SELECT t.id FROM tree_tasks t WHERE {cond}"),
+                params,
+            )
+        }
+    };
     let limit = params.len() + 1;
     let cols = columns
         .split(',')
@@ -82,11 +100,26 @@ pub fn select(q: &FilterQuery, dialect: Dialect, columns: &str) -> (String, Vec<
     // The matches are found once, by whichever index the terms favour, and only then
     // ordered: ordering first would let the planner walk every task by id.
     let sql = format!(
-        "WITH m AS MATERIALIZED (SELECT t.id FROM tree_tasks t WHERE {cond}) \
+        "WITH m AS MATERIALIZED ({matches}) \
          SELECT {cols}, (SELECT COUNT(*) FROM m) AS total FROM m JOIN tree_tasks t ON t.id = m.id \
          ORDER BY m.id LIMIT ${limit}"
     );
     (sql, params)
+}
+
+/// The label and status of a filter made of one label term and at most one status, both
+/// asked for (not negated).
+fn label_only(f: &Filter) -> Option<(&str, Option<Status>)> {
+    let mut label = None;
+    let mut status = None;
+    for c in &f.clauses {
+        match (&c.term, c.negated) {
+            (Term::Label(l), false) if label.is_none() => label = Some(l.as_str()),
+            (Term::Status(s), false) if status.is_none() => status = Some(*s),
+            _ => return None,
+        }
+    }
+    label.map(|l| (l, status))
 }
 
 fn bind(params: &mut Vec<Param>, p: Param) -> String {
@@ -200,6 +233,23 @@ mod tests {
         // Two statuses match nothing: the second keeps its own condition.
         let (sql, _) = condition(&q("label:x status:doing status:done"), Dialect::Sqlite);
         assert!(sql.ends_with("AND t.status = $3"), "{sql}");
+    }
+
+    #[test]
+    fn a_label_alone_reads_only_the_pairs() {
+        let (sql, params) = select(&q("status:done label:x"), Dialect::Postgres, "id");
+        assert!(
+            sql.contains(
+                "(SELECT task_id AS id FROM tree_task_labels WHERE label = $1 AND status = $2)"
+            ),
+            "{sql}"
+        );
+        assert_eq!(
+            params,
+            vec![Param::Text("x".into()), Param::Text("done".into())]
+        );
+        let (sql, _) = select(&q("label:x word"), Dialect::Postgres, "id");
+        assert!(sql.contains("FROM tree_tasks t WHERE"), "{sql}");
     }
 
     #[test]

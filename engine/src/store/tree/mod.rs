@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use shared::tasks::fields::{Label, Priority};
 use shared::tasks::model::{Crumb, POSITION_GAP, Status, TreeTask};
 use shared::tasks::views::{Layout, SavedView};
+use std::collections::HashMap;
 
 #[derive(sqlx::FromRow)]
 pub struct TreeRow {
@@ -174,6 +175,13 @@ pub trait TreeStore: Send + Sync {
     /// The task and its ancestors, root first: at most `keep` nearest the task plus the root,
     /// and how many were left out between them.
     async fn tree_path(&self, id: &str, keep: i64) -> StoreResult<(Vec<Crumb>, i64)>;
+    /// The paths of many tasks at once (as `tree_path` gives one), keyed by task id; a task
+    /// that does not exist has none.
+    async fn tree_paths(
+        &self,
+        ids: &[String],
+        keep: i64,
+    ) -> StoreResult<HashMap<String, (Vec<Crumb>, i64)>>;
     /// The first `limit` tasks the filter matches, in id order, and how many match in all.
     async fn tree_filter(&self, q: &FilterQuery, limit: i64) -> StoreResult<(Vec<TreeTask>, i64)>;
     /// The task and all its descendants.
@@ -401,6 +409,41 @@ fn done(s: &str) -> i64 {
 
 /// The crumbs of a path (root first): the root and the `keep - 1` nearest the task, and how
 /// many were left out between them.
+/// The paths of `ids`, all in one recursive statement: rows of (task, ancestor id, title,
+/// depth), each task's ancestors root first.
+fn paths_of(ids: &[String]) -> (String, Vec<Param>) {
+    let params: Vec<Param> = ids.iter().map(|i| i.as_str().into()).collect();
+    let list = (1..=params.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (
+        format!(
+            "WITH RECURSIVE up(hit, id, parent_id, title, depth) AS (\
+               SELECT id, id, parent_id, title, CAST(0 AS BIGINT) FROM tree_tasks \
+               WHERE id IN ({list}) \
+               UNION ALL SELECT up.hit, t.id, t.parent_id, t.title, up.depth + 1 \
+               FROM tree_tasks t JOIN up ON t.id = up.parent_id) \
+             SELECT hit, id, title, depth FROM up ORDER BY hit, depth DESC"
+        ),
+        params,
+    )
+}
+
+/// Rows of `paths_of`, grouped by task and cut to `keep` crumbs each.
+fn group_paths(
+    rows: Vec<(String, String, String, i64)>,
+    keep: i64,
+) -> HashMap<String, (Vec<Crumb>, i64)> {
+    let mut by: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for (hit, id, title, _) in rows {
+        by.entry(hit).or_default().push((id, title));
+    }
+    by.into_iter()
+        .map(|(hit, rows)| (hit, crumbs(rows, keep)))
+        .collect()
+}
+
 fn crumbs(rows: Vec<(String, String)>, keep: i64) -> (Vec<Crumb>, i64) {
     let total = rows.len() as i64;
     let keep = keep.max(2);

@@ -14,6 +14,7 @@ use shared::tasks::fields::{Label, default_label_color};
 use shared::tasks::model::{Crumb, POSITION_GAP, Status, TreeTask};
 use shared::tasks::views::SavedView;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use std::collections::HashMap;
 
 async fn row(c: &mut PgConnection, id: &str) -> StoreResult<Option<TreeTask>> {
     sqlx::query_as::<_, TreeRow>(sql::TASK)
@@ -231,6 +232,21 @@ impl TreeStore for PgStore {
             rows.into_iter().map(|(i, t, _)| (i, t)).collect(),
             keep,
         ))
+    }
+
+    async fn tree_paths(
+        &self,
+        ids: &[String],
+        keep: i64,
+    ) -> StoreResult<HashMap<String, (Vec<Crumb>, i64)>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let (text, params) = super::paths_of(ids);
+        let rows: Vec<(String, String, String, i64)> = bind_pg(sqlx::query_as(&text), &params)
+            .fetch_all(&self.read)
+            .await?;
+        Ok(super::group_paths(rows, keep))
     }
 
     async fn tree_filter(&self, q: &FilterQuery, limit: i64) -> StoreResult<(Vec<TreeTask>, i64)> {

@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use shared::tasks::fields::{Label, default_label_color};
 use shared::tasks::model::{Crumb, Status, TreeTask};
 use shared::tasks::views::SavedView;
+use std::collections::HashMap;
 
 fn row(c: &Connection, id: &str) -> StoreResult<Option<TreeTask>> {
     c.prepare_cached(lite(sql::TASK))?
@@ -330,6 +331,28 @@ impl TreeStore for SqliteStore {
             return Err(super::not_found(id));
         }
         Ok(super::crumbs(rows, keep))
+    }
+
+    async fn tree_paths(
+        &self,
+        ids: &[String],
+        keep: i64,
+    ) -> StoreResult<HashMap<String, (Vec<Crumb>, i64)>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let (text, params) = super::paths_of(ids);
+        let rows: Vec<(String, String, String, i64)> = self
+            .readers
+            .read(move |c| {
+                Ok(c.prepare_cached(&sql_built(&text))?
+                    .query_map(params_from_iter(&params), |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?
+                    .collect::<Result<_, _>>()?)
+            })
+            .await?;
+        Ok(super::group_paths(rows, keep))
     }
 
     async fn tree_filter(&self, q: &FilterQuery, limit: i64) -> StoreResult<(Vec<TreeTask>, i64)> {
