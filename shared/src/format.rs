@@ -72,20 +72,6 @@ pub fn civil(ms: Millis) -> (i64, i64, i64, i64, i64, i64, i64) {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration(250), "250 ms");
-        assert_eq!(duration(1_500), "1.5 s");
-        assert_eq!(duration(184_000), "3 min 4 s");
-        assert_eq!(duration(7_500_000), "2 h 5 min");
-        assert_eq!(ago(1_000, 1_500), "just now");
-    }
-}
-
 /// `text` as one value of a URL's query: everything but letters, digits and `-._~`
 /// percent-encoded.
 pub fn query_escape(text: &str) -> String {
@@ -95,4 +81,24 @@ pub fn query_escape(text: &str) -> String {
         .remove(b'_')
         .remove(b'~');
     percent_encoding::utf8_percent_encode(text, KEEP).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_escaped() {
+        assert_eq!(query_escape("label:a b\"c&d"), "label%3Aa%20b%22c%26d");
+        assert_eq!(query_escape("a-b_c.d~é"), "a-b_c.d~%C3%A9");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(250), "250 ms");
+        assert_eq!(duration(1_500), "1.5 s");
+        assert_eq!(duration(184_000), "3 min 4 s");
+        assert_eq!(duration(7_500_000), "2 h 5 min");
+        assert_eq!(ago(1_000, 1_500), "just now");
+    }
 }

@@ -12,20 +12,23 @@ use common::{
     Errors, add_user, assert_accessible, launch, server_with, shot, sign_in, wait_live, wait_true,
 };
 
+/// A task to seed: id, parent, title, labels, status, assignee.
+type Seed<'a> = (
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+    &'a [&'a str],
+    Option<Status>,
+    Option<&'a str>,
+);
+
 #[tokio::test]
 async fn filters_chips_and_saved_views() {
     let app = server_with(0, |_| {}).await;
     let base = format!("http://{}", app.addr);
     add_user(&app, "ana", Role::Editor).await;
     let tree = &app.state.store;
-    let tasks: [(
-        &str,
-        Option<&str>,
-        &str,
-        &[&str],
-        Option<Status>,
-        Option<&str>,
-    ); 5] = [
+    let tasks: [Seed; 5] = [
         ("site", None, "Website", &[], None, None),
         (
             "login",

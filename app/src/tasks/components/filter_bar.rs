@@ -319,7 +319,7 @@ pub fn FilterResults(q: Memo<String>, board: Memo<bool>) -> impl IntoView {
                             <span class="font-semibold tabular-nums" data-total=found.total>{count_text(&found)}</span>
                             {more.then(|| format!(" · showing the first {shown}"))}
                         </p>
-                        {if board.get_untracked() {
+                        {if board.get() {
                             let items = found.hits.iter().map(|h| h.task.clone()).collect::<Vec<_>>();
                             view! { <BoardColumns items /> }.into_any()
                         } else {
