@@ -43,6 +43,13 @@ pub async fn get_search(q: String, limit: i64) -> Result<SearchResults, AppError
     super::search::search(&g.st, g.caller.person(), &q, limit).await
 }
 
+/// Gives a label another colour (one that carries white text at 4.5:1 or better).
+#[server(prefix = "/fn", output = crate::wire::Json)]
+pub async fn recolor_label(name: String, color: String) -> Result<Label, AppError> {
+    let st = crate::require!(RecolorLabel, Editor)?.st;
+    engine::tasks::labels::recolor(&st, &name, &color).await
+}
+
 /// The caller's saved views, by name.
 #[server(prefix = "/fn", output = crate::wire::Json)]
 pub async fn list_views() -> Result<Vec<SavedView>, AppError> {

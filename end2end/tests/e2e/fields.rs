@@ -1,6 +1,7 @@
 //! A task's fields in the browser: set from the outline by keyboard (F opens the editor,
 //! focus lands in it and comes back to the row), shown as chips on the row and on the
-//! board card (overdue in red, labels in their colours), and a second tab seeing them live.
+//! board card (overdue in red, labels in their colours), a second tab seeing them live, and
+//! a label recoloured from the palette.
 
 use crate::common;
 
@@ -128,6 +129,44 @@ async fn fields_are_set_by_keyboard_and_shown_on_rows_and_cards() {
     assert_eq!(
         app.state.store.tree_task("launch").await.unwrap().labels,
         ["infra", "web"]
+    );
+
+    // An editor recolours a label from the palette: the chips take it and the focus stays.
+    page.locator("summary:text-is('Label colours')")
+        .click(None)
+        .await
+        .unwrap();
+    page.locator("fieldset:has(legend:text-is('Colour of infra')) label:has(span:text-is('teal'))")
+        .click(None)
+        .await
+        .unwrap();
+    wait_true(
+        &page,
+        "getComputedStyle(document.querySelector('[data-row][data-id=launch]').parentElement\
+         .querySelector('[data-label=infra]')).backgroundColor === 'rgb(15, 118, 110)'",
+        10,
+    )
+    .await;
+    wait_true(
+        &page,
+        "document.activeElement?.type === 'radio' && document.activeElement.value === '#0f766e'",
+        10,
+    )
+    .await;
+    page.screenshot_to_file(&shot("label-colours.png"), None)
+        .await
+        .unwrap();
+    assert_accessible(&page, "the label colours", true).await;
+    assert_eq!(
+        app.state
+            .store
+            .tree_labels()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|l| l.name == "infra")
+            .map(|l| l.color),
+        Some("#0f766e".to_string())
     );
 
     // The board card carries the same chips, and its own editor.

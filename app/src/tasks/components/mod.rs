@@ -5,6 +5,7 @@ pub mod client;
 pub mod fields;
 pub mod files_panel;
 pub mod filter_bar;
+pub mod label_colors;
 pub mod outline;
 pub mod row_editors;
 pub mod shortcuts;

@@ -6,6 +6,7 @@ use super::board::Board;
 use super::client::{INPUT, PRIMARY, TreeUi};
 use super::files_panel::FilesPanel;
 use super::filter_bar::{FilterBar, FilterResults, tasks_href, use_replace_url};
+use super::label_colors::LabelColors;
 use super::outline::{Outline, create_under};
 use super::shortcuts::OutlineKeys;
 use crate::accounts::components::use_can;
@@ -190,6 +191,7 @@ fn TreeView(parent: Option<String>) -> impl IntoView {
             })}
             <OutlineKeys zoom_out=zoom_out.into() />
         </div>
+        <LabelColors />
         <h2 class="mb-3 mt-8 text-lg font-semibold">"Files"</h2>
         <FilesPanel parent=files_parent />
     }
