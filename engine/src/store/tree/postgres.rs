@@ -499,6 +499,9 @@ impl TreeStore for PgStore {
             if let Some(p) = parent {
                 task(&mut tx, p).await?;
             }
+            for s in sql::GIN_BULK_POSTGRES {
+                sqlx::query(s).execute(&mut *tx).await?;
+            }
             Ok(numbers(&mut tx, super::last_position(parent, ""))
                 .await?
                 .first()
@@ -691,6 +694,12 @@ impl TreeImport for Import {
         add_counts(&mut self.tx, self.parent.as_deref(), top, top_done).await?;
         let mut listings = vec![self.parent.clone()];
         settle(&mut self.tx, self.parent.clone(), now, &mut listings).await?;
+        sqlx::query(sql::GIN_MERGE_POSTGRES)
+            .execute(&mut *self.tx)
+            .await?;
+        for s in sql::GIN_SMALL_POSTGRES {
+            sqlx::query(s).execute(&mut *self.tx).await?;
+        }
         self.tx.commit().await?;
         Ok(listings)
     }

@@ -135,6 +135,21 @@ pub const INDEX_TEXT_AFTER_SQLITE: &str = "INSERT INTO tree_tasks_text (rowid, t
 pub const HOLD_LEASE: &str = "UPDATE job_tasks SET lease_expires_at = $3 \
      WHERE id = $1 AND attempt = $2 AND state = 'leased'";
 
+/// An import on Postgres lets the trigram indexes' lists of pending entries grow large for
+/// its own transaction (entries then merge into the indexes in a few big sorted passes
+/// rather than many small ones), merges what is left at its end, and puts back the small
+/// list searches need between vacuums (migration 0033). A rollback undoes the settings too.
+pub const GIN_BULK_POSTGRES: [&str; 2] = [
+    "ALTER INDEX tree_tasks_title_trgm SET (gin_pending_list_limit = 65536)",
+    "ALTER INDEX tree_tasks_notes_trgm SET (gin_pending_list_limit = 65536)",
+];
+pub const GIN_MERGE_POSTGRES: &str = "SELECT gin_clean_pending_list('tree_tasks_title_trgm'::regclass) \
+     + gin_clean_pending_list('tree_tasks_notes_trgm'::regclass)";
+pub const GIN_SMALL_POSTGRES: [&str; 2] = [
+    "ALTER INDEX tree_tasks_title_trgm SET (gin_pending_list_limit = 256)",
+    "ALTER INDEX tree_tasks_notes_trgm SET (gin_pending_list_limit = 256)",
+];
+
 /// An import's rows into Postgres, a batch at a time as arrays.
 pub const IMPORT_ROWS_POSTGRES: &str = "INSERT INTO tree_tasks (id, parent_id, position, title, \
      notes, status, child_count, done_count, created_at, updated_at, due, assignee, priority, \
