@@ -199,7 +199,11 @@ def run(row, start, get, token, tmp, wait_job, pg=None, pg_label=""):
     url = re.sub(r"/[^/]*$", "/search_indexed", pg)
     proc, base, _ = start(bare_url, 0, os.path.join(tmp, "pg-bare"))
     proc.terminate(); proc.wait()
-    _psql(bare_url, "DROP INDEX tree_tasks_title_trgm, tree_tasks_notes_trgm")
+    # Without the text: the indexes keep their names (the import tunes them) but index a
+    # constant, which has no trigram.
+    _psql(bare_url, "DROP INDEX tree_tasks_title_trgm, tree_tasks_notes_trgm; "
+                    "CREATE INDEX tree_tasks_title_trgm ON tree_tasks USING gin ((''::text) gin_trgm_ops); "
+                    "CREATE INDEX tree_tasks_notes_trgm ON tree_tasks USING gin ((''::text) gin_trgm_ops)")
     proc, base, bare = _import(start, get, wait_job, bare_url, os.path.join(tmp, "pg-bare"), path)
     proc.terminate(); proc.wait()
     _psql(admin, "DROP DATABASE search_bare")
@@ -207,7 +211,8 @@ def run(row, start, get, token, tmp, wait_job, pg=None, pg_label=""):
     try:
         row("tree import, 1,000,000 tasks with fields: text index cost",
             f"{indexed:.1f} vs {bare:.1f}", "s",
-            f"with the pg_trgm indexes vs without, {pg_label}; +{(indexed / bare - 1) * 100:.0f}%")
+            f"with the pg_trgm indexes vs with them indexing nothing, {pg_label}; "
+            f"+{(indexed / bare - 1) * 100:.0f}%")
         _psql(url, "ANALYZE")
         words = _figures(row, get, base, titles, pg_label)
         p50, worst = _like_pg(url, words[:20])
