@@ -211,6 +211,24 @@ async fn filters_chips_and_saved_views() {
         .unwrap();
     assert_accessible(&page, "the filtered board", true).await;
 
+    // On a phone the field, the chips and the columns stack and stay usable.
+    page.set_viewport_size(playwright_rs::protocol::Viewport {
+        width: 390,
+        height: 844,
+    })
+    .await
+    .unwrap();
+    wait_true(
+        &page,
+        "document.documentElement.scrollWidth <= window.innerWidth",
+        10,
+    )
+    .await;
+    page.screenshot_to_file(&shot("filters-narrow.png"), None)
+        .await
+        .unwrap();
+    assert_accessible(&page, "the filtered board on a phone", false).await;
+
     // A mistake is named, with where it is.
     page.locator("input[aria-label='Filter tasks']")
         .fill("status:late", None)
