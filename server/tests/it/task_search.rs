@@ -1,7 +1,8 @@
 //! The filter language on both databases: the store's answer to hundreds of random filters
 //! equals the reference matcher's (`Filter::matches`) over every task, before and after
 //! edits and a delete (the trigram index follows each write); the search API's total,
-//! limits, refusals and `assignee:me`; saved views per person.
+//! limits, refusals and `assignee:me`; saved views per person; a database written before
+//! the index finds its old tasks once upgraded.
 
 use crate::access::{add_user, sign_in};
 use crate::common::{self, Db, TestApp, both, spawn_app};
@@ -18,7 +19,8 @@ use std::sync::Arc;
 both!(
     store_filters_agree_with_the_reference,
     search_api_counts_limits_and_refuses,
-    saved_views_belong_to_their_person
+    saved_views_belong_to_their_person,
+    a_forest_from_before_the_index_is_found_after_the_upgrade
 );
 
 const TODAY: i64 = 20_000;
@@ -397,4 +399,86 @@ async fn saved_views_belong_to_their_person(db: Db) {
     assert_eq!(s, 204);
     let (s, _) = as_person(&app, &ann, "DELETE", "/api/v1/views/My%20work", None).await;
     assert_eq!(s, 404);
+}
+
+/// Runs the migrations before `version` on the database at `url`.
+async fn migrate_before(db: Db, url: &str, version: u32) {
+    let backend = match db {
+        Db::Sqlite => "sqlite",
+        Db::Postgres => "postgres",
+    };
+    let dir = common::temp_dir("history");
+    for entry in std::fs::read_dir(common::root().join("migrations").join(backend)).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name[..4].parse::<u32>().unwrap() < version {
+            std::fs::copy(&path, dir.join(&name)).unwrap();
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(dir.as_path()).await.unwrap();
+    let rows = [
+        "INSERT INTO tree_tasks (id, parent_id, position, title, notes, status, child_count, \
+         done_count, created_at, updated_at, labels) VALUES \
+         ('old', NULL, 1, 'Migrate the Ledger', 'from the mainframe', 'doing', 0, 0, 1, 1, 'infra')",
+        "INSERT INTO tree_task_labels (label, task_id) VALUES ('infra', 'old')",
+        "INSERT INTO labels (name, color, created_at) VALUES ('infra', '#0f766e', 1)",
+    ];
+    if url.starts_with("sqlite:") {
+        let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+        let pool = sqlx::SqlitePool::connect_with(opts.create_if_missing(true))
+            .await
+            .unwrap();
+        migrator.run(&pool).await.unwrap();
+        for r in rows {
+            sqlx::query(r).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        migrator.run(&pool).await.unwrap();
+        for r in rows {
+            sqlx::query(r).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+}
+
+async fn a_forest_from_before_the_index_is_found_after_the_upgrade(db: Db) {
+    let dir = common::temp_dir("upgrade");
+    let url = common::fresh_database(db, &dir).await;
+    migrate_before(db, &url, 32).await;
+    let s: Arc<dyn Store> = engine::store::connect(&url).await.expect("upgraded");
+    let q = |f: &str| FilterQuery {
+        filter: Filter::parse(f).unwrap(),
+        me: None,
+        today: TODAY,
+    };
+    for f in [
+        "ledger",
+        "MAINFRAME",
+        "label:infra status:doing",
+        "label:infra",
+    ] {
+        let (found, total) = s.tree_filter(&q(f), 10).await.unwrap();
+        assert_eq!((found.len(), total), (1, 1), "{f}");
+    }
+    let (_, none) = s
+        .tree_filter(&q("label:infra status:todo"), 10)
+        .await
+        .unwrap();
+    assert_eq!(none, 0, "the pair took its task's status");
+    // And it goes on following edits.
+    let patch = TreePatch {
+        status: Some(Status::Todo),
+        title: Some("Retire the Ledger".into()),
+        ..Default::default()
+    };
+    s.tree_update("old", &patch, 2).await.unwrap();
+    let (found, _) = s
+        .tree_filter(&q("retire label:infra status:todo"), 10)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let (_, gone) = s.tree_filter(&q("migrate"), 10).await.unwrap();
+    assert_eq!(gone, 0);
 }
