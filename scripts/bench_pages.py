@@ -65,10 +65,11 @@ def rows(row, report):
             f"{worst['label']}; targets: overview ≤ 200 KiB, every page ≤ 260 KiB")
     for t in report["throttled"]:
         ms = t["interactive_ms"]
+        spread = "" if ms is None else f"median of {t['runs']} ({t['min_ms'] / 1000:.2f}–{t['max_ms'] / 1000:.2f}); "
         row(f"navigation → interactive, throttled: {t['path']}",
             "timeout" if ms is None else f"{ms / 1000:.2f}", "s",
-            f"1.6 Mbit/s down, 750 kbit/s up, 150 ms RTT, cold cache; {t['bytes'] / KIB:.0f} KiB; "
-            "the theme switch answers a click")
+            f"{spread}1.6 Mbit/s down, 750 kbit/s up, 150 ms RTT, cold cache; "
+            f"{t['bytes'] / KIB:.0f} KiB; the theme switch answers a click")
     errors = report["errors"]
     row("page budgets: console errors", f"{len(errors)}", "errors",
         "every page above" + (f"; first: {errors[0][:100]}" if errors else ""))
