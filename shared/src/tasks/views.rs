@@ -41,11 +41,23 @@ pub struct SavedView {
 impl SavedView {
     /// Where the view opens: `/tasks` with its filter (and layout) in the query.
     pub fn href(&self) -> String {
-        let q = crate::format::query_escape(&self.filter);
-        match self.layout {
-            Layout::Outline => format!("/tasks?q={q}"),
-            Layout::Board => format!("/tasks?view=board&q={q}"),
-        }
+        tasks_href("/tasks", self.layout == Layout::Board, &self.filter)
+    }
+}
+
+/// `/tasks` (or a zoomed task's path) with the layout and filter given in its query.
+pub fn tasks_href(path: &str, board: bool, q: &str) -> String {
+    let mut parts = Vec::new();
+    if board {
+        parts.push("view=board".to_string());
+    }
+    if !q.trim().is_empty() {
+        parts.push(format!("q={}", crate::format::query_escape(q.trim())));
+    }
+    if parts.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", parts.join("&"))
     }
 }
 

@@ -13,22 +13,7 @@ use leptos::prelude::*;
 use shared::tasks::fields::Priority;
 use shared::tasks::filter::{Clause, Cmp, Day, Filter, IsState, Term, Who};
 use shared::tasks::views::Layout;
-
-/// `/tasks` (or a zoomed task's path) with the layout and filter given.
-pub fn tasks_href(path: &str, board: bool, q: &str) -> String {
-    let mut parts = Vec::new();
-    if board {
-        parts.push("view=board".to_string());
-    }
-    if !q.trim().is_empty() {
-        parts.push(format!("q={}", shared::format::query_escape(q.trim())));
-    }
-    if parts.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{}", parts.join("&"))
-    }
-}
+pub use shared::tasks::views::tasks_href;
 
 /// Goes to a URL in place (the filter changes what the page shows, not where it is). Made
 /// while the component is built, so it can be called from timers and handlers.
